@@ -1,0 +1,44 @@
+"""attrkit: which recommendation source moves clicks, watch minutes or revenue, offline and open.
+
+The package reads as its data flow::
+
+    load (io, schema) → attribute (sources, windows) → report (the service's S3 CSV)
+
+- :mod:`attrkit.config` — :class:`MetricAttribution` and :class:`Metric`, the service's
+  CreateMetricAttribution shape, every limit checked.
+- :mod:`attrkit.io` — :func:`load` paths (CSV, Parquet, PutEvents JSON Lines) and frames;
+  atomic writes.
+- :mod:`attrkit.schema` — the datasets' columns and row rules.
+- :mod:`attrkit.sources` — which source an event belongs to.
+- :mod:`attrkit.windows` — 15-minute window starts.
+- :mod:`attrkit.attribute` — :func:`attribute`, the engine, and its :class:`Attribution` result.
+- :mod:`attrkit.health` — the run's :class:`Health` summary.
+- :mod:`attrkit.report` — :func:`write_report` and :func:`read_report` for the service's S3 CSV.
+- :mod:`attrkit.sample` — :func:`generate_sample`, a seeded video-streaming data set with
+  known effects.
+- :mod:`attrkit.errors` — :class:`AttrkitError` and its subclasses.
+
+Example:
+    >>> import attrkit, polars as pl
+    >>> ma = attrkit.MetricAttribution("demo", [attrkit.Metric("clicks", "click", "SAMPLECOUNT()")])
+    >>> ev = pl.DataFrame({"USER_ID": ["u"], "ITEM_ID": ["i"], "TIMESTAMP": [900],
+    ...                    "EVENT_TYPE": ["CLICK"]})
+    >>> attrkit.attribute(ev, ma).windows["value"].to_list()
+    [1.0]
+"""
+
+from attrkit.attribute import Attribution, attribute
+from attrkit.config import Metric, MetricAttribution, parse_expression
+from attrkit.errors import AttrkitError, ConfigError, InputError
+from attrkit.health import Health, MetricHealth
+from attrkit.io import Dataset, load
+from attrkit.report import WINDOW_SCHEMA, read_report, write_report
+from attrkit.sample import generate_sample
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Attribution", "AttrkitError", "ConfigError", "Dataset", "Health", "InputError", "Metric",
+    "MetricAttribution", "MetricHealth", "WINDOW_SCHEMA", "attribute", "generate_sample", "load",
+    "parse_expression", "read_report", "write_report", "__version__",
+]

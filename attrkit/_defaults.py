@@ -1,0 +1,25 @@
+"""Every default in one place, so the CLI, the API and the docs agree."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+WINDOW_SECONDS = 900
+"""The service aggregates in 15-minute windows."""
+WINDOW_ORIGIN = 0
+"""Window starts are ``origin + k * WINDOW_SECONDS`` in Unix seconds."""
+MAX_SOURCES = 100
+"""The service allows at most 100 distinct attribution sources."""
+UNDEFINED_SOURCE = "SOURCE_NAME_UNDEFINED"
+"""The source the service reports for events with neither a label nor a recommendation ID."""
+MAX_ID_LENGTH = 256
+MAX_PUT_EVENTS_RECOMMENDATION_ID_LENGTH = 40
+MAX_ATTRIBUTION_SOURCE_LENGTH = 1024
+MAX_PLAUSIBLE_SECONDS = 100_000_000_000
+"""|TIMESTAMP| beyond this (year 5138) is not epoch seconds; it usually means milliseconds."""
+IMPORT_MODE = "FULL"
+SEED = 0
+
+OnBadRows = Literal["error", "quarantine"]
+TimestampUnit = Literal["s", "ms"]
+ImportMode = Literal["FULL", "INCREMENTAL"]

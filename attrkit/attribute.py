@@ -1,0 +1,412 @@
+"""The attribution engine: events in, one value per (window, metric, source) out.
+
+The whole job is one small relational plan on polars lazy frames, so it streams and could be
+written as SQL or Spark just as well:
+
+1. type and check each dataset's rows (:mod:`attrkit.schema`); set bad rows aside;
+2. optionally drop exact duplicate events;
+3. resolve each event's source (:mod:`attrkit.sources`), left-joining the recommendations log;
+4. join events to the metrics on the upper-cased event type (one row per event and metric),
+   left-join the items a ``SUM(Items.X)`` needs;
+5. group by window start, metric and source.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from attrkit import _defaults as D
+from attrkit.config import Metric, MetricAttribution
+from attrkit.errors import ConfigError, InputError
+from attrkit.health import Health, MetricHealth
+from attrkit.io import Dataset, load
+from attrkit.report import WINDOW_SCHEMA, write_report
+from attrkit.schema import coerce
+from attrkit.sources import resolve_sources
+from attrkit.windows import check_window, to_datetime, window_start
+
+QUARANTINE_SCHEMA = pl.Schema({
+    "DATASET": pl.String, "FILE": pl.String, "LINE": pl.Int64, "ROW": pl.Int64,
+    "COLUMN": pl.String, "RULE": pl.String, "VALUE": pl.String, "RECORD": pl.String,
+})
+
+Input = str | os.PathLike[str] | pl.DataFrame | pl.LazyFrame | Dataset | Any
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """The result of :func:`attribute`.
+
+    Attributes:
+        windows: the tidy frame, one row per (window, metric, source); see
+            :data:`attrkit.report.WINDOW_SCHEMA`.
+        health: what was read, used and skipped.
+        quarantine: rows set aside (``on_bad_rows="quarantine"``), each with its dataset, file,
+            line or row, column, rule, offending value and the raw record.
+        metric_attribution: the configuration used.
+        window_seconds, window_origin: the windowing used.
+    """
+
+    windows: pl.DataFrame
+    health: Health
+    quarantine: pl.DataFrame
+    metric_attribution: MetricAttribution
+    window_seconds: int = D.WINDOW_SECONDS
+    window_origin: int = D.WINDOW_ORIGIN
+
+    def write_report(
+        self, path: str | Path, *, import_mode: D.ImportMode = D.IMPORT_MODE,
+        when: float | None = None,
+    ) -> Path:
+        """Write the S3 report CSV (see :func:`attrkit.report.write_report`)."""
+        return write_report(self.windows, path, import_mode=import_mode, when=when)
+
+    def to_pandas(self) -> Any:
+        """The windowed frame as a pandas DataFrame."""
+        return self.windows.to_pandas()
+
+    def _repr_html_(self) -> str:
+        return self.health._repr_html_() + self.windows._repr_html_()
+
+
+def attribute(
+    interactions: Input,
+    metric_attribution: MetricAttribution | dict[str, Any] | str | os.PathLike[str],
+    *,
+    items: Input | None = None,
+    recommendations: Input | None = None,
+    window_seconds: int = D.WINDOW_SECONDS,
+    window_origin: int = D.WINDOW_ORIGIN,
+    dedupe: bool = False,
+    on_bad_rows: D.OnBadRows = "error",
+    max_sources: int = D.MAX_SOURCES,
+    timestamp_unit: D.TimestampUnit = "s",
+) -> Attribution:
+    """Attribute interactions to sources and aggregate the metrics in windows.
+
+    Args:
+        interactions: events: a path (CSV, Parquet, PutEvents JSON Lines) or a frame.
+        metric_attribution: a :class:`MetricAttribution`, its request dict, or a JSON path.
+        items: the items data, needed by ``SUM(Items.X)`` metrics.
+        recommendations: the recommendations log that resolves recommendation IDs to sources.
+        window_seconds: window length (the service uses 900).
+        window_origin: windows start at ``origin + k * window_seconds``.
+        dedupe: remove exact duplicate events (they are counted either way).
+        on_bad_rows: ``"error"`` stops at the first bad row; ``"quarantine"`` sets bad rows
+            aside in :attr:`Attribution.quarantine` and goes on.
+        max_sources: more distinct sources than this is an error (the service allows 100).
+        timestamp_unit: ``"s"``, or ``"ms"`` to convert millisecond timestamps.
+
+    Returns:
+        An :class:`Attribution`.
+
+    Raises:
+        InputError: a bad row (with ``on_bad_rows="error"``), a missing column, too many sources.
+        ConfigError: a bad configuration or option.
+
+    Example:
+        >>> import polars as pl
+        >>> events = pl.DataFrame({"USER_ID": ["u1", "u2"], "ITEM_ID": ["i1", "i2"],
+        ...     "TIMESTAMP": [1700000000, 1700000950], "EVENT_TYPE": ["click", "click"],
+        ...     "EVENT_ATTRIBUTION_SOURCE": ["partner", None]})
+        >>> ma = {"name": "m", "metrics": [{"eventType": "click", "metricName": "clicks",
+        ...                                 "expression": "SAMPLECOUNT()"}]}
+        >>> attribute(events, ma).windows.select("timestamp", "source", "value").rows()
+        [(1699999200, 'partner', 1.0), (1700000100, 'SOURCE_NAME_UNDEFINED', 1.0)]
+    """
+    ma = _as_config(metric_attribution)
+    check_window(window_seconds, window_origin)
+    if on_bad_rows not in ("error", "quarantine"):
+        raise ConfigError(f"on_bad_rows={on_bad_rows!r}: must be 'error' or 'quarantine'")
+    if timestamp_unit not in ("s", "ms"):
+        raise ConfigError(f"timestamp_unit={timestamp_unit!r}: must be 's' or 'ms'")
+    if isinstance(max_sources, bool) or not isinstance(max_sources, int) or max_sources < 1:
+        raise ConfigError(f"max_sources={max_sources!r}: must be a positive whole number")
+    datasets = {"interactions": load("interactions", interactions)}
+    if items is not None:
+        datasets["items"] = load("items", items)
+    if recommendations is not None:
+        datasets["recommendations"] = load("recommendations", recommendations)
+    _check_metric_columns(ma, datasets)
+
+    opts = dict(window_seconds=window_seconds, window_origin=window_origin, dedupe=dedupe,
+                quarantine=on_bad_rows == "quarantine", timestamp_unit=timestamp_unit)
+    while True:
+        if on_bad_rows == "error":
+            _raise_first_broken(datasets)
+        try:
+            windows, health, quarantine = _run(ma, datasets, **opts)
+            break
+        except pl.exceptions.ComputeError:
+            # A fast reader stopped at damage it cannot skip; find the lines, then go on without.
+            repaired = {k: ds.repair() for k, ds in datasets.items()}
+            if not any(repaired.values()):
+                raise
+            datasets = {k: repaired[k] or ds for k, ds in datasets.items()}
+
+    if on_bad_rows == "error" and quarantine.height:
+        first = quarantine.row(0, named=True)
+        ds = datasets[first["DATASET"]]
+        raise ds.error(first["LINE"] if first["LINE"] is not None else first["ROW"],
+                       _with_value(first["RULE"], first["VALUE"]), first["COLUMN"])
+    n_sources = len(health.events_by_source)
+    if n_sources > max_sources:
+        raise InputError(datasets["interactions"].source,
+                         f"{n_sources} distinct attribution sources; the service allows at most "
+                         f"{max_sources} (raise max_sources / --max-sources to allow more)")
+    return Attribution(windows, health, quarantine, ma, window_seconds, window_origin)
+
+
+def _with_value(rule: str, value: str | None) -> str:
+    if value is None:
+        return rule
+    shown = value if len(value) <= 60 else value[:57] + "..."
+    return f"{rule} (value {shown!r})"
+
+
+def _as_config(ma: Any) -> MetricAttribution:
+    if isinstance(ma, MetricAttribution):
+        return ma
+    if isinstance(ma, dict):
+        return MetricAttribution.from_dict(ma)
+    if isinstance(ma, str | os.PathLike):
+        return MetricAttribution.from_json(ma)
+    raise TypeError(f"metric_attribution: expected a MetricAttribution, dict or path, got "
+                    f"{type(ma).__name__}")
+
+
+def _check_metric_columns(ma: MetricAttribution, datasets: dict[str, Dataset]) -> None:
+    """A SUM must read a column that exists and (where the data is typed) is numeric."""
+    for m in ma.metrics:
+        if m.function != "sum":
+            continue
+        name = "items" if m.dataset == "items" else "interactions"
+        where = f"metric {m.name!r}: {m.expression}"
+        ds = datasets.get(name)
+        if ds is None:
+            raise ConfigError(f"{where} needs the items dataset; pass items= (--items)")
+        schema = ds.raw.collect_schema()
+        if m.column not in schema:
+            raise ConfigError(f"{where} reads column {m.column} of {name}, which {ds.source} does "
+                              f"not have; columns: {', '.join(ds.columns)}")
+        dtype = schema[m.column]
+        if not (dtype.is_numeric() or dtype == pl.String):
+            raise ConfigError(f"{where} sums column {m.column} of {name} in {ds.source}, which is "
+                              f"{dtype}, not numeric")
+        if dtype == pl.String and ds.format in ("parquet", "frame"):
+            raise ConfigError(f"{where} sums column {m.column} of {name} in {ds.source}, which "
+                              "holds text, not numbers")
+
+
+def _raise_first_broken(datasets: dict[str, Dataset]) -> None:
+    for ds in datasets.values():
+        if ds.broken.height:
+            first = ds.broken.sort("_pos").row(0, named=True)
+            raise ds.error(first["_pos"], first["_rule"], first["_column"])
+
+
+def _sum_columns(ma: MetricAttribution, dataset: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(m.column for m in ma.metrics
+                               if m.function == "sum" and m.dataset == dataset and m.column))
+
+
+def _bad_rows(ds: Dataset, typed: pl.LazyFrame, quarantine: bool) -> pl.LazyFrame:
+    pos = pl.col("_pos")
+    line = pos if ds.position == "line" else pl.lit(None, dtype=pl.Int64)
+    row = pos if ds.position == "row" else pl.lit(None, dtype=pl.Int64)
+    record = pl.col("_record") if quarantine else pl.lit(None, dtype=pl.String)
+    checked = typed.filter(pl.col("_rule").is_not_null())
+    broken = ds.broken.lazy().with_columns(pl.col("_value").alias("_record"),
+                                           pl.lit(None, dtype=pl.String).alias("_value"))
+    if not quarantine:
+        broken = broken.with_columns(pl.lit(None, dtype=pl.String).alias("_record"))
+    cols = [pl.lit(ds.name).alias("DATASET"), pl.lit(ds.source).alias("FILE"),
+            line.alias("LINE"), row.alias("ROW"), pl.col("_column").alias("COLUMN"),
+            pl.col("_rule").alias("RULE"), pl.col("_value").alias("VALUE"),
+            record.alias("RECORD")]
+    return pl.concat([checked.select(*cols, pos), broken.select(*cols, pos)], how="vertical")
+
+
+def _value_expr(m: Metric) -> pl.Expr:
+    if m.function == "samplecount":
+        return pl.lit(1.0)
+    prefix = "_item_" if m.dataset == "items" else ""
+    return pl.col(f"{prefix}{m.column}").cast(pl.Float64)
+
+
+def _run(
+    ma: MetricAttribution,
+    datasets: dict[str, Dataset],
+    *,
+    window_seconds: int,
+    window_origin: int,
+    dedupe: bool,
+    quarantine: bool,
+    timestamp_unit: D.TimestampUnit,
+) -> tuple[pl.DataFrame, Health, pl.DataFrame]:
+    ev_ds = datasets["interactions"]
+    typed: dict[str, pl.LazyFrame] = {
+        "interactions": coerce(ev_ds.raw, "interactions",
+                               numeric=_sum_columns(ma, "interactions"),
+                               timestamp_unit=timestamp_unit, keep_other_columns=True,
+                               overrides=ev_ds.overrides, record=quarantine)
+    }
+    item_cols = _sum_columns(ma, "items")
+    if "items" in datasets:
+        raw = datasets["items"].raw
+        typed["items"] = coerce(raw.select("ITEM_ID", *item_cols, "_pos"), "items",
+                                numeric=item_cols, record=quarantine)
+    if "recommendations" in datasets:
+        typed["recommendations"] = coerce(datasets["recommendations"].raw, "recommendations",
+                                          timestamp_unit=timestamp_unit, record=quarantine)
+    good = {k: lf.filter(pl.col("_rule").is_null()).drop("_column", "_rule", "_value", "_record",
+                                                          strict=False)
+            for k, lf in typed.items()}
+    bad = pl.concat([_bad_rows(datasets[k], lf, quarantine) for k, lf in typed.items()])
+    read_counts = pl.concat([
+        (datasets[k].raw.select(pl.len().cast(pl.Int64).alias("n"))
+         .with_columns(pl.lit(k).alias("dataset"))) for k in typed
+    ])
+
+    events = good["interactions"].drop("_pos")
+    event_cols = events.collect_schema().names()
+    n_unique = events.select(pl.struct(event_cols).n_unique().cast(pl.Int64).alias("n"))
+    if dedupe:
+        events = events.unique(subset=event_cols, keep="any")
+    events = resolve_sources(events, good.get("recommendations")).with_columns(
+        pl.col("EVENT_TYPE").str.to_uppercase().alias("_ET"),
+        window_start("TIMESTAMP", length=window_seconds, origin=window_origin).alias("_W"),
+    )
+    by_type_source = events.group_by("_ET", "SOURCE").agg(
+        pl.len().cast(pl.Int64).alias("events"),
+        pl.col("_unresolved").sum().cast(pl.Int64).alias("unresolved"),
+    )
+    unresolved_ids = events.filter("_unresolved").select(
+        pl.col("RECOMMENDATION_ID").n_unique().cast(pl.Int64).alias("n"))
+
+    metrics = pl.LazyFrame({
+        "_ET": [m.event_type.upper() for m in ma.metrics],
+        "_mi": list(range(len(ma.metrics))),
+    }, schema={"_ET": pl.String, "_mi": pl.Int32})
+    per_metric = events.select("_ET", "_W", "SOURCE", "ITEM_ID",
+                               *_sum_columns(ma, "interactions")).join(metrics, on="_ET")
+    found = pl.lit(True)
+    if item_cols:
+        items = good["items"].select(
+            "ITEM_ID", *[pl.col(c).alias(f"_item_{c}") for c in item_cols],
+            pl.lit(True).alias("_found"))
+        per_metric = per_metric.join(items, on="ITEM_ID", how="left")
+        found = pl.col("_found").fill_null(False)
+    value = pl.lit(None, dtype=pl.Float64)
+    item_metric = pl.lit(False)
+    for i, m in reversed(list(enumerate(ma.metrics))):
+        value = pl.when(pl.col("_mi") == i).then(_value_expr(m)).otherwise(value)
+        if m.function == "sum" and m.dataset == "items":
+            item_metric = item_metric | (pl.col("_mi") == i)
+    grouped = per_metric.with_columns(value.alias("_v")).group_by("_W", "_mi", "SOURCE").agg(
+        pl.col("_v").sum().alias("value"),
+        pl.len().cast(pl.Int64).alias("events"),
+        pl.col("_v").null_count().cast(pl.Int64).alias("not_summed"),
+        (item_metric & ~found).sum().cast(pl.Int64).alias("items_not_found"),
+    )
+
+    (grouped_df, by_type_df, unresolved_df, unique_df, bad_df, counts_df) = pl.collect_all(
+        [grouped, by_type_source, unresolved_ids, n_unique, bad.sort("_pos"), read_counts],
+        engine="streaming",
+    )
+    info = pl.DataFrame({
+        "_mi": list(range(len(ma.metrics))),
+        "metric_name": [m.name.upper() for m in ma.metrics],
+        "event_type": [m.event_type.upper() for m in ma.metrics],
+        "math_function": [m.math_function for m in ma.metrics],
+    }, schema={"_mi": pl.Int32, "metric_name": pl.String, "event_type": pl.String,
+               "math_function": pl.String})
+    joined = grouped_df.join(info, on="_mi")
+    windows = joined.select(
+        to_datetime(pl.col("_W")).alias("window_start"),
+        pl.col("_W").alias("timestamp"),
+        "metric_name", "event_type", "math_function",
+        pl.col("SOURCE").alias("source"),
+        "value", "events",
+    ).cast(dict(WINDOW_SCHEMA)).sort("timestamp", "metric_name", "source")
+
+    quarantine_df = bad_df.drop("_pos").cast(dict(QUARANTINE_SCHEMA))
+    health = _health(ma, datasets, dedupe, joined, by_type_df, unresolved_df, unique_df,
+                     quarantine_df, counts_df)
+    return windows, health, quarantine_df
+
+
+def _health(
+    ma: MetricAttribution,
+    datasets: dict[str, Dataset],
+    dedupe: bool,
+    grouped: pl.DataFrame,
+    by_type_source: pl.DataFrame,
+    unresolved_ids: pl.DataFrame,
+    unique: pl.DataFrame,
+    quarantine: pl.DataFrame,
+    counts: pl.DataFrame,
+) -> Health:
+    quarantined = {k: 0 for k in datasets}
+    for k, n in quarantine.group_by("DATASET").len().iter_rows():
+        quarantined[k] = n
+    rows_read = {k: 0 for k in datasets}
+    for n, k in counts.iter_rows():
+        rows_read[k] += n
+    for k, ds in datasets.items():
+        rows_read[k] += ds.broken.height
+    by_type = {k: int(v) for k, v in by_type_source.group_by("_ET").agg(pl.col("events").sum())
+               .sort("events", "_ET", descending=[True, False]).iter_rows()}
+    by_source = {k: int(v) for k, v in by_type_source.group_by("SOURCE")
+                 .agg(pl.col("events").sum())
+                 .sort("events", "SOURCE", descending=[True, False]).iter_rows()}
+    used = sum(by_type.values())
+    valid = rows_read["interactions"] - quarantined["interactions"]
+    duplicates = valid - int(unique["n"][0]) if valid else 0
+    metric_types = {m.event_type.upper() for m in ma.metrics}
+    per_metric = grouped.group_by("metric_name").agg(
+        pl.col("events").sum(), pl.col("not_summed").sum(), pl.col("items_not_found").sum())
+    stats = {r["metric_name"]: r for r in per_metric.iter_rows(named=True)}
+    metrics = {}
+    for m in ma.metrics:
+        r = stats.get(m.name.upper())
+        metrics[m.name] = MetricHealth(
+            events=int(r["events"]) if r else 0,
+            not_summed=int(r["not_summed"]) if r and m.function == "sum" else 0,
+            items_not_found=int(r["items_not_found"]) if r else 0,
+        )
+    unresolved_events = int(by_type_source["unresolved"].sum() or 0)
+    warnings = []
+    if "recommendations" not in datasets and unresolved_events:
+        warnings.append(f"no recommendations log given: {unresolved_events:,} events with a "
+                        "recommendation ID were counted as SOURCE_NAME_UNDEFINED")
+    for name, mh in metrics.items():
+        if mh.events == 0:
+            warnings.append(f"metric {name}: no events of its type")
+    total_q = sum(quarantined.values())
+    if total_q:
+        warnings.append(f"{total_q:,} rows quarantined; see the quarantine file")
+    w = grouped["_W"]
+    return Health(
+        rows_read=rows_read,
+        quarantined=quarantined,
+        duplicates=duplicates,
+        duplicates_removed=dedupe,
+        events_used=used,
+        events_by_type=by_type,
+        events_by_source=by_source,
+        unattributed_events=by_source.get(D.UNDEFINED_SOURCE, 0),
+        unresolved_events=unresolved_events,
+        unresolved_ids=int(unresolved_ids["n"][0]),
+        unmatched_events=sum(v for k, v in by_type.items() if k not in metric_types),
+        metrics=metrics,
+        first_window=int(w.min()) if len(w) else None,
+        last_window=int(w.max()) if len(w) else None,
+        warnings=warnings,
+    )
+

@@ -1,0 +1,128 @@
+"""The ``attrkit`` command line.
+
+Exit codes: 0 success, 2 bad usage or bad input (one line on stderr), 1 unexpected failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from attrkit import _defaults as D
+from attrkit.errors import AttrkitError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse's own usage errors also exit 2
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="attrkit", description="Metric attribution for recommendation "
+                     "sources: Personalize-compatible reports, offline.")
+    from attrkit import __version__
+    parser.add_argument("--version", action="version", version=f"attrkit {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    s = sub.add_parser("sample", help="write the seeded video-streaming sample data",
+                       description="Write interactions.csv, items.csv, recommendations.csv, "
+                       "metric_attribution.json and truth.json (the planted effects) to --out.")
+    s.add_argument("--out", required=True, type=Path, help="folder to write into")
+    s.add_argument("--seed", type=int, default=D.SEED, help="random seed (default %(default)s)")
+    s.add_argument("--days", type=_positive, default=14, help="days of traffic (default 14)")
+    s.add_argument("--users", type=_positive, default=20_000,
+                   help="number of users (default 20000)")
+
+    a = sub.add_parser("attribute", help="attribute events to sources and write the S3 report",
+                       description="Resolve each event's source, aggregate the metrics in "
+                       "windows, write the service's S3 report CSV and print the health summary.")
+    a.add_argument("--interactions", required=True, type=Path,
+                   help="interactions: .csv (Personalize bulk), .parquet, .jsonl (PutEvents)")
+    a.add_argument("--items", type=Path, help="items: .csv or .parquet")
+    a.add_argument("--recommendations", type=Path,
+                   help="recommendations log: .csv or .parquet")
+    a.add_argument("--metric-attribution", required=True, type=Path,
+                   help="metric attribution JSON (CreateMetricAttribution request shape)")
+    a.add_argument("--out", required=True,
+                   help="report file path, or a folder (existing, or ending in /) to write "
+                   "the service's file name into")
+    a.add_argument("--window-seconds", type=_positive, default=D.WINDOW_SECONDS,
+                   help="window length in seconds (default %(default)s)")
+    a.add_argument("--window-origin", type=int, default=D.WINDOW_ORIGIN,
+                   help="windows start at origin + k * length, Unix seconds (default 0)")
+    a.add_argument("--dedupe", action="store_true", help="remove exact duplicate events")
+    a.add_argument("--on-bad-rows", choices=("error", "quarantine"), default="error",
+                   help="stop at the first bad row (default) or quarantine bad rows and go on")
+    a.add_argument("--max-sources", type=_positive, default=D.MAX_SOURCES,
+                   help="most distinct sources allowed (default %(default)s)")
+    a.add_argument("--timestamp-unit", choices=("s", "ms"), default="s",
+                   help="unit of TIMESTAMP columns (default s)")
+    a.add_argument("--import-mode", choices=("FULL", "INCREMENTAL"), default=D.IMPORT_MODE,
+                   help="the <ImportMode> in the report's file name (default %(default)s)")
+    return parser
+
+
+def _sample(args: argparse.Namespace) -> int:
+    from attrkit.sample import generate_sample
+
+    t0 = time.perf_counter()
+    paths = generate_sample(args.out, seed=args.seed, days=args.days, users=args.users)
+    print(f"sample written to {args.out} in {time.perf_counter() - t0:.1f} s:")
+    for name in ("interactions", "items", "recommendations", "metric_attribution", "truth"):
+        print(f"  {getattr(paths, name)}")
+    return 0
+
+
+def quarantine_path(report: Path) -> Path:
+    """Where the quarantine file goes: beside the report."""
+    return report.with_name(report.stem + ".quarantine.csv")
+
+
+def _attribute(args: argparse.Namespace) -> int:
+    from attrkit.attribute import attribute
+    from attrkit.io import atomic_write_csv
+
+    t0 = time.perf_counter()
+    result = attribute(
+        args.interactions, args.metric_attribution, items=args.items,
+        recommendations=args.recommendations, window_seconds=args.window_seconds,
+        window_origin=args.window_origin, dedupe=args.dedupe, on_bad_rows=args.on_bad_rows,
+        max_sources=args.max_sources, timestamp_unit=args.timestamp_unit,
+    )
+    report = result.write_report(args.out, import_mode=args.import_mode)
+    print(f"report: {report} ({result.windows.height:,} rows, "
+          f"{time.perf_counter() - t0:.1f} s)")
+    if result.quarantine.height:
+        qpath = quarantine_path(report)
+        atomic_write_csv(qpath, result.quarantine)
+        print(f"quarantine: {qpath} ({result.quarantine.height:,} rows)")
+    print(result.health.summary())
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        return {"sample": _sample, "attribute": _attribute}[args.command](args)
+    except AttrkitError as exc:
+        print(f"attrkit: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
