@@ -121,7 +121,7 @@ def _rules_for(
                       "(or pass timestamp_unit='ms' / --timestamp-unit ms)"))
     rules.append((seconds.abs() >= limit, "is out of range for Unix epoch seconds"))
     # Fractional seconds (PutEvents sentAt) fall into the window that contains them.
-    return seconds.floor().cast(pl.Int64), rules
+    return seconds.floor().cast(pl.Int64, strict=False), rules
 
 
 def coerce(

@@ -1,0 +1,90 @@
+"""Shared fixtures: small seeded data, written in each input format."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from attrkit.sample import generate_sample
+
+CLICKS_WATCH_MINUTES = {
+    "name": "test-metrics",
+    "metrics": [
+        {"eventType": "click", "metricName": "clicks", "expression": "SAMPLECOUNT()"},
+        {"eventType": "watch", "metricName": "watches", "expression": "SAMPLECOUNT()"},
+        {"eventType": "watch", "metricName": "watch_minutes", "expression": "SUM(Items.LENGTH)"},
+        {"eventType": "watch", "metricName": "watch_value",
+         "expression": "SUM(Interactions.EVENT_VALUE)"},
+    ],
+}
+
+
+def random_data(seed: int, n: int = 400) -> dict[str, pl.DataFrame]:
+    """Random interactions, items and a log, with every resolution case and edge on purpose:
+    labels over recommendation IDs, unknown IDs, missing items, null values, mixed-case types,
+    timestamps on and around window boundaries, before and after the Unix epoch."""
+    rng = np.random.default_rng(seed)
+    n_recs = 30
+    rec_ids = np.array([f"r{i}" for i in range(n_recs + 5)])  # the last 5 are not in the log
+    sources = np.array(["arn:aws:personalize:us-east-1:1:campaign/a", "recB", "recC"])
+    boundary = rng.integers(-3, 30, n) * 900 + rng.choice([-1, 0, 1, 450, 899], n)
+    events = pl.DataFrame({
+        "USER_ID": [f"u{i}" for i in rng.integers(0, 20, n)],
+        "ITEM_ID": [f"i{i}" for i in rng.integers(0, 25, n)],  # i20..i24 are not in items
+        "TIMESTAMP": 1_700_000_000 * rng.integers(0, 2, n) + boundary,
+        "EVENT_TYPE": rng.choice(["click", "CLICK", "Watch", "watch", "purchase"], n),
+        "EVENT_VALUE": np.where(rng.random(n) < 0.2, np.nan, np.round(rng.random(n) * 10, 2)),
+        "RECOMMENDATION_ID": np.where(rng.random(n) < 0.5, rng.choice(rec_ids, n), None),
+        "EVENT_ATTRIBUTION_SOURCE": np.where(rng.random(n) < 0.25,
+                                             rng.choice(["partner", "email,promo"], n), None),
+    }).with_columns(pl.col("EVENT_VALUE").fill_nan(None))
+    # Exact duplicates, as client retries make them.
+    events = pl.concat([events, events.sample(n // 20, seed=seed)])
+    items = pl.DataFrame({
+        "ITEM_ID": [f"i{i}" for i in range(20)],
+        "LENGTH": np.where(rng.random(20) < 0.1, np.nan, rng.integers(1, 200, 20).astype(float)),
+    }).with_columns(pl.col("LENGTH").fill_nan(None))
+    log = pl.DataFrame({
+        "RECOMMENDATION_ID": rec_ids[:n_recs],
+        "SOURCE": rng.choice(sources, n_recs),
+        "TIMESTAMP": rng.integers(1_700_000_000, 1_700_100_000, n_recs),
+    })
+    return {"interactions": events, "items": items, "recommendations": log}
+
+
+def to_put_events(events: pl.DataFrame) -> str:
+    """The same events as PutEvents requests, one request per event, one per line."""
+    lines = []
+    for row in events.iter_rows(named=True):
+        ev = {"eventType": row["EVENT_TYPE"], "sentAt": row["TIMESTAMP"], "itemId": row["ITEM_ID"]}
+        if row.get("EVENT_VALUE") is not None:
+            ev["eventValue"] = row["EVENT_VALUE"]
+        if row.get("RECOMMENDATION_ID") is not None:
+            ev["recommendationId"] = row["RECOMMENDATION_ID"]
+        if row.get("EVENT_ATTRIBUTION_SOURCE") is not None:
+            ev["metricAttribution"] = {"eventAttributionSource": row["EVENT_ATTRIBUTION_SOURCE"]}
+        lines.append(json.dumps({"trackingId": "t", "sessionId": "s-" + row["USER_ID"],
+                                 "userId": row["USER_ID"], "eventList": [ev]}))
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture(scope="session")
+def small_sample(tmp_path_factory: pytest.TempPathFactory):
+    """A 2-day sample with 1,000 users, written once per test session."""
+    return generate_sample(tmp_path_factory.mktemp("sample"), seed=7, days=2, users=1000)
+
+
+@pytest.fixture
+def ma_json(tmp_path: Path) -> Path:
+    path = tmp_path / "ma.json"
+    path.write_text(json.dumps(CLICKS_WATCH_MINUTES))
+    return path
+
+
+def write_csv(path: Path, text: str) -> Path:
+    path.write_bytes(text.encode() if isinstance(text, str) else text)
+    return path
