@@ -11,7 +11,7 @@ The package reads as its data flow::
 - :mod:`attrkit.schema` — the datasets' columns and row rules.
 - :mod:`attrkit.sources` — which source an event belongs to.
 - :mod:`attrkit.windows` — 15-minute window starts.
-- :mod:`attrkit.attribute` — :func:`attribute`, the engine, and its :class:`Attribution` result.
+- :mod:`attrkit.engine` — :func:`attribute`, the engine, and its :class:`Attribution` result.
 - :mod:`attrkit.health` — the run's :class:`Health` summary.
 - :mod:`attrkit.report` — :func:`write_report` and :func:`read_report` for the service's S3 CSV.
 - :mod:`attrkit.sample` — :func:`generate_sample`, a seeded video-streaming data set with
@@ -27,8 +27,8 @@ Example:
     [1.0]
 """
 
-from attrkit.attribute import Attribution, attribute
 from attrkit.config import Metric, MetricAttribution, parse_expression
+from attrkit.engine import Attribution, attribute
 from attrkit.errors import AttrkitError, ConfigError, InputError
 from attrkit.health import Health, MetricHealth
 from attrkit.io import Dataset, load

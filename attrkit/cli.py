@@ -91,7 +91,7 @@ def quarantine_path(report: Path) -> Path:
 
 
 def _attribute(args: argparse.Namespace) -> int:
-    from attrkit.attribute import attribute
+    from attrkit.engine import attribute
     from attrkit.io import atomic_write_csv
 
     t0 = time.perf_counter()

@@ -126,6 +126,10 @@ def load(
         ds = _load_path(name, Path(data), format)
     else:
         raise TypeError(f"{name}: expected a path or a DataFrame, got {type(data).__name__}")
+    for col, dtype in ds.raw.collect_schema().items():
+        if dtype == pl.Object:
+            raise InputError(ds.source, "holds Python objects; convert the column to text or "
+                             "numbers first", column=col)
     missing = missing_required(name, ds.columns)
     if missing:
         hint = _case_hint(missing[0], ds.columns)

@@ -38,9 +38,10 @@ def random_data(seed: int, n: int = 400) -> dict[str, pl.DataFrame]:
         "TIMESTAMP": 1_700_000_000 * rng.integers(0, 2, n) + boundary,
         "EVENT_TYPE": rng.choice(["click", "CLICK", "Watch", "watch", "purchase"], n),
         "EVENT_VALUE": np.where(rng.random(n) < 0.2, np.nan, np.round(rng.random(n) * 10, 2)),
-        "RECOMMENDATION_ID": np.where(rng.random(n) < 0.5, rng.choice(rec_ids, n), None),
+        "RECOMMENDATION_ID": np.where(rng.random(n) < 0.5, rng.choice(rec_ids, n), None).tolist(),
         "EVENT_ATTRIBUTION_SOURCE": np.where(rng.random(n) < 0.25,
-                                             rng.choice(["partner", "email,promo"], n), None),
+                                             rng.choice(["partner", "email,promo"], n),
+                                             None).tolist(),
     }).with_columns(pl.col("EVENT_VALUE").fill_nan(None))
     # Exact duplicates, as client retries make them.
     events = pl.concat([events, events.sample(n // 20, seed=seed)])

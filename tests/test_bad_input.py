@@ -197,3 +197,15 @@ def test_cli_quarantine_file_beside_the_report(tmp_path, capsys, clicks_json):
     q = pl.read_csv(tmp_path / "report.quarantine.csv")
     assert q["LINE"].to_list() == [3] and q["COLUMN"].to_list() == ["TIMESTAMP"]
     assert "quarantined rows: interactions 1" in capsys.readouterr().out
+
+
+def test_object_columns_in_frames_are_refused():
+    import numpy as np
+
+    frame = pl.DataFrame({"USER_ID": ["u"], "ITEM_ID": ["i"], "TIMESTAMP": [1],
+                          "EVENT_TYPE": ["click"],
+                          "RECOMMENDATION_ID": np.array([None], dtype=object)})
+    if frame.schema["RECOMMENDATION_ID"] != pl.Object:
+        frame = frame.with_columns(pl.Series("RECOMMENDATION_ID", [object()], dtype=pl.Object))
+    with pytest.raises(InputError, match="column RECOMMENDATION_ID: holds Python objects"):
+        attribute(frame, MA)

@@ -1,0 +1,5 @@
+import sys
+
+from attrkit.cli import main
+
+sys.exit(main())

@@ -1,0 +1,68 @@
+import json
+import subprocess
+import sys
+
+import polars as pl
+import pytest
+
+from attrkit import read_report
+from attrkit.cli import main
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["sample", "--help"], ["attribute", "--help"]])
+def test_help_exits_0(argv, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 0
+    assert "usage: attrkit" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv", [[], ["nope"], ["attribute"], ["sample", "--out", "x", "--days", "0"],
+                                  ["attribute", "--interactions", "a", "--metric-attribution", "b",
+                                   "--out", "c", "--on-bad-rows", "skip"]])
+def test_bad_usage_exits_2(argv, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    assert "error:" in capsys.readouterr().err
+
+
+def test_missing_file_exits_2(tmp_path, capsys, ma_json):
+    code = main(["attribute", "--interactions", str(tmp_path / "nope.csv"),
+                 "--metric-attribution", str(ma_json), "--out", str(tmp_path / "r.csv")])
+    assert code == 2
+    assert "nope.csv: interactions file not found" in capsys.readouterr().err
+
+
+def test_sample_then_attribute_end_to_end(tmp_path):
+    """The installed entry point, as a user runs it."""
+    run = [sys.executable, "-m", "attrkit"]
+    sample = tmp_path / "sample"
+    done = subprocess.run([*run, "sample", "--out", str(sample), "--days", "1", "--users", "300",
+                           "--seed", "3"], capture_output=True, text=True, check=True)
+    assert "truth.json" in done.stdout
+    out = tmp_path / "reports"
+    done = subprocess.run([*run, "attribute", "--interactions", str(sample / "interactions.csv"),
+                           "--items", str(sample / "items.csv"),
+                           "--recommendations", str(sample / "recommendations.csv"),
+                           "--metric-attribution", str(sample / "metric_attribution.json"),
+                           "--out", f"{out}/", "--dedupe"],
+                          capture_output=True, text=True, check=True)
+    [report] = list(out.glob("AggregatedAttributionMetrics - FULL - *.csv"))
+    assert f"report: {report}" in done.stdout
+    assert "duplicates:" in done.stdout and "(removed)" in done.stdout
+    frame = read_report(report)
+    truth = json.loads((sample / "truth.json").read_text())
+    events = pl.read_csv(sample / "interactions.csv").unique()
+    assert frame.filter(metric_name="CLICKS")["value"].sum() == \
+        events.filter(pl.col("EVENT_TYPE") == "click").height
+    assert truth["counts"]["events"] == pl.read_csv(sample / "interactions.csv").height
+
+
+def test_unexpected_failure_exits_1(tmp_path):
+    code = subprocess.run([sys.executable, "-c", "import sys; import attrkit.engine as a; "
+                           "a.attribute = lambda *x, **k: 1/0; from attrkit.cli import main; "
+                           "sys.exit(main(['attribute', '--interactions', 'x.csv', "
+                           "'--metric-attribution', 'm.json', '--out', 'r.csv']))"],
+                          capture_output=True, text=True, cwd=tmp_path).returncode
+    assert code == 1
