@@ -215,7 +215,7 @@ def _sum_columns(ma: MetricAttribution, dataset: str) -> tuple[str, ...]:
                                if m.function == "sum" and m.dataset == dataset and m.column))
 
 
-def _bad_rows(ds: Dataset, typed: pl.LazyFrame, quarantine: bool) -> pl.LazyFrame:
+def _bad_rows(ds: Dataset, typed: pl.LazyFrame, quarantine: bool, order: int) -> pl.LazyFrame:
     pos = pl.col("_pos")
     line = pos if ds.position == "line" else pl.lit(None, dtype=pl.Int64)
     row = pos if ds.position == "row" else pl.lit(None, dtype=pl.Int64)
@@ -229,7 +229,8 @@ def _bad_rows(ds: Dataset, typed: pl.LazyFrame, quarantine: bool) -> pl.LazyFram
             line.alias("LINE"), row.alias("ROW"), pl.col("_column").alias("COLUMN"),
             pl.col("_rule").alias("RULE"), pl.col("_value").alias("VALUE"),
             record.alias("RECORD")]
-    return pl.concat([checked.select(*cols, pos), broken.select(*cols, pos)], how="vertical")
+    keys = [pos, pl.lit(order).alias("_ds")]
+    return pl.concat([checked.select(*cols, *keys), broken.select(*cols, *keys)], how="vertical")
 
 
 def _value_expr(m: Metric) -> pl.Expr:
@@ -267,7 +268,8 @@ def _run(
     good = {k: lf.filter(pl.col("_rule").is_null()).drop("_column", "_rule", "_value", "_record",
                                                           strict=False)
             for k, lf in typed.items()}
-    bad = pl.concat([_bad_rows(datasets[k], lf, quarantine) for k, lf in typed.items()])
+    bad = pl.concat([_bad_rows(datasets[k], lf, quarantine, i)
+                     for i, (k, lf) in enumerate(typed.items())])
     read_counts = pl.concat([
         (datasets[k].raw.select(pl.len().cast(pl.Int64).alias("n"))
          .with_columns(pl.lit(k).alias("dataset"))) for k in typed
@@ -316,7 +318,7 @@ def _run(
     )
 
     (grouped_df, by_type_df, unresolved_df, unique_df, bad_df, counts_df) = pl.collect_all(
-        [grouped, by_type_source, unresolved_ids, n_unique, bad.sort("_pos"), read_counts],
+        [grouped, by_type_source, unresolved_ids, n_unique, bad.sort("_ds", "_pos"), read_counts],
         engine="streaming",
     )
     info = pl.DataFrame({
@@ -335,7 +337,7 @@ def _run(
         "value", "events",
     ).cast(dict(WINDOW_SCHEMA)).sort("timestamp", "metric_name", "source")
 
-    quarantine_df = bad_df.drop("_pos").cast(dict(QUARANTINE_SCHEMA))
+    quarantine_df = bad_df.drop("_pos", "_ds").cast(dict(QUARANTINE_SCHEMA))
     health = _health(ma, datasets, dedupe, joined, by_type_df, unresolved_df, unique_df,
                      quarantine_df, counts_df)
     return windows, health, quarantine_df
