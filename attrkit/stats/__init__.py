@@ -1,0 +1,34 @@
+"""attrkit.stats: comparisons on sufficient statistics.
+
+Conventions: *control* is the baseline, *treatment* the compared arm; ``effect = treatment −
+control``, relative ``(treatment − control) / control``; sample variances use n − 1;
+``alternative`` is ``two-sided``, ``greater`` (treatment > control) or ``less``; open ends of
+one-sided intervals are ±inf. Every test returns a :class:`Comparison` that names its method.
+
+- records: :class:`SampleStats`, :class:`RatioStats`, :class:`CupedStats`, :class:`Comparison`
+- per-unit values: :func:`mean_test` (Welch), :func:`ratio_test` (delta method),
+  :func:`cuped_test`, :func:`bootstrap_test`, :func:`bayes_test`
+- counts: :func:`proportion_test`, :func:`rate_test` (Poisson, quasi-Poisson)
+- 15-minute aggregates: :func:`paired_window_test` (Newey–West)
+- monitoring: :func:`sequential_test` (always-valid)
+- checks and planning: :func:`srm_test`, :func:`adjust_pvalues`, :func:`power`, :func:`mde`,
+  :func:`sample_size`
+"""
+
+from attrkit.stats._core import Comparison, RatioStats, SampleStats
+from attrkit.stats.bayes import bayes_test
+from attrkit.stats.counts import estimate_dispersion, proportion_test, rate_test
+from attrkit.stats.means import CupedStats, cuped_test, mean_test, ratio_test
+from attrkit.stats.multiple import AdjustedPValues, adjust_pvalues
+from attrkit.stats.paired import newey_west_lags, paired_window_test
+from attrkit.stats.power import mde, power, sample_size
+from attrkit.stats.resample import bootstrap_test
+from attrkit.stats.sequential import sequential_test
+from attrkit.stats.traffic import SRMResult, srm_test
+
+__all__ = [
+    "AdjustedPValues", "Comparison", "CupedStats", "RatioStats", "SRMResult", "SampleStats",
+    "adjust_pvalues", "bayes_test", "bootstrap_test", "cuped_test", "estimate_dispersion",
+    "mde", "mean_test", "newey_west_lags", "paired_window_test", "power", "proportion_test",
+    "rate_test", "ratio_test", "sample_size", "sequential_test", "srm_test",
+]

@@ -1,0 +1,272 @@
+"""Counts: proportions (successes out of trials) and Poisson rates (events per exposure)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+import numpy as np
+from scipy import stats as sps
+from statsmodels.stats.rates import confint_poisson_2indep, test_poisson_2indep
+
+from attrkit.stats._core import (
+    Alternative,
+    Comparison,
+    check_alpha,
+    check_alternative,
+    check_choice,
+    interval_and_p,
+)
+
+ProportionMethod = Literal["z", "chi2", "g", "fisher", "barnard", "boschloo"]
+RateMethod = Literal["exact", "score", "wald"]
+
+
+def _arm(x: Any, name: str) -> tuple[int, int]:
+    try:
+        k, n = x
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}={x!r}: expected (successes, trials)") from None
+    if not (0 <= k <= n) or n <= 0 or k != int(k) or n != int(n):
+        raise ValueError(f"{name}={x!r}: need whole numbers with 0 <= successes <= trials, "
+                         "trials > 0")
+    return int(k), int(n)
+
+
+def proportion_test(
+    control: tuple[int, int],
+    treatment: tuple[int, int],
+    *,
+    method: ProportionMethod = "z",
+    pooled: bool = True,
+    correction: bool = False,
+    relative: bool = False,
+    alpha: float = 0.05,
+    alternative: Alternative = "two-sided",
+) -> Comparison:
+    """Compare two proportions, each arm given as ``(successes, trials)``.
+
+    Methods: ``z`` (two-proportion z-test, pooled or not, optional continuity correction; the
+    only one with an interval: for the difference, or for the relative lift from the log ratio),
+    ``chi2`` (Pearson) and ``g`` (log-likelihood) — two-sided only — and the exact ``fisher``,
+    ``barnard`` (Wald statistic; ``pooled`` applies) and ``boschloo``.
+
+    Example:
+        >>> r = proportion_test((19, 53), (13, 47), correction=True)
+        >>> round(r.p_value, 4)
+        0.5083
+    """
+    alpha, alternative = check_alpha(alpha), check_alternative(alternative)
+    check_choice("method", method, ("z", "chi2", "g", "fisher", "barnard", "boschloo"))
+    kc, nc = _arm(control, "control")
+    kt, nt = _arm(treatment, "treatment")
+    pc, pt = kc / nc, kt / nt
+    effect = pt / pc - 1 if relative else pt - pc
+    if method == "z":
+        return _z_test(kc, nc, kt, nt, pooled, correction, relative, alpha, alternative)
+    # Columns are (treatment, control); rows (successes, failures).
+    table = np.array([[kt, kc], [nt - kt, nc - kc]])
+    stat = math.nan
+    if method in ("chi2", "g"):
+        if alternative != "two-sided":
+            raise ValueError(f"method={method!r}: supports only alternative='two-sided'")
+        lam = "pearson" if method == "chi2" else "log-likelihood"
+        res = sps.chi2_contingency(table, correction=correction, lambda_=lam)
+        p, stat = float(res.pvalue), float(res.statistic)
+        name = ("Pearson chi-square" if method == "chi2" else "G-test (log-likelihood)") + (
+            ", continuity-corrected" if correction else "")
+    elif method == "fisher":
+        res = sps.fisher_exact(table, alternative=alternative)
+        p, stat, name = float(res.pvalue), float(res.statistic), "Fisher exact"
+    elif method == "barnard":
+        res = sps.barnard_exact(table, alternative=alternative, pooled=pooled)
+        p, stat = float(res.pvalue), float(res.statistic)
+        name = f"Barnard exact ({'pooled' if pooled else 'unpooled'} Wald statistic)"
+    else:
+        res = sps.boschloo_exact(table, alternative=alternative)
+        p, stat, name = float(res.pvalue), float(res.statistic), "Boschloo exact"
+    return Comparison(pc, pt, effect, math.nan, math.nan, p, stat, name + "; no interval",
+                      alpha, alternative, relative)
+
+
+def _z_test(kc, nc, kt, nt, pooled, correction, relative, alpha, alternative) -> Comparison:
+    pc, pt = kc / nc, kt / nt
+    diff = pt - pc
+    if pooled:
+        pp = (kc + kt) / (nc + nt)
+        se = math.sqrt(pp * (1 - pp) * (1 / nc + 1 / nt))
+        log_se = se / pp
+    else:
+        se = math.sqrt(pc * (1 - pc) / nc + pt * (1 - pt) / nt)
+        log_se = math.sqrt((1 - pc) / (nc * pc) + (1 - pt) / (nt * pt))
+    cc = 0.5 * (1 / nc + 1 / nt) if correction else 0.0
+    norm = sps.norm
+    # The continuity correction moves the statistic toward 0 and widens the interval.
+    if alternative == "two-sided":
+        shown = max(abs(diff) - cc, 0.0) if correction else abs(diff)
+        p = 2 * norm.sf(shown / se)
+        q = norm.ppf(1 - alpha / 2)
+        lo, hi = diff - q * se - cc, diff + q * se + cc
+        rel_half = math.exp(q * log_se + cc / pc)
+        rlo, rhi = pt / pc / rel_half - 1, pt / pc * rel_half - 1
+    elif alternative == "greater":
+        shown = max(diff - cc, 0.0) if correction and diff > 0 else diff
+        p = norm.sf(shown / se)
+        q = norm.ppf(1 - alpha)
+        lo, hi = diff - q * se - cc, 1.0
+        rlo, rhi = pt / pc * math.exp(-q * log_se - cc / pc) - 1, math.inf
+    else:
+        shown = min(diff + cc, 0.0) if correction and diff < 0 else diff
+        p = norm.cdf(shown / se)
+        q = norm.ppf(1 - alpha)
+        lo, hi = -1.0, diff + q * se + cc
+        rlo, rhi = -1.0, pt / pc * math.exp(q * log_se + cc / pc) - 1
+    lo, hi = max(lo, -1.0), min(hi, 1.0)
+    name = (f"two-proportion z ({'pooled' if pooled else 'unpooled'}"
+            + (", continuity-corrected" if correction else "") + ")"
+            + ("; relative CI from the log ratio" if relative else ""))
+    if relative:
+        return Comparison(pc, pt, pt / pc - 1, rlo, rhi, float(p), shown / se, name, alpha,
+                          alternative, True, math.nan, {"log_se": log_se})
+    return Comparison(pc, pt, diff, lo, hi, float(p), shown / se, name, alpha, alternative,
+                      False, se)
+
+
+def _rate_arm(x: Any, name: str) -> tuple[float, float, np.ndarray | None, np.ndarray | None]:
+    """``(count, exposure)`` totals, or per-window arrays of counts and exposures."""
+    try:
+        k, e = x
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: expected (count, exposure) or (counts, exposures) per "
+                         "window") from None
+    if np.ndim(k) == 0:
+        k, e = float(k), float(e)
+        if k < 0 or e <= 0:
+            raise ValueError(f"{name}=({k}, {e}): need count >= 0 and exposure > 0")
+        return k, e, None, None
+    ka, ea = np.asarray(k, float), np.asarray(e, float)
+    if ka.shape != ea.shape or ka.ndim != 1:
+        raise ValueError(f"{name}: counts and exposures per window must be 1-D, equal length")
+    if (ka < 0).any() or (ea < 0).any() or ea.sum() <= 0:
+        raise ValueError(f"{name}: counts and exposures must be >= 0 with some exposure")
+    return float(ka.sum()), float(ea.sum()), ka, ea
+
+
+def estimate_dispersion(*arms: tuple[Any, Any]) -> float:
+    """Quasi-Poisson dispersion from per-window counts: Pearson χ² over its degrees of freedom.
+
+    Each arm is ``(counts, exposures)`` per window; under the null of a constant rate per arm,
+    a window's expected count is its exposure times the arm's rate. Returns at least 1 (no
+    credit is taken for under-dispersion).
+
+    Example:
+        >>> estimate_dispersion(([10, 10, 10], [1, 1, 1]))
+        1.0
+    """
+    chi2, df = 0.0, 0
+    for k, e in arms:
+        k, e = np.asarray(k, float), np.asarray(e, float)
+        keep = e > 0
+        k, e = k[keep], e[keep]
+        mu = e * k.sum() / e.sum()
+        ok = mu > 0
+        chi2 += float(((k[ok] - mu[ok]) ** 2 / mu[ok]).sum())
+        df += int(ok.sum()) - 1
+    return max(chi2 / df, 1.0) if df > 0 else 1.0
+
+
+def rate_test(
+    control: tuple[Any, Any],
+    treatment: tuple[Any, Any],
+    *,
+    method: RateMethod = "score",
+    dispersion: float | None = None,
+    relative: bool = True,
+    alpha: float = 0.05,
+    alternative: Alternative = "two-sided",
+) -> Comparison:
+    """Compare Poisson rates (events per exposure, e.g. clicks per recommendation served).
+
+    An arm is ``(count, exposure)``, or ``(counts, exposures)`` per window. With windows and
+    ``dispersion=None`` the over-dispersion is estimated from window-to-window variation
+    (quasi-Poisson) and, when above 1, the test becomes a Wald test on the log rate ratio with
+    the variance scaled by it. ``method``: ``exact`` (conditional binomial test, Clopper–Pearson
+    interval), ``score`` or ``wald`` (statsmodels).
+
+    The effect is the rate ratio − 1 (``relative=True``) or the rate difference.
+
+    Example:
+        >>> r = rate_test((100, 1000.0), (130, 1000.0), method="exact")
+        >>> round(r.effect, 2), round(r.p_value, 3)
+        (0.3, 0.056)
+    """
+    alpha, alternative = check_alpha(alpha), check_alternative(alternative)
+    check_choice("method", method, ("exact", "score", "wald"))
+    kc, ec, kc_w, ec_w = _rate_arm(control, "control")
+    kt, et, kt_w, et_w = _rate_arm(treatment, "treatment")
+    rc, rt = kc / ec, kt / et
+    phi = dispersion
+    if phi is None and kc_w is not None and kt_w is not None:
+        phi = estimate_dispersion((kc_w, ec_w), (kt_w, et_w))
+    if phi is not None and (not math.isfinite(phi) or phi <= 0):
+        raise ValueError(f"dispersion={dispersion!r}: must be a positive number")
+    details: dict[str, Any] = {"dispersion": phi if phi is not None else 1.0,
+                               "control_count": kc, "treatment_count": kt}
+    if phi is not None and phi > 1.0:
+        if kc == 0 or kt == 0:
+            raise ValueError("quasi-Poisson: both arms need at least one event")
+        if relative:
+            log_se = math.sqrt(phi * (1 / kc + 1 / kt))
+            lo, hi, p, stat = interval_and_p(math.log(rt / rc), log_se, alpha, alternative)
+            effect, lo, hi = rt / rc - 1, math.exp(lo) - 1, math.exp(hi) - 1
+        else:
+            se = math.sqrt(phi * (kc / ec**2 + kt / et**2))
+            effect = rt - rc
+            lo, hi, p, stat = interval_and_p(effect, se, alpha, alternative)
+        name = f"quasi-Poisson Wald (dispersion {phi:.2f} from windows)"
+        return Comparison(rc, rt, effect, lo, hi, p, stat, name, alpha, alternative, relative,
+                          math.nan, details)
+    compare = "ratio" if relative else "diff"
+    if method == "exact":
+        if not relative:
+            raise ValueError("method='exact': gives a rate ratio; use relative=True")
+        k = int(round(kc + kt))
+        p0 = et / (et + ec)
+        res = sps.binomtest(int(round(kt)), k, p0, alternative=alternative)
+        ci = res.proportion_ci(confidence_level=1 - alpha, method="exact") if alternative == \
+            "two-sided" else _one_sided_cp(int(round(kt)), k, alpha, alternative)
+        to_ratio = (lambda q: q / (1 - q) * ec / et - 1 if q < 1 else math.inf)
+        lo, hi = to_ratio(ci[0]) if ci[0] > 0 else -1.0, to_ratio(ci[1])
+        if alternative == "greater":
+            hi = math.inf
+        elif alternative == "less":
+            lo = -1.0 if ci[0] == 0 else lo
+        return Comparison(rc, rt, rt / rc - 1 if rc else math.inf, lo, hi, float(res.pvalue),
+                          math.nan, "Poisson exact conditional (binomial) test",
+                          alpha, alternative, True, math.nan, details)
+    alt = {"two-sided": "two-sided", "greater": "larger", "less": "smaller"}[alternative]
+    res = test_poisson_2indep(kt, et, kc, ec, method=method, compare=compare, alternative=alt)
+    if alternative == "two-sided":
+        lo, hi = confint_poisson_2indep(kt, et, kc, ec, method=method, compare=compare,
+                                        alpha=alpha)
+    else:
+        lo, hi = confint_poisson_2indep(kt, et, kc, ec, method=method, compare=compare,
+                                        alpha=2 * alpha)
+        lo, hi = (lo, math.inf) if alternative == "greater" else (-math.inf, hi)
+    if relative:
+        effect, lo, hi = rt / rc - 1, lo - 1, hi - 1
+        lo = max(lo, -1.0)
+    else:
+        effect = rt - rc
+    return Comparison(rc, rt, effect, float(lo), float(hi), float(res.pvalue),
+                      float(res.statistic), f"Poisson {method} test ({compare})", alpha,
+                      alternative, relative, math.nan, details)
+
+
+def _one_sided_cp(k: int, n: int, alpha: float, alternative: str) -> tuple[float, float]:
+    """One-sided Clopper–Pearson bounds for a binomial proportion."""
+    if alternative == "greater":
+        low = 0.0 if k == 0 else float(sps.beta.ppf(alpha, k, n - k + 1))
+        return low, 1.0
+    high = 1.0 if k == n else float(sps.beta.ppf(1 - alpha, k + 1, n - k))
+    return 0.0, high

@@ -1,0 +1,269 @@
+"""Means and ratios of per-unit values: Welch t, the delta method, CUPED."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from attrkit.stats._core import (
+    Alternative,
+    Comparison,
+    RatioStats,
+    SampleStats,
+    check_alpha,
+    check_alternative,
+    check_choice,
+    interval_and_p,
+    welch_dof,
+)
+
+
+def _as_sample(x: Any, name: str) -> SampleStats:
+    if isinstance(x, SampleStats):
+        return x
+    if isinstance(x, RatioStats):
+        raise TypeError(f"{name}: a RatioStats; use ratio_test for ratio metrics")
+    return SampleStats.from_array(x)
+
+
+def _diff(mc: float, mt: float, vc: float, vt: float, relative: bool) -> tuple[float, float]:
+    """Effect and its variance from arm means and the variances of those means."""
+    if not relative:
+        return mt - mc, vc + vt
+    # Delta method for (mt - mc) / mc = mt / mc - 1.
+    return (mt - mc) / mc, vt / mc**2 + vc * mt**2 / mc**4
+
+
+def _finish(mc, mt, effect, var, dof, *, alpha, alternative, relative, method, **details):
+    se = math.sqrt(var) if var >= 0 else math.nan
+    lo, hi, p, stat = interval_and_p(effect, se, alpha, alternative, dof)
+    return Comparison(mc, mt, effect, lo, hi, p, stat, method, alpha, alternative, relative,
+                      se, {"dof": dof, **details})
+
+
+def mean_test(
+    control: SampleStats | Any,
+    treatment: SampleStats | Any,
+    *,
+    relative: bool = False,
+    alpha: float = 0.05,
+    alternative: Alternative = "two-sided",
+    relative_ci: Literal["delta", "log"] = "delta",
+) -> Comparison:
+    """Welch's t-test on two arms' means.
+
+    Args:
+        control, treatment: :class:`SampleStats` or arrays of per-unit values.
+        relative: report ``(treatment − control) / control`` instead of the difference.
+        alpha: 1 − confidence level.
+        alternative: ``two-sided``, ``greater`` (treatment > control) or ``less``.
+        relative_ci: ``delta`` (delta-method variance, as gbstats) or ``log`` (interval for
+            the log of the ratio of means, as tea-tasting; the p-value is then the
+            difference test's).
+
+    Example:
+        >>> c = SampleStats(n=3407, sum=1396.87, sum_sq=52377.9767)
+        >>> t = SampleStats(n=3461, sum=2422.7, sum_sq=134698.29)
+        >>> r = mean_test(c, t)
+        >>> round(r.effect, 2), round(r.p_value, 5)
+        (0.29, 0.02016)
+    """
+    alpha, alternative = check_alpha(alpha), check_alternative(alternative)
+    check_choice("relative_ci", relative_ci, ("delta", "log"))
+    c, t = _as_sample(control, "control"), _as_sample(treatment, "treatment")
+    dof = welch_dof(c.var, c.n, t.var, t.n)
+    mc, mt = c.mean, t.mean
+    if relative and relative_ci == "log":
+        base = mean_test(c, t, alpha=alpha, alternative=alternative)
+        log_se = math.sqrt(t.var / (t.n * mt**2) + c.var / (c.n * mc**2))
+        lo, hi, _, _ = interval_and_p(math.log(mt / mc), log_se, alpha, alternative, dof)
+        return Comparison(mc, mt, mt / mc - 1, math.exp(lo) - 1, math.exp(hi) - 1, base.p_value,
+                          base.statistic, "Welch t; relative CI from the log ratio of means",
+                          alpha, alternative, True, math.nan, {"dof": dof, "log_se": log_se})
+    effect, var = _diff(mc, mt, c.var / c.n, t.var / t.n, relative)
+    name = "Welch t" + ("; relative lift, delta-method CI" if relative else "")
+    return _finish(mc, mt, effect, var, dof, alpha=alpha, alternative=alternative,
+                   relative=relative, method=name)
+
+
+def ratio_test(
+    control: RatioStats,
+    treatment: RatioStats,
+    *,
+    relative: bool = False,
+    alpha: float = 0.05,
+    alternative: Alternative = "two-sided",
+) -> Comparison:
+    """Compare ratio metrics (``sum(numerator) / sum(denominator)``) with delta-method variance.
+
+    The unit of randomisation is the row behind ``n`` (for example the user); the t reference
+    distribution uses Welch degrees of freedom from the per-unit delta-method variances.
+
+    Example:
+        >>> c = RatioStats.from_arrays([1, 0, 2, 1], [2, 1, 3, 2])
+        >>> t = RatioStats.from_arrays([2, 1, 2, 2], [2, 2, 3, 2])
+        >>> round(ratio_test(c, t).effect, 4)
+        0.2778
+    """
+    alpha, alternative = check_alpha(alpha), check_alternative(alternative)
+    for name, arm in (("control", control), ("treatment", treatment)):
+        if not isinstance(arm, RatioStats):
+            raise TypeError(f"{name}: expected RatioStats, got {type(arm).__name__}")
+    vc, vt = control.unit_var, treatment.unit_var
+    dof = welch_dof(vc, control.n, vt, treatment.n)
+    rc, rt = control.ratio, treatment.ratio
+    effect, var = _diff(rc, rt, vc / control.n, vt / treatment.n, relative)
+    name = "ratio of sums, delta method, Welch t" + ("; relative lift" if relative else "")
+    return _finish(rc, rt, effect, var, dof, alpha=alpha, alternative=alternative,
+                   relative=relative, method=name)
+
+
+@dataclass(frozen=True)
+class CupedStats:
+    """One arm for CUPED: the in-experiment values, the pre-period covariate, their products.
+
+    ``post`` and ``pre`` are :class:`SampleStats` (mean metrics) or :class:`RatioStats` (ratio
+    metrics, with ``post_pre`` holding the four cross-product sums, see :meth:`from_arrays`).
+    """
+
+    post: SampleStats | RatioStats
+    pre: SampleStats | RatioStats
+    post_pre_sum: float | tuple[float, float, float, float]
+
+    @classmethod
+    def from_arrays(cls, post: Any, pre: Any, post_den: Any = None, pre_den: Any = None
+                    ) -> CupedStats:
+        """Per-unit values; give the denominators too for a ratio metric.
+
+        Example:
+            >>> CupedStats.from_arrays([1.0, 2.0], [0.5, 1.5]).post_pre_sum
+            3.5
+        """
+        if post_den is None and pre_den is None:
+            a, b = np.asarray(post, float), np.asarray(pre, float)
+            return cls(SampleStats.from_array(a), SampleStats.from_array(b), float((a * b).sum()))
+        m, d = np.asarray(post, float), np.asarray(post_den, float)
+        mp, dp = np.asarray(pre, float), np.asarray(pre_den, float)
+        sums = (float((m * mp).sum()), float((m * dp).sum()), float((d * mp).sum()),
+                float((d * dp).sum()))
+        return cls(RatioStats.from_arrays(m, d), RatioStats.from_arrays(mp, dp), sums)
+
+
+def _cov(n: float, sa: float, sb: float, sab: float) -> float:
+    return (sab - sa * sb / n) / (n - 1)
+
+
+def cuped_test(
+    control: CupedStats,
+    treatment: CupedStats,
+    *,
+    relative: bool = False,
+    alpha: float = 0.05,
+    alternative: Alternative = "two-sided",
+    theta: float | None = None,
+) -> Comparison:
+    """Regression adjustment on a pre-period covariate (CUPED), for mean and ratio metrics.
+
+    θ is pooled across both arms (``cov(post, pre) / var(pre)`` over all units) unless given.
+    The relative lift is over the *unadjusted* control mean, as gbstats reports it.
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> pre = rng.normal(10, 2, 2000); post = pre + rng.normal(0, 1, 2000)
+        >>> c = CupedStats.from_arrays(post[:1000], pre[:1000])
+        >>> t = CupedStats.from_arrays(post[1000:] + 0.1, pre[1000:])
+        >>> r = cuped_test(c, t)
+        >>> r.se < mean_test(post[:1000], post[1000:] + 0.1).se
+        True
+    """
+    alpha, alternative = check_alpha(alpha), check_alternative(alternative)
+    if isinstance(control.post, RatioStats):
+        return _cuped_ratio(control, treatment, relative, alpha, alternative, theta)
+    c, t = control, treatment
+    n = c.post.n + t.post.n
+    if theta is None:
+        post_sum, pre_sum = c.post.sum + t.post.sum, c.pre.sum + t.pre.sum
+        pre_var = (c.pre.sum_sq + t.pre.sum_sq - pre_sum**2 / n) / (n - 1)
+        cov = _cov(n, post_sum, pre_sum, c.post_pre_sum + t.post_pre_sum)
+        theta = cov / pre_var if pre_var > 0 else 0.0
+
+    def adjusted(a: CupedStats) -> tuple[float, float, float]:
+        cov = _cov(a.post.n, a.post.sum, a.pre.sum, a.post_pre_sum)
+        var = a.post.var + theta**2 * a.pre.var - 2 * theta * cov
+        return a.post.mean - theta * a.pre.mean, var, cov
+
+    mc_adj, vc, cov_c = adjusted(c)
+    mt_adj, vt, _ = adjusted(t)
+    mc, mt = c.post.mean, t.post.mean
+    dof = welch_dof(vc, c.post.n, vt, t.post.n)
+    if relative:
+        effect = (mt_adj - mc_adj) / mc
+        const = -mt
+        v_ctrl = (c.post.var * const**2 / mc**2 + 2 * theta * cov_c * const / mc
+                  + theta**2 * c.pre.var) / (c.post.n * mc**2)
+        var = vt / (t.post.n * mc**2) + v_ctrl
+    else:
+        effect, var = mt_adj - mc_adj, vc / c.post.n + vt / t.post.n
+    name = "CUPED (theta pooled), Welch t" + ("; relative lift over unadjusted control"
+                                              if relative else "")
+    return _finish(mc, mt, effect, var, dof, alpha=alpha, alternative=alternative,
+                   relative=relative, method=name, theta=theta)
+
+
+def _cuped_ratio(c: CupedStats, t: CupedStats, relative: bool, alpha: float,
+                 alternative: Alternative, theta: float | None) -> Comparison:
+    """CUPED for ratio metrics: the delta method over (num, den, num_pre, den_pre)."""
+
+    def moments(a: CupedStats) -> tuple[np.ndarray, np.ndarray]:
+        post, pre = a.post, a.pre
+        n = post.n
+        m_pre, m_d_pre, d_m_pre, d_d_pre = a.post_pre_sum  # type: ignore[misc]
+        mean = np.array([post.num.mean, post.den.mean, pre.num.mean, pre.den.mean])
+        cov = np.empty((4, 4))
+        sums = [post.num_sum, post.den_sum, pre.num_sum, pre.den_sum]
+        sq = [post.num_sum_sq, post.den_sum_sq, pre.num_sum_sq, pre.den_sum_sq]
+        cross = {(0, 1): post.num_den_sum, (2, 3): pre.num_den_sum, (0, 2): m_pre,
+                 (0, 3): m_d_pre, (1, 2): d_m_pre, (1, 3): d_d_pre}
+        for i in range(4):
+            cov[i, i] = _cov(n, sums[i], sums[i], sq[i])
+        for (i, j), s in cross.items():
+            cov[i, j] = cov[j, i] = _cov(n, sums[i], sums[j], s)
+        return mean, cov
+
+    mean_c, cov_c = moments(c)
+    mean_t, cov_t = moments(t)
+    nc, nt = c.post.n, t.post.n
+
+    def grad(mean: np.ndarray, th: float) -> np.ndarray:
+        return np.array([1 / mean[1], -mean[0] / mean[1] ** 2, -th / mean[3],
+                         th * mean[2] / mean[3] ** 2])
+
+    if theta is None:
+        g_c, g_t = grad(mean_c, 1.0), grad(mean_t, 1.0)
+        var_pre = (g_c[2:] @ cov_c[2:, 2:] @ g_c[2:] + g_t[2:] @ cov_t[2:, 2:] @ g_t[2:])
+        cov_pp = (g_c[2:] @ cov_c[2:, :2] @ g_c[:2] + g_t[2:] @ cov_t[2:, :2] @ g_t[:2])
+        theta = -cov_pp / var_pre if var_pre > 0 else 0.0
+    g_c, g_t = grad(mean_c, theta), grad(mean_t, theta)
+    rc, rt = mean_c[0] / mean_c[1], mean_t[0] / mean_t[1]
+    adj_c = rc - theta * mean_c[2] / mean_c[3]
+    adj_t = rt - theta * mean_t[2] / mean_t[3]
+    vc, vt = g_c @ cov_c @ g_c, g_t @ cov_t @ g_t
+    if relative:
+        g_abs = adj_t - adj_c
+        den = abs(rc)
+        ga = np.array([-(den + g_abs) / mean_c[1] / den**2,
+                       (mean_c[0] * den / mean_c[1] ** 2 + mean_c[0] * g_abs / mean_c[1] ** 2)
+                       / den**2, -g_c[2] / den, -g_c[3] / den])
+        gb = g_t / den
+        effect = g_abs / rc
+        var = ga @ cov_c @ ga / nc + gb @ cov_t @ gb / nt
+    else:
+        effect, var = adj_t - adj_c, vc / nc + vt / nt
+    dof = welch_dof(vc, nc, vt, nt)
+    name = "CUPED ratio (theta pooled), delta method, Welch t" + (
+        "; relative lift over unadjusted control" if relative else "")
+    return _finish(rc, rt, effect, var, dof, alpha=alpha, alternative=alternative,
+                   relative=relative, method=name, theta=theta)

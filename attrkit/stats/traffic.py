@@ -1,0 +1,55 @@
+"""Sample ratio mismatch: did each source get the share of traffic it was planned to get?"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy import stats as sps
+
+
+@dataclass(frozen=True)
+class SRMResult:
+    """A chi-square goodness-of-fit check of unit counts against planned weights.
+
+    Attributes:
+        statistic: Pearson chi-square; p_value: its p-value (df = arms − 1).
+        expected: the counts the weights imply. mismatch: ``p_value < threshold``.
+    """
+
+    counts: tuple[float, ...]
+    expected: tuple[float, ...]
+    statistic: float
+    p_value: float
+    threshold: float
+    mismatch: bool
+
+    def _repr_html_(self) -> str:
+        verdict = "sample ratio mismatch" if self.mismatch else "no mismatch"
+        return (f"<p>SRM check: χ² = {self.statistic:.3g}, p = {self.p_value:.3g} "
+                f"({html.escape(verdict)} at {self.threshold:g})</p>")
+
+
+def srm_test(counts: Any, weights: Any = None, *, threshold: float = 0.001) -> SRMResult:
+    """Chi-square goodness of fit of ``counts`` to ``weights`` (equal split by default).
+
+    Example:
+        >>> r = srm_test([1000, 1200], [0.5, 0.5])
+        >>> round(r.p_value, 9), r.mismatch
+        (2.0079e-05, True)
+    """
+    k = np.asarray(counts, float)
+    if k.ndim != 1 or k.size < 2 or (k < 0).any() or k.sum() <= 0:
+        raise ValueError(f"counts={counts!r}: need at least 2 non-negative counts, not all 0")
+    w = np.full(k.size, 1.0) if weights is None else np.asarray(weights, float)
+    if w.shape != k.shape or (w <= 0).any():
+        raise ValueError(f"weights={weights!r}: need one positive weight per count")
+    if not 0 < threshold < 1:
+        raise ValueError(f"threshold={threshold!r}: must be between 0 and 1")
+    expected = w / w.sum() * k.sum()
+    res = sps.chisquare(k, expected)
+    p = float(res.pvalue)
+    return SRMResult(tuple(map(float, k)), tuple(map(float, expected)), float(res.statistic), p,
+                     threshold, p < threshold)
