@@ -235,7 +235,10 @@ def rate_test(
         res = sps.binomtest(int(round(kt)), k, p0, alternative=alternative)
         ci = res.proportion_ci(confidence_level=1 - alpha, method="exact") if alternative == \
             "two-sided" else _one_sided_cp(int(round(kt)), k, alpha, alternative)
-        to_ratio = (lambda q: q / (1 - q) * ec / et - 1 if q < 1 else math.inf)
+
+        def to_ratio(q: float) -> float:  # binomial share of treatment events → rate ratio − 1
+            return q / (1 - q) * ec / et - 1 if q < 1 else math.inf
+
         lo, hi = to_ratio(ci[0]) if ci[0] > 0 else -1.0, to_ratio(ci[1])
         if alternative == "greater":
             hi = math.inf

@@ -47,7 +47,8 @@ def _critical(alpha: float, two_sided: bool, sequential: bool, n_total: float, n
     if not sequential:
         return float(sps.norm.ppf(1 - alpha / 2 if two_sided else 1 - alpha))
     rho = sequential_rho(alpha, n_star, two_sided)
-    return halfwidth(1.0 / math.sqrt(n_total), n_total, alpha, rho, two_sided)
+    # the sequence's half-width in units of the standard error
+    return halfwidth(1.0, n_total, alpha, rho, two_sided)
 
 
 def power(
