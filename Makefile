@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 SAMPLE := build/sample
 REPORT := build/report
 
-.PHONY: report test lint bench clean
+.PHONY: report test lint bench calibrate clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,3 +40,7 @@ lint: $(VENV)/.installed-dev
 
 clean:
 	rm -rf build $(VENV) .pytest_cache .ruff_cache .hypothesis
+
+## calibrate: the full simulation study (A/A false positives, monitoring, coverage)
+calibrate: $(VENV)/.installed
+	$(BIN)/python -m attrkit.calibration 2000

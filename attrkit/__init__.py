@@ -16,6 +16,10 @@ The package reads as its data flow::
 - :mod:`attrkit.report` — :func:`write_report` and :func:`read_report` for the service's S3 CSV.
 - :mod:`attrkit.sample` — :func:`generate_sample`, a seeded video-streaming data set with
   known effects.
+- :mod:`attrkit.stats` — tests on sufficient statistics (Welch, delta method, CUPED,
+  proportions, Poisson rates, paired windows, sequential, Bayes, bootstrap, SRM, power).
+- :mod:`attrkit.compare` — :func:`compare` sources on the windowed frame, :func:`monitor`
+  them window by window, :func:`compare_users` when users were randomised.
 - :mod:`attrkit.errors` — :class:`AttrkitError` and its subclasses.
 
 Example:
@@ -27,8 +31,10 @@ Example:
     [1.0]
 """
 
+from attrkit import stats
+from attrkit.compare import ComparisonTable, compare, compare_users, exposure_from_log, monitor
 from attrkit.config import Metric, MetricAttribution, parse_expression
-from attrkit.engine import Attribution, attribute
+from attrkit.engine import Attribution, attribute, attribute_exposure
 from attrkit.errors import AttrkitError, ConfigError, InputError
 from attrkit.health import Health, MetricHealth
 from attrkit.io import Dataset, load
@@ -38,7 +44,9 @@ from attrkit.sample import generate_sample
 __version__ = "0.1.0"
 
 __all__ = [
-    "Attribution", "AttrkitError", "ConfigError", "Dataset", "Health", "InputError", "Metric",
-    "MetricAttribution", "MetricHealth", "WINDOW_SCHEMA", "attribute", "generate_sample", "load",
-    "parse_expression", "read_report", "write_report", "__version__",
+    "Attribution", "AttrkitError", "ComparisonTable", "ConfigError", "Dataset", "Health",
+    "InputError", "Metric", "MetricAttribution", "MetricHealth", "WINDOW_SCHEMA", "__version__",
+    "attribute", "attribute_exposure", "compare", "compare_users", "exposure_from_log",
+    "generate_sample", "load", "monitor", "parse_expression", "read_report", "stats",
+    "write_report",
 ]

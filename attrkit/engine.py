@@ -50,6 +50,10 @@ class Attribution:
             line or row, column, rule, offending value and the raw record.
         metric_attribution: the configuration used.
         window_seconds, window_origin: the windowing used.
+        exposure: recommendations served per ``timestamp`` (window start) and ``source``, from
+            the recommendations log (``None`` without a log): the denominator of rates.
+        traffic: per ``source``, distinct ``users`` and ``recommendations`` in the log (``None``
+            without a log or without its ``USER_ID`` column): for sample-ratio checks.
     """
 
     windows: pl.DataFrame
@@ -58,6 +62,8 @@ class Attribution:
     metric_attribution: MetricAttribution
     window_seconds: int = D.WINDOW_SECONDS
     window_origin: int = D.WINDOW_ORIGIN
+    exposure: pl.DataFrame | None = None
+    traffic: pl.DataFrame | None = None
 
     def write_report(
         self, path: str | Path, *, import_mode: D.ImportMode = D.IMPORT_MODE,
@@ -140,7 +146,7 @@ def attribute(
         if on_bad_rows == "error":
             _raise_first_broken(datasets)
         try:
-            windows, health, quarantine = _run(ma, datasets, **opts)
+            windows, health, quarantine, exposure, traffic = _run(ma, datasets, **opts)
             break
         except pl.exceptions.ComputeError:
             # A fast reader stopped at damage it cannot skip; find the lines, then go on without.
@@ -159,7 +165,49 @@ def attribute(
         raise InputError(datasets["interactions"].source,
                          f"{n_sources} distinct attribution sources; the service allows at most "
                          f"{max_sources} (raise max_sources / --max-sources to allow more)")
-    return Attribution(windows, health, quarantine, ma, window_seconds, window_origin)
+    return Attribution(windows, health, quarantine, ma, window_seconds, window_origin, exposure,
+                       traffic)
+
+
+EXPOSURE_SCHEMA = pl.Schema({"timestamp": pl.Int64, "source": pl.String, "exposure": pl.Float64})
+
+
+def _exposure_plan(log: pl.LazyFrame, window_seconds: int, window_origin: int) -> pl.LazyFrame:
+    return log.group_by(
+        window_start("TIMESTAMP", length=window_seconds, origin=window_origin).alias("timestamp"),
+        pl.col("SOURCE").alias("source"),
+    ).agg(pl.len().cast(pl.Float64).alias("exposure"))
+
+
+def attribute_exposure(
+    recommendations: Input,
+    *,
+    window_seconds: int = D.WINDOW_SECONDS,
+    window_origin: int = D.WINDOW_ORIGIN,
+    timestamp_unit: D.TimestampUnit = "s",
+) -> pl.DataFrame:
+    """Recommendations served per window and source, from the recommendations log alone.
+
+    Bad rows raise :class:`InputError` as in :func:`attribute`.
+
+    Example:
+        >>> import polars as pl
+        >>> log = pl.DataFrame({"RECOMMENDATION_ID": ["a", "b", "c"], "SOURCE": ["A", "A", "B"],
+        ...                     "TIMESTAMP": [0, 10, 950]})
+        >>> attribute_exposure(log).rows()
+        [(0, 'A', 2.0), (900, 'B', 1.0)]
+    """
+    check_window(window_seconds, window_origin)
+    ds = load("recommendations", recommendations)
+    _raise_first_broken({"recommendations": ds})
+    typed = coerce(ds.raw, "recommendations", timestamp_unit=timestamp_unit)
+    bad = typed.filter(pl.col("_rule").is_not_null()).sort("_pos").head(1).collect()
+    if bad.height:
+        first = bad.row(0, named=True)
+        raise ds.error(first["_pos"], _with_value(first["_rule"], first["_value"]),
+                       first["_column"])
+    plan = _exposure_plan(typed.filter(pl.col("_rule").is_null()), window_seconds, window_origin)
+    return plan.collect().cast(dict(EXPOSURE_SCHEMA)).sort("timestamp", "source")
 
 
 def _with_value(rule: str, value: str | None) -> str:
@@ -249,7 +297,7 @@ def _run(
     dedupe: bool,
     quarantine: bool,
     timestamp_unit: D.TimestampUnit,
-) -> tuple[pl.DataFrame, Health, pl.DataFrame]:
+) -> tuple[pl.DataFrame, Health, pl.DataFrame, pl.DataFrame | None, pl.DataFrame | None]:
     ev_ds = datasets["interactions"]
     typed: dict[str, pl.LazyFrame] = {
         "interactions": coerce(ev_ds.raw, "interactions",
@@ -317,10 +365,20 @@ def _run(
         (item_metric & ~found).sum().cast(pl.Int64).alias("items_not_found"),
     )
 
-    (grouped_df, by_type_df, unresolved_df, unique_df, bad_df, counts_df) = pl.collect_all(
-        [grouped, by_type_source, unresolved_ids, n_unique, bad.sort("_ds", "_pos"), read_counts],
-        engine="streaming",
-    )
+    plans = [grouped, by_type_source, unresolved_ids, n_unique, bad.sort("_ds", "_pos"),
+             read_counts]
+    if "recommendations" in good:
+        log = good["recommendations"]
+        plans.append(_exposure_plan(log, window_seconds, window_origin))
+        if "USER_ID" in log.collect_schema():
+            plans.append(log.group_by(pl.col("SOURCE").alias("source")).agg(
+                pl.col("USER_ID").n_unique().cast(pl.Int64).alias("users"),
+                pl.len().cast(pl.Int64).alias("recommendations")))
+    (grouped_df, by_type_df, unresolved_df, unique_df, bad_df, counts_df, *rest) = pl.collect_all(
+        plans, engine="streaming")
+    exposure_df = (rest[0].cast(dict(EXPOSURE_SCHEMA)).sort("timestamp", "source")
+                   if rest else None)
+    traffic_df = rest[1].sort("source") if len(rest) > 1 else None
     info = pl.DataFrame({
         "_mi": list(range(len(ma.metrics))),
         "metric_name": [m.name.upper() for m in ma.metrics],
@@ -340,7 +398,7 @@ def _run(
     quarantine_df = bad_df.drop("_pos", "_ds").cast(dict(QUARANTINE_SCHEMA))
     health = _health(ma, datasets, dedupe, joined, by_type_df, unresolved_df, unique_df,
                      quarantine_df, counts_df)
-    return windows, health, quarantine_df
+    return windows, health, quarantine_df, exposure_df, traffic_df
 
 
 def _health(

@@ -92,9 +92,11 @@ def _day_times(rng: np.random.Generator, n: int, days: int) -> np.ndarray:
     return START + day * 86400 + _times_of_day(rng, n)
 
 
-def generate_frames(*, seed: int = D.SEED, days: int = 14, users: int = 20_000) -> dict:
+def generate_frames(*, seed: int = D.SEED, days: int = 14, users: int = 20_000,
+                    lift: float = B_LIFT) -> dict:
     """Generate the sample in memory: frames ``interactions``, ``items``, ``recommendations``
-    and the ``truth`` dict. Same seed, same data.
+    and the ``truth`` dict. Same seed, same data. ``lift`` is recommender B's planted
+    relative lift in clicks per list (0 for an A/A sample).
 
     Example:
         >>> frames = generate_frames(seed=1, days=1, users=200)
@@ -126,7 +128,7 @@ def generate_frames(*, seed: int = D.SEED, days: int = 14, users: int = 20_000) 
     list_ids = np.char.add("rid-", rng.permutation(n_lists).astype("U10"))
     logged = rng.random(n_lists) >= LOST_LOG_SHARE
 
-    rate = np.where(list_arm == 1, CLICKS_PER_LIST_A * (1 + B_LIFT), CLICKS_PER_LIST_A)
+    rate = np.where(list_arm == 1, CLICKS_PER_LIST_A * (1 + lift), CLICKS_PER_LIST_A)
     clicks_per_list = rng.poisson(rate)
     c_list = np.repeat(np.arange(n_lists), clicks_per_list)
     c_item = list_items[c_list, rng.integers(0, LIST_LENGTH, c_list.size)]
@@ -197,8 +199,8 @@ def generate_frames(*, seed: int = D.SEED, days: int = 14, users: int = 20_000) 
         "seed": seed, "days": days, "users": users, "start": START,
         "sources": {"A": RECOMMENDER_A, "B": RECOMMENDER_B, "carousel": CAROUSEL},
         "planted": {
-            "clicks_per_list": {"A": CLICKS_PER_LIST_A, "B": CLICKS_PER_LIST_A * (1 + B_LIFT)},
-            "relative_lift_clicks_per_list_B_vs_A": B_LIFT,
+            "clicks_per_list": {"A": CLICKS_PER_LIST_A, "B": CLICKS_PER_LIST_A * (1 + lift)},
+            "relative_lift_clicks_per_list_B_vs_A": lift,
             "watch_per_click": WATCH_PER_CLICK,
             "arms": "users randomised 50/50 between A and B",
         },
@@ -223,12 +225,13 @@ def generate_frames(*, seed: int = D.SEED, days: int = 14, users: int = 20_000) 
 
 
 def generate_sample(
-    out: str | Path, *, seed: int = D.SEED, days: int = 14, users: int = 20_000
+    out: str | Path, *, seed: int = D.SEED, days: int = 14, users: int = 20_000,
+    lift: float = B_LIFT,
 ) -> SamplePaths:
     """Write the sample to ``out``: ``interactions.csv``, ``items.csv``, ``recommendations.csv``,
     ``metric_attribution.json`` and ``truth.json``. Each file is written atomically."""
     out = Path(out)
-    frames = generate_frames(seed=seed, days=days, users=users)
+    frames = generate_frames(seed=seed, days=days, users=users, lift=lift)
     paths = SamplePaths(out / "interactions.csv", out / "items.csv", out / "recommendations.csv",
                         out / "metric_attribution.json", out / "truth.json")
     write_frame(paths.interactions, frames["interactions"])
@@ -237,3 +240,63 @@ def generate_sample(
     atomic_write_text(paths.metric_attribution, json.dumps(metric_attribution_dict(), indent=2) + "\n")
     atomic_write_text(paths.truth, json.dumps(frames["truth"], indent=2) + "\n")
     return paths
+
+
+def simulate_windows(
+    *,
+    seed: int = D.SEED,
+    days: int = 7,
+    lift: float = 0.0,
+    lists_per_window: float = 150.0,
+    clicks_per_list: float = CLICKS_PER_LIST_A,
+    shock_sd: float = 0.15,
+    shock_ar: float = 0.8,
+) -> dict[str, pl.DataFrame]:
+    """The sample's two recommenders at the window level, fast enough for thousands of runs.
+
+    The same process as :func:`generate_frames`, aggregated: lists served per window follow the
+    daily cycle and are split between A and B by user randomisation; clicks are Poisson per list
+    with B's rate ``1 + lift`` times A's. Traffic and click-through both carry a common
+    multiplicative shock that is AR(1) over windows (``shock_ar``), as real traffic does, so
+    windows are autocorrelated.
+
+    Returns:
+        ``windows`` (the tidy windowed frame, metric ``CLICKS``) and ``exposure``.
+
+    Example:
+        >>> sim = simulate_windows(seed=1, days=1)
+        >>> sim["windows"]["source"].unique().sort().to_list() == sorted([RECOMMENDER_A, RECOMMENDER_B])
+        True
+    """
+    rng = np.random.default_rng(seed)
+    n = days * 96
+    minutes = (np.arange(n) % 96) * 15
+    cycle = 1.0 + 0.8 * np.sin(2 * np.pi * (minutes / 60.0 - 14.0) / 24.0)
+
+    def ar1() -> np.ndarray:
+        e = rng.normal(0, shock_sd * np.sqrt(1 - shock_ar**2), n)
+        x = np.empty(n)
+        x[0] = rng.normal(0, shock_sd)
+        for i in range(1, n):  # n is a few thousand windows at most
+            x[i] = shock_ar * x[i - 1] + e[i]
+        return np.exp(x - shock_sd**2 / 2)
+
+    lists = rng.poisson(lists_per_window * cycle * ar1())
+    lists_b = rng.binomial(lists, 0.5)
+    lists_a = lists - lists_b
+    ctr = clicks_per_list * ar1()
+    clicks_a = rng.poisson(lists_a * ctr)
+    clicks_b = rng.poisson(lists_b * ctr * (1 + lift))
+    ts = START + np.arange(n, dtype=np.int64) * 900
+    windows = pl.DataFrame({
+        "timestamp": np.concatenate([ts, ts]),
+        "metric_name": "CLICKS", "event_type": "CLICK", "math_function": "samplecount",
+        "source": [RECOMMENDER_A] * n + [RECOMMENDER_B] * n,
+        "value": np.concatenate([clicks_a, clicks_b]).astype(float),
+    }).filter(pl.col("value") > 0)
+    exposure = pl.DataFrame({
+        "timestamp": np.concatenate([ts, ts]),
+        "source": [RECOMMENDER_A] * n + [RECOMMENDER_B] * n,
+        "exposure": np.concatenate([lists_a, lists_b]).astype(float),
+    }).filter(pl.col("exposure") > 0)
+    return {"windows": windows, "exposure": exposure}

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import statsmodels.api as sm
 from scipy import stats as sps
+from statsmodels.stats import rates as sm_rates
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportions_ztest
-from statsmodels.stats import rates as sm_rates
 
 from attrkit.stats import (
     SampleStats,
@@ -17,10 +17,10 @@ from attrkit.stats import (
     estimate_dispersion,
     mean_test,
     paired_window_test,
+    power,
     proportion_test,
     rate_test,
     sample_size,
-    power,
 )
 
 

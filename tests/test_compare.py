@@ -1,0 +1,144 @@
+"""attrkit.compare, monitor and compare_users: choices, numbers against the low-level tests,
+the sample's planted truth, and calibration by simulation."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import polars as pl
+import pytest
+
+import attrkit
+from attrkit.calibration import calibrate
+from attrkit.sample import RECOMMENDER_A as A
+from attrkit.sample import RECOMMENDER_B as B
+from attrkit.sample import simulate_windows
+from attrkit.stats import SampleStats, mean_test, paired_window_test, sequential_test
+
+
+@pytest.fixture(scope="module")
+def sample_result(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cmp")
+    paths = attrkit.generate_sample(out, seed=3, days=14, users=20_000)
+    return attrkit.attribute(paths.interactions, paths.metric_attribution, items=paths.items,
+                             recommendations=paths.recommendations, dedupe=True)
+
+
+def test_sample_effects_are_recovered(sample_result):
+    table = attrkit.compare(sample_result, baseline=A)
+    clicks = table.row("CLICKS", A, B)
+    assert clicks["lift_ci_low"] <= 0.08 <= clicks["lift_ci_high"]  # planted: +8% per list
+    assert clicks["significant"]
+    assert "stratified by window" in clicks["method"]
+    # watches follow clicks with the same probability in both arms: the same 8%
+    watches = table.row("WATCHES", A, B)
+    assert watches["lift_ci_low"] <= 0.08 <= watches["lift_ci_high"]
+    assert table.srm is not None and not table.srm.mismatch
+    assert any("unattributed" in w for w in table.warnings)
+
+
+def test_no_effect_where_none_was_planted(tmp_path):
+    """The event-level sample with no lift planted: A and B are not told apart on any metric.
+    (One draw; the false-positive *rate* is the calibration test's job.)"""
+    paths = attrkit.generate_sample(tmp_path, seed=0, days=14, users=20_000, lift=0.0)
+    result = attrkit.attribute(paths.interactions, paths.metric_attribution, items=paths.items,
+                               recommendations=paths.recommendations, dedupe=True)
+    table = attrkit.compare(result, baseline=A, sources=[A, B])
+    assert table.frame.height == 3
+    assert not table.frame["significant"].any()
+
+
+def test_paired_rows_match_the_low_level_test():
+    sim = simulate_windows(seed=7, days=7, lift=0.1)
+    table = attrkit.compare(sim["windows"], baseline=A)
+    row = table.row("CLICKS", A, B)
+    w = sim["windows"]
+    j = (w.filter(source=A).select("timestamp", "value")
+         .join(w.filter(source=B).select("timestamp", "value"), on="timestamp", how="full",
+               coalesce=True, suffix="_t").fill_null(0.0).sort("timestamp"))
+    ref = paired_window_test(j["value"].to_numpy(), j["value_t"].to_numpy(), relative=True)
+    assert row["lift"] == pytest.approx(ref.effect, rel=1e-12)
+    assert row["p_value"] == pytest.approx(ref.p_value, rel=1e-9)
+
+
+def test_multiple_comparisons_are_adjusted_across_rows():
+    sim = simulate_windows(seed=1, days=7)
+    w = pl.concat([sim["windows"], sim["windows"].with_columns(metric_name=pl.lit("OTHER"))])
+    table = attrkit.compare(w, correction="bonferroni")
+    p, padj = table.frame["p_value"].to_numpy(), table.frame["p_adjusted"].to_numpy()
+    assert padj == pytest.approx(np.minimum(p * len(p), 1.0))
+
+
+def test_bad_arguments_are_named():
+    sim = simulate_windows(seed=1, days=1)
+    with pytest.raises(ValueError, match="baseline|source 'nope'"):
+        attrkit.compare(sim["windows"], baseline="nope")
+    with pytest.raises(ValueError, match="metrics: 'NOPE'"):
+        attrkit.compare(sim["windows"], metrics=["nope"])
+    with pytest.raises(ValueError, match="correction"):
+        attrkit.compare(sim["windows"], correction="fdr")
+    with pytest.raises(ValueError, match="missing columns"):
+        attrkit.compare(pl.DataFrame({"x": [1]}))
+
+
+def test_too_few_windows_is_warned():
+    sim = simulate_windows(seed=2, days=1)
+    w = sim["windows"].filter(pl.col("timestamp") < sim["windows"]["timestamp"].min() + 900 * 20)
+    row = attrkit.compare(w).frame.row(0, named=True)
+    assert "only 20 windows" in row["warnings"]
+
+
+def test_comparison_table_renders_and_converts():
+    sim = simulate_windows(seed=3, days=2)
+    table = attrkit.compare(sim["windows"], exposure=sim["exposure"])
+    html = table._repr_html_()
+    assert "<table" in html and "CLICKS" in html
+    assert table.to_pandas().shape[0] == table.frame.height
+
+
+def test_monitor_matches_the_scalar_sequential_test():
+    sim = simulate_windows(seed=5, days=3, lift=0.1)
+    m = attrkit.monitor(sim["windows"], metric="CLICKS", control=A, treatment=B)
+    w = sim["windows"]
+    j = (w.filter(source=A).select("timestamp", "value")
+         .join(w.filter(source=B).select("timestamp", "value"), on="timestamp", how="full",
+               coalesce=True, suffix="_t").fill_null(0.0).sort("timestamp"))
+    for k in (10, 100, j.height):
+        ref = sequential_test(SampleStats.from_array(j["value"][:k]),
+                              SampleStats.from_array(j["value_t"][:k]), relative=True)
+        row = m.filter(windows=k).row(0, named=True)
+        assert row["effect"] == pytest.approx(ref.effect, rel=1e-9)
+        assert row["ci_low"] == pytest.approx(ref.ci_low, rel=1e-9)
+        assert row["p_value"] == pytest.approx(ref.p_value, rel=1e-9, abs=1e-300)
+
+
+def test_compare_users_against_welch_and_cuped():
+    rng = np.random.default_rng(0)
+    n = 4000
+    arm = np.where(rng.random(n) < 0.5, "A", "B")
+    pre = rng.gamma(2, 2, n)
+    clicks = pre * 0.8 + rng.normal(0, 1, n) + np.where(arm == "B", 0.3, 0.0)
+    lists = rng.poisson(5, n) + 1
+    users = pl.DataFrame({"source": arm, "clicks": clicks, "pre": pre, "lists": lists})
+    out = attrkit.compare_users(users, metrics=["clicks"], ratios={"per_list": ("clicks", "lists")},
+                                pre={"clicks": "pre"})
+    row = out.filter(metric="clicks").row(0, named=True)
+    plain = mean_test(clicks[arm == "A"], clicks[arm == "B"], relative=True)
+    assert "CUPED" in row["method"]
+    assert row["lift_ci_high"] - row["lift_ci_low"] < plain.ci_high - plain.ci_low
+    assert out.filter(metric="per_list")["method"][0].startswith("ratio of sums")
+    assert out["p_adjusted"].to_list() == pytest.approx(
+        np.minimum(1, np.maximum.accumulate(np.sort(out["p_value"].to_numpy()) * [2, 1]))
+        [np.argsort(np.argsort(out["p_value"].to_numpy()))])
+
+
+def test_calibration_by_simulation():
+    """A few hundred runs here; `make calibrate` runs thousands (results in the README)."""
+    c = calibrate(runs=400, days=7, seed=20_000)
+    assert 0.02 <= c.fpr_rate <= 0.08
+    assert 0.02 <= c.fpr_paired <= 0.08
+    assert c.fpr_monitor <= 0.05
+    assert 0.92 <= c.coverage_rate <= 0.98
+    assert 0.92 <= c.coverage_paired <= 0.99
+    assert not math.isnan(c.fpr_rate)
