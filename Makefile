@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 SAMPLE := build/sample
 REPORT := build/report
 
-.PHONY: report test lint bench calibrate clean
+.PHONY: report attribute test lint bench calibrate lab browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,18 +22,34 @@ $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
 $(SAMPLE)/truth.json: attrkit/sample.py $(VENV)/.installed
 	$(BIN)/attrkit sample --out $(SAMPLE)
 
-## report: install, generate the sample, attribute it; prints the report path and health summary
-report: $(VENV)/.installed $(SAMPLE)/truth.json
-	rm -rf $(REPORT)
+## report: install, run the main report notebook on the bundled sample; prints the HTML's path
+report: $(VENV)/.installed
+	$(BIN)/attrkit report attribution_report --out $(REPORT)
+
+## attribute: the S3 report CSV and health summary for the sample, without the notebook
+attribute: $(VENV)/.installed $(SAMPLE)/truth.json
 	$(BIN)/attrkit attribute \
 	  --interactions $(SAMPLE)/interactions.csv --items $(SAMPLE)/items.csv \
 	  --recommendations $(SAMPLE)/recommendations.csv \
-	  --metric-attribution $(SAMPLE)/metric_attribution.json --out $(REPORT)/
+	  --metric-attribution $(SAMPLE)/metric_attribution.json --out build/attribution/
+
+## lab: JupyterLab on notebooks/ with the project's kernel
+lab: $(VENV)/.installed
+	$(BIN)/python -m pip install -q -e '.[lab]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name attrkit --display-name "attrkit (.venv)"
+	$(BIN)/jupyter lab notebooks/
+
+## browser: Debian's chromium, for the tests that open rendered reports
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 ## test: install with the dev extras, lint, run the whole suite
-test: $(VENV)/.installed-dev
+test: $(VENV)/.installed-dev browser
 	$(BIN)/ruff check attrkit tests bench
 	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -p no:cacheprovider --nbval-lax --nbval-current-env notebooks/
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check attrkit tests bench

@@ -71,7 +71,65 @@ def build_parser() -> argparse.ArgumentParser:
                    help="unit of TIMESTAMP columns (default s)")
     a.add_argument("--import-mode", choices=("FULL", "INCREMENTAL"), default=D.IMPORT_MODE,
                    help="the <ImportMode> in the report's file name (default %(default)s)")
+    r = sub.add_parser("report", help="run a report notebook and render it to HTML",
+                       description="Run a parameterized report notebook with papermill and "
+                       "write DIR/NAME.ipynb, DIR/NAME.html (no code, self-contained), "
+                       "DIR/NAME.json (parameters and key results) and DIR/index.html.")
+    r.add_argument("template", nargs="?", default=None,
+                   help="template name or .ipynb path (default attribution_report)")
+    r.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
+                   metavar=("NAME", "VALUE"), help="set a parameter (repeatable)")
+    r.add_argument("--params-file", type=Path, help="YAML file of parameters")
+    r.add_argument("--out", required=True, type=Path, help="folder to write into")
+    r.add_argument("--name", help="run name: the files' stem (default: the template's name)")
+    r.add_argument("--kernel", help="Jupyter kernel name (default: the notebook's)")
+
+    q = sub.add_parser("params", help="list a report template's parameters",
+                       description="List the parameters of a report template with their "
+                       "types, defaults and help.")
+    q.add_argument("template", nargs="?", default=None,
+                   help="template name or .ipynb path (default attribution_report)")
     return parser
+
+
+def _report(args: argparse.Namespace) -> int:
+    from attrkit.errors import ConfigError
+    from attrkit.notebooks import ReportError, run_report
+
+    given: dict = {}
+    if args.params_file is not None:
+        import yaml
+
+        try:
+            loaded = yaml.safe_load(args.params_file.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"{args.params_file}: not a readable YAML file "
+                              f"({str(exc).splitlines()[0]})") from None
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{args.params_file}: expected a mapping of parameter names to "
+                              "values")
+        given.update(loaded)
+    given.update(dict(args.parameter))
+    try:
+        run = run_report(args.template, given, args.out, name=args.name, kernel=args.kernel)
+    except ReportError as exc:
+        print(f"attrkit: report failed: {exc}", file=sys.stderr)
+        return 1
+    print(f"report: {run.html}")
+    print(f"notebook: {run.notebook}")
+    print(f"results: {run.json}")
+    print(f"index: {run.index}")
+    return 0
+
+
+def _params(args: argparse.Namespace) -> int:
+    from attrkit.notebooks import parameters, template_path
+
+    path = template_path(args.template)
+    print(f"{path.stem} ({path}):")
+    for p in parameters(path).values():
+        print(f"  {p.name} ({p.type}, default {p.default!r})\n      {p.help}")
+    return 0
 
 
 def _sample(args: argparse.Namespace) -> int:
@@ -116,7 +174,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
     args = build_parser().parse_args(argv)
     try:
-        return {"sample": _sample, "attribute": _attribute}[args.command](args)
+        commands = {"sample": _sample, "attribute": _attribute, "report": _report,
+                    "params": _params}
+        return commands[args.command](args)
     except AttrkitError as exc:
         print(f"attrkit: error: {exc}", file=sys.stderr)
         return 2

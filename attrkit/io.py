@@ -367,7 +367,8 @@ def atomic_path(path: Path) -> Iterator[Path]:
     Readers never see a half-written file, and a failed run leaves nothing behind.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}",
+                               dir=path.parent)
     os.close(fd)
     try:
         yield Path(tmp)

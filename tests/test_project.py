@@ -16,7 +16,8 @@ def _name(req: str) -> str:
 def test_environment_yml_lists_the_same_dependencies():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     wanted = {_name(r): r.replace(" ", "") for r in project["dependencies"]}
-    wanted.update({_name(r): r.replace(" ", "") for r in project["optional-dependencies"]["dev"]})
+    for extra in project["optional-dependencies"].values():
+        wanted.update({_name(r): r.replace(" ", "") for r in extra})
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     assert env["channels"] == ["conda-forge"]
     conda = {_name(d): d.replace(" ", "") for d in env["dependencies"]

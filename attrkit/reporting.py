@@ -1,0 +1,172 @@
+"""Building blocks for report notebooks: escaped HTML sections, the conclusion, the results.
+
+Everything that reaches the HTML goes through :func:`html.escape` here, so a source label such
+as ``<script>…</script>`` is shown as text and never runs.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from datetime import UTC, datetime
+from typing import Any
+
+import polars as pl
+
+from attrkit import _defaults as D
+from attrkit.plots import short_label
+
+RESULTS_MIMETYPE = "application/vnd.attrkit.results+json"
+"""Notebooks publish their key results under this mimetype; ``attrkit report`` collects them
+into the run's JSON, and the HTML does not show them."""
+
+
+def esc(x: Any) -> str:
+    """Text for HTML."""
+    return html.escape(str(x), quote=True)
+
+
+def _utc(ts: int | None) -> str:
+    if ts is None:
+        return "–"
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def data_window(windows: pl.DataFrame, window_seconds: int = D.WINDOW_SECONDS) -> dict[str, Any]:
+    """First and last window, how many there are, and how many are missing in between."""
+    if windows.height == 0:
+        return {"first": None, "last": None, "windows": 0, "missing_windows": 0}
+    ts = windows["timestamp"].unique()
+    first, last = int(ts.min()), int(ts.max())
+    expected = (last - first) // window_seconds + 1
+    return {"first": first, "last": last, "first_utc": _utc(first), "last_utc": _utc(last),
+            "windows": ts.len(), "missing_windows": int(expected - ts.len())}
+
+
+def key_values(rows: list[tuple[str, Any]]) -> str:
+    """A two-column HTML table."""
+    body = "".join(f"<tr><th style='text-align:left;padding-right:1em'>{esc(k)}</th>"
+                   f"<td style='text-align:left'>{esc(v)}</td></tr>" for k, v in rows)
+    return f"<table class='attrkit-kv'>{body}</table>"
+
+
+def header(title: str, params: dict[str, Any], window: dict[str, Any]) -> str:
+    """The report's title block: the run's parameters and the data window."""
+    shown = [(k, v if v != "" else "(default)") for k, v in params.items()]
+    span = (f"{window.get('first_utc', '–')} to {window.get('last_utc', '–')}: "
+            f"{window['windows']:,} windows, {window['missing_windows']:,} missing")
+    return (f"<h1>{esc(title)}</h1><p><b>Data window:</b> {esc(span)}</p>"
+            f"<details open><summary><b>Parameters of this run</b></summary>"
+            f"{key_values(shown)}</details>")
+
+
+def health_section(health: Any, window: dict[str, Any]) -> str:
+    """Data health in plain words, then the numbers."""
+    if health is None:
+        return ("<p>Read from a Personalize report: event-level health (duplicates, "
+                "unresolved IDs, quarantined rows) is not available.</p>"
+                + key_values([("missing windows", window["missing_windows"])]))
+    h = health
+    rows = [
+        ("events used", f"{h.events_used:,}"),
+        ("unattributed share (SOURCE_NAME_UNDEFINED)", f"{h.unattributed_share:.1%}"),
+        ("unresolved recommendation IDs", f"{h.unresolved_ids:,} distinct, "
+                                          f"{h.unresolved_events:,} events"),
+        ("exact duplicate events", f"{h.duplicates:,} "
+                                   + ("(removed)" if h.duplicates_removed else "(kept)")),
+        ("quarantined rows", ", ".join(f"{k} {v:,}" for k, v in h.quarantined.items())),
+        ("events matching no metric", f"{h.unmatched_events:,}"),
+        ("missing windows", f"{window['missing_windows']:,}"),
+    ]
+    for name, m in h.metrics.items():
+        if m.not_summed:
+            rows.append((f"{name}: events not summed", f"{m.not_summed:,} "
+                         f"({m.items_not_found:,} items not found)"))
+    warn = "".join(f"<li>{esc(w)}</li>" for w in h.warnings)
+    return key_values(rows) + (f"<ul>{warn}</ul>" if warn else "")
+
+
+def totals_table(windows: pl.DataFrame, exposure: pl.DataFrame | None) -> pl.DataFrame:
+    """Totals per metric and source, with the rate per recommendation served where known."""
+    totals = windows.group_by("metric_name", "source").agg(pl.col("value").sum().alias("total"))
+    if exposure is not None:
+        served = exposure.group_by("source").agg(pl.col("exposure").sum().alias("served"))
+        totals = totals.join(served, on="source", how="left").with_columns(
+            (pl.col("total") / pl.col("served")).alias("per_recommendation"))
+    return totals.sort("metric_name", "total", descending=[False, True])
+
+
+def table_html(frame: pl.DataFrame, formats: dict[str, str] | None = None) -> str:
+    """A plain HTML table of a small frame, every cell escaped."""
+    formats = formats or {}
+
+    def cell(col: str, v: Any) -> str:
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            return "–"
+        if col in formats and isinstance(v, int | float):
+            return format(v, formats[col])
+        return str(v)
+
+    head = "".join(f"<th>{esc(c)}</th>" for c in frame.columns)
+    body = "".join("<tr>" + "".join(f"<td>{esc(cell(c, v))}</td>" for c, v in row.items())
+                   + "</tr>" for row in frame.iter_rows(named=True))
+    return f"<table class='attrkit-table'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def conclusion(table: Any, alpha: float) -> list[str]:
+    """Sentences written from the comparison results, most certain first."""
+    frame = table.frame.filter(pl.col("lift").is_not_nan()).sort("p_adjusted")
+    if frame.height == 0:
+        return ["No comparison could be computed from these data."]
+    method = {"holm": "Holm", "hochberg": "Hochberg", "bonferroni": "Bonferroni",
+              "sidak": "Šidák", "holm-sidak": "Holm–Šidák", "hochberg-sidak": "Hochberg–Šidák",
+              "bh": "Benjamini–Hochberg", "by": "Benjamini–Yekutieli",
+              "none": "unadjusted"}[table.correction]
+    level = f"{1 - alpha:.0%}"
+    out = []
+    for r in frame.iter_rows(named=True):
+        better, worse = (r["treatment"], r["control"]) if r["lift"] >= 0 else (
+            r["control"], r["treatment"])
+        lift = r["lift"] if r["lift"] >= 0 else 1 / (1 + r["lift"]) - 1
+        lo, hi = ((r["lift_ci_low"], r["lift_ci_high"]) if r["lift"] >= 0 else
+                  (1 / (1 + r["lift_ci_high"]) - 1, 1 / (1 + r["lift_ci_low"]) - 1))
+        per = " per recommendation served" if r["control_rate"] is not None else ""
+        p = r["p_adjusted"]
+        p_text = f"{method}-adjusted p = {p:.2g}" if table.correction != "none" else f"p = {p:.2g}"
+        if r["significant"]:
+            out.append(f"{short_label(better)} drove {lift:.1%} more {r['metric']}{per} than "
+                       f"{short_label(worse)} ({level} CI {lo:.1%} to {hi:.1%}, {p_text}).")
+        else:
+            out.append(f"No significant difference in {r['metric']}{per} between "
+                       f"{short_label(r['treatment'])} and {short_label(r['control'])} "
+                       f"(lift {r['lift']:+.1%}, {level} CI {r['lift_ci_low']:+.1%} to "
+                       f"{r['lift_ci_high']:+.1%}, {p_text}).")
+    for w in table.warnings:
+        out.append(f"Caution: {w}.")
+    return out
+
+
+def paragraphs(lines: list[str]) -> str:
+    return "".join(f"<p>{esc(line)}</p>" for line in lines)
+
+
+def results_bundle(data: dict[str, Any]) -> Any:
+    """A display object carrying results for ``attrkit report`` (invisible in the HTML)."""
+    from IPython.display import display
+
+    display({RESULTS_MIMETYPE: data, "text/plain": ""}, raw=True)
+
+
+def jsonable(x: Any) -> Any:
+    """Floats that JSON can hold (inf and NaN become strings), recursively."""
+    if isinstance(x, float):
+        if math.isnan(x):
+            return "nan"
+        if math.isinf(x):
+            return "inf" if x > 0 else "-inf"
+        return x
+    if isinstance(x, dict):
+        return {str(k): jsonable(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [jsonable(v) for v in x]
+    return x
