@@ -34,6 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
                      "sources: Personalize-compatible reports, offline.")
     from attrkit import __version__
     parser.add_argument("--version", action="version", version=f"attrkit {__version__}")
+    parser.add_argument("--endpoint-url", help="AWS endpoint URL for S3, CloudWatch and "
+                        "Personalize (an S3-compatible store, a local endpoint)")
+    parser.add_argument("--region", help="AWS region (default: boto3's configuration)")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     s = sub.add_parser("sample", help="write the seeded video-streaming sample data",
@@ -48,16 +51,17 @@ def build_parser() -> argparse.ArgumentParser:
     a = sub.add_parser("attribute", help="attribute events to sources and write the S3 report",
                        description="Resolve each event's source, aggregate the metrics in "
                        "windows, write the service's S3 report CSV and print the health summary.")
-    a.add_argument("--interactions", required=True, type=Path,
-                   help="interactions: .csv (Personalize bulk), .parquet, .jsonl (PutEvents)")
-    a.add_argument("--items", type=Path, help="items: .csv or .parquet")
-    a.add_argument("--recommendations", type=Path,
+    a.add_argument("--interactions", required=True,
+                   help="interactions: .csv (Personalize bulk), .parquet, .jsonl (PutEvents); "
+                   "a path or s3://bucket/key")
+    a.add_argument("--items", help="items: .csv or .parquet")
+    a.add_argument("--recommendations",
                    help="recommendations log: .csv or .parquet")
-    a.add_argument("--metric-attribution", required=True, type=Path,
+    a.add_argument("--metric-attribution", required=True,
                    help="metric attribution JSON (CreateMetricAttribution request shape)")
     a.add_argument("--out", required=True,
                    help="report file path, or a folder (existing, or ending in /) to write "
-                   "the service's file name into")
+                   "the service's file name into; s3://bucket/key or s3://bucket/prefix/ too")
     a.add_argument("--window-seconds", type=_positive, default=D.WINDOW_SECONDS,
                    help="window length in seconds (default %(default)s)")
     a.add_argument("--window-origin", type=int, default=D.WINDOW_ORIGIN,
@@ -83,6 +87,24 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", required=True, type=Path, help="folder to write into")
     r.add_argument("--name", help="run name: the files' stem (default: the template's name)")
     r.add_argument("--kernel", help="Jupyter kernel name (default: the notebook's)")
+    r.add_argument("--publish", metavar="S3_PREFIX",
+                   help="upload the HTML and JSON to s3://bucket/prefix/ and print a "
+                   "presigned URL")
+    r.add_argument("--expires", type=_positive, default=7 * 24 * 3600,
+                   help="presigned URL lifetime in seconds (default 7 days)")
+
+    pub = sub.add_parser("publish", help="publish a report to a destination",
+                         description="Publish a report's windows elsewhere.")
+    pub_sub = pub.add_subparsers(dest="target", required=True, parser_class=_Parser)
+    cw = pub_sub.add_parser("cloudwatch", help="send a report CSV's windows to CloudWatch",
+                            description="Send a report CSV's windows to CloudWatch with "
+                            "PutMetricData (period 900, dimensions EventAttributionSource and "
+                            "DatasetGroupArn). Re-publishing the same report adds nothing.")
+    cw.add_argument("--report", required=True,
+                    help="report CSV file, folder, s3://bucket/key or s3://bucket/prefix/")
+    cw.add_argument("--namespace", required=True,
+                    help="your CloudWatch namespace (AWS/ is reserved)")
+    cw.add_argument("--dataset-group-arn", required=True, help="the DatasetGroupArn dimension")
 
     q = sub.add_parser("params", help="list a report template's parameters",
                        description="List the parameters of a report template with their "
@@ -110,6 +132,8 @@ def _report(args: argparse.Namespace) -> int:
                               "values")
         given.update(loaded)
     given.update(dict(args.parameter))
+    if args.publish and not args.publish.startswith("s3://"):
+        raise ConfigError(f"--publish {args.publish}: expected s3://bucket/prefix/")
     try:
         run = run_report(args.template, given, args.out, name=args.name, kernel=args.kernel)
     except ReportError as exc:
@@ -119,6 +143,26 @@ def _report(args: argparse.Namespace) -> int:
     print(f"notebook: {run.notebook}")
     print(f"results: {run.json}")
     print(f"index: {run.index}")
+    if args.publish:
+        from attrkit import aws
+
+        prefix = args.publish if args.publish.endswith("/") else args.publish + "/"
+        html_url = aws.upload(run.html, prefix, content_type="text/html; charset=utf-8")
+        aws.upload(run.json, prefix, content_type="application/json")
+        print(f"published: {html_url}")
+        print(f"share (expires in {args.expires} s): {aws.presign(html_url, expires=args.expires)}")
+    return 0
+
+
+def _publish(args: argparse.Namespace) -> int:
+    from attrkit import aws
+    from attrkit.report import read_report
+
+    windows = read_report(args.report)
+    sent = aws.publish_cloudwatch(windows, namespace=args.namespace,
+                                  dataset_group_arn=args.dataset_group_arn)
+    print(f"sent {sent:,} data points to CloudWatch namespace {args.namespace} "
+          f"({windows.height:,} windows in the report; points already stored are not re-sent)")
     return 0
 
 
@@ -163,8 +207,18 @@ def _attribute(args: argparse.Namespace) -> int:
     print(f"report: {report} ({result.windows.height:,} rows, "
           f"{time.perf_counter() - t0:.1f} s)")
     if result.quarantine.height:
-        qpath = quarantine_path(report)
-        atomic_write_csv(qpath, result.quarantine)
+        if isinstance(report, str):  # an s3:// report: the quarantine file goes beside it
+            import tempfile
+
+            from attrkit import aws
+
+            name = Path(report).name.removesuffix(".csv") + ".quarantine.csv"
+            with tempfile.TemporaryDirectory() as d:
+                atomic_write_csv(Path(d) / name, result.quarantine)
+                qpath = aws.upload(Path(d) / name, report.rsplit("/", 1)[0] + "/" + name)
+        else:
+            qpath = quarantine_path(report)
+            atomic_write_csv(qpath, result.quarantine)
         print(f"quarantine: {qpath} ({result.quarantine.height:,} rows)")
     print(result.health.summary())
     return 0
@@ -173,9 +227,13 @@ def _attribute(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
     args = build_parser().parse_args(argv)
+    if args.endpoint_url or args.region:
+        from attrkit import aws
+
+        aws.configure(endpoint_url=args.endpoint_url, region=args.region)
     try:
         commands = {"sample": _sample, "attribute": _attribute, "report": _report,
-                    "params": _params}
+                    "params": _params, "publish": _publish}
         return commands[args.command](args)
     except AttrkitError as exc:
         print(f"attrkit: error: {exc}", file=sys.stderr)

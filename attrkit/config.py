@@ -210,7 +210,15 @@ class MetricAttribution:
 
     @classmethod
     def from_json(cls, path: str | Path) -> MetricAttribution:
-        """Load from a JSON file; errors name the file."""
+        """Load from a JSON file (a local path or ``s3://``); errors name the file."""
+        if isinstance(path, str) and path.startswith("s3://"):
+            from attrkit import aws
+
+            local = aws.fetch(path)
+            try:
+                return cls.from_json(local)
+            except ConfigError as exc:
+                raise ConfigError(str(exc).replace(str(local), path)) from None
         path = Path(path)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))

@@ -68,9 +68,11 @@ class Attribution:
     def write_report(
         self, path: str | Path, *, import_mode: D.ImportMode = D.IMPORT_MODE,
         when: float | None = None,
-    ) -> Path:
-        """Write the S3 report CSV (see :func:`attrkit.report.write_report`)."""
-        return write_report(self.windows, path, import_mode=import_mode, when=when)
+    ) -> Path | str:
+        """Write the S3 report CSV (see :func:`attrkit.report.write_report`); an ``s3://``
+        target is encrypted with the metric attribution's KMS key when it names one."""
+        return write_report(self.windows, path, import_mode=import_mode, when=when,
+                            kms_key_arn=self.metric_attribution.kms_key_arn)
 
     def to_pandas(self) -> Any:
         """The windowed frame as a pandas DataFrame."""

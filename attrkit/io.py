@@ -61,6 +61,8 @@ class Dataset:
     broken: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=_BROKEN_SCHEMA))
     overrides: tuple[Column, ...] = ()
     repaired: bool = False
+    location: str | None = None
+    """The local file behind ``source`` when it is not the same (a downloaded S3 object)."""
 
     @property
     def position(self) -> Literal["line", "row"]:
@@ -86,7 +88,7 @@ class Dataset:
         """
         if self.format != "csv" or self.repaired:
             return None
-        good, broken = _read_csv_by_line(Path(self.source))
+        good, broken = _read_csv_by_line(Path(self.location or self.source))
         if broken.is_empty():
             return None
         return replace(self, raw=good.lazy(), broken=broken, repaired=True)
@@ -122,6 +124,13 @@ def load(
         ds = Dataset(name, f"<{kind}>", "frame", _with_row_pos(data.lazy()))
     elif type(data).__module__.startswith("pandas"):
         ds = Dataset(name, "<pandas.DataFrame>", "frame", _with_row_pos(pl.from_pandas(data).lazy()))
+    elif isinstance(data, str) and data.startswith("s3://"):
+        from attrkit import aws
+
+        local = aws.fetch(data)
+        fmt = format or _SUFFIXES.get(Path(data).suffix.lower())
+        ds = _load_path(name, local, fmt)
+        ds = replace(ds, source=data, location=str(local))
     elif isinstance(data, str | os.PathLike):
         ds = _load_path(name, Path(data), format)
     else:

@@ -71,16 +71,20 @@ def write_report(
     *,
     import_mode: D.ImportMode = D.IMPORT_MODE,
     when: float | None = None,
-) -> Path:
+    kms_key_arn: str | None = None,
+) -> Path | str:
     """Write the S3 report CSV atomically and return its path.
 
     Args:
         windows: the tidy windowed frame (:attr:`Attribution.windows` or :func:`read_report`).
         path: a file path, or a folder (existing, or ending in ``/``) to write into under the
-            service's file name.
+            service's file name; or ``s3://bucket/key`` / ``s3://bucket/prefix/`` (uploaded
+            with SSE-KMS when ``kms_key_arn`` is given).
         import_mode: the ``<ImportMode>`` part of the file name.
         when: the ``<Timestamp>`` part (Unix seconds; default now).
     """
+    if isinstance(path, str) and path.startswith("s3://"):
+        return _write_s3(windows, path, import_mode, when, kms_key_arn)
     target = Path(path)
     if target.is_dir() or str(path).endswith(("/", "\\")):
         target = target / report_filename(import_mode, when)
@@ -88,16 +92,37 @@ def write_report(
     return target
 
 
+def _write_s3(windows: pl.DataFrame, url: str, import_mode: D.ImportMode, when: float | None,
+              kms_key_arn: str | None) -> str:
+    import tempfile
+
+    from attrkit import aws
+
+    if url.endswith("/"):
+        url += report_filename(import_mode, when)
+    with tempfile.TemporaryDirectory() as d:
+        local = Path(d) / Path(url).name
+        atomic_write_csv(local, report_frame(windows))
+        return aws.upload(local, url, kms_key_arn=kms_key_arn, content_type="text/csv")
+
+
 def read_report(path: str | Path) -> pl.DataFrame:
     """Read report CSVs (attrkit's or the service's) into the tidy windowed frame.
 
     Args:
-        path: one CSV file, or a folder: every ``*.csv`` in it is read and the rows combined.
+        path: one CSV file, or a folder: every ``*.csv`` in it is read and the rows combined;
+            or ``s3://bucket/key.csv`` / ``s3://bucket/prefix/`` (every CSV under it).
 
     Raises:
         InputError: a file lacks a report column or holds a value of the wrong type; the message
             names the file, line and column.
     """
+    if isinstance(path, str) and path.startswith("s3://"):
+        from attrkit import aws
+
+        local = aws.download(path, suffix_filter=(".csv",))
+        frames = [_read_one(f) for f in local]
+        return pl.concat(frames).sort("timestamp", "metric_name", "source")
     p = Path(path)
     files = sorted(p.glob("*.csv")) if p.is_dir() else [p]
     if not files:
