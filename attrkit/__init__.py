@@ -18,7 +18,7 @@ The package reads as its data flow::
   known effects.
 - :mod:`attrkit.stats` — tests on sufficient statistics (Welch, delta method, CUPED,
   proportions, Poisson rates, paired windows, sequential, Bayes, bootstrap, SRM, power).
-- :mod:`attrkit.compare` — :func:`compare` sources on the windowed frame, :func:`monitor`
+- :mod:`attrkit.comparison` — :func:`compare` sources on the windowed frame, :func:`monitor`
   them window by window, :func:`compare_users` when users were randomised.
 - :mod:`attrkit.errors` — :class:`AttrkitError` and its subclasses.
 
@@ -31,8 +31,6 @@ Example:
     [1.0]
 """
 
-from attrkit import stats
-from attrkit.compare import ComparisonTable, compare, compare_users, exposure_from_log, monitor
 from attrkit.config import Metric, MetricAttribution, parse_expression
 from attrkit.engine import Attribution, attribute, attribute_exposure
 from attrkit.errors import AttrkitError, ConfigError, InputError
@@ -43,6 +41,23 @@ from attrkit.sample import generate_sample
 
 __version__ = "0.1.0"
 
+# The statistics pull in scipy and statsmodels (about a second to import); load them on first
+# use so that attributing, reading and writing reports start fast.
+_LAZY = {"stats": "attrkit.stats", "ComparisonTable": "attrkit.comparison",
+         "compare": "attrkit.comparison", "compare_users": "attrkit.comparison",
+         "exposure_from_log": "attrkit.comparison", "monitor": "attrkit.comparison"}
+
+
+def __getattr__(name: str):
+    import importlib
+
+    if name not in _LAZY:
+        raise AttributeError(f"module 'attrkit' has no attribute {name!r}")
+    module = importlib.import_module(_LAZY[name])
+    value = module if name == "stats" else getattr(module, name)
+    globals()[name] = value
+    return value
+
 __all__ = [
     "Attribution", "AttrkitError", "ComparisonTable", "ConfigError", "Dataset", "Health",
     "InputError", "Metric", "MetricAttribution", "MetricHealth", "WINDOW_SCHEMA", "__version__",
@@ -50,3 +65,7 @@ __all__ = [
     "generate_sample", "load", "monitor", "parse_expression", "read_report", "stats",
     "write_report",
 ]
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from attrkit.compare import compare, monitor
+from attrkit.comparison import compare, monitor
 from attrkit.sample import RECOMMENDER_A, RECOMMENDER_B, simulate_windows
 
 

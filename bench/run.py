@@ -1,0 +1,111 @@
+"""Run the attribution benchmark: attrkit (API and CLI), DuckDB SQL, pandas, and a scan floor.
+
+Usage: python bench/run.py [--events N] [--formats parquet,csv] [--data DIR] [--out DIR]
+
+Each method runs in its own process; wall time and peak RSS (from wait4) are its own. All four
+jobs must produce the same report, or the run fails. Prints a table per format and writes
+``results.json``. Times are ratios in one run, on one machine: compare them, not absolutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import polars as pl
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from generate import generate  # noqa: E402
+
+JOBS = ("attrkit-api", "attrkit-cli", "duckdb", "pandas")
+
+
+def run_one(method: str, fmt: str, data: Path, out: Path) -> dict:
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, str(HERE / "methods.py"), method, fmt, str(data),
+                             str(out)], stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    err = proc.stderr.read().decode() if proc.stderr else ""
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{method} ({fmt}) failed:\n{err}")
+    return {"method": method, "format": fmt, "seconds": wall, "peak_rss_mb": usage.ru_maxrss / 1024}
+
+
+def read(path: Path) -> pl.DataFrame:
+    return pl.read_csv(path, schema_overrides={"EVENT_ATTRIBUTION_SOURCE": pl.String,
+                                               "VALUE": pl.Float64, "TIMESTAMP": pl.Int64})
+
+
+def check_agree(reports: dict[str, Path]) -> None:
+    """Every job's report equal to attrkit's: same rows, values within 1e-9 relative."""
+    base_name = "attrkit-api"
+    base = read(reports[base_name])
+    for name, path in reports.items():
+        other = read(path)
+        keys = ["TIMESTAMP", "METRIC_NAME", "EVENT_ATTRIBUTION_SOURCE"]
+        if other.select(keys).sort(keys).rows() != base.select(keys).sort(keys).rows():
+            raise AssertionError(f"{name}'s report has other rows than {base_name}'s")
+        j = base.join(other, on=keys, suffix="_o")
+        bad = j.filter((pl.col("VALUE") - pl.col("VALUE_o")).abs()
+                       > 1e-9 * pl.col("VALUE").abs().clip(lower_bound=1))
+        if bad.height:
+            raise AssertionError(f"{name} disagrees with {base_name} on {bad.height} rows")
+        if name.startswith("attrkit") and path.read_bytes() != reports[base_name].read_bytes():
+            raise AssertionError(f"{name}'s report differs byte for byte from {base_name}'s")
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--events", type=int, default=10_000_000)
+    ap.add_argument("--formats", default="parquet,csv")
+    ap.add_argument("--data", type=Path, default=HERE / "out" / "data")
+    ap.add_argument("--out", type=Path, default=HERE / "out")
+    ap.add_argument("--repeat", type=int, default=1, help="runs per method; the best is kept")
+    args = ap.parse_args(argv)
+    data = args.data / str(args.events)
+    if not (data / "interactions.csv").exists():
+        print(f"generating {args.events:,} events in {data} ...", flush=True)
+        generate(data, args.events)
+    args.out.mkdir(parents=True, exist_ok=True)
+    results = {"events": args.events, "machine": {
+        "cpus": os.cpu_count(), "platform": platform.platform(),
+        "python": platform.python_version(), "polars": pl.__version__}, "runs": []}
+    for fmt in args.formats.split(","):
+        reports = {}
+        rows = []
+        for method in (*JOBS, "scan"):
+            out = args.out / f"report-{method}-{fmt}.csv"
+            best = min((run_one(method, fmt, data, out) for _ in range(args.repeat)),
+                       key=lambda r: r["seconds"])
+            rows.append(best)
+            if method != "scan":
+                reports[method] = out
+        check_agree(reports)
+        duck = next(r for r in rows if r["method"] == "duckdb")
+        floor = next(r for r in rows if r["method"] == "scan")
+        print(f"\n{args.events:,} events, {fmt}: all four reports agree")
+        print(f"{'method':<13}{'wall s':>9}{'peak RSS MB':>13}{'events/s':>14}"
+              f"{'x DuckDB':>10}{'x scan':>8}")
+        for r in rows:
+            r["events_per_second"] = args.events / r["seconds"]
+            r["ratio_to_duckdb"] = r["seconds"] / duck["seconds"]
+            r["ratio_to_scan"] = r["seconds"] / floor["seconds"]
+            print(f"{r['method']:<13}{r['seconds']:>9.2f}{r['peak_rss_mb']:>13.0f}"
+                  f"{r['events_per_second']:>14,.0f}{r['ratio_to_duckdb']:>10.2f}"
+                  f"{r['ratio_to_scan']:>8.2f}")
+        results["runs"] += rows
+    (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    return results
+
+
+if __name__ == "__main__":
+    main()
