@@ -60,3 +60,8 @@ clean:
 ## calibrate: the full simulation study (A/A false positives, monitoring, coverage)
 calibrate: $(VENV)/.installed
 	$(BIN)/python -m attrkit.calibration 2000
+
+## bench: attrkit vs DuckDB vs pandas on 10 million events (EVENTS=N to change); bench/out/results.json
+EVENTS ?= 10000000
+bench: $(VENV)/.installed-dev
+	$(BIN)/python bench/run.py --events $(EVENTS)

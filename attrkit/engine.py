@@ -315,60 +315,60 @@ def _run(
     if "recommendations" in datasets:
         typed["recommendations"] = coerce(datasets["recommendations"].raw, "recommendations",
                                           timestamp_unit=timestamp_unit, record=quarantine)
-    good = {k: lf.filter(pl.col("_rule").is_null()).drop("_column", "_rule", "_value", "_record",
-                                                          strict=False)
-            for k, lf in typed.items()}
-    bad = pl.concat([_bad_rows(datasets[k], lf, quarantine, i)
-                     for i, (k, lf) in enumerate(typed.items())])
-    read_counts = pl.concat([
-        (datasets[k].raw.select(pl.len().cast(pl.Int64).alias("n"))
-         .with_columns(pl.lit(k).alias("dataset"))) for k in typed
-    ])
+    # Items and the log are needed whole by the joins: type and check them once, in memory.
+    small = [k for k in ("items", "recommendations") if k in typed]
+    small_df = dict(zip(small, pl.collect_all([typed[k] for k in small], engine="streaming"),
+                        strict=True))
 
-    events = good["interactions"].drop("_pos")
+    def valid(lf: pl.LazyFrame) -> pl.LazyFrame:
+        return lf.filter(pl.col("_rule").is_null()).drop("_column", "_rule", "_value", "_record",
+                                                          strict=False)
+
+    good = {k: valid(df.lazy()) for k, df in small_df.items()}
+    typed_events = typed["interactions"]
+    events = valid(typed_events).drop("_pos")
     event_cols = events.collect_schema().names()
-    n_unique = events.select(pl.struct(event_cols).n_unique().cast(pl.Int64).alias("n"))
+    log_ids = (small_df["recommendations"].filter(pl.col("_rule").is_null())["RECOMMENDATION_ID"]
+               if "recommendations" in small_df else pl.Series([], dtype=pl.String))
+    ok = pl.col("_rule").is_null()
+    rec_id = pl.col("RECOMMENDATION_ID") if "RECOMMENDATION_ID" in event_cols else None
+    label = (pl.col("EVENT_ATTRIBUTION_SOURCE") if "EVENT_ATTRIBUTION_SOURCE" in event_cols
+             else pl.lit(None, dtype=pl.String))
+    # The second pass over the events: every whole-table count in one select.
+    totals = typed_events.select(
+        pl.len().cast(pl.Int64).alias("rows"),
+        (~ok).sum().cast(pl.Int64).alias("bad"),
+        pl.struct(event_cols).filter(ok).n_unique().cast(pl.Int64).alias("unique"),
+        (rec_id.filter(ok & label.is_null() & rec_id.is_not_null() & ~rec_id.is_in(log_ids.implode()))
+         .n_unique().cast(pl.Int64) if rec_id is not None else pl.lit(0, dtype=pl.Int64))
+        .alias("unresolved_ids"),
+    )
     if dedupe:
         events = events.unique(subset=event_cols, keep="any")
     events = resolve_sources(events, good.get("recommendations")).with_columns(
         pl.col("EVENT_TYPE").str.to_uppercase().alias("_ET"),
         window_start("TIMESTAMP", length=window_seconds, origin=window_origin).alias("_W"),
     )
-    by_type_source = events.group_by("_ET", "SOURCE").agg(
-        pl.len().cast(pl.Int64).alias("events"),
-        pl.col("_unresolved").sum().cast(pl.Int64).alias("unresolved"),
-    )
-    unresolved_ids = events.filter("_unresolved").select(
-        pl.col("RECOMMENDATION_ID").n_unique().cast(pl.Int64).alias("n"))
-
-    metrics = pl.LazyFrame({
-        "_ET": [m.event_type.upper() for m in ma.metrics],
-        "_mi": list(range(len(ma.metrics))),
-    }, schema={"_ET": pl.String, "_mi": pl.Int32})
-    per_metric = events.select("_ET", "_W", "SOURCE", "ITEM_ID",
-                               *_sum_columns(ma, "interactions")).join(metrics, on="_ET")
-    found = pl.lit(True)
+    # One pass over the events: group by window, event type and source, with every count and
+    # sum any metric needs. The metrics are then read off this small frame.
+    value_cols = list(_sum_columns(ma, "interactions"))
+    aggs = [pl.len().cast(pl.Int64).alias("events"),
+            pl.col("_unresolved").sum().cast(pl.Int64).alias("unresolved")]
     if item_cols:
         items = good["items"].select(
             "ITEM_ID", *[pl.col(c).alias(f"_item_{c}") for c in item_cols],
             pl.lit(True).alias("_found"))
-        per_metric = per_metric.join(items, on="ITEM_ID", how="left")
-        found = pl.col("_found").fill_null(False)
-    value = pl.lit(None, dtype=pl.Float64)
-    item_metric = pl.lit(False)
-    for i, m in reversed(list(enumerate(ma.metrics))):
-        value = pl.when(pl.col("_mi") == i).then(_value_expr(m)).otherwise(value)
-        if m.function == "sum" and m.dataset == "items":
-            item_metric = item_metric | (pl.col("_mi") == i)
-    grouped = per_metric.with_columns(value.alias("_v")).group_by("_W", "_mi", "SOURCE").agg(
-        pl.col("_v").sum().alias("value"),
-        pl.len().cast(pl.Int64).alias("events"),
-        pl.col("_v").null_count().cast(pl.Int64).alias("not_summed"),
-        (item_metric & ~found).sum().cast(pl.Int64).alias("items_not_found"),
-    )
+        item_types = [m.event_type.upper() for m in ma.metrics if m.dataset == "items"]
+        events = events.join(items, on="ITEM_ID", how="left")
+        value_cols += [f"_item_{c}" for c in item_cols]
+        aggs.append((pl.col("_ET").is_in(item_types) & pl.col("_found").is_null())
+                    .sum().cast(pl.Int64).alias("items_not_found"))
+    for c in value_cols:
+        aggs += [pl.col(c).cast(pl.Float64).sum().alias(f"sum:{c}"),
+                 pl.col(c).null_count().cast(pl.Int64).alias(f"null:{c}")]
+    grouped = events.group_by("_W", "_ET", "SOURCE").agg(aggs)
 
-    plans = [grouped, by_type_source, unresolved_ids, n_unique, bad.sort("_ds", "_pos"),
-             read_counts]
+    plans = [grouped, totals]
     if "recommendations" in good:
         log = good["recommendations"]
         plans.append(_exposure_plan(log, window_seconds, window_origin))
@@ -376,19 +376,44 @@ def _run(
             plans.append(log.group_by(pl.col("SOURCE").alias("source")).agg(
                 pl.col("USER_ID").n_unique().cast(pl.Int64).alias("users"),
                 pl.len().cast(pl.Int64).alias("recommendations")))
-    (grouped_df, by_type_df, unresolved_df, unique_df, bad_df, counts_df, *rest) = pl.collect_all(
-        plans, engine="streaming")
+    grouped_df, totals_df, *rest = pl.collect_all(plans, engine="streaming")
+    total = totals_df.row(0, named=True)
+    # Bad rows are fetched with a pass of their own only when there are any.
+    bad_parts = []
+    for i, k in enumerate(typed):
+        if k == "interactions":
+            if total["bad"] or datasets[k].broken.height:
+                bad_parts.append(_bad_rows(datasets[k], typed_events, quarantine, i).collect(
+                    engine="streaming"))
+        elif small_df[k]["_rule"].null_count() < small_df[k].height or datasets[k].broken.height:
+            bad_parts.append(_bad_rows(datasets[k], small_df[k].lazy(), quarantine, i).collect())
+    bad_df = (pl.concat(bad_parts).sort("_ds", "_pos") if bad_parts
+              else pl.DataFrame(schema={**QUARANTINE_SCHEMA, "_pos": pl.Int64, "_ds": pl.Int32}))
+    counts_df = pl.DataFrame({
+        "n": [total["rows"], *(small_df[k].height for k in small)],
+        "dataset": ["interactions", *small]}, schema={"n": pl.Int64, "dataset": pl.String})
+    unresolved_df = pl.DataFrame({"n": [total["unresolved_ids"]]})
+    unique_df = pl.DataFrame({"n": [total["unique"]]})
     exposure_df = (rest[0].cast(dict(EXPOSURE_SCHEMA)).sort("timestamp", "source")
                    if rest else None)
     traffic_df = rest[1].sort("source") if len(rest) > 1 else None
-    info = pl.DataFrame({
-        "_mi": list(range(len(ma.metrics))),
-        "metric_name": [m.name.upper() for m in ma.metrics],
-        "event_type": [m.event_type.upper() for m in ma.metrics],
-        "math_function": [m.math_function for m in ma.metrics],
-    }, schema={"_mi": pl.Int32, "metric_name": pl.String, "event_type": pl.String,
-               "math_function": pl.String})
-    joined = grouped_df.join(info, on="_mi")
+    by_type_df = grouped_df.group_by("_ET", "SOURCE").agg(pl.col("events", "unresolved").sum())
+    parts = []
+    for m in ma.metrics:
+        rows = grouped_df.filter(pl.col("_ET") == m.event_type.upper())
+        if m.function == "samplecount":
+            value, not_summed = pl.col("events").cast(pl.Float64), pl.lit(0, dtype=pl.Int64)
+        else:
+            col = f"_item_{m.column}" if m.dataset == "items" else m.column
+            value, not_summed = pl.col(f"sum:{col}"), pl.col(f"null:{col}")
+        missing = (pl.col("items_not_found") if m.dataset == "items"
+                   else pl.lit(0, dtype=pl.Int64))
+        parts.append(rows.select(
+            "_W", "SOURCE", pl.lit(m.name.upper()).alias("metric_name"),
+            pl.lit(m.event_type.upper()).alias("event_type"),
+            pl.lit(m.math_function).alias("math_function"), value.alias("value"), "events",
+            not_summed.alias("not_summed"), missing.alias("items_not_found")))
+    joined = pl.concat(parts) if parts else pl.DataFrame()
     windows = joined.select(
         to_datetime(pl.col("_W")).alias("window_start"),
         pl.col("_W").alias("timestamp"),

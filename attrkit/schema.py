@@ -163,7 +163,7 @@ def coerce(
             continue
         value, col_rules = _rules_for(col, schema[col.name], timestamp_unit=timestamp_unit)
         if col.unique:
-            later = pl.int_range(pl.len()).over(value) > 0
+            later = ~value.is_first_distinct()
             col_rules.append((value.is_not_null() & later,
                               f"duplicate {col.name}; each must appear once"))
         selected.append(value.alias(col.name))

@@ -21,10 +21,6 @@ from pathlib import Path
 import polars as pl
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-
-from generate import generate  # noqa: E402
-
 JOBS = ("attrkit-api", "attrkit-cli", "duckdb", "pandas")
 
 
@@ -74,7 +70,10 @@ def main(argv: list[str] | None = None) -> dict:
     data = args.data / str(args.events)
     if not (data / "interactions.csv").exists():
         print(f"generating {args.events:,} events in {data} ...", flush=True)
-        generate(data, args.events)
+        # In a child process: Linux carries a parent's peak RSS into the children it forks,
+        # so the parent must stay small for the children's peaks to be their own.
+        subprocess.run([sys.executable, str(HERE / "generate.py"), str(data), str(args.events)],
+                       check=True, stdout=subprocess.DEVNULL)
     args.out.mkdir(parents=True, exist_ok=True)
     results = {"events": args.events, "machine": {
         "cpus": os.cpu_count(), "platform": platform.platform(),

@@ -1,0 +1,39 @@
+"""A small run of the benchmark: the four jobs must produce the same report. No time is asserted."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[1] / "bench" / "run.py"
+
+
+def _load():
+    spec = importlib.util.spec_from_file_location("bench_run", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_small_benchmark_agrees(tmp_path):
+    bench = _load()
+    results = bench.main(["--events", "30000", "--data", str(tmp_path / "data"),
+                          "--out", str(tmp_path / "out")])
+    methods = {(r["method"], r["format"]) for r in results["runs"]}
+    assert methods == {(m, f) for m in ("attrkit-api", "attrkit-cli", "duckdb", "pandas", "scan")
+                       for f in ("parquet", "csv")}
+    saved = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert saved["events"] == 30000 and all(r["peak_rss_mb"] > 0 for r in saved["runs"])
+
+
+def test_disagreement_is_caught(tmp_path):
+    import pytest
+
+    bench = _load()
+    header = "METRIC_NAME,EVENT_TYPE,VALUE,MATH_FUNCTION,EVENT_ATTRIBUTION_SOURCE,TIMESTAMP\n"
+    good, bad = tmp_path / "a.csv", tmp_path / "b.csv"
+    good.write_text(header + "CLICKS,CLICK,2.0,samplecount,s,0\n")
+    bad.write_text(header + "CLICKS,CLICK,3.0,samplecount,s,0\n")
+    with pytest.raises(AssertionError, match="disagrees"):
+        bench.check_agree({"attrkit-api": good, "duckdb": bad})
