@@ -334,11 +334,15 @@ def _run(
     rec_id = pl.col("RECOMMENDATION_ID") if "RECOMMENDATION_ID" in event_cols else None
     label = (pl.col("EVENT_ATTRIBUTION_SOURCE") if "EVENT_ATTRIBUTION_SOURCE" in event_cols
              else pl.lit(None, dtype=pl.String))
+    row_hash = pl.struct(event_cols).hash()
     # The second pass over the events: every whole-table count in one select.
     totals = typed_events.select(
         pl.len().cast(pl.Int64).alias("rows"),
         (~ok).sum().cast(pl.Int64).alias("bad"),
-        pl.struct(event_cols).filter(ok).n_unique().cast(pl.Int64).alias("unique"),
+        # Rows with a hash no other row has are unique; only rows sharing a hash (duplicates,
+        # or a rare collision) are compared exactly below. Exact, and far lighter than
+        # holding every row in a hash set.
+        row_hash.filter(ok).is_duplicated().sum().cast(pl.Int64).alias("hash_shared"),
         (rec_id.filter(ok & label.is_null() & rec_id.is_not_null() & ~rec_id.is_in(log_ids.implode()))
          .n_unique().cast(pl.Int64) if rec_id is not None else pl.lit(0, dtype=pl.Int64))
         .alias("unresolved_ids"),
@@ -393,7 +397,13 @@ def _run(
         "n": [total["rows"], *(small_df[k].height for k in small)],
         "dataset": ["interactions", *small]}, schema={"n": pl.Int64, "dataset": pl.String})
     unresolved_df = pl.DataFrame({"n": [total["unresolved_ids"]]})
-    unique_df = pl.DataFrame({"n": [total["unique"]]})
+    shared = total["hash_shared"]
+    if shared:
+        exact = (valid(typed_events).filter(row_hash.is_duplicated())
+                 .select(pl.struct(event_cols).n_unique()).collect(engine="streaming").item())
+    else:
+        exact = 0
+    unique_df = pl.DataFrame({"n": [total["rows"] - total["bad"] - shared + exact]})
     exposure_df = (rest[0].cast(dict(EXPOSURE_SCHEMA)).sort("timestamp", "source")
                    if rest else None)
     traffic_df = rest[1].sort("source") if len(rest) > 1 else None

@@ -102,8 +102,35 @@ def main(argv: list[str] | None = None) -> dict:
                   f"{r['events_per_second']:>14,.0f}{r['ratio_to_duckdb']:>10.2f}"
                   f"{r['ratio_to_scan']:>8.2f}")
         results["runs"] += rows
+    results["compare"] = compare_timing()
+    c = results["compare"]
+    print(f"\nattrkit.compare on {c['days']} days x {c['sources']} sources x {c['metrics']} "
+          f"metrics ({c['rows']:,} windows): {c['seconds_paired']:.2f} s by per-window totals, "
+          f"{c['seconds_rate']:.2f} s with an exposure")
     (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     return results
+
+
+def compare_timing(days: int = 90, sources: int = 4, metrics: int = 10) -> dict:
+    """Time attrkit.compare on a quarter of 15-minute windows (in a child process)."""
+    code = f"""
+import json, time, numpy as np, polars as pl, attrkit
+rng = np.random.default_rng(0)
+n = {days} * 96
+ts = 1767571200 + np.arange(n) * 900
+w = pl.concat([pl.DataFrame({{"timestamp": ts, "metric_name": f"M{{m}}",
+    "math_function": "samplecount", "source": f"src-{{s}}",
+    "value": rng.poisson(100, n).astype(float)}}) for s in range({sources}) for m in range({metrics})])
+e = pl.concat([pl.DataFrame({{"timestamp": ts, "source": f"src-{{s}}",
+    "exposure": rng.poisson(300, n).astype(float)}}) for s in range({sources})])
+attrkit.stats, attrkit.compare  # imports outside the timing
+t = time.perf_counter(); attrkit.compare(w); a = time.perf_counter() - t
+t = time.perf_counter(); attrkit.compare(w, exposure=e); b = time.perf_counter() - t
+print(json.dumps({{"rows": w.height, "seconds_paired": a, "seconds_rate": b}}))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return {"days": days, "sources": sources, "metrics": metrics,
+            **json.loads(out.stdout.strip().splitlines()[-1])}
 
 
 if __name__ == "__main__":
