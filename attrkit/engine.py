@@ -1,14 +1,18 @@
 """The attribution engine: events in, one value per (window, metric, source) out.
 
-The whole job is one small relational plan on polars lazy frames, so it streams and could be
+The whole job is a small relational plan on polars lazy frames, so it streams and could be
 written as SQL or Spark just as well:
 
-1. type and check each dataset's rows (:mod:`attrkit.schema`); set bad rows aside;
+1. type and check each dataset's rows (:mod:`attrkit.schema`); items and the recommendations
+   log, which the joins need whole, are checked first;
 2. optionally drop exact duplicate events;
-3. resolve each event's source (:mod:`attrkit.sources`), left-joining the recommendations log;
-4. join events to the metrics on the upper-cased event type (one row per event and metric),
-   left-join the items a ``SUM(Items.X)`` needs;
-5. group by window start, metric and source.
+3. resolve each event's source (:mod:`attrkit.sources`), left-joining the recommendations log,
+   and left-join the items a ``SUM(Items.X)`` needs;
+4. group by window start, event type and source, with every count and sum any metric needs;
+   each metric is then read off that small frame;
+5. beside it, one select over the events counts what the health summary needs (rows, bad rows,
+   exact duplicates, distinct unresolved recommendation IDs). Bad rows are fetched with a query
+   of their own only when there are any.
 """
 
 from __future__ import annotations

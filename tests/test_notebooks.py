@@ -124,3 +124,14 @@ def test_template_lookup_errors(tmp_path):
         template_path("nope")
     with pytest.raises(ConfigError, match="file not found"):
         template_path(tmp_path / "x.ipynb")
+
+
+@pytest.mark.parametrize("content, match", [("- just\n- a list\n", "expected a mapping"),
+                                            ("alpha: [unclosed\n", "not a readable YAML file")])
+def test_bad_params_file_is_named(tmp_path, content, match):
+    params = tmp_path / "p.yaml"
+    params.write_text(content)
+    done = _run("report", "--params-file", str(params), "--out", str(tmp_path / "o"))
+    assert done.returncode == 2
+    assert str(params) in done.stderr and match in done.stderr
+    assert not (tmp_path / "o").exists()
