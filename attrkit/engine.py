@@ -205,9 +205,17 @@ def attribute_exposure(
     """
     check_window(window_seconds, window_origin)
     ds = load("recommendations", recommendations)
-    _raise_first_broken({"recommendations": ds})
-    typed = coerce(ds.raw, "recommendations", timestamp_unit=timestamp_unit)
-    bad = typed.filter(pl.col("_rule").is_not_null()).sort("_pos").head(1).collect()
+    while True:
+        _raise_first_broken({"recommendations": ds})
+        typed = coerce(ds.raw, "recommendations", timestamp_unit=timestamp_unit)
+        try:
+            bad = typed.filter(pl.col("_rule").is_not_null()).sort("_pos").head(1).collect()
+            break
+        except pl.exceptions.ComputeError:
+            repaired = ds.repair()
+            if repaired is None:
+                raise
+            ds = repaired
     if bad.height:
         first = bad.row(0, named=True)
         raise ds.error(first["_pos"], _with_value(first["_rule"], first["_value"]),

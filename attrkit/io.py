@@ -32,6 +32,10 @@ _SUFFIXES: dict[str, Format] = {
     ".csv": "csv", ".parquet": "parquet", ".pq": "parquet",
     ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
 }
+_CSV_TYPES: dict[str, dict[str, pl.DataType]] = {
+    "interactions": {"TIMESTAMP": pl.Int64, "EVENT_VALUE": pl.Float64},
+    "recommendations": {"TIMESTAMP": pl.Int64},
+}
 _BROKEN_SCHEMA = {"_pos": pl.Int64, "_column": pl.String, "_rule": pl.String, "_value": pl.String}
 
 # PutEvents limits the service enforces on its own API.
@@ -63,6 +67,9 @@ class Dataset:
     repaired: bool = False
     location: str | None = None
     """The local file behind ``source`` when it is not the same (a downloaded S3 object)."""
+    text: pl.LazyFrame | None = None
+    """For CSV: the same file read as text, used when the typed read meets a value it cannot
+    parse, so that the row rules can name the line, the column and the rule."""
 
     @property
     def position(self) -> Literal["line", "row"]:
@@ -83,9 +90,13 @@ class Dataset:
     def repair(self) -> Dataset | None:
         """Find rows a fast reader cannot read; return the dataset without them, or ``None``.
 
-        Only CSV files are repaired this way (JSON Lines are always read line by line). The
-        returned dataset holds the readable rows in memory and the unreadable ones in ``broken``.
+        Only CSV files are repaired this way (JSON Lines are always read line by line). A CSV
+        file is first re-read as text (when the typed read failed on a value); if that fails too,
+        it is read line by line, and the returned dataset holds the readable rows in memory and
+        the unreadable ones in ``broken``.
         """
+        if self.text is not None:
+            return replace(self, raw=self.text, text=None)
         if self.format != "csv" or self.repaired:
             return None
         good, broken = _read_csv_by_line(Path(self.location or self.source))
@@ -166,9 +177,19 @@ def _load_path(name: DatasetName, path: Path, format: Format | None) -> Dataset:
     if not path.is_file():
         raise InputError(str(path), f"{name} file not found")
     if fmt == "csv":
-        _check_csv_header(path)
-        lf = pl.scan_csv(path, infer_schema=False, row_index_name="_pos", row_index_offset=2)
-        return Dataset(name, str(path), "csv", lf.with_columns(pl.col("_pos").cast(pl.Int64)))
+        header = _check_csv_header(path)
+
+        def scan(types: dict[str, pl.DataType]) -> pl.LazyFrame:
+            lf = pl.scan_csv(path, infer_schema=False, schema_overrides=types or None,
+                             row_index_name="_pos", row_index_offset=2)
+            return lf.with_columns(pl.col("_pos").cast(pl.Int64))
+
+        # Parse the numeric columns while reading (twice as fast as parsing text afterwards);
+        # a value that does not parse sends the run back to the text read (Dataset.repair).
+        types = {c: t for c, t in _CSV_TYPES.get(name, {}).items() if c in header}
+        if not types:
+            return Dataset(name, str(path), "csv", scan({}))
+        return Dataset(name, str(path), "csv", scan(types), text=scan({}))
     if fmt == "parquet":
         try:
             lf = pl.scan_parquet(path, row_index_name="_pos")

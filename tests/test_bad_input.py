@@ -209,3 +209,18 @@ def test_object_columns_in_frames_are_refused():
         frame = frame.with_columns(pl.Series("RECOMMENDATION_ID", [object()], dtype=pl.Object))
     with pytest.raises(InputError, match="column RECOMMENDATION_ID: holds Python objects"):
         attribute(frame, MA)
+
+
+def test_csv_values_the_typed_read_cannot_parse_still_load(tmp_path):
+    """Fractional and padded timestamps fail the fast typed CSV read; the text read takes them."""
+    _, result = _run(tmp_path, HEADER + "u1,i1, 1700000000 ,click,,\nu2,i1,1700000899.5,click,,\n")
+    assert result.windows.select("timestamp", "value").rows() == [(1699999200, 1.0),
+                                                                  (1700000100, 1.0)]
+    from attrkit import attribute_exposure
+
+    log = tmp_path / "log.csv"
+    log.write_text("RECOMMENDATION_ID,SOURCE,TIMESTAMP\nr1,A,900.5\nr2,A,901\n")
+    assert attribute_exposure(log).rows() == [(900, "A", 2.0)]
+    log.write_text("RECOMMENDATION_ID,SOURCE,TIMESTAMP\nr1,A,900\nr2,A,soon\n")
+    with pytest.raises(InputError, match=r"log.csv, line 3, column TIMESTAMP"):
+        attribute_exposure(log)
