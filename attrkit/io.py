@@ -115,8 +115,9 @@ def load(
 
     Args:
         name: ``interactions``, ``items`` or ``recommendations``.
-        data: a path (``.csv``, ``.parquet``, ``.jsonl``), a polars or pandas DataFrame, a
-            polars LazyFrame, or a :class:`Dataset` (returned as is).
+        data: a path (``.csv``, ``.parquet``, ``.jsonl``; local or ``s3://bucket/key``), a
+            polars or pandas DataFrame, a polars LazyFrame, or a :class:`Dataset` (returned
+            as is).
         format: overrides the format the file name suggests.
 
     Raises:

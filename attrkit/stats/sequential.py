@@ -71,7 +71,7 @@ def sequential_test(
         raise ValueError(f"alpha={alpha}: a one-sided sequential test needs alpha < 0.5")
     test = ratio_test if isinstance(control, RatioStats) else mean_test
     base = test(control, treatment, relative=relative, alpha=alpha)
-    n = base.details.get("n_total") or _total_n(control, treatment)
+    n = _total_n(control, treatment)
     effect, se = base.effect, base.se
     two = alternative == "two-sided"
     rho = sequential_rho(alpha, n_star, two)
