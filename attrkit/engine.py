@@ -340,28 +340,23 @@ def _run(
     typed_events = typed["interactions"]
     events = valid(typed_events).drop("_pos")
     event_cols = events.collect_schema().names()
-    log_ids = (small_df["recommendations"].filter(pl.col("_rule").is_null())["RECOMMENDATION_ID"]
-               if "recommendations" in small_df else pl.Series([], dtype=pl.String))
-    ok = pl.col("_rule").is_null()
-    rec_id = pl.col("RECOMMENDATION_ID") if "RECOMMENDATION_ID" in event_cols else None
-    label = (pl.col("EVENT_ATTRIBUTION_SOURCE") if "EVENT_ATTRIBUTION_SOURCE" in event_cols
-             else pl.lit(None, dtype=pl.String))
     row_hash = pl.struct(event_cols).hash()
-    # The second pass over the events: every whole-table count in one select.
-    totals = typed_events.select(
-        pl.len().cast(pl.Int64).alias("rows"),
-        (~ok).sum().cast(pl.Int64).alias("bad"),
+    # Sources are resolved before duplicates are dropped (a row and its copy resolve alike), so
+    # the whole-table counts and the windows share one read of the typed, resolved events.
+    resolved = resolve_sources(events, good.get("recommendations"))
+    totals = resolved.select(
+        pl.len().cast(pl.Int64).alias("valid"),
         # Rows with a hash no other row has are unique; only rows sharing a hash (duplicates,
         # or a rare collision) are compared exactly below. Exact, and far lighter than
         # holding every row in a hash set.
-        row_hash.filter(ok).is_duplicated().sum().cast(pl.Int64).alias("hash_shared"),
-        (rec_id.filter(ok & label.is_null() & rec_id.is_not_null() & ~rec_id.is_in(log_ids.implode()))
-         .n_unique().cast(pl.Int64) if rec_id is not None else pl.lit(0, dtype=pl.Int64))
+        row_hash.is_duplicated().sum().cast(pl.Int64).alias("hash_shared"),
+        pl.col("RECOMMENDATION_ID").filter("_unresolved").n_unique().cast(pl.Int64)
         .alias("unresolved_ids"),
     )
+    read = typed_events.select(pl.len().cast(pl.Int64).alias("rows"))
     if dedupe:
-        events = events.unique(subset=event_cols, keep="any")
-    events = resolve_sources(events, good.get("recommendations")).with_columns(
+        resolved = resolved.unique(subset=event_cols, keep="any")
+    events = resolved.with_columns(
         pl.col("EVENT_TYPE").str.to_uppercase().alias("_ET"),
         window_start("TIMESTAMP", length=window_seconds, origin=window_origin).alias("_W"),
     )
@@ -384,7 +379,7 @@ def _run(
                  pl.col(c).null_count().cast(pl.Int64).alias(f"null:{c}")]
     grouped = events.group_by("_W", "_ET", "SOURCE").agg(aggs)
 
-    plans = [grouped, totals]
+    plans = [grouped, totals, read]
     if "recommendations" in good:
         log = good["recommendations"]
         plans.append(_exposure_plan(log, window_seconds, window_origin))
@@ -392,8 +387,9 @@ def _run(
             plans.append(log.group_by(pl.col("SOURCE").alias("source")).agg(
                 pl.col("USER_ID").n_unique().cast(pl.Int64).alias("users"),
                 pl.len().cast(pl.Int64).alias("recommendations")))
-    grouped_df, totals_df, *rest = pl.collect_all(plans, engine="streaming")
-    total = totals_df.row(0, named=True)
+    grouped_df, totals_df, read_df, *rest = pl.collect_all(plans, engine="streaming")
+    total = totals_df.row(0, named=True) | read_df.row(0, named=True)
+    total["bad"] = total["rows"] - total["valid"]
     # Bad rows are fetched with a pass of their own only when there are any.
     bad_parts = []
     for i, k in enumerate(typed):
