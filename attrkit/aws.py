@@ -16,7 +16,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -289,7 +289,7 @@ def read_cloudwatch(
     if not kinds:
         raise AwsError("read_cloudwatch: give the metrics (or a metric attribution)")
     end = end or datetime.now(UTC)
-    start = start or end.replace(microsecond=0) - _days(14)
+    start = start or end.replace(microsecond=0) - timedelta(days=14)
     cw = client("cloudwatch")
     try:
         series: list[tuple[str, str]] = []
@@ -312,12 +312,6 @@ def read_cloudwatch(
         pl.when(pl.col("math_function") == "samplecount").then(pl.col("value").cast(pl.Int64))
         .alias("events"),
     ).cast(dict(WINDOW_SCHEMA)).sort("timestamp", "metric_name", "source")
-
-
-def _days(n: int) -> Any:
-    from datetime import timedelta
-
-    return timedelta(days=n)
 
 
 def _list_sources(cw: Any, namespace: str, metric: str, dataset_group_arn: str) -> list[str]:

@@ -25,7 +25,7 @@ from typing import Any
 import polars as pl
 
 from attrkit import _defaults as D
-from attrkit.config import Metric, MetricAttribution
+from attrkit.config import MetricAttribution
 from attrkit.errors import ConfigError, InputError
 from attrkit.health import Health, MetricHealth
 from attrkit.io import Dataset, load
@@ -295,13 +295,6 @@ def _bad_rows(ds: Dataset, typed: pl.LazyFrame, quarantine: bool, order: int) ->
     return pl.concat([checked.select(*cols, *keys), broken.select(*cols, *keys)], how="vertical")
 
 
-def _value_expr(m: Metric) -> pl.Expr:
-    if m.function == "samplecount":
-        return pl.lit(1.0)
-    prefix = "_item_" if m.dataset == "items" else ""
-    return pl.col(f"{prefix}{m.column}").cast(pl.Float64)
-
-
 def _run(
     ma: MetricAttribution,
     datasets: dict[str, Dataset],
@@ -401,17 +394,14 @@ def _run(
             bad_parts.append(_bad_rows(datasets[k], small_df[k].lazy(), quarantine, i).collect())
     bad_df = (pl.concat(bad_parts).sort("_ds", "_pos") if bad_parts
               else pl.DataFrame(schema={**QUARANTINE_SCHEMA, "_pos": pl.Int64, "_ds": pl.Int32}))
-    counts_df = pl.DataFrame({
-        "n": [total["rows"], *(small_df[k].height for k in small)],
-        "dataset": ["interactions", *small]}, schema={"n": pl.Int64, "dataset": pl.String})
-    unresolved_df = pl.DataFrame({"n": [total["unresolved_ids"]]})
-    shared = total["hash_shared"]
-    if shared:
-        exact = (valid(typed_events).filter(row_hash.is_duplicated())
-                 .select(pl.struct(event_cols).n_unique()).collect(engine="streaming").item())
-    else:
-        exact = 0
-    unique_df = pl.DataFrame({"n": [total["rows"] - total["bad"] - shared + exact]})
+    rows_read = {"interactions": total["rows"], **{k: small_df[k].height for k in small}}
+    for k, ds in datasets.items():
+        rows_read[k] += ds.broken.height
+    # Rows whose hash no other row shares are distinct; among the others, count exactly.
+    exact = (valid(typed_events).filter(row_hash.is_duplicated())
+             .select(pl.struct(event_cols).n_unique()).collect(engine="streaming").item()
+             if total["hash_shared"] else 0)
+    duplicates = total["hash_shared"] - exact
     exposure_df = (rest[0].cast(dict(EXPOSURE_SCHEMA)).sort("timestamp", "source")
                    if rest else None)
     traffic_df = rest[1].sort("source") if len(rest) > 1 else None
@@ -431,7 +421,7 @@ def _run(
             pl.lit(m.event_type.upper()).alias("event_type"),
             pl.lit(m.math_function).alias("math_function"), value.alias("value"), "events",
             not_summed.alias("not_summed"), missing.alias("items_not_found")))
-    joined = pl.concat(parts) if parts else pl.DataFrame()
+    joined = pl.concat(parts)
     windows = joined.select(
         to_datetime(pl.col("_W")).alias("window_start"),
         pl.col("_W").alias("timestamp"),
@@ -441,8 +431,8 @@ def _run(
     ).cast(dict(WINDOW_SCHEMA)).sort("timestamp", "metric_name", "source")
 
     quarantine_df = bad_df.drop("_pos", "_ds").cast(dict(QUARANTINE_SCHEMA))
-    health = _health(ma, datasets, dedupe, joined, by_type_df, unresolved_df, unique_df,
-                     quarantine_df, counts_df)
+    health = _health(ma, datasets, dedupe, joined, by_type_df, quarantine_df, rows_read,
+                     duplicates, total["unresolved_ids"])
     return windows, health, quarantine_df, exposure_df, traffic_df
 
 
@@ -452,27 +442,20 @@ def _health(
     dedupe: bool,
     grouped: pl.DataFrame,
     by_type_source: pl.DataFrame,
-    unresolved_ids: pl.DataFrame,
-    unique: pl.DataFrame,
     quarantine: pl.DataFrame,
-    counts: pl.DataFrame,
+    rows_read: dict[str, int],
+    duplicates: int,
+    unresolved_ids: int,
 ) -> Health:
     quarantined = {k: 0 for k in datasets}
     for k, n in quarantine.group_by("DATASET").len().iter_rows():
         quarantined[k] = n
-    rows_read = {k: 0 for k in datasets}
-    for n, k in counts.iter_rows():
-        rows_read[k] += n
-    for k, ds in datasets.items():
-        rows_read[k] += ds.broken.height
     by_type = {k: int(v) for k, v in by_type_source.group_by("_ET").agg(pl.col("events").sum())
                .sort("events", "_ET", descending=[True, False]).iter_rows()}
     by_source = {k: int(v) for k, v in by_type_source.group_by("SOURCE")
                  .agg(pl.col("events").sum())
                  .sort("events", "SOURCE", descending=[True, False]).iter_rows()}
     used = sum(by_type.values())
-    valid = rows_read["interactions"] - quarantined["interactions"]
-    duplicates = valid - int(unique["n"][0]) if valid else 0
     metric_types = {m.event_type.upper() for m in ma.metrics}
     per_metric = grouped.group_by("metric_name").agg(
         pl.col("events").sum(), pl.col("not_summed").sum(), pl.col("items_not_found").sum())
@@ -507,7 +490,7 @@ def _health(
         events_by_source=by_source,
         unattributed_events=by_source.get(D.UNDEFINED_SOURCE, 0),
         unresolved_events=unresolved_events,
-        unresolved_ids=int(unresolved_ids["n"][0]),
+        unresolved_ids=int(unresolved_ids),
         unmatched_events=sum(v for k, v in by_type.items() if k not in metric_types),
         metrics=metrics,
         first_window=int(w.min()) if len(w) else None,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import io
 import json
 import os
 import re
@@ -434,9 +433,3 @@ def write_frame(path: Path, frame: pl.DataFrame) -> None:
     else:
         atomic_write_csv(path, frame)
 
-
-def csv_text(frame: pl.DataFrame) -> str:
-    """A frame as CSV text, for tests and small outputs."""
-    buf = io.StringIO()
-    frame.write_csv(buf, line_terminator="\n")
-    return buf.getvalue()
