@@ -146,12 +146,32 @@ def _series(windows: pl.DataFrame, metric: str, source: str) -> pl.DataFrame:
     return windows.filter(metric_name=metric, source=source).select("timestamp", "value")
 
 
-def _log_ratio_of_rates(c: pl.DataFrame, t: pl.DataFrame, alpha: float, alternative: str
+def _side_by_side(c: pl.DataFrame, t: pl.DataFrame) -> pl.DataFrame:
+    """Two per-window frames on one row per window (treatment's columns suffixed ``_t``); a
+    window missing on one side counts as 0 there."""
+    return c.join(t, on="timestamp", how="full", coalesce=True, suffix="_t").with_columns(
+        pl.exclude("timestamp").fill_null(0.0))
+
+
+def _exposure(windows: Any, exposure: Any) -> pl.DataFrame | None:
+    """The exposure frame: given, or the Attribution's own; a recommendations log is counted."""
+    if exposure is None:
+        exposure = getattr(windows, "exposure", None)
+    if exposure is None:
+        return None
+    exp = _frame(exposure, "exposure")
+    if "exposure" not in exp.columns and "SOURCE" in exp.columns:
+        exp = exposure_from_log(exp)
+    need = {"timestamp", "source", "exposure"} - set(exp.columns)
+    if need:
+        raise ValueError(f"exposure: missing columns {sorted(need)}")
+    return exp
+
+
+def _log_ratio_of_rates(both: pl.DataFrame, alpha: float, alternative: str
                         ) -> tuple[float, float, float, float, int, int]:
     """Relative difference of two sources' rates per exposure, paired by window, HAC."""
-    j = c.join(t, on="timestamp", how="full", coalesce=True, suffix="_t").with_columns(
-        pl.exclude("timestamp").fill_null(0.0))
-    j = j.filter((pl.col("exposure") > 0) | (pl.col("exposure_t") > 0))
+    j = both.filter((pl.col("exposure") > 0) | (pl.col("exposure_t") > 0))
     vc, ec = j["value"].to_numpy(), j["exposure"].to_numpy()
     vt, et = j["value_t"].to_numpy(), j["exposure_t"].to_numpy()
     a, b, cc, d = vt.mean(), et.mean(), vc.mean(), ec.mean()
@@ -210,8 +230,7 @@ def compare(
     alpha = check_alpha(alpha)
     check_choice("correction", correction, CORRECTIONS)
     check_choice("method", method, ("auto", "rate", "paired"))
-    if exposure is None:
-        exposure = getattr(windows, "exposure", None)
+    exp = _exposure(windows, exposure)
     w = _frame(windows, "windows")
     missing = {"timestamp", "metric_name", "source", "value"} - set(w.columns)
     if missing:
@@ -237,14 +256,6 @@ def compare(
     if not pairs:
         raise ValueError("need at least two sources to compare")
 
-    exp = None
-    if exposure is not None:
-        exp = _frame(exposure, "exposure")
-        if "exposure" not in exp.columns and "SOURCE" in exp.columns:
-            exp = exposure_from_log(exp)
-        need = {"timestamp", "source", "exposure"} - set(exp.columns)
-        if need:
-            raise ValueError(f"exposure: missing columns {sorted(need)}")
     exposed = set(exp["source"].unique().to_list()) if exp is not None else set()
 
     warnings: list[str] = []
@@ -313,9 +324,8 @@ def _one(w, exp, metric, fn, control, treatment, exposed, alpha, method) -> dict
         if orphan:
             notes.append(f"{orphan} windows have events but no recommendations served")
         n_windows = max(cj.height, tj.height)
+        both = _side_by_side(cj, tj)
         if fn == "samplecount":
-            both = cj.join(tj, on="timestamp", how="full", coalesce=True, suffix="_t"
-                           ).with_columns(pl.exclude("timestamp").fill_null(0.0))
             rel = rate_test((both["value"].to_numpy(), both["exposure"].to_numpy()),
                             (both["value_t"].to_numpy(), both["exposure_t"].to_numpy()),
                             paired=True, alpha=alpha)
@@ -325,7 +335,7 @@ def _one(w, exp, metric, fn, control, treatment, exposed, alpha, method) -> dict
                        why="a count with an exposure: Poisson rate ratio, windows as strata, "
                            "dispersion from windows")
         else:
-            lift, lo, hi, p, n_windows, lags = _log_ratio_of_rates(cj, tj, alpha, "two-sided")
+            lift, lo, hi, p, n_windows, lags = _log_ratio_of_rates(both, alpha, "two-sided")
             row.update(effect=row["treatment_rate"] - row["control_rate"], lift=lift,
                        lift_ci_low=lo, lift_ci_high=hi, p_value=p,
                        method=f"ratio of rates per exposure, paired by window, Newey–West "
@@ -413,25 +423,17 @@ def monitor(
         ``ci_high``, ``p_value``, ``significant``.
     """
     alpha = check_alpha(alpha)
-    if exposure is None:
-        exposure = getattr(windows, "exposure", None)
+    exp = _exposure(windows, exposure)
     w = _frame(windows, "windows")
     metric = metric.upper()
     c = _series(w, metric, control)
     t = _series(w, metric, treatment)
-    j = c.join(t, on="timestamp", how="full", coalesce=True, suffix="_t").with_columns(
-        pl.exclude("timestamp").fill_null(0.0))
-    if exposure is not None:
-        exp = _frame(exposure, "exposure")
-        if "exposure" not in exp.columns and "SOURCE" in exp.columns:
-            exp = exposure_from_log(exp)
-        for name, s in (("exposure", control), ("exposure_t", treatment)):
-            e = exp.filter(source=s).select("timestamp", pl.col("exposure").alias(name))
-            j = j.join(e, on="timestamp", how="full", coalesce=True).with_columns(
-                pl.exclude("timestamp").fill_null(0.0))
-    j = j.sort("timestamp")
+    if exp is not None:
+        c, t = (_side_by_side(arm, exp.filter(source=s).select("timestamp", "exposure"))
+                for arm, s in ((c, control), (t, treatment)))
+    j = _side_by_side(c, t).sort("timestamp")
     vc, vt = j["value"].to_numpy(), j["value_t"].to_numpy()
-    if exposure is not None:
+    if exp is not None:
         ec, et = j["exposure"].to_numpy(), j["exposure_t"].to_numpy()
         effect, se, n = _cumulative_ratio_lift(vc, ec, vt, et, relative)
     else:
