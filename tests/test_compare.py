@@ -142,3 +142,12 @@ def test_calibration_by_simulation():
     assert 0.92 <= c.coverage_rate <= 0.98
     assert 0.92 <= c.coverage_paired <= 0.99
     assert not math.isnan(c.fpr_rate)
+
+
+def test_exposure_without_its_columns_is_refused_by_compare_and_monitor():
+    sim = simulate_windows(seed=4, days=1)
+    bad = sim["exposure"].rename({"exposure": "served"})
+    with pytest.raises(ValueError, match=r"exposure: missing columns \['exposure'\]"):
+        attrkit.compare(sim["windows"], exposure=bad)
+    with pytest.raises(ValueError, match=r"exposure: missing columns \['exposure'\]"):
+        attrkit.monitor(sim["windows"], metric="CLICKS", control=A, treatment=B, exposure=bad)
