@@ -5,18 +5,22 @@ written as SQL or Spark just as well:
 
 1. type and check each dataset's rows (:mod:`attrkit.schema`); items and the recommendations
    log, which the joins need whole, are checked first;
-2. optionally drop exact duplicate events;
-3. resolve each event's source (:mod:`attrkit.sources`), left-joining the recommendations log,
-   and left-join the items a ``SUM(Items.X)`` needs;
-4. group by window start, event type and source, with every count and sum any metric needs;
-   each metric is then read off that small frame;
-5. beside it, one select over the events counts what the health summary needs (rows, bad rows,
-   exact duplicates, distinct unresolved recommendation IDs). Bad rows are fetched with a query
-   of their own only when there are any.
+2. look up each event's serving source in the log (:mod:`attrkit.sources`: a join on hashed
+   IDs that returns a small source code), and left-join the items a ``SUM(Items.X)`` needs;
+3. optionally drop exact duplicate events;
+4. group by window start, event type, label and source code, with every count and sum any
+   metric needs. Source names and upper-cased event types are worked out on that small frame,
+   and each metric is read off it;
+5. beside it, from the same read of the events: the counts the health summary needs (valid
+   rows, distinct unresolved recommendation IDs) and a 64-bit hash per row, sorted afterwards
+   to count exact duplicates. Bad rows are described and fetched with a query of their own
+   only when there are any.
 """
 
 from __future__ import annotations
 
+import functools
+import operator
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +35,7 @@ from attrkit.health import Health, MetricHealth
 from attrkit.io import Dataset, load
 from attrkit.report import WINDOW_SCHEMA, write_report
 from attrkit.schema import coerce
-from attrkit.sources import resolve_sources
+from attrkit.sources import lookup_sources, source_of
 from attrkit.windows import check_window, to_datetime, window_start
 
 QUARANTINE_SCHEMA = pl.Schema({
@@ -209,7 +213,7 @@ def attribute_exposure(
         _raise_first_broken({"recommendations": ds})
         typed = coerce(ds.raw, "recommendations", timestamp_unit=timestamp_unit)
         try:
-            bad = typed.filter(pl.col("_rule").is_not_null()).sort("_pos").head(1).collect()
+            bad = typed.filter(pl.col("_bad")).sort("_pos").head(1).collect()
             break
         except pl.exceptions.ComputeError:
             repaired = ds.repair()
@@ -220,7 +224,7 @@ def attribute_exposure(
         first = bad.row(0, named=True)
         raise ds.error(first["_pos"], _with_value(first["_rule"], first["_value"]),
                        first["_column"])
-    plan = _exposure_plan(typed.filter(pl.col("_rule").is_null()), window_seconds, window_origin)
+    plan = _exposure_plan(typed.filter(~pl.col("_bad")), window_seconds, window_origin)
     return plan.collect().cast(dict(EXPOSURE_SCHEMA)).sort("timestamp", "source")
 
 
@@ -282,7 +286,7 @@ def _bad_rows(ds: Dataset, typed: pl.LazyFrame, quarantine: bool, order: int) ->
     line = pos if ds.position == "line" else pl.lit(None, dtype=pl.Int64)
     row = pos if ds.position == "row" else pl.lit(None, dtype=pl.Int64)
     record = pl.col("_record") if quarantine else pl.lit(None, dtype=pl.String)
-    checked = typed.filter(pl.col("_rule").is_not_null())
+    checked = typed.filter(pl.col("_bad"))
     broken = ds.broken.lazy().with_columns(pl.col("_value").alias("_record"),
                                            pl.lit(None, dtype=pl.String).alias("_value"))
     if not quarantine:
@@ -321,40 +325,41 @@ def _run(
         typed["recommendations"] = coerce(datasets["recommendations"].raw, "recommendations",
                                           timestamp_unit=timestamp_unit, record=quarantine)
     # Items and the log are needed whole by the joins: type and check them once, in memory.
+    # Which rule a bad row breaks is worked out later, only if there are bad rows.
     small = [k for k in ("items", "recommendations") if k in typed]
-    small_df = dict(zip(small, pl.collect_all([typed[k] for k in small], engine="streaming"),
-                        strict=True))
+    described = ["_column", "_rule", "_value", "_record"]
+    small_df = dict(zip(small, pl.collect_all(
+        [typed[k].drop(described, strict=False) for k in small], engine="streaming"),
+        strict=True))
 
     def valid(lf: pl.LazyFrame) -> pl.LazyFrame:
-        return lf.filter(pl.col("_rule").is_null()).drop("_column", "_rule", "_value", "_record",
-                                                          strict=False)
+        return lf.filter(~pl.col("_bad")).drop(*described, "_bad", strict=False)
 
     good = {k: valid(df.lazy()) for k, df in small_df.items()}
     typed_events = typed["interactions"]
     events = valid(typed_events).drop("_pos")
     event_cols = events.collect_schema().names()
-    row_hash = pl.struct(event_cols).hash()
-    # Sources are resolved before duplicates are dropped (a row and its copy resolve alike), so
+    # Sources are looked up before duplicates are dropped (a row and its copy resolve alike), so
     # the whole-table counts and the windows share one read of the typed, resolved events.
-    resolved = resolve_sources(events, good.get("recommendations"))
+    log_df = good["recommendations"].collect() if "recommendations" in good else None
+    resolved = lookup_sources(events, log_df)
     totals = resolved.select(
         pl.len().cast(pl.Int64).alias("valid"),
-        # Rows with a hash no other row has are unique; only rows sharing a hash (duplicates,
-        # or a rare collision) are compared exactly below. Exact, and far lighter than
-        # holding every row in a hash set.
-        row_hash.is_duplicated().sum().cast(pl.Int64).alias("hash_shared"),
         pl.col("RECOMMENDATION_ID").filter("_unresolved").n_unique().cast(pl.Int64)
         .alias("unresolved_ids"),
     )
-    read = typed_events.select(pl.len().cast(pl.Int64).alias("rows"))
+    # Exact duplicates share a row hash. The hashes (8 bytes a row) are sorted after the pass;
+    # only rows whose hash repeats are then compared exactly.
+    row_hash = _row_hash(event_cols).alias("_h")
+    hashes = resolved.select(row_hash)
+    read = ev_ds.raw.select(pl.len().cast(pl.Int64).alias("rows"))  # Parquet: its metadata
     if dedupe:
         resolved = resolved.unique(subset=event_cols, keep="any")
     events = resolved.with_columns(
-        pl.col("EVENT_TYPE").str.to_uppercase().alias("_ET"),
-        window_start("TIMESTAMP", length=window_seconds, origin=window_origin).alias("_W"),
-    )
-    # One pass over the events: group by window, event type and source, with every count and
-    # sum any metric needs. The metrics are then read off this small frame.
+        window_start("TIMESTAMP", length=window_seconds, origin=window_origin).alias("_W"))
+    # One pass over the events: group by window, event type, label and served-by code, with every
+    # count and sum any metric needs. The source names and upper-cased event types are worked
+    # out afterwards on this small frame, and the metrics read off it.
     value_cols = list(_sum_columns(ma, "interactions"))
     aggs = [pl.len().cast(pl.Int64).alias("events"),
             pl.col("_unresolved").sum().cast(pl.Int64).alias("unresolved")]
@@ -362,25 +367,24 @@ def _run(
         items = good["items"].select(
             "ITEM_ID", *[pl.col(c).alias(f"_item_{c}") for c in item_cols],
             pl.lit(True).alias("_found"))
-        item_types = [m.event_type.upper() for m in ma.metrics if m.dataset == "items"]
         events = events.join(items, on="ITEM_ID", how="left")
         value_cols += [f"_item_{c}" for c in item_cols]
-        aggs.append((pl.col("_ET").is_in(item_types) & pl.col("_found").is_null())
-                    .sum().cast(pl.Int64).alias("items_not_found"))
+        aggs.append(pl.col("_found").null_count().cast(pl.Int64).alias("no_item"))
     for c in value_cols:
         aggs += [pl.col(c).cast(pl.Float64).sum().alias(f"sum:{c}"),
                  pl.col(c).null_count().cast(pl.Int64).alias(f"null:{c}")]
-    grouped = events.group_by("_W", "_ET", "SOURCE").agg(aggs)
+    grouped = events.group_by("_W", "EVENT_TYPE", "EVENT_ATTRIBUTION_SOURCE", "_served_by").agg(aggs)
 
-    plans = [grouped, totals, read]
-    if "recommendations" in good:
-        log = good["recommendations"]
+    plans = [grouped, totals, read, hashes]
+    if log_df is not None:
+        log = log_df.lazy()
         plans.append(_exposure_plan(log, window_seconds, window_origin))
-        if "USER_ID" in log.collect_schema():
+        if "USER_ID" in log_df.columns:
             plans.append(log.group_by(pl.col("SOURCE").alias("source")).agg(
                 pl.col("USER_ID").n_unique().cast(pl.Int64).alias("users"),
                 pl.len().cast(pl.Int64).alias("recommendations")))
-    grouped_df, totals_df, read_df, *rest = pl.collect_all(plans, engine="streaming")
+    grouped_df, totals_df, read_df, hashes_df, *rest = pl.collect_all(plans, engine="streaming")
+    grouped_df = _by_source(grouped_df)
     total = totals_df.row(0, named=True) | read_df.row(0, named=True)
     total["bad"] = total["rows"] - total["valid"]
     # Bad rows are fetched with a pass of their own only when there are any.
@@ -390,18 +394,14 @@ def _run(
             if total["bad"] or datasets[k].broken.height:
                 bad_parts.append(_bad_rows(datasets[k], typed_events, quarantine, i).collect(
                     engine="streaming"))
-        elif small_df[k]["_rule"].null_count() < small_df[k].height or datasets[k].broken.height:
-            bad_parts.append(_bad_rows(datasets[k], small_df[k].lazy(), quarantine, i).collect())
+        elif small_df[k]["_bad"].any() or datasets[k].broken.height:
+            bad_parts.append(_bad_rows(datasets[k], typed[k], quarantine, i).collect())
     bad_df = (pl.concat(bad_parts).sort("_ds", "_pos") if bad_parts
               else pl.DataFrame(schema={**QUARANTINE_SCHEMA, "_pos": pl.Int64, "_ds": pl.Int32}))
     rows_read = {"interactions": total["rows"], **{k: small_df[k].height for k in small}}
     for k, ds in datasets.items():
         rows_read[k] += ds.broken.height
-    # Rows whose hash no other row shares are distinct; among the others, count exactly.
-    exact = (valid(typed_events).filter(row_hash.is_duplicated())
-             .select(pl.struct(event_cols).n_unique()).collect(engine="streaming").item()
-             if total["hash_shared"] else 0)
-    duplicates = total["hash_shared"] - exact
+    duplicates = _count_duplicates(hashes_df["_h"], valid(typed_events), event_cols)
     exposure_df = (rest[0].cast(dict(EXPOSURE_SCHEMA)).sort("timestamp", "source")
                    if rest else None)
     traffic_df = rest[1].sort("source") if len(rest) > 1 else None
@@ -414,7 +414,7 @@ def _run(
         else:
             col = f"_item_{m.column}" if m.dataset == "items" else m.column
             value, not_summed = pl.col(f"sum:{col}"), pl.col(f"null:{col}")
-        missing = (pl.col("items_not_found") if m.dataset == "items"
+        missing = (pl.col("no_item") if m.dataset == "items"
                    else pl.lit(0, dtype=pl.Int64))
         parts.append(rows.select(
             "_W", "SOURCE", pl.lit(m.name.upper()).alias("metric_name"),
@@ -434,6 +434,33 @@ def _run(
     health = _health(ma, datasets, dedupe, joined, by_type_df, quarantine_df, rows_read,
                      duplicates, total["unresolved_ids"])
     return windows, health, quarantine_df, exposure_df, traffic_df
+
+
+def _row_hash(columns: list[str]) -> pl.Expr:
+    """A 64-bit hash of a whole row: each column hashed with its own seed, combined by xor."""
+    return functools.reduce(operator.xor, [pl.col(c).hash(seed=i) for i, c in enumerate(columns)])
+
+
+def _count_duplicates(hashes: pl.Series, events: pl.LazyFrame, columns: list[str]) -> int:
+    """Rows that exactly repeat an earlier row. Rows whose hash no other row shares are distinct;
+    only the rest (duplicates, or a rare hash collision) are read again and compared exactly."""
+    ordered = hashes.sort()
+    shared = ordered.filter(ordered == ordered.shift(1)).unique()
+    if shared.is_empty():
+        return 0
+    rows = events.filter(_row_hash(columns).is_in(shared.implode()))
+    sharing, distinct = rows.select(pl.len(), pl.struct(columns).n_unique()).collect(
+        engine="streaming").row(0)
+    return int(sharing - distinct)
+
+
+def _by_source(grouped: pl.DataFrame) -> pl.DataFrame:
+    """Name each group's source and upper-case its event type, then add up the groups that
+    now coincide: one row per (window, event type, source)."""
+    keys = ["_W", "EVENT_TYPE", "EVENT_ATTRIBUTION_SOURCE", "_served_by"]
+    return grouped.with_columns(
+        pl.col("EVENT_TYPE").str.to_uppercase().alias("_ET"), source_of().alias("SOURCE"),
+    ).group_by("_W", "_ET", "SOURCE").agg(pl.exclude(keys).sum())
 
 
 def _health(

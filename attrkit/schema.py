@@ -57,7 +57,8 @@ SCHEMAS: dict[str, tuple[Column, ...]] = {
 }
 
 _ISO = r"^\s*\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}.*)?$"
-_PRINTABLE_ASCII = r"^[\x20-\x7E]*$"
+_NOT_PRINTABLE_ASCII = r"[^\x20-\x7E]"
+_BLANK = r"^\s*$"  # Unicode white space, as str.strip_chars() strips
 
 
 def _rules_for(
@@ -78,16 +79,16 @@ def _rules_for(
             value = raw.cast(pl.String)
             rules.append((raw.is_not_null(), f"must be text, not {dtype}"))
         if col.kind == "id":
-            rules.append((value.str.strip_chars() == "", "must not be empty or blank"))
+            rules.append((value.str.contains(_BLANK), "must not be empty or blank"))
             rules.append((value.str.len_chars() > col.max_len,
                           f"longer than {col.max_len} characters"))
         elif col.kind == "label":
             # An empty label means "no label" (the service's rule 1 needs it present and not empty).
             value = pl.when(value == "").then(None).otherwise(value)
-            rules.append((value.str.strip_chars() == "", "must not be blank"))
+            rules.append((value.str.contains(_BLANK), "must not be blank"))
             rules.append((value.str.len_chars() > col.max_len,
                           f"longer than {col.max_len} characters"))
-            rules.append((~value.str.contains(_PRINTABLE_ASCII), "must be printable ASCII"))
+            rules.append((value.str.contains(_NOT_PRINTABLE_ASCII), "must be printable ASCII"))
         else:
             value = pl.when(value == "").then(None).otherwise(value)
         return value, rules
@@ -146,8 +147,10 @@ def coerce(
         record: add ``_record``, the raw row as JSON, for rows that break a rule (quarantine).
 
     Returns:
-        The schema's columns present in ``lf`` (typed), the numeric columns, ``_pos``, and
-        ``_column``, ``_rule``, ``_value`` describing the first broken rule or null.
+        The schema's columns present in ``lf`` (typed), the numeric columns, ``_pos``,
+        ``_column``, ``_rule``, ``_value`` describing the first broken rule or null, and ``_bad``
+        (any rule broken). Filter on ``_bad``: it is far cheaper than the descriptions, which a
+        lazy plan then computes only for the rows it keeps.
     """
     schema = lf.collect_schema()
     replaced = {c.name: c for c in overrides}
@@ -158,6 +161,7 @@ def coerce(
     columns: list[pl.Expr] = []
     rules: list[pl.Expr] = []
     values: list[pl.Expr] = []
+    hits: list[pl.Expr] = []
     for col in spec:
         if col.name not in schema:
             continue
@@ -169,6 +173,7 @@ def coerce(
         selected.append(value.alias(col.name))
         for broken, rule in col_rules:
             hit = broken.fill_null(False)
+            hits.append(hit)
             columns.append(pl.when(hit).then(pl.lit(col.name)))
             rules.append(pl.when(hit).then(pl.lit(rule)))
             values.append(pl.when(hit).then(pl.col(col.name).cast(pl.String)))
@@ -183,6 +188,7 @@ def coerce(
         pl.col("_pos"),
         (pl.coalesce(columns) if columns else null).alias("_column"),
         rule.alias("_rule"),
+        (pl.any_horizontal(hits) if hits else pl.lit(False)).alias("_bad"),
         (pl.coalesce(values) if values else null).alias("_value"),
         *([pl.when(rule.is_not_null()).then(raw_record).alias("_record")] if record else []),
     )

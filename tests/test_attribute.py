@@ -2,7 +2,7 @@ import polars as pl
 import pytest
 from conftest import CLICKS_WATCH_MINUTES
 
-from attrkit import InputError, attribute
+from attrkit import InputError, attribute, engine
 
 
 def _ev(**cols):
@@ -39,6 +39,15 @@ def test_dedupe_removes_exact_duplicates_only():
     assert kept.windows["value"].to_list() == [4.0]
     assert removed.windows["value"].to_list() == [3.0]
     assert removed.health.duplicates_removed
+
+
+def test_duplicates_stay_exact_when_row_hashes_collide(monkeypatch):
+    # A row hash of the timestamp alone: rows 0, 1, 3 and 4 share it, but only 0 and 1 are equal.
+    monkeypatch.setattr(engine, "_row_hash", lambda cols: pl.col("TIMESTAMP").hash())
+    ev = _ev(USER_ID=["a", "a", "b", "c", "a"], TIMESTAMP=[5, 5, 6, 5, 5],
+             ITEM_ID=["i", "i", "i", "i", "j"])
+    assert attribute(ev, CLICKS).health.duplicates == 1
+    assert attribute(ev.vstack(ev), CLICKS).health.duplicates == 6
 
 
 def test_too_many_sources():
