@@ -339,6 +339,15 @@ def _run(
     typed_events = typed["interactions"]
     events = valid(typed_events).drop("_pos")
     event_cols = events.collect_schema().names()
+    value_cols = list(_sum_columns(ma, "interactions"))
+    # Exact duplicates share a row hash: an 8-byte hash per row is computed before the joins and
+    # sorted after the pass; only rows whose hash repeats are then compared exactly. Each column
+    # carried through a join costs time, so only the columns the counts need go on (all of them
+    # when duplicates are to be dropped).
+    needed = ["TIMESTAMP", "EVENT_TYPE", "EVENT_ATTRIBUTION_SOURCE", "RECOMMENDATION_ID",
+              *(["ITEM_ID"] if item_cols else []), *value_cols]
+    carried = event_cols if dedupe else [c for c in event_cols if c in needed]
+    events = events.select(*carried, _row_hash(event_cols).alias("_h"))
     # Sources are looked up before duplicates are dropped (a row and its copy resolve alike), so
     # the whole-table counts and the windows share one read of the typed, resolved events.
     log_df = good["recommendations"].collect() if "recommendations" in good else None
@@ -348,10 +357,7 @@ def _run(
         pl.col("RECOMMENDATION_ID").filter("_unresolved").n_unique().cast(pl.Int64)
         .alias("unresolved_ids"),
     )
-    # Exact duplicates share a row hash. The hashes (8 bytes a row) are sorted after the pass;
-    # only rows whose hash repeats are then compared exactly.
-    row_hash = _row_hash(event_cols).alias("_h")
-    hashes = resolved.select(row_hash)
+    hashes = resolved.select("_h")
     read = ev_ds.raw.select(pl.len().cast(pl.Int64).alias("rows"))  # Parquet: its metadata
     if dedupe:
         resolved = resolved.unique(subset=event_cols, keep="any")
@@ -360,7 +366,6 @@ def _run(
     # One pass over the events: group by window, event type, label and served-by code, with every
     # count and sum any metric needs. The source names and upper-cased event types are worked
     # out afterwards on this small frame, and the metrics read off it.
-    value_cols = list(_sum_columns(ma, "interactions"))
     aggs = [pl.len().cast(pl.Int64).alias("events"),
             pl.col("_unresolved").sum().cast(pl.Int64).alias("unresolved")]
     if item_cols:

@@ -61,6 +61,17 @@ _NOT_PRINTABLE_ASCII = r"[^\x20-\x7E]"
 _BLANK = r"^\s*$"  # Unicode white space, as str.strip_chars() strips
 
 
+_MILLISECONDS = ("looks like milliseconds; TIMESTAMP must be Unix epoch seconds "
+                 "(or pass timestamp_unit='ms' / --timestamp-unit ms)")
+_OUT_OF_RANGE = "is out of range for Unix epoch seconds"
+
+
+def _too_long(value: pl.Expr, max_len: int) -> pl.Expr:
+    """More than ``max_len`` characters. A string has at least as many bytes as characters, so
+    characters are counted only where the byte length (free to read) exceeds the limit."""
+    return pl.when(value.str.len_bytes() > max_len).then(value).str.len_chars() > max_len
+
+
 def _rules_for(
     col: Column, dtype: pl.DataType, *, timestamp_unit: D.TimestampUnit
 ) -> tuple[pl.Expr, list[tuple[pl.Expr, str]]]:
@@ -80,14 +91,12 @@ def _rules_for(
             rules.append((raw.is_not_null(), f"must be text, not {dtype}"))
         if col.kind == "id":
             rules.append((value.str.contains(_BLANK), "must not be empty or blank"))
-            rules.append((value.str.len_chars() > col.max_len,
-                          f"longer than {col.max_len} characters"))
+            rules.append((_too_long(value, col.max_len), f"longer than {col.max_len} characters"))
         elif col.kind == "label":
             # An empty label means "no label" (the service's rule 1 needs it present and not empty).
             value = pl.when(value == "").then(None).otherwise(value)
             rules.append((value.str.contains(_BLANK), "must not be blank"))
-            rules.append((value.str.len_chars() > col.max_len,
-                          f"longer than {col.max_len} characters"))
+            rules.append((_too_long(value, col.max_len), f"longer than {col.max_len} characters"))
             rules.append((value.str.contains(_NOT_PRINTABLE_ASCII), "must be printable ASCII"))
         else:
             value = pl.when(value == "").then(None).otherwise(value)
@@ -103,6 +112,14 @@ def _rules_for(
             rules.append((unparsed, "must be Unix epoch seconds (a number)"))
         else:
             rules.append((unparsed, "must be a number"))
+    elif dtype.is_integer() and col.kind == "timestamp":
+        # Whole seconds already: range checks only, no round trip through floats.
+        limit = D.MAX_PLAUSIBLE_SECONDS * (1000 if timestamp_unit == "ms" else 1)
+        if timestamp_unit == "s":
+            rules.append(((raw.abs() >= limit) & (raw.abs() < limit * 1000), _MILLISECONDS))
+        rules.append((raw.abs() >= limit, _OUT_OF_RANGE))
+        seconds = raw.floordiv(1000) if timestamp_unit == "ms" else raw
+        return seconds.cast(pl.Int64), rules
     elif dtype.is_numeric():
         parsed = raw.cast(pl.Float64)
     elif isinstance(dtype, pl.Datetime) and col.kind == "timestamp":
@@ -117,10 +134,8 @@ def _rules_for(
     seconds = parsed / 1000.0 if timestamp_unit == "ms" else parsed
     limit = D.MAX_PLAUSIBLE_SECONDS
     if timestamp_unit == "s":
-        rules.append(((parsed.abs() >= limit) & (parsed.abs() < limit * 1000),
-                      "looks like milliseconds; TIMESTAMP must be Unix epoch seconds "
-                      "(or pass timestamp_unit='ms' / --timestamp-unit ms)"))
-    rules.append((seconds.abs() >= limit, "is out of range for Unix epoch seconds"))
+        rules.append(((parsed.abs() >= limit) & (parsed.abs() < limit * 1000), _MILLISECONDS))
+    rules.append((seconds.abs() >= limit, _OUT_OF_RANGE))
     # Fractional seconds (PutEvents sentAt) fall into the window that contains them.
     return seconds.floor().cast(pl.Int64, strict=False), rules
 

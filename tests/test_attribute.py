@@ -107,3 +107,14 @@ def test_put_events_properties_become_columns(tmp_path):
     assert sorted(r.windows.select("source", "value").rows()) == [
         ("SOURCE_NAME_UNDEFINED", 12.5), ("email", 30.0)]
     assert r.windows["timestamp"].unique().to_list() == [1700000000 // 900 * 900]
+
+
+@pytest.mark.parametrize("unit", ["s", "ms"])
+def test_integer_and_float_timestamps_fall_into_the_same_windows(unit):
+    scale = 1000 if unit == "ms" else 1
+    ts = [-1500 * scale // 1000, 0, 899 * scale, 1_700_000_000 * scale + scale - 1]
+    as_int = attribute(_ev(TIMESTAMP=ts), CLICKS, timestamp_unit=unit).windows
+    as_float = attribute(_ev(TIMESTAMP=[float(t) for t in ts]), CLICKS,
+                         timestamp_unit=unit).windows
+    assert as_int["timestamp"].to_list() == as_float["timestamp"].to_list()
+    assert as_int["timestamp"].to_list() == [-900, 0, 1_699_999_200]
