@@ -37,13 +37,13 @@ from attrkit.errors import AttrkitError, ConfigError, InputError
 from attrkit.health import Health, MetricHealth
 from attrkit.io import Dataset, load
 from attrkit.report import WINDOW_SCHEMA, read_report, write_report
-from attrkit.sample import generate_sample
 
 __version__ = "0.1.0"
 
-# The statistics pull in scipy and statsmodels (about a second to import); load them on first
-# use so that attributing, reading and writing reports start fast.
-_LAZY = {"stats": "attrkit.stats", "ComparisonTable": "attrkit.comparison",
+# The statistics pull in scipy and statsmodels (about a second to import), the sample generator
+# numpy; load them on first use so that attributing, reading and writing reports start fast.
+_LAZY = {"stats": "attrkit.stats", "generate_sample": "attrkit.sample",
+         "ComparisonTable": "attrkit.comparison",
          "compare": "attrkit.comparison", "compare_users": "attrkit.comparison",
          "exposure_from_log": "attrkit.comparison", "monitor": "attrkit.comparison"}
 

@@ -450,9 +450,9 @@ def _count_duplicates(hashes: pl.Series, events: pl.LazyFrame, columns: list[str
     """Rows that exactly repeat an earlier row. Rows whose hash no other row shares are distinct;
     only the rest (duplicates, or a rare hash collision) are read again and compared exactly."""
     ordered = hashes.sort()
-    shared = ordered.filter(ordered == ordered.shift(1)).unique()
-    if shared.is_empty():
+    if ordered.n_unique() == ordered.len():  # one linear pass over sorted values
         return 0
+    shared = ordered.filter(ordered == ordered.shift(1)).unique()
     rows = events.filter(_row_hash(columns).is_in(shared.implode()))
     sharing, distinct = rows.select(pl.len(), pl.struct(columns).n_unique()).collect(
         engine="streaming").row(0)
