@@ -1,7 +1,8 @@
 """Benchmark data: N interaction events in Personalize format, items, a recommendations log.
 
-Seeded and vectorised. Half the events carry a recommendation ID the log resolves; some carry
-an attribution-source label; the rest are organic. Written as CSV and Parquet.
+Seeded and vectorised. Half the events carry a recommendation ID, of which about 2% the log does
+not know (unresolved); some carry an attribution-source label; the rest are organic. About 0.5%
+of rows are exact copies of another (client retries). Written as CSV and Parquet.
 """
 
 from __future__ import annotations
@@ -48,10 +49,11 @@ def generate(out: Path, n: int, seed: int = 0, chunk: int = 2_000_000) -> dict:
     }).select(pl.format("item-{}", pl.col("_i").cast(pl.String).str.zfill(6)).alias("ITEM_ID"),
               "LENGTH", "GENRE")
     parts = []
-    for start in range(0, n, chunk):
-        m = min(chunk, n - start)
+    copies = n // 200
+    for start in range(0, n - copies, chunk):
+        m = min(chunk, n - copies - start)
         kind = rng.random(m)
-        rec = np.where(kind < 0.5, rng.integers(0, n_recs, m), -1)
+        rec = np.where(kind < 0.5, rng.integers(0, n_recs + n_recs // 50, m), -1)
         label = np.where((kind >= 0.5) & (kind < 0.6), rng.integers(0, 2, m), -1)
         parts.append(pl.DataFrame({
             "USER_ID": rng.integers(0, N_USERS, m),
@@ -73,6 +75,8 @@ def generate(out: Path, n: int, seed: int = 0, chunk: int = 2_000_000) -> dict:
             .alias("EVENT_ATTRIBUTION_SOURCE"),
         ))
     events = pl.concat(parts)
+    retries = events.sample(copies, seed=seed)
+    events = pl.concat([events, retries]).sample(fraction=1.0, shuffle=True, seed=seed + 1)
     events.write_parquet(out / "interactions.parquet")
     events.write_csv(out / "interactions.csv")
     for name, frame in (("items", items), ("recommendations", recs)):

@@ -1,7 +1,8 @@
 """One benchmark method per process, so wall time and peak RSS are its own.
 
 Usage: python bench/methods.py METHOD FORMAT DATA_DIR OUT_CSV
-METHOD: attrkit-api, attrkit-cli, duckdb, pandas, scan (read the needed columns only).
+METHOD: attrkit-api, attrkit-cli, duckdb, duckdb-checked (the same job with attrkit's checks),
+pandas, scan (read the needed columns only).
 Every method writes the report as the service's S3 CSV (scan writes a row count).
 """
 
@@ -22,6 +23,9 @@ def attrkit_api(fmt: str, data: Path, out: Path) -> None:
                                items=data / f"items.{fmt}",
                                recommendations=data / f"recommendations.{fmt}")
     result.write_report(out)
+    h = result.health
+    _write_counts(out, {"rows": h.rows_read["interactions"], "bad_rows": sum(h.quarantined.values()),
+                        "duplicates": h.duplicates, "unresolved_ids": h.unresolved_ids})
 
 
 def attrkit_cli(fmt: str, data: Path, out: Path) -> None:
@@ -33,14 +37,14 @@ def attrkit_cli(fmt: str, data: Path, out: Path) -> None:
                     "--out", str(out)], check=True, stdout=subprocess.DEVNULL)
 
 
-def duckdb_sql(fmt: str, data: Path, out: Path) -> None:
-    """The query a good analyst would write: one scan, joins on what is needed, one group-by."""
-    import duckdb
-
+def _duckdb_reads(fmt: str, data: Path) -> tuple[str, str, str]:
     read = "read_parquet('{}')" if fmt == "parquet" else "read_csv('{}', header=true)"
     ev, it, rc = (read.format(data / f"{n}.{fmt}") for n in ("interactions", "items",
                                                                "recommendations"))
-    con = duckdb.connect()
+    return ev, it, rc
+
+
+def _duckdb_report(con, ev: str, it: str, rc: str, out: Path) -> None:
     con.execute(f"""
     COPY (
       WITH ev AS (
@@ -68,6 +72,61 @@ def duckdb_sql(fmt: str, data: Path, out: Path) -> None:
           WHERE et = 'WATCH'
       ) ORDER BY TIMESTAMP, METRIC_NAME, EVENT_ATTRIBUTION_SOURCE
     ) TO '{out}' (HEADER, DELIMITER ',')""")
+
+
+def duckdb_sql(fmt: str, data: Path, out: Path) -> None:
+    """The query a good analyst would write: one scan, joins on what is needed, one group-by."""
+    import duckdb
+
+    _duckdb_report(duckdb.connect(), *_duckdb_reads(fmt, data), out)
+
+
+def _id_ok(col: str, max_len: int = 256, required: bool = True) -> str:
+    ok = f"(NOT regexp_full_match({col}, '\\s*') AND length({col}) <= {max_len})"
+    return f"({col} IS NOT NULL AND {ok})" if required else f"({col} IS NULL OR {ok})"
+
+
+def duckdb_checked(fmt: str, data: Path, out: Path) -> None:
+    """The same job with attrkit's checks, as SQL: every row's rules, exact duplicates and
+    unresolved recommendation IDs counted; the counts are written beside the report."""
+    import duckdb
+
+    ev, it, rc = _duckdb_reads(fmt, data)
+    label = "EVENT_ATTRIBUTION_SOURCE"
+    label_ok = (f"({label} IS NULL OR {label} = '' OR (NOT regexp_full_match({label}, '\\s*')"
+                f" AND length({label}) <= 1024 AND regexp_full_match({label}, '[\\x20-\\x7E]*')))")
+    ok = " AND ".join([_id_ok("USER_ID"), _id_ok("ITEM_ID"), _id_ok("EVENT_TYPE"),
+                       _id_ok("RECOMMENDATION_ID", required=False), label_ok,
+                       "TIMESTAMP IS NOT NULL AND abs(TIMESTAMP) < 1e11",
+                       "(EVENT_VALUE IS NULL OR isfinite(EVENT_VALUE))"])
+    log_ok = " AND ".join([_id_ok("RECOMMENDATION_ID"), _id_ok("SOURCE", 1024),
+                           "TIMESTAMP IS NOT NULL AND abs(TIMESTAMP) < 1e11"])
+    con = duckdb.connect()
+    con.execute(f"CREATE TEMP TABLE raw_ev AS SELECT *, {ok} AS ok FROM {ev}")
+    con.execute(f"CREATE TEMP TABLE log AS SELECT *, {log_ok} AS ok FROM {rc}")
+    rows, bad = con.execute("SELECT count(*), count(*) FILTER (NOT ok) FROM raw_ev").fetchone()
+    log_bad = con.execute("SELECT count(*) FILTER (NOT ok) + count(RECOMMENDATION_ID) "
+                          "- count(DISTINCT RECOMMENDATION_ID) FROM log").fetchone()[0]
+    cols = ("USER_ID, ITEM_ID, TIMESTAMP, EVENT_TYPE, EVENT_VALUE, RECOMMENDATION_ID, "
+            f"nullif({label}, '')")
+    distinct = con.execute(f"SELECT count(*) FROM (SELECT DISTINCT {cols} FROM raw_ev WHERE ok)"
+                           ).fetchone()[0]
+    unresolved = con.execute(f"""
+        SELECT count(DISTINCT e.RECOMMENDATION_ID) FROM raw_ev e
+        LEFT JOIN (SELECT RECOMMENDATION_ID, SOURCE FROM log WHERE ok) r
+          ON e.RECOMMENDATION_ID = r.RECOMMENDATION_ID
+        WHERE e.ok AND nullif(e.{label}, '') IS NULL AND e.RECOMMENDATION_ID IS NOT NULL
+          AND r.SOURCE IS NULL""").fetchone()[0]
+    _duckdb_report(con, "(SELECT * FROM raw_ev WHERE ok)", it,
+                   "(SELECT * FROM log WHERE ok)", out)
+    _write_counts(out, {"rows": rows, "bad_rows": bad + log_bad,
+                        "duplicates": rows - bad - distinct, "unresolved_ids": unresolved})
+
+
+def _write_counts(out: Path, counts: dict) -> None:
+    import json
+
+    out.with_suffix(".counts.json").write_text(json.dumps(counts, sort_keys=True) + "\n")
 
 
 def pandas_job(fmt: str, data: Path, out: Path) -> None:
@@ -116,6 +175,7 @@ def scan(fmt: str, data: Path, out: Path) -> None:
 
 
 METHODS = {"attrkit-api": attrkit_api, "attrkit-cli": attrkit_cli, "duckdb": duckdb_sql,
+           "duckdb-checked": duckdb_checked,
            "pandas": pandas_job, "scan": scan}
 
 if __name__ == "__main__":

@@ -1,9 +1,11 @@
-"""Run the attribution benchmark: attrkit (API and CLI), DuckDB SQL, pandas, and a scan floor.
+"""Run the attribution benchmark: attrkit (API and CLI), DuckDB SQL (as an analyst would write
+it, and with attrkit's checks), pandas, and a scan floor.
 
 Usage: python bench/run.py [--events N] [--formats parquet,csv] [--data DIR] [--out DIR]
 
-Each method runs in its own process; wall time and peak RSS (from wait4) are its own. All four
-jobs must produce the same report, or the run fails. Prints a table per format and writes
+Each method runs in its own process; wall time and peak RSS (from wait4) are its own. All jobs
+must produce the same report, and attrkit and the checked SQL the same counts (rows, bad rows,
+duplicates, unresolved IDs), or the run fails. Prints a table per format and writes
 ``results.json``. Times are ratios in one run, on one machine: compare them, not absolutes.
 """
 
@@ -21,7 +23,8 @@ from pathlib import Path
 import polars as pl
 
 HERE = Path(__file__).resolve().parent
-JOBS = ("attrkit-api", "attrkit-cli", "duckdb", "pandas")
+JOBS = ("attrkit-api", "attrkit-cli", "duckdb", "duckdb-checked", "pandas")
+COUNTED = ("attrkit-api", "duckdb-checked")  # jobs that write <report>.counts.json
 
 
 def run_one(method: str, fmt: str, data: Path, out: Path) -> dict:
@@ -57,6 +60,10 @@ def check_agree(reports: dict[str, Path]) -> None:
             raise AssertionError(f"{name} disagrees with {base_name} on {bad.height} rows")
         if name.startswith("attrkit") and path.read_bytes() != reports[base_name].read_bytes():
             raise AssertionError(f"{name}'s report differs byte for byte from {base_name}'s")
+    counts = {n: json.loads(p.with_suffix(".counts.json").read_text())
+              for n, p in reports.items() if n in COUNTED}
+    if len({json.dumps(c, sort_keys=True) for c in counts.values()}) > 1:
+        raise AssertionError(f"the counts disagree: {counts}")
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -91,14 +98,14 @@ def main(argv: list[str] | None = None) -> dict:
         check_agree(reports)
         duck = next(r for r in rows if r["method"] == "duckdb")
         floor = next(r for r in rows if r["method"] == "scan")
-        print(f"\n{args.events:,} events, {fmt}: all four reports agree")
-        print(f"{'method':<13}{'wall s':>9}{'peak RSS MB':>13}{'events/s':>14}"
+        print(f"\n{args.events:,} events, {fmt}: all {len(reports)} reports agree, and the counts")
+        print(f"{'method':<15}{'wall s':>9}{'peak RSS MB':>13}{'events/s':>14}"
               f"{'x DuckDB':>10}{'x scan':>8}")
         for r in rows:
             r["events_per_second"] = args.events / r["seconds"]
             r["ratio_to_duckdb"] = r["seconds"] / duck["seconds"]
             r["ratio_to_scan"] = r["seconds"] / floor["seconds"]
-            print(f"{r['method']:<13}{r['seconds']:>9.2f}{r['peak_rss_mb']:>13.0f}"
+            print(f"{r['method']:<15}{r['seconds']:>9.2f}{r['peak_rss_mb']:>13.0f}"
                   f"{r['events_per_second']:>14,.0f}{r['ratio_to_duckdb']:>10.2f}"
                   f"{r['ratio_to_scan']:>8.2f}")
         results["runs"] += rows

@@ -21,8 +21,11 @@ def test_small_benchmark_agrees(tmp_path):
     results = bench.main(["--events", "30000", "--data", str(tmp_path / "data"),
                           "--out", str(tmp_path / "out")])
     methods = {(r["method"], r["format"]) for r in results["runs"]}
-    assert methods == {(m, f) for m in ("attrkit-api", "attrkit-cli", "duckdb", "pandas", "scan")
-                       for f in ("parquet", "csv")}
+    assert methods == {(m, f) for m in ("attrkit-api", "attrkit-cli", "duckdb", "duckdb-checked",
+                                        "pandas", "scan") for f in ("parquet", "csv")}
+    counts = json.loads((tmp_path / "out" / "report-duckdb-checked-csv.counts.json").read_text())
+    # the generator plants retries (0.5% of rows) and IDs the log does not know
+    assert counts["duplicates"] == 150 and counts["unresolved_ids"] > 0
     saved = json.loads((tmp_path / "out" / "results.json").read_text())
     assert saved["events"] == 30000 and all(r["peak_rss_mb"] > 0 for r in saved["runs"])
 
@@ -37,3 +40,17 @@ def test_disagreement_is_caught(tmp_path):
     bad.write_text(header + "CLICKS,CLICK,3.0,samplecount,s,0\n")
     with pytest.raises(AssertionError, match="disagrees"):
         bench.check_agree({"attrkit-api": good, "duckdb": bad})
+
+
+def test_disagreeing_counts_are_caught(tmp_path):
+    import pytest
+
+    bench = _load()
+    header = "METRIC_NAME,EVENT_TYPE,VALUE,MATH_FUNCTION,EVENT_ATTRIBUTION_SOURCE,TIMESTAMP\n"
+    reports = {}
+    for name, dups in (("attrkit-api", 3), ("duckdb-checked", 4)):
+        reports[name] = tmp_path / f"{name}.csv"
+        reports[name].write_text(header + "CLICKS,CLICK,2.0,samplecount,s,0\n")
+        reports[name].with_suffix(".counts.json").write_text(json.dumps({"duplicates": dups}))
+    with pytest.raises(AssertionError, match="counts disagree"):
+        bench.check_agree(reports)
