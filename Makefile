@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 SAMPLE := build/sample
 REPORT := build/report
 
-.PHONY: report attribute test lint bench calibrate lab browser clean
+.PHONY: report attribute test lint bench profile calibrate lab browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -65,3 +65,7 @@ calibrate: $(VENV)/.installed
 EVENTS ?= 10000000
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/run.py --events $(EVENTS)
+
+## profile: where attribution's time goes, one step of the plan at a time (after make bench)
+profile: $(VENV)/.installed-dev
+	$(BIN)/python bench/profile.py --events $(EVENTS)

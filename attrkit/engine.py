@@ -34,7 +34,7 @@ from attrkit.errors import ConfigError, InputError
 from attrkit.health import Health, MetricHealth
 from attrkit.io import Dataset, load
 from attrkit.report import WINDOW_SCHEMA, write_report
-from attrkit.schema import coerce
+from attrkit.schema import SCHEMAS, coerce, may_repeat
 from attrkit.sources import lookup_sources, source_of
 from attrkit.windows import check_window, to_datetime, window_start
 
@@ -317,28 +317,37 @@ def _run(
                                overrides=ev_ds.overrides, record=quarantine)
     }
     item_cols = _sum_columns(ma, "items")
-    if "items" in datasets:
-        raw = datasets["items"].raw
-        typed["items"] = coerce(raw.select("ITEM_ID", *item_cols, "_pos"), "items",
-                                numeric=item_cols, record=quarantine)
-    if "recommendations" in datasets:
-        typed["recommendations"] = coerce(datasets["recommendations"].raw, "recommendations",
-                                          timestamp_unit=timestamp_unit, record=quarantine)
+    small_kwargs = {"items": dict(numeric=item_cols, record=quarantine),
+                    "recommendations": dict(timestamp_unit=timestamp_unit, record=quarantine)}
+
+    def typed_small(k: str, unique: bool) -> pl.LazyFrame:
+        raw = datasets[k].raw
+        if k == "items":
+            raw = raw.select("ITEM_ID", *item_cols, "_pos")
+        return coerce(raw, k, unique=unique, **small_kwargs[k])
+
     # Items and the log are needed whole by the joins: type and check them once, in memory.
-    # Which rule a bad row breaks is worked out later, only if there are bad rows.
-    small = [k for k in ("items", "recommendations") if k in typed]
+    # Which rule a bad row breaks is worked out later, only if there are bad rows. IDs that must
+    # be unique are checked by hash first; the exact check runs only when a hash repeats.
+    small = [k for k in ("items", "recommendations") if k in datasets]
     described = ["_column", "_rule", "_value", "_record"]
+    typed.update({k: typed_small(k, unique=False) for k in small})
     small_df = dict(zip(small, pl.collect_all(
         [typed[k].drop(described, strict=False) for k in small], engine="streaming"),
         strict=True))
+    for k in small:
+        unique_col = next(c.name for c in SCHEMAS[k] if c.unique)
+        if may_repeat(small_df[k][unique_col]):
+            typed[k] = typed_small(k, unique=True)
+            small_df[k] = typed[k].drop(described, strict=False).collect(engine="streaming")
 
     def valid(lf: pl.LazyFrame) -> pl.LazyFrame:
         return lf.filter(~pl.col("_bad")).drop(*described, "_bad", strict=False)
 
     good = {k: valid(df.lazy()) for k, df in small_df.items()}
     typed_events = typed["interactions"]
-    events = valid(typed_events).drop("_pos")
-    event_cols = events.collect_schema().names()
+    events = valid(typed_events)
+    event_cols = [c for c in events.collect_schema().names() if c != "_pos"]
     value_cols = list(_sum_columns(ma, "interactions"))
     # Exact duplicates share a row hash: an 8-byte hash per row is computed before the joins and
     # sorted after the pass; only rows whose hash repeats are then compared exactly. Each column
@@ -347,7 +356,7 @@ def _run(
     needed = ["TIMESTAMP", "EVENT_TYPE", "EVENT_ATTRIBUTION_SOURCE", "RECOMMENDATION_ID",
               *(["ITEM_ID"] if item_cols else []), *value_cols]
     carried = event_cols if dedupe else [c for c in event_cols if c in needed]
-    events = events.select(*carried, _row_hash(event_cols).alias("_h"))
+    events = events.select(*carried, _row_hash(event_cols).alias("_h"), "_pos")
     # Sources are looked up before duplicates are dropped (a row and its copy resolve alike), so
     # the whole-table counts and the windows share one read of the typed, resolved events.
     log_df = good["recommendations"].collect() if "recommendations" in good else None
@@ -357,7 +366,7 @@ def _run(
         pl.col("RECOMMENDATION_ID").filter("_unresolved").n_unique().cast(pl.Int64)
         .alias("unresolved_ids"),
     )
-    hashes = resolved.select("_h")
+    hashes = resolved.select("_h", "_pos")
     read = ev_ds.raw.select(pl.len().cast(pl.Int64).alias("rows"))  # Parquet: its metadata
     if dedupe:
         resolved = resolved.unique(subset=event_cols, keep="any")
@@ -406,7 +415,7 @@ def _run(
     rows_read = {"interactions": total["rows"], **{k: small_df[k].height for k in small}}
     for k, ds in datasets.items():
         rows_read[k] += ds.broken.height
-    duplicates = _count_duplicates(hashes_df["_h"], valid(typed_events), event_cols)
+    duplicates = _count_duplicates(hashes_df, valid(typed_events), event_cols)
     exposure_df = (rest[0].cast(dict(EXPOSURE_SCHEMA)).sort("timestamp", "source")
                    if rest else None)
     traffic_df = rest[1].sort("source") if len(rest) > 1 else None
@@ -446,14 +455,16 @@ def _row_hash(columns: list[str]) -> pl.Expr:
     return functools.reduce(operator.xor, [pl.col(c).hash(seed=i) for i, c in enumerate(columns)])
 
 
-def _count_duplicates(hashes: pl.Series, events: pl.LazyFrame, columns: list[str]) -> int:
-    """Rows that exactly repeat an earlier row. Rows whose hash no other row shares are distinct;
-    only the rest (duplicates, or a rare hash collision) are read again and compared exactly."""
-    ordered = hashes.sort()
+def _count_duplicates(hashes: pl.DataFrame, events: pl.LazyFrame, columns: list[str]) -> int:
+    """Rows that exactly repeat an earlier row. Rows whose hash (``_h``) no other row shares are
+    distinct; only the rest (duplicates, or a rare hash collision) are compared exactly, read
+    again by their position (``_pos``) so that only they are typed a second time."""
+    ordered = hashes["_h"].sort()
     if ordered.n_unique() == ordered.len():  # one linear pass over sorted values
         return 0
     shared = ordered.filter(ordered == ordered.shift(1)).unique()
-    rows = events.filter(_row_hash(columns).is_in(shared.implode()))
+    positions = hashes.filter(pl.col("_h").is_in(shared.implode()))["_pos"]
+    rows = events.filter(pl.col("_pos").is_in(positions.implode()))
     sharing, distinct = rows.select(pl.len(), pl.struct(columns).n_unique()).collect(
         engine="streaming").row(0)
     return int(sharing - distinct)

@@ -149,6 +149,7 @@ def coerce(
     keep_other_columns: bool = False,
     overrides: tuple[Column, ...] = (),
     record: bool = False,
+    unique: bool = True,
 ) -> pl.LazyFrame:
     """Type a raw frame by its dataset's schema and mark each row's first broken rule.
 
@@ -160,6 +161,8 @@ def coerce(
         keep_other_columns: keep columns the schema does not name (used for duplicate checks).
         overrides: columns whose rules replace the schema's (PutEvents' own limits).
         record: add ``_record``, the raw row as JSON, for rows that break a rule (quarantine).
+        unique: check that the columns that must be unique are (``False`` leaves it to the
+            caller, see :func:`may_repeat`).
 
     Returns:
         The schema's columns present in ``lf`` (typed), the numeric columns, ``_pos``,
@@ -181,7 +184,7 @@ def coerce(
         if col.name not in schema:
             continue
         value, col_rules = _rules_for(col, schema[col.name], timestamp_unit=timestamp_unit)
-        if col.unique:
+        if col.unique and unique:
             later = ~value.is_first_distinct()
             col_rules.append((value.is_not_null() & later,
                               f"duplicate {col.name}; each must appear once"))
@@ -207,6 +210,14 @@ def coerce(
         (pl.coalesce(values) if values else null).alias("_value"),
         *([pl.when(rule.is_not_null()).then(raw_record).alias("_record")] if record else []),
     )
+
+
+def may_repeat(values: pl.Series) -> bool:
+    """Whether some non-null value may occur twice. Distinct 64-bit hashes mean distinct values,
+    so this is exact when it says no, and far cheaper than comparing the values; only a yes
+    (a repeat, or a rare collision) needs the exact check of ``coerce(..., unique=True)``."""
+    present = values.drop_nulls()
+    return present.hash().n_unique() < present.len()
 
 
 def missing_required(dataset: DatasetName, columns: list[str]) -> list[str]:

@@ -224,3 +224,27 @@ def test_csv_values_the_typed_read_cannot_parse_still_load(tmp_path):
     log.write_text("RECOMMENDATION_ID,SOURCE,TIMESTAMP\nr1,A,900\nr2,A,soon\n")
     with pytest.raises(InputError, match=r"log.csv, line 3, column TIMESTAMP"):
         attribute_exposure(log)
+
+
+def test_unique_ids_are_checked_by_hash_then_exactly(monkeypatch):
+    from attrkit import engine
+    from attrkit.schema import may_repeat
+
+    assert not may_repeat(pl.Series(["a", "b", None, None]))  # nulls are not repeats
+    assert may_repeat(pl.Series(["a", "b", "a"]))
+    # When the hashes say "may repeat" but no ID does (a collision), the exact check finds no
+    # duplicate and the result is the same.
+    log = pl.DataFrame({"RECOMMENDATION_ID": ["r1", "r2"], "SOURCE": ["A", "B"],
+                        "TIMESTAMP": [0, 0]})
+    ev = pl.DataFrame({"USER_ID": ["u", "u"], "ITEM_ID": ["i", "i"], "TIMESTAMP": [1, 2],
+                       "EVENT_TYPE": ["click"] * 2, "RECOMMENDATION_ID": ["r1", "r2"]})
+    ma = {"name": "t", "metrics": [{"eventType": "click", "metricName": "m",
+                                    "expression": "SAMPLECOUNT()"}]}
+    fast = attribute(ev, ma, recommendations=log)
+    monkeypatch.setattr(engine, "may_repeat", lambda values: True)
+    exact = attribute(ev, ma, recommendations=log)
+    assert exact.windows.equals(fast.windows)
+    assert exact.health.events_by_source == {"A": 1, "B": 1}
+    # and a real repeat is still caught on the exact path
+    with pytest.raises(InputError, match="row 1, column RECOMMENDATION_ID: duplicate"):
+        attribute(ev, ma, recommendations=log.with_columns(RECOMMENDATION_ID=pl.lit("r1")))

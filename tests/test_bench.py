@@ -16,7 +16,7 @@ def _load():
     return module
 
 
-def test_small_benchmark_agrees(tmp_path):
+def test_small_benchmark_agrees(tmp_path, capsys):
     bench = _load()
     results = bench.main(["--events", "30000", "--data", str(tmp_path / "data"),
                           "--out", str(tmp_path / "out")])
@@ -28,6 +28,14 @@ def test_small_benchmark_agrees(tmp_path):
     assert counts["duplicates"] == 150 and counts["unresolved_ids"] > 0
     saved = json.loads((tmp_path / "out" / "results.json").read_text())
     assert saved["events"] == 30000 and all(r["peak_rss_mb"] > 0 for r in saved["runs"])
+    # the step-by-step profile runs on the same data and times every step
+    spec = importlib.util.spec_from_file_location("bench_profile", BENCH.with_name("profile.py"))
+    profile = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(profile)
+    capsys.readouterr()
+    profile.main(["--events", "30000", "--data", str(tmp_path / "data"), "--repeat", "1"])
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("  ")]
+    assert len(lines) == 2 * 7 and all(float(ln.split()[-1]) >= 0 for ln in lines)
 
 
 def test_disagreement_is_caught(tmp_path):
