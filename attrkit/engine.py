@@ -381,7 +381,7 @@ def _run(
         items = good["items"].select(
             "ITEM_ID", *[pl.col(c).alias(f"_item_{c}") for c in item_cols],
             pl.lit(True).alias("_found"))
-        events = events.join(items, on="ITEM_ID", how="left")
+        events = events.join(items, on="ITEM_ID", how="left", build_side="force_right")
         value_cols += [f"_item_{c}" for c in item_cols]
         aggs.append(pl.col("_found").null_count().cast(pl.Int64).alias("no_item"))
     for c in value_cols:

@@ -12,6 +12,9 @@ It is made cheap in two ways:
   only when a second, independently seeded hash agrees as well, so a false match needs two
   64-bit collisions at once; and when two of the log's own IDs share the first hash the lookup
   falls back to joining on the strings;
+* the log is always the join's build side (the hash table), so the events stream past it; left
+  to choose, polars first buffers a sample of both sides, which for a log of millions of rows
+  means holding millions of events;
 * the serving source comes back as a small :class:`polars.Enum` code, not a string per event.
   :func:`source_of` turns label and code into the source name, best after grouping, when there
   are few rows left.
@@ -57,13 +60,13 @@ def lookup_sources(
         keyed = log.select(k1.alias("_k1"), k2.alias("_k2_log"), code)
         if keyed["_k1"].n_unique() == keyed.height:
             events = events.with_columns(k1.alias("_k1")).join(
-                keyed.lazy(), on="_k1", how="left").with_columns(
+                keyed.lazy(), on="_k1", how="left", build_side="force_right").with_columns(
                 pl.when(rec_id.is_not_null() & (k2 == pl.col("_k2_log")))
                 .then(pl.col("_served_by")).alias("_served_by")
             ).drop("_k1", "_k2_log")
         else:  # two of the log's IDs share a hash: join on the strings themselves
             events = events.join(log.lazy().select("RECOMMENDATION_ID", code),
-                                 on="RECOMMENDATION_ID", how="left")
+                                 on="RECOMMENDATION_ID", how="left", build_side="force_right")
     label = pl.col("EVENT_ATTRIBUTION_SOURCE")
     return events.with_columns(
         (label.is_null() & rec_id.is_not_null() & pl.col("_served_by").is_null())
