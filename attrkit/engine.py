@@ -361,11 +361,7 @@ def _run(
     # the whole-table counts and the windows share one read of the typed, resolved events.
     log_df = good["recommendations"].collect() if "recommendations" in good else None
     resolved = lookup_sources(events, log_df)
-    totals = resolved.select(
-        pl.len().cast(pl.Int64).alias("valid"),
-        pl.col("RECOMMENDATION_ID").filter("_unresolved").n_unique().cast(pl.Int64)
-        .alias("unresolved_ids"),
-    )
+    unresolved_ids = resolved.filter("_unresolved").select("RECOMMENDATION_ID").unique()
     hashes = resolved.select("_h", "_pos")
     read = ev_ds.raw.select(pl.len().cast(pl.Int64).alias("rows"))  # Parquet: its metadata
     if dedupe:
@@ -389,7 +385,7 @@ def _run(
                  pl.col(c).null_count().cast(pl.Int64).alias(f"null:{c}")]
     grouped = events.group_by("_W", "EVENT_TYPE", "EVENT_ATTRIBUTION_SOURCE", "_served_by").agg(aggs)
 
-    plans = [grouped, totals, read, hashes]
+    plans = [grouped, unresolved_ids, read, hashes]
     if log_df is not None:
         log = log_df.lazy()
         plans.append(_exposure_plan(log, window_seconds, window_origin))
@@ -397,9 +393,9 @@ def _run(
             plans.append(log.group_by(pl.col("SOURCE").alias("source")).agg(
                 pl.col("USER_ID").n_unique().cast(pl.Int64).alias("users"),
                 pl.len().cast(pl.Int64).alias("recommendations")))
-    grouped_df, totals_df, read_df, hashes_df, *rest = pl.collect_all(plans, engine="streaming")
+    grouped_df, unresolved_df, read_df, hashes_df, *rest = pl.collect_all(plans, engine="streaming")
     grouped_df = _by_source(grouped_df)
-    total = totals_df.row(0, named=True) | read_df.row(0, named=True)
+    total = {"rows": read_df.item(), "valid": hashes_df.height}
     total["bad"] = total["rows"] - total["valid"]
     # Bad rows are fetched with a pass of their own only when there are any.
     bad_parts = []
@@ -446,7 +442,7 @@ def _run(
 
     quarantine_df = bad_df.drop("_pos", "_ds").cast(dict(QUARANTINE_SCHEMA))
     health = _health(ma, datasets, dedupe, joined, by_type_df, quarantine_df, rows_read,
-                     duplicates, total["unresolved_ids"])
+                     duplicates, unresolved_df.height)
     return windows, health, quarantine_df, exposure_df, traffic_df
 
 
