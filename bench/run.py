@@ -1,5 +1,5 @@
 """Run the attribution benchmark: attrkit (API and CLI), DuckDB SQL (as an analyst would write
-it, and with attrkit's checks), pandas, and a scan floor.
+it, and with attrkit's checks), the same plain query in polars, pandas, and a scan floor.
 
 Usage: python bench/run.py [--events N] [--formats parquet,csv] [--data DIR] [--out DIR]
 
@@ -23,7 +23,7 @@ from pathlib import Path
 import polars as pl
 
 HERE = Path(__file__).resolve().parent
-JOBS = ("attrkit-api", "attrkit-cli", "duckdb", "duckdb-checked", "pandas")
+JOBS = ("attrkit-api", "attrkit-cli", "duckdb", "duckdb-checked", "polars", "pandas")
 COUNTED = ("attrkit-api", "duckdb-checked")  # jobs that write <report>.counts.json
 
 

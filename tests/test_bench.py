@@ -22,7 +22,7 @@ def test_small_benchmark_agrees(tmp_path, capsys):
                           "--out", str(tmp_path / "out")])
     methods = {(r["method"], r["format"]) for r in results["runs"]}
     assert methods == {(m, f) for m in ("attrkit-api", "attrkit-cli", "duckdb", "duckdb-checked",
-                                        "pandas", "scan") for f in ("parquet", "csv")}
+                                        "polars", "pandas", "scan") for f in ("parquet", "csv")}
     counts = json.loads((tmp_path / "out" / "report-duckdb-checked-csv.counts.json").read_text())
     # the generator plants retries (0.5% of rows) and IDs the log does not know
     assert counts["duplicates"] == 150 and counts["unresolved_ids"] > 0
