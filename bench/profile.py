@@ -20,7 +20,7 @@ import polars as pl
 from attrkit import attribute
 from attrkit.engine import _row_hash
 from attrkit.io import load
-from attrkit.schema import coerce
+from attrkit.schema import coerce, may_repeat
 from attrkit.sources import lookup_sources
 from attrkit.windows import window_start
 
@@ -40,7 +40,9 @@ def stages(data: Path, fmt: str) -> list[tuple[str, object]]:
     ev = load("interactions", data / f"interactions.{fmt}")
     log_ds = load("recommendations", data / f"recommendations.{fmt}")
     items_ds = load("items", data / f"items.{fmt}")
-    typed_log = coerce(log_ds.raw, "recommendations").drop("_column", "_rule", "_value")
+    # as the engine does it: IDs checked for repeats by hash (exactly only if a hash repeats)
+    typed_log = coerce(log_ds.raw, "recommendations", unique=False).drop(
+        "_column", "_rule", "_value")
     log = typed_log.filter(~pl.col("_bad")).collect(engine="streaming")
     items = coerce(items_ds.raw.select("ITEM_ID", "LENGTH", "_pos"), "items", numeric=("LENGTH",))
     items = items.filter(~pl.col("_bad")).select(
@@ -68,7 +70,8 @@ def stages(data: Path, fmt: str) -> list[tuple[str, object]]:
         ("+ 64-bit row hash (for duplicates)", count(hashed)),
         ("+ source lookup (hashed join, 2.5M-row log)", count(looked_up)),
         ("+ items join, group by window (the report)", lambda: grouped.collect(engine="streaming")),
-        ("type and check the log alone", lambda: typed_log.collect(engine="streaming")),
+        ("type and check the log alone", lambda: may_repeat(
+            typed_log.collect(engine="streaming")["RECOMMENDATION_ID"])),
         ("attrkit.attribute (all of it)", lambda: attribute(
             data / f"interactions.{fmt}", data / "metric_attribution.json",
             items=data / f"items.{fmt}", recommendations=data / f"recommendations.{fmt}")),
