@@ -30,20 +30,3 @@ def test_environment_yml_lists_the_same_dependencies():
 def test_ci_runs_make_test():
     assert "make test" in (ROOT / ".ci" / "run").read_text()
 
-
-def test_attributing_imports_neither_the_statistics_nor_numpy(tmp_path):
-    # Attribution starts in about the time polars takes to import; the statistics (scipy,
-    # statsmodels) and the sample generator (numpy) load on first use.
-    import subprocess
-    import sys
-
-    code = ("import sys, polars as pl, attrkit\n"
-            "ev = pl.DataFrame({'USER_ID': ['u'], 'ITEM_ID': ['i'], 'TIMESTAMP': [1],"
-            " 'EVENT_TYPE': ['click']})\n"
-            "ma = {'name': 'x', 'metrics': [{'eventType': 'click', 'metricName': 'c',"
-            " 'expression': 'SAMPLECOUNT()'}]}\n"
-            "attrkit.attribute(ev, ma).write_report(sys.argv[1])\n"
-            "loaded = {'numpy', 'scipy', 'statsmodels'} & set(sys.modules)\n"
-            "assert not loaded, loaded\n"
-            "assert callable(attrkit.generate_sample) and 'numpy' in sys.modules\n")
-    subprocess.run([sys.executable, "-c", code, str(tmp_path / "r.csv")], check=True)
