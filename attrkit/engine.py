@@ -179,6 +179,9 @@ def attribute(
                        traffic)
 
 
+# The events' group-by: window start, raw event type, label, and the log's source code.
+_GROUP_KEYS = ("_W", "EVENT_TYPE", "EVENT_ATTRIBUTION_SOURCE", "_served_by")
+
 EXPOSURE_SCHEMA = pl.Schema({"timestamp": pl.Int64, "source": pl.String, "exposure": pl.Float64})
 
 
@@ -317,14 +320,13 @@ def _run(
                                overrides=ev_ds.overrides, record=quarantine)
     }
     item_cols = _sum_columns(ma, "items")
-    small_kwargs = {"items": dict(numeric=item_cols, record=quarantine),
-                    "recommendations": dict(timestamp_unit=timestamp_unit, record=quarantine)}
 
     def typed_small(k: str, unique: bool) -> pl.LazyFrame:
-        raw = datasets[k].raw
         if k == "items":
-            raw = raw.select("ITEM_ID", *item_cols, "_pos")
-        return coerce(raw, k, unique=unique, **small_kwargs[k])
+            return coerce(datasets[k].raw.select("ITEM_ID", *item_cols, "_pos"), "items",
+                          numeric=item_cols, record=quarantine, unique=unique)
+        return coerce(datasets[k].raw, k, timestamp_unit=timestamp_unit, record=quarantine,
+                      unique=unique)
 
     # Items and the log are needed whole by the joins: type and check them once, in memory.
     # Which rule a bad row breaks is worked out later, only if there are bad rows. IDs that must
@@ -383,7 +385,7 @@ def _run(
     for c in value_cols:
         aggs += [pl.col(c).cast(pl.Float64).sum().alias(f"sum:{c}"),
                  pl.col(c).null_count().cast(pl.Int64).alias(f"null:{c}")]
-    grouped = events.group_by("_W", "EVENT_TYPE", "EVENT_ATTRIBUTION_SOURCE", "_served_by").agg(aggs)
+    grouped = events.group_by(*_GROUP_KEYS).agg(aggs)
 
     plans = [grouped, unresolved_ids, read, hashes]
     if log_df is not None:
@@ -469,10 +471,9 @@ def _count_duplicates(hashes: pl.DataFrame, events: pl.LazyFrame, columns: list[
 def _by_source(grouped: pl.DataFrame) -> pl.DataFrame:
     """Name each group's source and upper-case its event type, then add up the groups that
     now coincide: one row per (window, event type, source)."""
-    keys = ["_W", "EVENT_TYPE", "EVENT_ATTRIBUTION_SOURCE", "_served_by"]
     return grouped.with_columns(
         pl.col("EVENT_TYPE").str.to_uppercase().alias("_ET"), source_of().alias("SOURCE"),
-    ).group_by("_W", "_ET", "SOURCE").agg(pl.exclude(keys).sum())
+    ).group_by("_W", "_ET", "SOURCE").agg(pl.exclude(_GROUP_KEYS).sum())
 
 
 def _health(
