@@ -67,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--window-origin", type=int, default=D.WINDOW_ORIGIN,
                    help="windows start at origin + k * length, Unix seconds (default 0)")
     a.add_argument("--dedupe", action="store_true", help="remove exact duplicate events")
+    a.add_argument("--low-memory", action="store_true",
+                   help="read the events twice, holding less at a time (slower)")
     a.add_argument("--on-bad-rows", choices=("error", "quarantine"), default="error",
                    help="stop at the first bad row (default) or quarantine bad rows and go on")
     a.add_argument("--max-sources", type=_positive, default=D.MAX_SOURCES,
@@ -202,6 +204,7 @@ def _attribute(args: argparse.Namespace) -> int:
         recommendations=args.recommendations, window_seconds=args.window_seconds,
         window_origin=args.window_origin, dedupe=args.dedupe, on_bad_rows=args.on_bad_rows,
         max_sources=args.max_sources, timestamp_unit=args.timestamp_unit,
+        low_memory=args.low_memory,
     )
     report = result.write_report(args.out, import_mode=args.import_mode)
     print(f"report: {report} ({result.windows.height:,} rows, "

@@ -46,7 +46,7 @@ def test_sample_then_attribute_end_to_end(tmp_path):
                            "--items", str(sample / "items.csv"),
                            "--recommendations", str(sample / "recommendations.csv"),
                            "--metric-attribution", str(sample / "metric_attribution.json"),
-                           "--out", f"{out}/", "--dedupe"],
+                           "--out", f"{out}/", "--dedupe", "--low-memory"],
                           capture_output=True, text=True, check=True)
     [report] = list(out.glob("AggregatedAttributionMetrics - FULL - *.csv"))
     assert f"report: {report}" in done.stdout

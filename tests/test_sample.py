@@ -62,3 +62,15 @@ def test_daily_cycle_is_visible(default_frames):
         (pl.col("TIMESTAMP") % 86400 // 3600).alias("h")).group_by("h").len()
     by_hour = dict(hours.iter_rows())
     assert by_hour[20] > 2 * by_hour[8]  # evening peak, morning trough (UTC)
+
+
+@pytest.mark.parametrize("dedupe", [False, True])
+def test_low_memory_gives_the_same_result(small_sample, dedupe):
+    kw = dict(items=small_sample.items, recommendations=small_sample.recommendations,
+              dedupe=dedupe)
+    shared = attribute(small_sample.interactions, small_sample.metric_attribution, **kw)
+    apart = attribute(small_sample.interactions, small_sample.metric_attribution,
+                      low_memory=True, **kw)
+    assert apart.windows.equals(shared.windows)
+    assert apart.health == shared.health and apart.health.duplicates > 0
+    assert apart.exposure.equals(shared.exposure) and apart.traffic.equals(shared.traffic)
