@@ -248,3 +248,13 @@ def test_unique_ids_are_checked_by_hash_then_exactly(monkeypatch):
     # and a real repeat is still caught on the exact path
     with pytest.raises(InputError, match="row 1, column RECOMMENDATION_ID: duplicate"):
         attribute(ev, ma, recommendations=log.with_columns(RECOMMENDATION_ID=pl.lit("r1")))
+
+
+def test_length_limits_count_characters_not_bytes(tmp_path):
+    # 256 two-byte characters (512 bytes) is within the limit; 257 of them is not. Characters
+    # are counted only where the byte length is over the limit, so both sides of that matter.
+    ok = "\u00e9" * 256
+    _, result = _run(tmp_path, HEADER + GOOD + f"{ok},{ok},1700000000,click,,\n")
+    assert result.health.rows_read["interactions"] == 2 and result.health.events_used == 2
+    with pytest.raises(InputError, match=r"line 3, column USER_ID: longer than 256 characters"):
+        _run(tmp_path, HEADER + GOOD + "\u00e9" * 257 + ",i1,1700000000,click,,\n")
