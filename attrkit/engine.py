@@ -480,10 +480,11 @@ def _count_duplicates(hashes: pl.DataFrame, events: pl.LazyFrame, columns: list[
 
 def _by_source(grouped: pl.DataFrame) -> pl.DataFrame:
     """Name each group's source and upper-case its event type, then add up the groups that
-    now coincide: one row per (window, event type, source)."""
-    return grouped.with_columns(
+    now coincide: one row per (window, event type, source). The groups are added in a fixed
+    order, so that float sums do not depend on the order the group-by happened to emit."""
+    return grouped.sort(_GROUP_KEYS, nulls_last=True).with_columns(
         pl.col("EVENT_TYPE").str.to_uppercase().alias("_ET"), source_of().alias("SOURCE"),
-    ).group_by("_W", "_ET", "SOURCE").agg(pl.exclude(_GROUP_KEYS).sum())
+    ).group_by("_W", "_ET", "SOURCE", maintain_order=True).agg(pl.exclude(_GROUP_KEYS).sum())
 
 
 def _health(
