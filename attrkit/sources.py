@@ -6,7 +6,7 @@
    is flagged *unresolved*.
 
 Step 2 is a left join of every event against the log, the largest single step of attribution.
-It is made cheap in two ways:
+It is made cheap in three ways:
 
 * the join key is a 64-bit hash of the recommendation ID, not the string. A match is accepted
   only when a second, independently seeded hash agrees as well, so a false match needs two
@@ -50,8 +50,7 @@ def lookup_sources(
         events = events.with_columns(fill)
     rec_id = pl.col("RECOMMENDATION_ID")
     if recommendations is None:
-        served = pl.lit(None, dtype=pl.Enum([])).alias("_served_by")
-        events = events.with_columns(served)
+        events = events.with_columns(pl.lit(None, dtype=pl.Enum([])).alias("_served_by"))
     else:
         log = recommendations.lazy().collect() if isinstance(recommendations, pl.LazyFrame) \
             else recommendations

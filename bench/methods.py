@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from attrkit import _defaults as D  # the limits the checked SQL applies, as attrkit does
+
 REPORT_HEADER = "METRIC_NAME,EVENT_TYPE,VALUE,MATH_FUNCTION,EVENT_ATTRIBUTION_SOURCE,TIMESTAMP"
 NEEDED = ["ITEM_ID", "TIMESTAMP", "EVENT_TYPE", "RECOMMENDATION_ID", "EVENT_ATTRIBUTION_SOURCE"]
 
@@ -81,7 +83,7 @@ def duckdb_sql(fmt: str, data: Path, out: Path) -> None:
     _duckdb_report(duckdb.connect(), *_duckdb_reads(fmt, data), out)
 
 
-def _id_ok(col: str, max_len: int = 256, required: bool = True) -> str:
+def _id_ok(col: str, max_len: int = D.MAX_ID_LENGTH, required: bool = True) -> str:
     ok = f"(NOT regexp_full_match({col}, '\\s*') AND length({col}) <= {max_len})"
     return f"({col} IS NOT NULL AND {ok})" if required else f"({col} IS NULL OR {ok})"
 
@@ -93,14 +95,15 @@ def duckdb_checked(fmt: str, data: Path, out: Path) -> None:
 
     ev, it, rc = _duckdb_reads(fmt, data)
     label = "EVENT_ATTRIBUTION_SOURCE"
+    ts_ok = f"TIMESTAMP IS NOT NULL AND abs(TIMESTAMP) < {D.MAX_PLAUSIBLE_SECONDS}"
     label_ok = (f"({label} IS NULL OR {label} = '' OR (NOT regexp_full_match({label}, '\\s*')"
-                f" AND length({label}) <= 1024 AND regexp_full_match({label}, '[\\x20-\\x7E]*')))")
+                f" AND length({label}) <= {D.MAX_ATTRIBUTION_SOURCE_LENGTH}"
+                f" AND regexp_full_match({label}, '[\\x20-\\x7E]*')))")
     ok = " AND ".join([_id_ok("USER_ID"), _id_ok("ITEM_ID"), _id_ok("EVENT_TYPE"),
                        _id_ok("RECOMMENDATION_ID", required=False), label_ok,
-                       "TIMESTAMP IS NOT NULL AND abs(TIMESTAMP) < 1e11",
-                       "(EVENT_VALUE IS NULL OR isfinite(EVENT_VALUE))"])
-    log_ok = " AND ".join([_id_ok("RECOMMENDATION_ID"), _id_ok("SOURCE", 1024),
-                           "TIMESTAMP IS NOT NULL AND abs(TIMESTAMP) < 1e11"])
+                       ts_ok, "(EVENT_VALUE IS NULL OR isfinite(EVENT_VALUE))"])
+    log_ok = " AND ".join([_id_ok("RECOMMENDATION_ID"),
+                           _id_ok("SOURCE", D.MAX_ATTRIBUTION_SOURCE_LENGTH), ts_ok])
     con = duckdb.connect()
     con.execute(f"CREATE TEMP TABLE raw_ev AS SELECT *, {ok} AS ok FROM {ev}")
     con.execute(f"CREATE TEMP TABLE log AS SELECT *, {log_ok} AS ok FROM {rc}")
