@@ -18,8 +18,11 @@ The package reads as its data flow::
   known effects.
 - :mod:`attrkit.stats` — tests on sufficient statistics (Welch, delta method, CUPED,
   proportions, Poisson rates, paired windows, sequential, Bayes, bootstrap, SRM, power).
-- :mod:`attrkit.comparison` — :func:`compare` sources on the windowed frame, :func:`monitor`
-  them window by window, :func:`compare_users` when users were randomised.
+- :mod:`attrkit.users` — per-user assignment and outcomes (:class:`~attrkit.users.UserData`),
+  the units of a user-randomised comparison, and the check of the declared design.
+- :mod:`attrkit.comparison` — :func:`compare` sources as the declared design randomised them
+  (per user, per window, or described only), :func:`monitor` them look by look,
+  :func:`lift_by_day` to see an effect fade, :func:`compare_users` on a per-user frame.
 - :mod:`attrkit.errors` — :class:`AttrkitError` and its subclasses.
 
 Example:
@@ -45,7 +48,8 @@ __version__ = "0.1.0"
 _LAZY = {"stats": "attrkit.stats", "generate_sample": "attrkit.sample",
          "ComparisonTable": "attrkit.comparison",
          "compare": "attrkit.comparison", "compare_users": "attrkit.comparison",
-         "exposure_from_log": "attrkit.comparison", "monitor": "attrkit.comparison"}
+         "exposure_from_log": "attrkit.comparison", "monitor": "attrkit.comparison",
+         "lift_by_day": "attrkit.comparison"}
 
 
 def __getattr__(name: str):
@@ -62,7 +66,7 @@ __all__ = [
     "Attribution", "AttrkitError", "ComparisonTable", "ConfigError", "Dataset", "Health",
     "InputError", "Metric", "MetricAttribution", "MetricHealth", "WINDOW_SCHEMA", "__version__",
     "attribute", "attribute_exposure", "compare", "compare_users", "exposure_from_log",
-    "generate_sample", "load", "monitor", "parse_expression", "read_report", "stats",
+    "generate_sample", "lift_by_day", "load", "monitor", "parse_expression", "read_report", "stats",
     "write_report",
 ]
 

@@ -23,3 +23,7 @@ SEED = 0
 OnBadRows = Literal["error", "quarantine"]
 TimestampUnit = Literal["s", "ms"]
 ImportMode = Literal["FULL", "INCREMENTAL"]
+ALPHA = 0.05
+"""Significance level of every test."""
+CORRECTION = "holm"
+"""Multiple-comparison correction across the tested rows of one comparison."""

@@ -1,15 +1,28 @@
-"""Comparing sources: every metric × pair of sources, with the method the data calls for.
+"""Comparing sources: every metric × pair of sources, analysed as the design was randomised.
 
-:func:`compare` works on the windowed frame (attrkit's own, or a Personalize report read back);
-:func:`compare_users` on per-user values when users were randomised between sources;
-:func:`monitor` evaluates the always-valid test after every window. Methods chosen by
-``method="auto"`` (spec/statistics.md):
+:func:`compare` takes an :class:`~attrkit.Attribution` (or a windowed frame, e.g. a Personalize
+report read back) and a declared ``design`` (spec/statistics.md):
 
-- a count metric (``samplecount``) with an exposure → Poisson rate ratio stratified by window
-  (what both sources share in a window cancels), over-dispersion estimated from
-  window-to-window variation (quasi-likelihood);
-- a sum metric with an exposure → ratio of rates per exposure, paired by window, Newey–West;
-- no exposure → paired by window: ratio of totals, Newey–West.
+- ``"users"`` (the default when the recommendations log has ``USER_ID``): users were assigned
+  to one source each. The units are the users in the log, each in the arm that served them
+  first, a user without events counting as zero. Per metric and pair of arms: the metric per
+  assigned user (Welch; the primary result), per recommendation served (ratio of per-user sums,
+  delta method) and the user's total across all sources (Welch). Sources nobody randomised (a
+  labelled carousel, organic traffic) are *described* (:attr:`ComparisonTable.described`), not
+  tested.
+- ``"requests"``: each request was randomised on its own, so windows are valid units. With
+  ``method="auto"``: a count with an exposure → Poisson rate ratio stratified by window,
+  over-dispersion from window-to-window variation; a sum with an exposure → ratio of rates per
+  exposure, paired by window, Newey–West; no exposure → per-window totals paired by window,
+  Newey–West.
+- ``"observational"``: nothing was randomised: every comparison is described, none tested.
+
+Without per-user data and without a declared design (report CSVs, CloudWatch, a log without
+``USER_ID``), the window-level results are shown with a statement that they assume
+request-level randomisation, and no verdict.
+
+:func:`monitor` evaluates the always-valid test at each look (each day for users, each window
+for requests); :func:`compare_users` compares a frame of per-user values directly.
 """
 
 from __future__ import annotations
@@ -36,15 +49,35 @@ from attrkit.stats import (
     ratio_test,
     srm_test,
 )
-from attrkit.stats._core import check_alpha, check_choice, interval_and_p
+from attrkit.stats._core import SampleStats, check_alpha, check_choice, interval_and_p
+from attrkit.stats.fieller import fieller_interval
 from attrkit.stats.multiple import CORRECTIONS
 from attrkit.stats.paired import hac_se_of_mean, newey_west_lags
-from attrkit.stats.sequential import sequential_rho
+from attrkit.stats.sequential import halfwidth, sequential_rho
+from attrkit.users import DAY, DesignCheck, UserData
 
 Method = Literal["auto", "rate", "paired"]
+Design = Literal["users", "requests", "observational"]
+DESIGNS = ("users", "requests", "observational")
 MIN_WINDOWS = 30
-"""Fewer windows than this and a Newey–West standard error is not to be trusted."""
+"""Fewer windows than this and no verdict: the Newey–West standard error is too uncertain (with 12
+windows the paired test's A/A false-positive rate is about 0.12, heavy-tailed sums over one day
+0.12–0.13)."""
+MIN_USERS = 100
+"""Fewer users than this in an arm and no verdict: Welch's t leans on the central limit theorem,
+and per-user sums are skewed (most users zero, a few heavy)."""
 MAX_UNATTRIBUTED_SHARE = 0.5
+KINDS = {
+    "per_user": "per assigned user",
+    "per_recommendation": "per recommendation served",
+    "user_total": "user total across all sources, per assigned user",
+    "window": "per window",
+    "volume": "totals (volume, not effectiveness)",
+}
+"""What each row's ``kind`` compares."""
+NO_DESIGN = ("window-level results assume each request was randomised on its own; declare "
+             "design='requests' if so (then verdicts are given), or give a recommendations log "
+             "with USER_ID for a per-user analysis")
 
 RESULT_SCHEMA = pl.Schema({
     "metric": pl.String, "control": pl.String, "treatment": pl.String,
@@ -54,8 +87,13 @@ RESULT_SCHEMA = pl.Schema({
     "effect": pl.Float64, "lift": pl.Float64, "lift_ci_low": pl.Float64,
     "lift_ci_high": pl.Float64, "p_value": pl.Float64, "p_adjusted": pl.Float64,
     "significant": pl.Boolean, "method": pl.String, "why": pl.String, "windows": pl.Int64,
-    "warnings": pl.String,
+    "warnings": pl.String, "kind": pl.String, "unit": pl.String, "control_n": pl.Int64,
+    "treatment_n": pl.Int64, "tested": pl.Boolean,
 })
+"""One row per metric, kind and pair. ``control_rate``/``treatment_rate`` are the estimator's
+arm values (mean per user, ratio per recommendation, or rate per exposure); ``lift`` is
+relative; ``tested`` says whether the row is in the multiple-comparison family (randomised and
+computed); ``significant`` is null where no verdict is given."""
 
 
 def _frame(x: Any, what: str) -> pl.DataFrame:
@@ -99,6 +137,12 @@ class ComparisonTable:
         warnings: checks that failed for the whole report (SRM, unattributed share, ...).
         srm: the traffic-share check, when there was one.
         alpha, correction: the options used.
+        design: the design analysed (``users``, ``requests``, ``observational``), or ``None``
+            when none was declared and only windows were known (no verdicts).
+        design_check: what the data says about the design (:class:`~attrkit.users.DesignCheck`),
+            under ``users``.
+        described: sources and metrics described, not tested: per metric and source the
+            total, its share, and (with users) the mean per assigned user.
     """
 
     frame: pl.DataFrame
@@ -106,6 +150,20 @@ class ComparisonTable:
     srm: Any = None
     alpha: float = 0.05
     correction: str = "holm"
+    design: str | None = None
+    design_check: DesignCheck | None = None
+    described: pl.DataFrame | None = None
+
+    @property
+    def design_text(self) -> str:
+        """The design and what it means, in one sentence."""
+        return {
+            "users": "users randomised between sources: each user is a unit, analysed in the "
+                     "arm that served them first",
+            "requests": "requests randomised on their own: 15-minute windows are the units",
+            "observational": "observational: nothing was randomised, so sources are described, "
+                             "not tested",
+        }.get(self.design or "", "not declared: " + NO_DESIGN)
 
     def to_polars(self) -> pl.DataFrame:
         return self.frame
@@ -113,33 +171,45 @@ class ComparisonTable:
     def to_pandas(self) -> Any:
         return self.frame.to_pandas()
 
-    def row(self, metric: str, control: str, treatment: str) -> dict[str, Any]:
-        """One comparison as a dict."""
+    def row(self, metric: str, control: str, treatment: str, kind: str | None = None
+            ) -> dict[str, Any]:
+        """One comparison as a dict: the primary one of the pair (per assigned user under
+        ``users``) unless ``kind`` names another (see :data:`KINDS`)."""
         hit = self.frame.filter(metric=metric.upper(), control=control, treatment=treatment)
-        if hit.height != 1:
-            raise KeyError(f"no comparison of {treatment!r} against {control!r} on {metric!r}")
+        if kind is not None:
+            hit = hit.filter(kind=kind)
+        if hit.height == 0:
+            raise KeyError(f"no comparison of {treatment!r} against {control!r} on {metric!r}"
+                           + (f" of kind {kind!r}" if kind else ""))
         return hit.row(0, named=True)
 
     def _repr_html_(self) -> str:
         def pct(x: float | None) -> str:
             return "–" if x is None or not math.isfinite(x) else f"{x:+.1%}"
 
-        head = ("<tr><th>metric</th><th>control</th><th>treatment</th><th>lift</th>"
+        def p(x: float | None) -> str:
+            return "–" if x is None or not math.isfinite(x) else f"{x:.3g}"
+
+        head = ("<tr><th>metric</th><th>kind</th><th>control</th><th>treatment</th><th>lift</th>"
                 f"<th>{1 - self.alpha:.0%} CI</th><th>p</th><th>p ({html.escape(self.correction)})"
-                "</th><th>method</th></tr>")
+                "</th><th>method</th><th>warnings</th></tr>")
         rows = []
         for r in self.frame.iter_rows(named=True):
             mark = " <b>*</b>" if r["significant"] else ""
             rows.append(
                 "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in (
-                    r["metric"], r["control"], r["treatment"])) +
+                    r["metric"], r["kind"], r["control"], r["treatment"])) +
                 f"<td>{pct(r['lift'])}{mark}</td>"
                 f"<td>[{pct(r['lift_ci_low'])}, {pct(r['lift_ci_high'])}]</td>"
-                f"<td>{r['p_value']:.3g}</td><td>{r['p_adjusted']:.3g}</td>"
-                f"<td>{html.escape(r['method'])}</td></tr>")
-        warn = "".join(f"<li>{html.escape(w)}</li>" for w in self.warnings)
+                f"<td>{p(r['p_value'])}</td><td>{p(r['p_adjusted'])}</td>"
+                f"<td>{html.escape(r['method'])}</td>"
+                f"<td>{html.escape(r['warnings'] or '')}</td></tr>")
+        notes = [f"Design: {self.design_text}."]
+        if self.design_check is not None:
+            notes.append(self.design_check.summary())
+        warn = "".join(f"<li>{html.escape(w)}</li>" for w in [*notes, *self.warnings])
         return (f"<table class='attrkit-compare'>{head}{''.join(rows)}</table>"
-                + (f"<ul class='attrkit-warnings'>{warn}</ul>" if warn else ""))
+                f"<ul class='attrkit-warnings'>{warn}</ul>")
 
 
 def _series(windows: pl.DataFrame, metric: str, source: str) -> pl.DataFrame:
@@ -190,30 +260,37 @@ def compare(
     exposure: Any = None,
     baseline: str | None = None,
     sources: list[str] | None = None,
-    alpha: float = 0.05,
-    correction: str = "holm",
+    design: Design | None = None,
+    users: UserData | None = None,
+    alpha: float = D.ALPHA,
+    correction: str = D.CORRECTION,
     method: Method = "auto",
     traffic_weights: dict[str, float] | None = None,
     traffic: Any = None,
     srm_threshold: float = 0.001,
+    volume: list[tuple[str, str]] | None = None,
 ) -> ComparisonTable:
-    """Compare sources on every metric, with multiple-comparison correction across all rows.
+    """Compare sources on every metric, as the declared design randomised them.
 
     Args:
-        windows: the tidy windowed frame (or an :class:`~attrkit.Attribution`).
+        windows: an :class:`~attrkit.Attribution`, or the tidy windowed frame (e.g.
+            :func:`~attrkit.read_report`).
         metrics: metric names to compare (default all).
-        exposure: recommendations served per source and window: a frame with ``timestamp``,
-            ``source``, ``exposure`` (see :func:`exposure_from_log`). Sources without exposure
-            are compared on their per-window totals.
-        baseline: compare every source with this one; default every pair.
+        exposure: recommendations served per source and window (``timestamp``, ``source``,
+            ``exposure``; see :func:`exposure_from_log`), for window-level rates.
+        baseline: the control; every other source is compared with it. Default: every pair.
         sources: the sources to compare (default all but ``SOURCE_NAME_UNDEFINED``).
-        alpha, correction: significance level; p-value adjustment across all rows.
-        method: ``auto`` (see the module docs), ``rate`` or ``paired``.
-        traffic_weights: planned traffic shares per source, for the SRM check; without it and
-            with an exposure, the sources with exposure are checked against an equal split.
-        traffic: users per source (``source``, ``users``), the unit of randomisation, for the
-            SRM check; an :class:`~attrkit.Attribution` with a log that has ``USER_ID`` brings
-            it. Without it, recommendations served are counted instead (a warning says so).
+        design: ``"users"``, ``"requests"`` or ``"observational"`` (see the module docs).
+            Default ``"users"`` when per-user data is known, else undeclared (no verdicts).
+        users: per-user data (:class:`~attrkit.users.UserData`); an Attribution brings its own.
+        alpha, correction: significance level; p-value adjustment across the tested rows.
+        method: window-level method: ``auto`` (see the module docs), ``rate`` or ``paired``.
+        traffic_weights: planned traffic shares per source, for the SRM check (default equal).
+        traffic: users per source (``source``, ``users``) for the SRM check when no per-user
+            data is given; without either, recommendations served are counted (a warning says
+            so).
+        volume: pairs ``(control, treatment)`` whose per-window totals are to be compared
+            anyway: labelled a comparison of volume, never a verdict, outside the family.
 
     Example:
         >>> import polars as pl, numpy as np
@@ -222,20 +299,34 @@ def compare(
         >>> w = pl.DataFrame({"timestamp": np.tile(ts, 2), "metric_name": "CLICKS",
         ...     "source": ["A"] * 96 + ["B"] * 96,
         ...     "value": np.concatenate([rng.poisson(100, 96), rng.poisson(120, 96)]) * 1.0})
-        >>> t = compare(w, baseline="A")
+        >>> t = compare(w, baseline="A", design="requests")
         >>> row = t.row("CLICKS", "A", "B")
         >>> row["lift_ci_low"] < 0.2 < row["lift_ci_high"], row["significant"]
         (True, True)
+        >>> compare(w, baseline="A").row("CLICKS", "A", "B")["significant"] is None
+        True
     """
     alpha = check_alpha(alpha)
     check_choice("correction", correction, CORRECTIONS)
     check_choice("method", method, ("auto", "rate", "paired"))
+    if design is not None:
+        check_choice("design", design, DESIGNS)
     exp = _exposure(windows, exposure)
     w = _frame(windows, "windows")
     missing = {"timestamp", "metric_name", "source", "value"} - set(w.columns)
     if missing:
         raise ValueError(f"windows: missing columns {sorted(missing)}; pass attrkit's windowed "
                          "frame or read_report(...)")
+    _check_finite(w, "windows", "value")
+    if exp is not None:
+        _check_finite(exp, "exposure", "exposure")
+    if users is None:
+        users = getattr(windows, "users", None)
+    if design is None and users is not None:
+        design = "users"
+    if design == "users" and users is None:
+        raise ValueError("design='users' needs per-user data: a recommendations log with USER_ID "
+                         "(attribute(..., recommendations=...)) or users=")
     math_fn = dict(w.select("metric_name", "math_function").unique().iter_rows()) \
         if "math_function" in w.columns else {}
     all_metrics = sorted(w["metric_name"].unique().to_list())
@@ -245,18 +336,12 @@ def compare(
         raise ValueError(f"metrics: {unknown[0]!r} is not in the windows; metrics are "
                          f"{all_metrics}")
     present = w["source"].unique().sort().to_list()
+    if design == "users":
+        present = sorted(set(present) | set(users.arms))
     src = sources or [s for s in present if s != D.UNDEFINED_SOURCE]
-    for s in [*src, *([baseline] if baseline else [])]:
+    for s in [*src, *([baseline] if baseline else []), *(x for pair in volume or [] for x in pair)]:
         if s not in present:
             raise ValueError(f"source {s!r}: not in the windows; sources are {present}")
-    if baseline:
-        pairs = [(baseline, s) for s in src if s != baseline]
-    else:
-        pairs = list(itertools.combinations(src, 2))
-    if not pairs:
-        raise ValueError("need at least two sources to compare")
-
-    exposed = set(exp["source"].unique().to_list()) if exp is not None else set()
 
     warnings: list[str] = []
     total = w.filter(pl.col("metric_name") == chosen[0])
@@ -265,42 +350,244 @@ def compare(
     if share > MAX_UNATTRIBUTED_SHARE:
         warnings.append(f"{share:.1%} of {chosen[0]} is unattributed (SOURCE_NAME_UNDEFINED); "
                         "check labels and the recommendations log")
-    srm = None
+
+    check = None
+    if design == "users":
+        arms = [s for s in users.arms if s in src]
+        if baseline is not None and baseline not in arms:
+            raise ValueError(f"baseline={baseline!r}: no user was assigned to it, so it was not "
+                             f"randomised; the arms are {users.arms} (or declare "
+                             "design='requests')")
+        pairs = _pairs(arms, baseline)
+        check = users.check()
+        warnings += check.warnings
+        srm = _srm([float(check.users_by_arm[a]) for a in arms], arms, "users",
+                   traffic_weights, srm_threshold, warnings)
+        rows = [row for metric in chosen for c, t in pairs
+                for row in _user_rows(users, metric, c, t, alpha)]
+        described = _describe(w, chosen, src, users, arms)
+    else:
+        pairs = _pairs(src, baseline)
+        exposed = set(exp["source"].unique().to_list()) if exp is not None else set()
+        srm = _window_srm(windows, traffic, exp, src, exposed, traffic_weights, srm_threshold,
+                          warnings)
+        rows = [_one(w, exp, metric, math_fn.get(metric, "samplecount"), c, t, exposed, alpha,
+                     method) for metric in chosen for c, t in pairs]
+        described = _describe(w, chosen, src, None, [])
+        if design is None:
+            warnings.append(NO_DESIGN)
+    for c, t in volume or []:
+        for metric in chosen:
+            rows.append(_one(w, None, metric, "sum", c, t, set(), alpha, "paired")
+                        | {"kind": "volume"})
+    frame = _verdicts(pl.DataFrame(rows, schema=RESULT_SCHEMA, orient="row"), design,
+                      correction, alpha)
+    return ComparisonTable(frame, warnings, srm, alpha, correction, design, check, described)
+
+
+def _pairs(src: list[str], baseline: str | None) -> list[tuple[str, str]]:
+    pairs = ([(baseline, s) for s in src if s != baseline] if baseline
+             else list(itertools.combinations(src, 2)))
+    if not pairs:
+        raise ValueError(f"need at least two sources to compare; have {src}")
+    return pairs
+
+
+def _check_finite(frame: pl.DataFrame, what: str, column: str) -> None:
+    """NaN or infinite values are refused, naming the first (never dropped silently)."""
+    bad = frame.filter(~pl.col(column).cast(pl.Float64).is_finite())
+    if bad.height:
+        r = bad.row(0, named=True)
+        where = ", ".join(f"{k} {r[k]!r}" for k in ("timestamp", "metric_name", "source") if k in r)
+        raise ValueError(f"{what}: {bad.height} rows have a {column} that is not a finite number, "
+                         f"the first at {where} ({r[column]!r})")
+
+
+def _srm(counts: list[float], names: list[str], unit: str, traffic_weights: Any,
+         threshold: float, warnings: list[str]) -> Any:
+    if traffic_weights:
+        missing = [n for n in names if n not in traffic_weights]
+        if missing:
+            raise ValueError(f"traffic_weights: no planned share for {missing}")
+    if len(names) < 2:
+        return None
+    weights = [traffic_weights[n] for n in names] if traffic_weights else None
+    srm = srm_test(counts, weights, threshold=threshold)
+    if srm.mismatch:
+        warnings.append(f"sample ratio mismatch in {unit} (p = {srm.p_value:.2g}) across "
+                        f"{', '.join(names)}")
+    return srm
+
+
+def _window_srm(windows, traffic, exp, src, exposed, traffic_weights, threshold, warnings):
     if traffic is None:
         traffic = getattr(windows, "traffic", None)
-    weights_src = list(traffic_weights) if traffic_weights else [s for s in src if s in exposed]
-    if len(weights_src) >= 2 and (traffic is not None or exp is not None):
-        # Randomisation is by user: count users where known; recommendations served cluster
-        # within users and would raise false alarms.
-        if traffic is not None:
-            tr = _frame(traffic, "traffic")
-            counts = [float(tr.filter(source=s)["users"].sum()) for s in weights_src]
-            unit = "users"
-        else:
-            counts = [float(exp.filter(source=s)["exposure"].sum()) for s in weights_src]
-            unit = "recommendations served"
-        weights = [traffic_weights[s] for s in weights_src] if traffic_weights else None
-        srm = srm_test(counts, weights, threshold=srm_threshold)
-        if srm.mismatch:
-            warnings.append(f"sample ratio mismatch in {unit} (p = {srm.p_value:.2g}) across "
-                            f"{', '.join(weights_src)}")
+    names = list(traffic_weights) if traffic_weights else [s for s in src if s in exposed]
+    if len(names) < 2 or (traffic is None and exp is None):
+        return None
+    # Randomisation is by user: count users where known; recommendations served cluster
+    # within users and would raise false alarms.
+    if traffic is not None:
+        tr = _frame(traffic, "traffic")
+        counts = [float(tr.filter(source=s)["users"].sum()) for s in names]
+        return _srm(counts, names, "users", traffic_weights, threshold, warnings)
+    counts = [float(exp.filter(source=s)["exposure"].sum()) for s in names]
+    return _srm(counts, names, "recommendations served", traffic_weights, threshold, warnings)
 
+
+def _verdicts(frame: pl.DataFrame, design: str | None, correction: str, alpha: float
+              ) -> pl.DataFrame:
+    """Adjust p-values across the tested rows only; give a verdict only where the design
+    supports one and the sample is large enough."""
+    finite = pl.col("p_value").is_not_nan() & pl.col("p_value").is_not_null()
+    randomised = pl.col("kind") != "volume"
+    if design == "observational":
+        frame = frame.with_columns(
+            pl.lit(None, dtype=pl.Float64).alias(c) for c in
+            ("p_value", "lift_ci_low", "lift_ci_high")).with_columns(
+            pl.lit("observational: described, not tested").alias("why"))
+    tested = finite & randomised & pl.lit(design in ("users", "requests"))
+    frame = frame.with_columns(tested.alias("tested"))
+    idx = frame.with_row_index().filter("tested")
+    p_adj = [None] * frame.height
+    rejected = [None] * frame.height
+    if idx.height:
+        adj = adjust_pvalues(idx["p_value"].to_numpy(), correction, alpha=alpha)
+        for i, pa, rej in zip(idx["index"], adj.p_adjusted, adj.rejected, strict=True):
+            p_adj[i], rejected[i] = float(pa), bool(rej)
+    small = ((pl.col("unit") == "users") & (pl.min_horizontal("control_n", "treatment_n")
+                                            < MIN_USERS)) | (
+        (pl.col("unit") == "windows") & (pl.col("windows") < MIN_WINDOWS))
+    return frame.with_columns(pl.Series("p_adjusted", p_adj, dtype=pl.Float64),
+                              pl.Series("significant", rejected, dtype=pl.Boolean)).with_columns(
+        pl.when(small & pl.col("tested")).then(False).otherwise(pl.col("significant"))
+        .alias("significant"))
+
+
+def _user_rows(users: UserData, metric: str, control: str, treatment: str, alpha: float
+               ) -> list[dict[str, Any]]:
+    """The per-user comparisons of one metric and pair of arms (see the module docs)."""
+    pu = users.per_user(metric, [control, treatment])
+    c, t = pu.filter(arm=control), pu.filter(arm=treatment)
+    nc, nt = c.height, t.height
+    base = {"metric": metric, "control": control, "treatment": treatment, "unit": "users",
+            "control_n": nc, "treatment_n": nt, "windows": None,
+            "control_exposure": float(c["served"].sum()),
+            "treatment_exposure": float(t["served"].sum())}
+    notes = [f"only {min(nc, nt)} users in an arm: no verdict below {MIN_USERS}"
+             ] if min(nc, nt) < MIN_USERS else []
+    out = []
+    for kind, column in (("per_user", "value"), ("per_recommendation", "value"),
+                         ("user_total", "total")):
+        row = base | {"kind": kind, "control_total": float(c[column].sum()),
+                      "treatment_total": float(t[column].sum())}
+        try:
+            r = _user_test(c, t, column, kind == "per_recommendation", alpha)
+            row |= {"control_rate": r.control, "treatment_rate": r.treatment,
+                    "effect": r.effect, "lift": r.treatment / r.control - 1,
+                    "lift_ci_low": r.ci_low, "lift_ci_high": r.ci_high, "p_value": r.p_value,
+                    "method": r.method, "why": f"users randomised: {metric} {KINDS[kind]}"}
+            row_notes = list(notes)
+            if math.isinf(r.ci_low):
+                row_notes.append("the control is not distinguishable from zero: the relative "
+                                 "lift is unbounded")
+        except (ValueError, ZeroDivisionError) as exc:
+            row |= _not_computed(str(exc))
+            row_notes = []
+        if not math.isfinite(row["p_value"]) and not row_notes and row["method"] != "not computed":
+            row_notes = ["no variation to test"]
+            row["why"] = "no variation between users: nothing to test"
+        out.append(row | {"warnings": "; ".join(row_notes) or None})
+    return out
+
+
+def _user_test(c: pl.DataFrame, t: pl.DataFrame, column: str, per_recommendation: bool,
+               alpha: float) -> Comparison:
+    """Test the difference with users as units (Welch on per-user values, or the delta method
+    for a ratio of per-user sums), and give the relative lift Fieller's interval, which agrees
+    with that test. (The delta-method test of the relative lift is not used: on heavy-tailed
+    users it rejects about twice as often as α; see :mod:`attrkit.stats.fieller`.)
+
+    Returns:
+        A :class:`~attrkit.stats.Comparison` whose ``effect`` is the absolute difference and
+        whose interval is the relative lift's.
+    """
+    if per_recommendation:
+        cs, ts = (RatioStats.from_frame(x, column, "served") for x in (c, t))
+        r = ratio_test(cs, ts, alpha=alpha)
+        vc, vt = cs.unit_var / cs.n, ts.unit_var / ts.n
+        name = "ratio of per-user sums, delta method, Welch t"
+    else:
+        cs, ts = (SampleStats.from_array(x[column].to_numpy()) for x in (c, t))
+        r = mean_test(cs, ts, alpha=alpha)
+        vc, vt = cs.var / cs.n, ts.var / ts.n
+        name = "Welch t on per-user values"
+    if not r.control:
+        raise ValueError(f"the control ({c['arm'][0] if c.height else 'arm'}) has no "
+                         f"{column if column != 'value' else 'events'}: a relative lift is "
+                         "undefined")
+    lo, hi = fieller_interval(r.control, r.treatment, vc, vt, alpha=alpha,
+                              dof=r.details["dof"])
+    return Comparison(r.control, r.treatment, r.effect, lo, hi, r.p_value, r.statistic,
+                      f"{name}; relative CI by Fieller; users as units", alpha, "two-sided",
+                      True, r.se, r.details)
+
+
+def _not_computed(reason: str) -> dict[str, Any]:
+    return {"control_rate": None, "treatment_rate": None, "effect": math.nan, "lift": math.nan,
+            "lift_ci_low": math.nan, "lift_ci_high": math.nan, "p_value": math.nan,
+            "method": "not computed", "why": reason}
+
+
+def _describe(w: pl.DataFrame, metrics: list[str], sources: list[str], users: UserData | None,
+              arms: list[str]) -> pl.DataFrame:
+    """What each source was attributed, without a test: totals, shares and, with users, the
+    mean per assigned user (zeros included). Under ``users`` the non-randomised sources."""
+    totals = (w.filter(pl.col("metric_name").is_in(metrics))
+              .group_by("metric_name", "source").agg(pl.col("value").sum().alias("total"))
+              .with_columns((pl.col("total") / pl.col("total").sum().over("metric_name"))
+                            .alias("share")))
+    if users is None:
+        return totals.rename({"metric_name": "metric"}).sort("metric", "source")
+    others = [s for s in totals["source"].unique().sort().to_list() if s not in arms]
+    n = users.assignment.filter(pl.col("arm").is_in(arms)).height
     rows = []
-    for metric in chosen:
-        fn = math_fn.get(metric, "samplecount")
-        for control, treatment in pairs:
-            rows.append(_one(w, exp, metric, fn, control, treatment, exposed, alpha, method))
-    frame = pl.DataFrame(rows, schema=RESULT_SCHEMA, orient="row")
-    adj = adjust_pvalues(frame["p_value"].fill_nan(1.0).to_numpy(), correction, alpha=alpha)
-    frame = frame.with_columns(pl.Series("p_adjusted", adj.p_adjusted),
-                               pl.Series("significant", adj.rejected))
-    return ComparisonTable(frame, warnings, srm, alpha, correction)
+    for metric in metrics:
+        for s in others:
+            v = users.source_per_user(metric, s, arms)["value"]
+            rows.append({"metric": metric, "source": s, "per_assigned_user": v.mean() if n else None,
+                         "users_with_events": int((v > 0).sum())})
+    per_user = pl.DataFrame(rows, schema={"metric": pl.String, "source": pl.String,
+                                          "per_assigned_user": pl.Float64,
+                                          "users_with_events": pl.Int64})
+    return (totals.rename({"metric_name": "metric"})
+            .filter(pl.col("source").is_in(others))
+            .join(per_user, on=["metric", "source"], how="left").sort("metric", "source"))
 
 
 def _one(w, exp, metric, fn, control, treatment, exposed, alpha, method) -> dict[str, Any]:
+    """One window-level comparison; a row that cannot be computed keeps NaN and the reason."""
+    try:
+        return _window_row(w, exp, metric, fn, control, treatment, exposed, alpha, method)
+    except (ValueError, ZeroDivisionError) as exc:
+        if method == "rate" and "both need an exposure" in str(exc):
+            raise
+        c, t = _series(w, metric, control), _series(w, metric, treatment)
+        n = c.join(t, on="timestamp", how="full").height
+        return {"metric": metric, "control": control, "treatment": treatment,
+                "control_total": float(c["value"].sum()),
+                "treatment_total": float(t["value"].sum()), "control_exposure": None,
+                "treatment_exposure": None, **_not_computed(str(exc)), "p_adjusted": None,
+                "significant": None, "windows": n, "warnings": None, "kind": "window",
+                "unit": "windows", "control_n": n, "treatment_n": n}
+
+
+def _window_row(w, exp, metric, fn, control, treatment, exposed, alpha, method
+                ) -> dict[str, Any]:
     c, t = _series(w, metric, control), _series(w, metric, treatment)
     row: dict[str, Any] = {
-        "metric": metric, "control": control, "treatment": treatment,
+        "metric": metric, "control": control, "treatment": treatment, "kind": "window",
+        "unit": "windows",
         "control_total": float(c["value"].sum()), "treatment_total": float(t["value"].sum()),
         "control_exposure": None, "treatment_exposure": None,
         "control_rate": None, "treatment_rate": None,
@@ -354,11 +641,12 @@ def _one(w, exp, metric, fn, control, treatment, exposed, alpha, method) -> dict
             row.update(effect=math.nan, lift=math.nan, lift_ci_low=math.nan,
                        lift_ci_high=math.nan, p_value=math.nan, method="not computed",
                        why=str(exc))
+    if not math.isfinite(row["p_value"]):
+        notes.append("no p-value: no events or no variation on one side")
     if n_windows < MIN_WINDOWS:
-        notes.append(f"only {n_windows} windows: the standard error is unreliable below "
-                     f"{MIN_WINDOWS}")
-    row.update(p_adjusted=None, significant=None, windows=n_windows,
-               warnings="; ".join(notes) or None)
+        notes.append(f"only {n_windows} windows: no verdict below {MIN_WINDOWS}")
+    row.update(p_adjusted=None, significant=None, windows=n_windows, control_n=n_windows,
+               treatment_n=n_windows, warnings="; ".join(notes) or None)
     return row
 
 
@@ -407,25 +695,85 @@ def monitor(
     control: str,
     treatment: str,
     exposure: Any = None,
-    n_star: float = 5000,
-    alpha: float = 0.05,
+    design: Design | None = None,
+    users: UserData | None = None,
+    n_star: float | None = None,
+    alpha: float = D.ALPHA,
     relative: bool = True,
 ) -> pl.DataFrame:
-    """The always-valid test evaluated cumulatively after each window.
+    """The always-valid test at every look, so that watching it does not inflate errors.
 
-    Each window is a unit: per-window values (or, with an exposure, the ratio of value to
-    exposure, by the delta method) accumulate, and the two-sided
-    :func:`~attrkit.stats.sequential_test` runs on everything seen so far (vectorised over
-    windows). Peeking at every row keeps the error rate at ``alpha``.
+    Under ``design="users"`` (the default with per-user data) a look is the end of each UTC day:
+    the users assigned by then, each with the metric attributed to their arm's source so far
+    (zeros included), compared per user (Welch, delta method), recomputed at each look.
+    ``n_star`` defaults to the users of both arms at the last look. No look is significant before
+    both arms have :data:`MIN_USERS` users (burn-in).
+
+    Otherwise each 15-minute window is a unit (right only when requests were randomised): values
+    per window (or value per exposure, by the delta method) accumulate; ``n_star`` defaults to
+    5000; verdicts need ``design="requests"`` and :data:`MIN_WINDOWS` windows.
 
     Returns:
-        A frame: ``timestamp``, ``window_start``, ``windows``, ``effect``, ``ci_low``,
-        ``ci_high``, ``p_value``, ``significant``.
+        A frame: ``timestamp`` (the look: end of a day, or start of a window), ``window_start``
+        (the same as a datetime), ``looks``, ``n`` (users or windows), ``effect``, ``ci_low``,
+        ``ci_high``, ``p_value`` and ``significant`` (null without a verdict).
     """
     alpha = check_alpha(alpha)
+    if design is not None:
+        check_choice("design", design, DESIGNS)
+    if users is None:
+        users = getattr(windows, "users", None)
+    if design is None and users is not None:
+        design = "users"
+    metric = metric.upper()
+    if design == "users":
+        if users is None:
+            raise ValueError("design='users' needs per-user data: a recommendations log with "
+                             "USER_ID, or users=")
+        frame = _monitor_users(users, metric, control, treatment, n_star, alpha, relative)
+        burn_in = pl.col("n_min") >= MIN_USERS
+    else:
+        frame = _monitor_windows(windows, exposure, metric, control, treatment, n_star or 5000,
+                                 alpha, relative)
+        burn_in = pl.col("looks") >= MIN_WINDOWS
+    from attrkit.windows import to_datetime
+
+    verdict = (pl.col("p_value") < alpha) & burn_in
+    return frame.with_columns(
+        to_datetime(pl.col("timestamp")).alias("window_start"),
+        (verdict if design in ("users", "requests") else pl.lit(None, dtype=pl.Boolean))
+        .alias("significant"),
+    ).drop("n_min")
+
+
+def _monitor_users(users: UserData, metric: str, control: str, treatment: str,
+                   n_star: float | None, alpha: float, relative: bool) -> pl.DataFrame:
+    days = users.served["day"].unique().sort().to_list()
+    rows = []
+    for look, day in enumerate(days, start=1):
+        pu = users.per_user(metric, [control, treatment], until=day + DAY)
+        c, t = (pu.filter(arm=a)["value"].to_numpy() for a in (control, treatment))
+        try:
+            # The sequence is on the difference (robust to heavy-tailed users, as in compare);
+            # a relative lift divides it by the control mean at the look.
+            r = mean_test(c, t)
+            effect, se, scale = r.effect, r.se, (r.control if relative else 1.0)
+        except (ValueError, ZeroDivisionError):
+            effect = se = scale = math.nan
+        rows.append((day + DAY, look, c.size + t.size, min(c.size, t.size), effect, se, scale))
+    looks = pl.DataFrame(rows, schema={"timestamp": pl.Int64, "looks": pl.Int64, "n": pl.Int64,
+                                       "n_min": pl.Int64,
+                                       "effect": pl.Float64, "se": pl.Float64,
+                                       "scale": pl.Float64}, orient="row")
+    looks = looks.filter(pl.col("scale") > 0)
+    looks = looks.filter(pl.col("effect").is_finite() & (pl.col("se") > 0))
+    return _sequence(looks, n_star or float(looks["n"].max() or 1), alpha)
+
+
+def _monitor_windows(windows, exposure, metric, control, treatment, n_star, alpha, relative
+                     ) -> pl.DataFrame:
     exp = _exposure(windows, exposure)
     w = _frame(windows, "windows")
-    metric = metric.upper()
     c = _series(w, metric, control)
     t = _series(w, metric, treatment)
     if exp is not None:
@@ -438,23 +786,63 @@ def monitor(
         effect, se, n = _cumulative_ratio_lift(vc, ec, vt, et, relative)
     else:
         effect, se, n = _cumulative_mean_lift(vc, vt, relative)
+    k = np.arange(1, j.height + 1)
+    looks = pl.DataFrame({"timestamp": j["timestamp"].cast(pl.Int64), "looks": k,
+                          "n": n.astype(np.int64), "n_min": k, "effect": effect, "se": se,
+                          "scale": 1.0})
+    looks = looks.filter(pl.col("effect").is_finite() & pl.col("se").is_finite()
+                         & (pl.col("se") > 0))
+    return _sequence(looks, n_star, alpha)
+
+
+def _sequence(looks: pl.DataFrame, n_star: float, alpha: float) -> pl.DataFrame:
+    """The confidence sequence at each look: ``looks`` numbers them, the p-value is the running
+    minimum (always valid). Effects and intervals are divided by ``scale`` (the control mean,
+    for a relative lift tested on the difference)."""
+    effect, se, n, scale = (looks[c].to_numpy().astype(float)
+                            for c in ("effect", "se", "n", "scale"))
     rho = sequential_rho(alpha, n_star)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        v = n * rho**2 + 1
-        width = np.sqrt(se**2 * n) * np.sqrt(2 * v * np.log(np.sqrt(v) / alpha) / (n * rho) ** 2)
-        st2 = effect**2 * n / se**2
-        p = np.minimum(1.0, np.sqrt(v) / np.exp(rho**2 * st2 / (2 * v)))
-    ok = np.isfinite(effect) & np.isfinite(se) & (se > 0)
-    frame = pl.DataFrame({
-        "timestamp": j["timestamp"].cast(pl.Int64), "windows": np.arange(1, j.height + 1),
-        "effect": effect, "ci_low": effect - width, "ci_high": effect + width, "p_value": p,
-    }).filter(pl.Series(ok))
+    width = np.array([halfwidth(s, k, alpha, rho) for s, k in zip(se, n, strict=True)])
+    v = n * rho**2 + 1
+    p = np.minimum(1.0, np.sqrt(v) * np.exp(-(rho**2) * (effect / se) ** 2 * n / (2 * v)))
+    return looks.select(
+        "timestamp", "looks", "n", "n_min",
+        pl.Series("effect", effect / scale), pl.Series("ci_low", (effect - width) / scale),
+        pl.Series("ci_high", (effect + width) / scale),
+        pl.Series("p_value", p).cum_min().alias("p_value"))
+
+
+def lift_by_day(users: Any, *, metric: str, control: str, treatment: str,
+                alpha: float = D.ALPHA) -> pl.DataFrame:
+    """The per-user lift of each UTC day on its own (users assigned by the day's end, their
+    metric that day), to show a novelty effect fading. Fixed-horizon intervals, one per day:
+    a description of the trend, not a test to act on.
+
+    Returns:
+        A frame: ``day`` (a UTC date), ``users``, ``control_mean``, ``treatment_mean``,
+        ``lift``, ``lift_ci_low``, ``lift_ci_high``.
+    """
+    alpha = check_alpha(alpha)
+    users = getattr(users, "users", users)
+    if not isinstance(users, UserData):
+        raise ValueError("lift_by_day needs per-user data: an Attribution whose recommendations "
+                         "log has USER_ID, or a UserData")
+    rows = []
+    for day in users.served["day"].unique().sort().to_list():
+        pu = users.between(day, day + DAY).per_user(metric.upper(), [control, treatment])
+        c, t = (pu.filter(arm=a)["value"].to_numpy() for a in (control, treatment))
+        try:
+            r = mean_test(c, t, relative=True, alpha=alpha)
+            vals = (r.control, r.treatment, r.effect, r.ci_low, r.ci_high)
+        except (ValueError, ZeroDivisionError):
+            vals = (math.nan,) * 5
+        rows.append((day, c.size + t.size, *vals))
     from attrkit.windows import to_datetime
 
-    return frame.with_columns(
-        to_datetime(pl.col("timestamp")).alias("window_start"),
-        (pl.col("p_value") < alpha).alias("significant"),
-    )
+    return pl.DataFrame(rows, orient="row", schema={
+        "day": pl.Int64, "users": pl.Int64, "control_mean": pl.Float64,
+        "treatment_mean": pl.Float64, "lift": pl.Float64, "lift_ci_low": pl.Float64,
+        "lift_ci_high": pl.Float64}).with_columns(to_datetime(pl.col("day")).dt.date())
 
 
 def compare_users(
@@ -527,4 +915,5 @@ def compare_users(
     ])
 
 
-__all__ = ["ComparisonTable", "compare", "compare_users", "exposure_from_log", "monitor"]
+__all__ = ["ComparisonTable", "compare", "compare_users", "exposure_from_log", "lift_by_day",
+           "monitor"]

@@ -36,6 +36,15 @@ from attrkit.io import Dataset, load
 from attrkit.report import WINDOW_SCHEMA, write_report
 from attrkit.schema import SCHEMAS, coerce, may_repeat
 from attrkit.sources import lookup_sources, source_of
+from attrkit.users import (
+    ASSIGNMENT_SCHEMA,
+    SERVED_SCHEMA,
+    VALUES_SCHEMA,
+    UserData,
+    assignment_plan,
+    day_of,
+    served_plan,
+)
 from attrkit.windows import check_window, to_datetime, window_start
 
 QUARANTINE_SCHEMA = pl.Schema({
@@ -62,6 +71,9 @@ class Attribution:
             the recommendations log (``None`` without a log): the denominator of rates.
         traffic: per ``source``, distinct ``users`` and ``recommendations`` in the log (``None``
             without a log or without its ``USER_ID`` column): for sample-ratio checks.
+        users: per-user assignment and outcomes (:class:`~attrkit.users.UserData`; ``None``
+            without a log or without its ``USER_ID`` column): the units of a user-randomised
+            comparison.
     """
 
     windows: pl.DataFrame
@@ -72,6 +84,7 @@ class Attribution:
     window_origin: int = D.WINDOW_ORIGIN
     exposure: pl.DataFrame | None = None
     traffic: pl.DataFrame | None = None
+    users: UserData | None = None
 
     def write_report(
         self, path: str | Path, *, import_mode: D.ImportMode = D.IMPORT_MODE,
@@ -161,7 +174,7 @@ def attribute(
         if on_bad_rows == "error":
             _raise_first_broken(datasets)
         try:
-            windows, health, quarantine, exposure, traffic = _run(ma, datasets, **opts)
+            windows, health, quarantine, exposure, traffic, users = _run(ma, datasets, **opts)
             break
         except pl.exceptions.ComputeError:
             # A fast reader stopped at damage it cannot skip; find the lines, then go on without.
@@ -181,7 +194,7 @@ def attribute(
                          f"{n_sources} distinct attribution sources; the service allows at most "
                          f"{max_sources} (raise max_sources / --max-sources to allow more)")
     return Attribution(windows, health, quarantine, ma, window_seconds, window_origin, exposure,
-                       traffic)
+                       traffic, users)
 
 
 # The events' group-by: window start, raw event type, label, and the log's source code.
@@ -317,7 +330,8 @@ def _run(
     quarantine: bool,
     timestamp_unit: D.TimestampUnit,
     low_memory: bool,
-) -> tuple[pl.DataFrame, Health, pl.DataFrame, pl.DataFrame | None, pl.DataFrame | None]:
+) -> tuple[pl.DataFrame, Health, pl.DataFrame, pl.DataFrame | None, pl.DataFrame | None,
+           UserData | None]:
     ev_ds = datasets["interactions"]
     typed: dict[str, pl.LazyFrame] = {
         "interactions": coerce(ev_ds.raw, "interactions",
@@ -361,13 +375,15 @@ def _run(
     # sorted after the pass; only rows whose hash repeats are then compared exactly. Each column
     # carried through a join costs time, so only the columns the counts need go on (all of them
     # when duplicates are to be dropped).
+    log_df = good["recommendations"].collect() if "recommendations" in good else None
+    by_user = log_df is not None and "USER_ID" in log_df.columns
     needed = ["TIMESTAMP", "EVENT_TYPE", "EVENT_ATTRIBUTION_SOURCE", "RECOMMENDATION_ID",
-              *(["ITEM_ID"] if item_cols else []), *value_cols]
+              *(["ITEM_ID"] if item_cols else []), *(["USER_ID"] if by_user else []),
+              *value_cols]
     carried = event_cols if dedupe else [c for c in event_cols if c in needed]
     events = events.select(*carried, _row_hash(event_cols).alias("_h"), "_pos")
     # Sources are looked up before duplicates are dropped (a row and its copy resolve alike), so
     # the whole-table counts and the windows share one read of the typed, resolved events.
-    log_df = good["recommendations"].collect() if "recommendations" in good else None
     resolved = lookup_sources(events, log_df)
     unresolved_ids = resolved.filter("_unresolved").select("RECOMMENDATION_ID").unique()
     hashes = resolved.select("_h", "_pos")
@@ -388,25 +404,29 @@ def _run(
         events = events.join(items, on="ITEM_ID", how="left", build_side="force_right")
         value_cols += [f"_item_{c}" for c in item_cols]
         aggs.append(pl.col("_found").null_count().cast(pl.Int64).alias("no_item"))
-    for c in value_cols:
-        aggs += [pl.col(c).cast(pl.Float64).sum().alias(f"sum:{c}"),
-                 pl.col(c).null_count().cast(pl.Int64).alias(f"null:{c}")]
+    sums = [_exact_sum(c).alias(f"sum:{c}") for c in value_cols]
+    aggs += sums + [pl.col(c).null_count().cast(pl.Int64).alias(f"null:{c}") for c in value_cols]
     grouped = events.group_by(*_GROUP_KEYS).agg(aggs)
 
     plans = [grouped, unresolved_ids, read, hashes]
     if log_df is not None:
         log = log_df.lazy()
         plans.append(_exposure_plan(log, window_seconds, window_origin))
-        if "USER_ID" in log_df.columns:
+        if by_user:
             plans.append(log.group_by(pl.col("SOURCE").alias("source")).agg(
                 pl.col("USER_ID").n_unique().cast(pl.Int64).alias("users"),
                 pl.len().cast(pl.Int64).alias("recommendations")))
+            # Per user and UTC day: the units of a user-randomised comparison.
+            user_keys = ("USER_ID", day_of("TIMESTAMP").alias("_D"), *_GROUP_KEYS[1:])
+            plans += [events.group_by(*user_keys).agg(pl.len().cast(pl.Int64).alias("events"),
+                                                      *sums),
+                      assignment_plan(log), served_plan(log)]
     # Sharing one read, polars holds the events until every output has taken them; with
     # low_memory the windows are read first, then the counts.
     batches = [plans[:1], plans[1:]] if low_memory else [plans]
     grouped_df, unresolved_df, read_df, hashes_df, *rest = [
         df for batch in batches for df in pl.collect_all(batch, engine="streaming")]
-    grouped_df = _by_source(grouped_df)
+    grouped_df = _by_source(grouped_df, "_W")
     total = {"rows": read_df.item(), "valid": hashes_df.height}
     total["bad"] = total["rows"] - total["valid"]
     # Bad rows are fetched with a pass of their own only when there are any.
@@ -427,23 +447,19 @@ def _run(
     exposure_df = (rest[0].cast(dict(EXPOSURE_SCHEMA)).sort("timestamp", "source")
                    if rest else None)
     traffic_df = rest[1].sort("source") if len(rest) > 1 else None
+    users = None
+    if by_user:
+        user_df, assignment_df, served_df = rest[2:]
+        values = _metric_values(_by_source(user_df, "_D"), ma, "_D").select(
+            "USER_ID", pl.col("_D").alias("day"), "metric_name", pl.col("SOURCE").alias("source"),
+            "value")
+        users = UserData(
+            assignment_df.cast(dict(ASSIGNMENT_SCHEMA)).sort("USER_ID"),
+            values.cast(dict(VALUES_SCHEMA)).sort("USER_ID", "day", "metric_name", "source"),
+            served_df.cast(dict(SERVED_SCHEMA)).sort("USER_ID", "day", "source"),
+            int(log_df["USER_ID"].null_count()))
     by_type_df = grouped_df.group_by("_ET", "SOURCE").agg(pl.col("events", "unresolved").sum())
-    parts = []
-    for m in ma.metrics:
-        rows = grouped_df.filter(pl.col("_ET") == m.event_type.upper())
-        if m.function == "samplecount":
-            value, not_summed = pl.col("events").cast(pl.Float64), pl.lit(0, dtype=pl.Int64)
-        else:
-            col = f"_item_{m.column}" if m.dataset == "items" else m.column
-            value, not_summed = pl.col(f"sum:{col}"), pl.col(f"null:{col}")
-        missing = (pl.col("no_item") if m.dataset == "items"
-                   else pl.lit(0, dtype=pl.Int64))
-        parts.append(rows.select(
-            "_W", "SOURCE", pl.lit(m.name.upper()).alias("metric_name"),
-            pl.lit(m.event_type.upper()).alias("event_type"),
-            pl.lit(m.math_function).alias("math_function"), value.alias("value"), "events",
-            not_summed.alias("not_summed"), missing.alias("items_not_found")))
-    joined = pl.concat(parts)
+    joined = _metric_values(grouped_df, ma, "_W", health=True)
     windows = joined.select(
         to_datetime(pl.col("_W")).alias("window_start"),
         pl.col("_W").alias("timestamp"),
@@ -455,7 +471,41 @@ def _run(
     quarantine_df = bad_df.drop("_pos", "_ds").cast(dict(QUARANTINE_SCHEMA))
     health = _health(ma, datasets, dedupe, joined, by_type_df, quarantine_df, rows_read,
                      duplicates, unresolved_df.height)
-    return windows, health, quarantine_df, exposure_df, traffic_df
+    return windows, health, quarantine_df, exposure_df, traffic_df, users
+
+
+SUM_DECIMAL = pl.Decimal(38, 9)
+"""Sums are added as decimals with nine places: exact, so that the same events give the same
+bytes whatever order they are added in (by thread, file format or engine). Values are rounded
+to 1e-9 first; totals must stay below 1e29."""
+
+
+def _exact_sum(column: str) -> pl.Expr:
+    return pl.col(column).cast(pl.Float64).cast(SUM_DECIMAL).sum()
+
+
+def _metric_values(grouped: pl.DataFrame, ma: MetricAttribution, key: str, *,
+                   health: bool = False) -> pl.DataFrame:
+    """Each metric read off the grouped events: one row per group key, metric and source, with
+    ``value`` (and, for the health summary, the counts behind it)."""
+    keys = [c for c in ("USER_ID", key) if c in grouped.columns]
+    parts = []
+    for m in ma.metrics:
+        rows = grouped.filter(pl.col("_ET") == m.event_type.upper())
+        if m.function == "samplecount":
+            value, not_summed = pl.col("events").cast(pl.Float64), pl.lit(0, dtype=pl.Int64)
+        else:
+            col = f"_item_{m.column}" if m.dataset == "items" else m.column
+            value, not_summed = pl.col(f"sum:{col}").cast(pl.Float64), pl.col(f"null:{col}")
+        extra = []
+        if health:
+            missing = pl.col("no_item") if m.dataset == "items" else pl.lit(0, dtype=pl.Int64)
+            extra = ["events", not_summed.alias("not_summed"), missing.alias("items_not_found")]
+        parts.append(rows.select(
+            *keys, "SOURCE", pl.lit(m.name.upper()).alias("metric_name"),
+            pl.lit(m.event_type.upper()).alias("event_type"),
+            pl.lit(m.math_function).alias("math_function"), value.alias("value"), *extra))
+    return pl.concat(parts)
 
 
 def _row_hash(columns: list[str]) -> pl.Expr:
@@ -478,13 +528,15 @@ def _count_duplicates(hashes: pl.DataFrame, events: pl.LazyFrame, columns: list[
     return int(sharing - distinct)
 
 
-def _by_source(grouped: pl.DataFrame) -> pl.DataFrame:
+def _by_source(grouped: pl.DataFrame, key: str) -> pl.DataFrame:
     """Name each group's source and upper-case its event type, then add up the groups that
-    now coincide: one row per (window, event type, source). The groups are added in a fixed
-    order, so that float sums do not depend on the order the group-by happened to emit."""
-    return grouped.sort(_GROUP_KEYS, nulls_last=True).with_columns(
+    now coincide: one row per (``key``, event type, source), and per user when grouped by user.
+    Sums are decimals, exact in any order."""
+    keys = [c for c in ("USER_ID",) if c in grouped.columns]
+    raw_keys = [*keys, key, *_GROUP_KEYS[1:]]
+    return grouped.sort(raw_keys, nulls_last=True).with_columns(
         pl.col("EVENT_TYPE").str.to_uppercase().alias("_ET"), source_of().alias("SOURCE"),
-    ).group_by("_W", "_ET", "SOURCE", maintain_order=True).agg(pl.exclude(_GROUP_KEYS).sum())
+    ).group_by(*keys, key, "_ET", "SOURCE", maintain_order=True).agg(pl.exclude(raw_keys).sum())
 
 
 def _health(

@@ -14,6 +14,7 @@ from typing import Any
 import polars as pl
 
 from attrkit import _defaults as D
+from attrkit.comparison import KINDS
 from attrkit.plots import short_label
 
 RESULTS_MIMETYPE = "application/vnd.attrkit.results+json"
@@ -114,33 +115,40 @@ def table_html(frame: pl.DataFrame, formats: dict[str, str] | None = None) -> st
 
 
 def conclusion(table: Any, alpha: float) -> list[str]:
-    """Sentences written from the comparison results, most certain first."""
-    frame = table.frame.filter(pl.col("lift").is_not_nan()).sort("p_adjusted")
-    if frame.height == 0:
-        return ["No comparison could be computed from these data."]
+    """Sentences written from the comparison results: the design first, then the randomised
+    comparisons in the table's order (metric, pair, per user first), then what was only
+    described. "Drove" is said only of a randomised comparison with a verdict."""
     method = {"holm": "Holm", "hochberg": "Hochberg", "bonferroni": "Bonferroni",
               "sidak": "Šidák", "holm-sidak": "Holm–Šidák", "hochberg-sidak": "Hochberg–Šidák",
               "bh": "Benjamini–Hochberg", "by": "Benjamini–Yekutieli",
               "none": "unadjusted"}[table.correction]
     level = f"{1 - alpha:.0%}"
-    out = []
-    for r in frame.iter_rows(named=True):
-        better, worse = (r["treatment"], r["control"]) if r["lift"] >= 0 else (
-            r["control"], r["treatment"])
-        lift = r["lift"] if r["lift"] >= 0 else 1 / (1 + r["lift"]) - 1
-        lo, hi = ((r["lift_ci_low"], r["lift_ci_high"]) if r["lift"] >= 0 else
-                  (1 / (1 + r["lift_ci_high"]) - 1, 1 / (1 + r["lift_ci_low"]) - 1))
-        per = " per recommendation served" if r["control_rate"] is not None else ""
+    out = [f"Design: {table.design_text}."]
+    if table.design_check is not None:
+        out.append(table.design_check.summary())
+    frame = table.frame.filter(pl.col("lift").is_not_nan())
+    if frame.height == 0:
+        out.append("No comparison could be computed from these data.")
+    for r in frame.sort("tested", descending=True, maintain_order=True).iter_rows(named=True):
+        what = f"{r['metric']} {KINDS.get(r['kind'], '')}".strip()
+        pair = f"{short_label(r['treatment'])} vs {short_label(r['control'])}"
+        interval = (f"{level} CI {r['lift_ci_low']:+.1%} to {r['lift_ci_high']:+.1%}"
+                    if r["lift_ci_low"] is not None and math.isfinite(r["lift_ci_low"]) else "")
         p = r["p_adjusted"]
-        p_text = f"{method}-adjusted p = {p:.2g}" if table.correction != "none" else f"p = {p:.2g}"
+        p_text = ("" if p is None else f", {method}-adjusted p = {p:.2g}"
+                  if table.correction != "none" else f", p = {p:.2g}")
+        caveat = f" Caution: {r['warnings']}." if r["warnings"] else ""
         if r["significant"]:
-            out.append(f"{short_label(better)} drove {lift:.1%} more {r['metric']}{per} than "
-                       f"{short_label(worse)} ({level} CI {lo:.1%} to {hi:.1%}, {p_text}).")
+            word = "more" if r["lift"] >= 0 else "less"
+            out.append(f"{short_label(r['treatment'])} drove {abs(r['lift']):.1%} {word} "
+                       f"{what} than {short_label(r['control'])} ({interval}{p_text}).{caveat}")
+        elif r["tested"]:
+            out.append(f"No significant difference in {what}, {pair}: {r['lift']:+.1%} "
+                       f"({interval}{p_text}).{caveat}")
         else:
-            out.append(f"No significant difference in {r['metric']}{per} between "
-                       f"{short_label(r['treatment'])} and {short_label(r['control'])} "
-                       f"(lift {r['lift']:+.1%}, {level} CI {r['lift_ci_low']:+.1%} to "
-                       f"{r['lift_ci_high']:+.1%}, {p_text}).")
+            out.append(f"Described, not tested: {what} attributed to "
+                       f"{short_label(r['treatment'])} vs {short_label(r['control'])}: "
+                       f"{r['lift']:+.1%} ({r['why']}).{caveat}")
     for w in table.warnings:
         out.append(f"Caution: {w}.")
     return out

@@ -95,3 +95,35 @@ def test_float_sums_do_not_depend_on_the_order_groups_come_out():
         (d / "e.jsonl").write_text(to_put_events(ev))
         sources = [ev, d / "e.csv", d / "e.parquet", d / "e.jsonl"]
         assert len({_report(s) for _ in range(5) for s in sources}) == 1
+
+
+def test_float_sums_inside_one_group_do_not_depend_on_row_order():
+    """Within one (window, source) group too: 0.1 + 0.2 + 0.3 and 0.3 + 0.2 + 0.1 differ as
+    floats (0.6000000000000001 and 0.6); sums are exact decimals, so both give 0.6, under one
+    thread or many."""
+    import os
+    import subprocess
+    import sys
+
+    values = [0.1, 0.2, 0.3, 124.2, 0.1]
+    ev = pl.DataFrame({"USER_ID": "u1", "ITEM_ID": "a", "TIMESTAMP": list(range(5)),
+                       "EVENT_TYPE": "watch", "EVENT_VALUE": values, "RECOMMENDATION_ID": None,
+                       "EVENT_ATTRIBUTION_SOURCE": "p1"}, schema=SCHEMA)
+    reports = {_report(ev[list(order)]) for order in ([0, 1, 2, 3, 4], [4, 3, 2, 1, 0],
+                                                       [3, 0, 4, 2, 1])}
+    assert len(reports) == 1
+    value = attribute(ev, CLICKS_WATCH_MINUTES, items=ITEMS).windows.filter(
+        metric_name="WATCH_VALUE")["value"].item()
+    assert value == 124.9  # the correctly rounded float of the exact sum
+    code = ("import polars as pl, sys; from attrkit import attribute; from conftest import *; "
+            "from test_properties import ITEMS; "
+            "ev = pl.read_parquet(sys.argv[1]); "
+            "print(attribute(ev, CLICKS_WATCH_MINUTES, items=ITEMS).windows['value'].to_list())")
+    with tempfile.TemporaryDirectory() as d:
+        ev.write_parquet(Path(d) / "e.parquet")
+        outs = {subprocess.run([sys.executable, "-c", code, str(Path(d) / "e.parquet")],
+                               capture_output=True, text=True, check=True,
+                               cwd=Path(__file__).parent,
+                               env={**os.environ, "POLARS_MAX_THREADS": str(n)}).stdout
+                for n in (1, 2)}
+    assert len(outs) == 1

@@ -40,15 +40,23 @@ def check_choice(name: str, value: Any, choices: tuple[Any, ...]) -> Any:
 class SampleStats:
     """Sufficient statistics of one arm's per-unit values: count, sum, sum of squares.
 
+    ``m2``, the centred sum of squares ``Σ(x − mean)²``, is filled by :meth:`from_array` and
+    used for the variance when present: ``sum_sq − sum²/n`` loses every digit when the values
+    are large next to their spread (1e8 ± 1 leaves nothing of the variance in a float).
+    Statistics known only as sums (reports, the golden vectors) leave it ``None``.
+
     Example:
         >>> s = SampleStats.from_array([1.0, 2.0, 3.0])
         >>> s.mean, s.var
         (2.0, 1.0)
+        >>> s.combine(SampleStats.from_array([4.0, 5.0])).var
+        2.5
     """
 
     n: float
     sum: float
     sum_sq: float
+    m2: float | None = None
 
     def __post_init__(self) -> None:
         if not self.n >= 0:
@@ -60,7 +68,8 @@ class SampleStats:
         x = np.asarray(values, dtype=float)
         if np.isnan(x).any():
             raise ValueError("values: contain NaN; drop or fill them first")
-        return cls(float(x.size), float(x.sum()), float((x * x).sum()))
+        d = x - x.mean() if x.size else x
+        return cls(float(x.size), float(x.sum()), float((x * x).sum()), float((d * d).sum()))
 
     @classmethod
     def from_frame(cls, frame: Any, column: str) -> SampleStats:
@@ -72,23 +81,44 @@ class SampleStats:
         return self.sum / self.n if self.n else math.nan
 
     @property
+    def centred_sq(self) -> float:
+        """``Σ(x − mean)²``: ``m2`` when known, else from the sums."""
+        if self.m2 is not None:
+            return self.m2
+        return self.sum_sq - self.sum**2 / self.n if self.n else 0.0
+
+    @property
     def var(self) -> float:
         """Sample variance (n − 1)."""
         if self.n <= 1:
             return math.nan
-        return (self.sum_sq - self.sum**2 / self.n) / (self.n - 1)
+        return self.centred_sq / (self.n - 1)
+
+    def combine(self, other: SampleStats) -> SampleStats:
+        """Both samples as one, keeping ``m2`` exact (Chan et al.'s parallel update)."""
+        if not other.n or not self.n:
+            return self if not other.n else other
+        n = self.n + other.n
+        m2 = None
+        if self.m2 is not None and other.m2 is not None:
+            delta = other.mean - self.mean
+            m2 = self.m2 + other.m2 + delta**2 * self.n * other.n / n
+        return SampleStats(n, self.sum + other.sum, self.sum_sq + other.sum_sq, m2)
 
 
 @dataclass(frozen=True)
 class RatioStats:
     """Sufficient statistics of one arm's per-unit numerator and denominator.
 
-    The metric is ``num_sum / den_sum`` (for example minutes watched per click).
+    The metric is ``num_sum / den_sum`` (for example minutes watched per click). As in
+    :class:`SampleStats`, :meth:`from_arrays` also keeps the centred moments (``num_m2``,
+    ``den_m2`` and the co-moment ``num_den_m2 = Σ(a − ā)(b − b̄)``) for a variance that does
+    not cancel; without them the sums are used.
 
     Example:
         >>> r = RatioStats.from_arrays([2.0, 4.0], [1.0, 3.0])
-        >>> r.ratio
-        1.5
+        >>> r.ratio, r.cov
+        (1.5, 2.0)
     """
 
     n: float
@@ -97,6 +127,9 @@ class RatioStats:
     den_sum: float
     den_sum_sq: float
     num_den_sum: float
+    num_m2: float | None = None
+    den_m2: float | None = None
+    num_den_m2: float | None = None
 
     @classmethod
     def from_arrays(cls, numerator: Any, denominator: Any) -> RatioStats:
@@ -105,8 +138,10 @@ class RatioStats:
         b = np.asarray(denominator, dtype=float)
         if a.shape != b.shape:
             raise ValueError(f"numerator and denominator: lengths {a.size} and {b.size} differ")
+        da, db = (a - a.mean(), b - b.mean()) if a.size else (a, b)
         return cls(float(a.size), float(a.sum()), float((a * a).sum()), float(b.sum()),
-                   float((b * b).sum()), float((a * b).sum()))
+                   float((b * b).sum()), float((a * b).sum()), float((da * da).sum()),
+                   float((db * db).sum()), float((da * db).sum()))
 
     @classmethod
     def from_frame(cls, frame: Any, numerator: str, denominator: str) -> RatioStats:
@@ -115,17 +150,19 @@ class RatioStats:
 
     @property
     def num(self) -> SampleStats:
-        return SampleStats(self.n, self.num_sum, self.num_sum_sq)
+        return SampleStats(self.n, self.num_sum, self.num_sum_sq, self.num_m2)
 
     @property
     def den(self) -> SampleStats:
-        return SampleStats(self.n, self.den_sum, self.den_sum_sq)
+        return SampleStats(self.n, self.den_sum, self.den_sum_sq, self.den_m2)
 
     @property
     def cov(self) -> float:
         """Sample covariance of numerator and denominator (n − 1)."""
         if self.n <= 1:
             return math.nan
+        if self.num_den_m2 is not None:
+            return self.num_den_m2 / (self.n - 1)
         return (self.num_den_sum - self.num_sum * self.den_sum / self.n) / (self.n - 1)
 
     @property

@@ -61,8 +61,9 @@ def mean_test(
         alpha: 1 − confidence level.
         alternative: ``two-sided``, ``greater`` (treatment > control) or ``less``.
         relative_ci: ``delta`` (delta-method variance, as gbstats) or ``log`` (interval for
-            the log of the ratio of means, as tea-tasting; the p-value is then the
-            difference test's).
+            the log of the ratio of means with Welch degrees of freedom of the log-scale
+            terms, as tea-tasting; the p-value is then the difference test's). ``log`` needs
+            positive means in both arms.
 
     Example:
         >>> c = SampleStats(n=3407, sum=1396.87, sum_sq=52377.9767)
@@ -77,12 +78,20 @@ def mean_test(
     dof = welch_dof(c.var, c.n, t.var, t.n)
     mc, mt = c.mean, t.mean
     if relative and relative_ci == "log":
+        if not (mc > 0 and mt > 0):
+            raise ValueError(f"relative_ci='log': the log ratio of means is undefined unless both "
+                             f"means are > 0 (control {mc:.6g}, treatment {mt:.6g}); use "
+                             "relative_ci='delta'")
         base = mean_test(c, t, alpha=alpha, alternative=alternative)
-        log_se = math.sqrt(t.var / (t.n * mt**2) + c.var / (c.n * mc**2))
-        lo, hi, _, _ = interval_and_p(math.log(mt / mc), log_se, alpha, alternative, dof)
+        # log(mean) has variance var / (n mean²); its Welch dof differ from the means' own
+        vc_log, vt_log = c.var / mc**2, t.var / mt**2
+        log_se = math.sqrt(vt_log / t.n + vc_log / c.n)
+        log_dof = welch_dof(vc_log, c.n, vt_log, t.n)
+        lo, hi, _, _ = interval_and_p(math.log(mt / mc), log_se, alpha, alternative, log_dof)
         return Comparison(mc, mt, mt / mc - 1, math.exp(lo) - 1, math.exp(hi) - 1, base.p_value,
                           base.statistic, "Welch t; relative CI from the log ratio of means",
-                          alpha, alternative, True, math.nan, {"dof": dof, "log_se": log_se})
+                          alpha, alternative, True, math.nan,
+                          {"dof": dof, "log_se": log_se, "log_dof": log_dof})
     effect, var = _diff(mc, mt, c.var / c.n, t.var / t.n, relative)
     name = "Welch t" + ("; relative lift, delta-method CI" if relative else "")
     return _finish(mc, mt, effect, var, dof, alpha=alpha, alternative=alternative,
@@ -127,11 +136,14 @@ class CupedStats:
 
     ``post`` and ``pre`` are :class:`SampleStats` (mean metrics) or :class:`RatioStats` (ratio
     metrics, with ``post_pre`` holding the four cross-product sums, see :meth:`from_arrays`).
+    For mean metrics ``post_pre_m2 = Σ(post − mean)(pre − mean)``, filled by
+    :meth:`from_arrays`, keeps the covariance exact where the sums would cancel.
     """
 
     post: SampleStats | RatioStats
     pre: SampleStats | RatioStats
     post_pre_sum: float | tuple[float, float, float, float]
+    post_pre_m2: float | None = None
 
     @classmethod
     def from_arrays(cls, post: Any, pre: Any, post_den: Any = None, pre_den: Any = None
@@ -144,7 +156,11 @@ class CupedStats:
         """
         if post_den is None and pre_den is None:
             a, b = np.asarray(post, float), np.asarray(pre, float)
-            return cls(SampleStats.from_array(a), SampleStats.from_array(b), float((a * b).sum()))
+            if a.shape != b.shape:
+                raise ValueError(f"post and pre: lengths {a.size} and {b.size} differ")
+            co = float(((a - a.mean()) * (b - b.mean())).sum()) if a.size else 0.0
+            return cls(SampleStats.from_array(a), SampleStats.from_array(b), float((a * b).sum()),
+                       co)
         m, d = np.asarray(post, float), np.asarray(post_den, float)
         mp, dp = np.asarray(pre, float), np.asarray(pre_den, float)
         sums = (float((m * mp).sum()), float((m * dp).sum()), float((d * mp).sum()),
@@ -154,6 +170,13 @@ class CupedStats:
 
 def _cov(n: float, sa: float, sb: float, sab: float) -> float:
     return (sab - sa * sb / n) / (n - 1)
+
+
+def _co_moment(a: CupedStats) -> float:
+    """``Σ(post − mean)(pre − mean)`` of one arm: exact when known, else from the sums."""
+    if a.post_pre_m2 is not None:
+        return a.post_pre_m2
+    return a.post_pre_sum - a.post.sum * a.pre.sum / a.post.n  # type: ignore[operator]
 
 
 def cuped_test(
@@ -183,15 +206,16 @@ def cuped_test(
     if isinstance(control.post, RatioStats):
         return _cuped_ratio(control, treatment, relative, alpha, alternative, theta)
     c, t = control, treatment
-    n = c.post.n + t.post.n
     if theta is None:
-        post_sum, pre_sum = c.post.sum + t.post.sum, c.pre.sum + t.pre.sum
-        pre_var = (c.pre.sum_sq + t.pre.sum_sq - pre_sum**2 / n) / (n - 1)
-        cov = _cov(n, post_sum, pre_sum, c.post_pre_sum + t.post_pre_sum)
-        theta = cov / pre_var if pre_var > 0 else 0.0
+        # pooled over both arms by Chan's update, so centred moments stay exact
+        nc, nt = c.post.n, t.post.n
+        pre_m2 = c.pre.combine(t.pre).centred_sq
+        co_m2 = (_co_moment(c) + _co_moment(t) + (t.post.mean - c.post.mean)
+                 * (t.pre.mean - c.pre.mean) * nc * nt / (nc + nt))
+        theta = co_m2 / pre_m2 if pre_m2 > 0 else 0.0
 
     def adjusted(a: CupedStats) -> tuple[float, float, float]:
-        cov = _cov(a.post.n, a.post.sum, a.pre.sum, a.post_pre_sum)
+        cov = _co_moment(a) / (a.post.n - 1)
         var = a.post.var + theta**2 * a.pre.var - 2 * theta * cov
         return a.post.mean - theta * a.pre.mean, var, cov
 
@@ -252,12 +276,11 @@ def _cuped_ratio(c: CupedStats, t: CupedStats, relative: bool, alpha: float,
     adj_t = rt - theta * mean_t[2] / mean_t[3]
     vc, vt = g_c @ cov_c @ g_c, g_t @ cov_t @ g_t
     if relative:
+        # gradient of (adj_t - adj_c) / rc; rc keeps its sign, as the effect divides by it
         g_abs = adj_t - adj_c
-        den = abs(rc)
-        ga = np.array([-(den + g_abs) / mean_c[1] / den**2,
-                       (mean_c[0] * den / mean_c[1] ** 2 + mean_c[0] * g_abs / mean_c[1] ** 2)
-                       / den**2, -g_c[2] / den, -g_c[3] / den])
-        gb = g_t / den
+        d_rc = np.array([1 / mean_c[1], -mean_c[0] / mean_c[1] ** 2, 0.0, 0.0])
+        ga = -g_c / rc - g_abs / rc**2 * d_rc
+        gb = g_t / rc
         effect = g_abs / rc
         var = ga @ cov_c @ ga / nc + gb @ cov_t @ gb / nt
     else:

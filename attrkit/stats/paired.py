@@ -111,7 +111,9 @@ def paired_window_test(
         if mc == 0:
             raise ValueError("control: all windows are 0; a relative effect is undefined")
         ratio = mt / mc
-        se = hac_se_of_mean(t - ratio * c, lags) / mc
+        # delta method: (mean(t) - ratio mean(c)) / mc; |mc| because a standard error is not
+        # negative, and signed sums (refunds, net revenue) can have a negative control mean
+        se = hac_se_of_mean(t - ratio * c, lags) / abs(mc)
         effect = ratio - 1
     else:
         d = t - c

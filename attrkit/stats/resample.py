@@ -42,6 +42,10 @@ def bootstrap_test(
         raise ValueError(f"n_resamples={n_resamples!r}: must be a whole number >= 100")
     c = np.asarray(control_values, float)
     t = np.asarray(treatment_values, float)
+    for name, x in (("control_values", c), ("treatment_values", t)):
+        if np.isnan(x).any():
+            # a NaN turns every resample's statistic into NaN, and NaN <= 0 is False: p = 0
+            raise ValueError(f"{name}: contain NaN; drop or fill them first")
     if c.size < 2 or t.size < 2:
         raise ValueError("control_values, treatment_values: need at least 2 values each")
     rng = np.random.default_rng(seed)

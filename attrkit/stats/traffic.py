@@ -41,11 +41,15 @@ def srm_test(counts: Any, weights: Any = None, *, threshold: float = 0.001) -> S
         (2.0079e-05, True)
     """
     k = np.asarray(counts, float)
-    if k.ndim != 1 or k.size < 2 or (k < 0).any() or k.sum() <= 0:
-        raise ValueError(f"counts={counts!r}: need at least 2 non-negative counts, not all 0")
+    if k.ndim != 1 or k.size < 2:
+        raise ValueError(f"counts={counts!r}: need at least 2 counts")
+    _check_each("counts", k, "a finite count >= 0", lambda x: np.isfinite(x) & (x >= 0))
+    if k.sum() <= 0:
+        raise ValueError(f"counts={counts!r}: are all 0")
     w = np.full(k.size, 1.0) if weights is None else np.asarray(weights, float)
-    if w.shape != k.shape or (w <= 0).any():
-        raise ValueError(f"weights={weights!r}: need one positive weight per count")
+    if w.shape != k.shape:
+        raise ValueError(f"weights={weights!r}: need one weight per count")
+    _check_each("weights", w, "a finite weight > 0", lambda x: np.isfinite(x) & (x > 0))
     if not 0 < threshold < 1:
         raise ValueError(f"threshold={threshold!r}: must be between 0 and 1")
     expected = w / w.sum() * k.sum()
@@ -53,3 +57,15 @@ def srm_test(counts: Any, weights: Any = None, *, threshold: float = 0.001) -> S
     p = float(res.pvalue)
     return SRMResult(tuple(map(float, k)), tuple(map(float, expected)), float(res.statistic), p,
                      threshold, p < threshold)
+
+
+def _check_each(name: str, x: np.ndarray, rule: str, ok: Any) -> None:
+    """Raise ``ValueError`` naming the first position of ``x`` that breaks ``rule``.
+
+    NaN fails every comparison, so a check written as ``x < 0`` would let it through.
+    """
+    bad = np.flatnonzero(~ok(x))
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(f"{name}[{i}]={float(x[i])!r}: must be {rule}"
+                         + (f" ({bad.size} values break this)" if bad.size > 1 else ""))

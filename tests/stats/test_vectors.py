@@ -87,6 +87,31 @@ def test_welch(v):
     _close(r.p_value, e["p_value"], tol)
 
 
+# tea-tasting's own test of the log-ratio interval (not in ../shared/vectors): RatioOfMeans
+# ("orders") on make_users_data(n_users=100, covariates=True, rng=42), variants 0 and 1;
+# tests/metrics/test_mean.py::test_ratio_of_means_analyze_basic at e10v/tea-tasting commit
+# 90306f16dbba45a68f655e5f5d35b6e6f7a811bc. The arms' sums were recomputed from that data.
+TT_LOG_RATIO = {
+    "control": SampleStats(53, 30.0, 58.0),
+    "treatment": SampleStats(47, 18.0, 30.0),
+    "expected": {"control": 0.5660377358490566, "treatment": 0.3829787234042553,
+                 "effect": -0.32340425531914896, "ci": [-0.6593351111187646, 0.34378920945924096],
+                 "p_value": 0.2551230546709908, "statistic": -1.1447678040118034},
+}
+
+
+def test_welch_log_ratio_interval_matches_tea_tasting():
+    v = TT_LOG_RATIO
+    r = mean_test(v["control"], v["treatment"], relative=True, relative_ci="log")
+    e = v["expected"]
+    # tea-tasting asserts pytest.approx (1e-6); the same formula agrees to ~1e-10. Welch dof
+    # taken from the untransformed variances move the bounds by ~3e-4, relatively.
+    assert (r.control, r.treatment, r.effect) == pytest.approx(
+        (e["control"], e["treatment"], e["effect"]), rel=1e-12)
+    assert (r.ci_low, r.ci_high) == pytest.approx(e["ci"], rel=1e-9)
+    assert (r.p_value, r.statistic) == pytest.approx((e["p_value"], e["statistic"]), rel=1e-9)
+
+
 def _ratio(d):
     return RatioStats(d["n"], d["numerator"]["sum"], d["numerator"]["sum_squares"],
                       d["denominator"]["sum"], d["denominator"]["sum_squares"],
