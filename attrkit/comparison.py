@@ -70,7 +70,7 @@ MAX_UNATTRIBUTED_SHARE = 0.5
 KINDS = {
     "per_user": "per assigned user",
     "per_recommendation": "per recommendation served",
-    "user_total": "user total across all sources, per assigned user",
+    "user_total": "in total across all sources, per assigned user",
     "window": "per window",
     "volume": "totals (volume, not effectiveness)",
 }

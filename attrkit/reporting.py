@@ -149,6 +149,11 @@ def conclusion(table: Any, alpha: float) -> list[str]:
             out.append(f"Described, not tested: {what} attributed to "
                        f"{short_label(r['treatment'])} vs {short_label(r['control'])}: "
                        f"{r['lift']:+.1%} ({r['why']}).{caveat}")
+    if table.design == "users" and table.described is not None:
+        for r in table.described.iter_rows(named=True):
+            out.append(f"Described, not tested (not randomised): {short_label(r['source'])} was "
+                       f"attributed {r['total']:,.0f} {r['metric']} ({r['share']:.1%} of all), "
+                       f"{r['per_assigned_user']:.3g} per assigned user.")
     for w in table.warnings:
         out.append(f"Caution: {w}.")
     return out
