@@ -3,8 +3,6 @@ the sample's planted truth, and calibration by simulation."""
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import polars as pl
 import pytest

@@ -12,7 +12,7 @@ from scipy import optimize
 from scipy import stats as sps
 
 import attrkit
-from attrkit.calibration import A, B, CAROUSEL, Scenario, attribute_simulation, simulate_experiment
+from attrkit.calibration import CAROUSEL, A, B, Scenario, attribute_simulation, simulate_experiment
 from attrkit.comparison import MIN_USERS
 from attrkit.stats.fieller import fieller_interval
 
