@@ -57,9 +57,9 @@ lint: $(VENV)/.installed-dev
 clean:
 	rm -rf build $(VENV) .pytest_cache .ruff_cache .hypothesis
 
-## calibrate: the full simulation study (A/A false positives, monitoring, coverage)
+## calibrate: the full simulation study (A/A false positives, monitoring, coverage; about 15 minutes on 2 cores)
 calibrate: $(VENV)/.installed
-	$(BIN)/python -m attrkit.calibration 2000
+	$(BIN)/python -m attrkit.calibration 400
 
 ## bench: attrkit vs DuckDB vs pandas on 10 million events (EVENTS=N to change); bench/out/results.json
 EVENTS ?= 10000000

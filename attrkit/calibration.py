@@ -53,6 +53,9 @@ class Scenario:
     value_sigma: float = 1.0
     """log-normal sigma of purchase values (2.0 is very heavy-tailed)."""
     spikes: bool = False
+    pre_days: int = 0
+    """days at the start with organic and carousel events only, before any list is served: a
+    pre-period for CUPED."""
     novelty: float = 0.0
     """B's lift on day one is ``lift × (1 + novelty)``, the extra fading with a one-day
     half-life (nothing without a lift)."""
@@ -90,7 +93,7 @@ def simulate_experiment(scenario: Scenario, *, lift: float = 0.0, seed: int = D.
 
     activity, propensity = heterogeneity(), heterogeneity()
     # Sessions: a user's visits on a day, each serving one to three lists close together.
-    day_weight = np.where(np.arange(s.days) % 7 >= 5, 1.25, 1.0)
+    day_weight = np.where(np.arange(s.days) % 7 >= 5, 1.25, 1.0) * (np.arange(s.days) >= s.pre_days)
     if s.spikes:  # shared by both arms: a launch day, an outage
         day_weight = day_weight * rng.choice([0.5, 1.0, 2.5], s.days, p=[0.1, 0.8, 0.1])
     sessions = rng.poisson(np.outer(activity, day_weight) * s.lists_per_user_day / 2)
@@ -102,7 +105,7 @@ def simulate_experiment(scenario: Scenario, *, lift: float = 0.0, seed: int = D.
     l_user = np.repeat(user, per_session)
     l_time = np.repeat(session_t, per_session) + rng.integers(0, 600, per_session.sum())
     l_b = in_b[l_user]
-    age_days = (l_time - START) / 86_400
+    age_days = (l_time - START) / 86_400 - s.pre_days
     boost = np.where(l_b, 1 + lift * (1 + s.novelty * 0.5 ** age_days), 1.0)
     clicks = rng.poisson(s.clicks_per_list * propensity[l_user] * boost)
     rid = np.char.add("rid-", np.arange(l_user.size).astype("U9"))
@@ -232,12 +235,21 @@ def markdown_table(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
+def study(runs: int, *, scenarios: tuple[Scenario, ...] = SCENARIOS, jobs: int | None = None
+          ) -> list[Result]:
+    """Every scenario, one process each (at most ``jobs`` at once); seeds fixed per scenario."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        futures = [pool.submit(run_scenario, s, runs, seed=1000 * k)
+                   for k, s in enumerate(scenarios)]
+        return [f.result() for f in futures]
+
+
 if __name__ == "__main__":  # python -m attrkit.calibration RUNS
     import json
     import sys
 
-    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
-    results = [run_scenario(s, runs, seed=1000 * k, progress=True)
-               for k, s in enumerate(SCENARIOS)]
+    results = study(int(sys.argv[1]) if len(sys.argv) > 1 else 400)
     print(markdown_table(results))
     print(json.dumps([r.to_dict() for r in results], indent=2))

@@ -269,6 +269,8 @@ def compare(
     traffic: Any = None,
     srm_threshold: float = 0.001,
     volume: list[tuple[str, str]] | None = None,
+    start: int | None = None,
+    cap: float | None = None,
 ) -> ComparisonTable:
     """Compare sources on every metric, as the declared design randomised them.
 
@@ -291,6 +293,12 @@ def compare(
             so).
         volume: pairs ``(control, treatment)`` whose per-window totals are to be compared
             anyway: labelled a comparison of volume, never a verdict, outside the family.
+        start: the experiment's start, Unix seconds at midnight UTC: only windows and days from
+            it are compared. Under ``users``, each user's metric (all sources) on the days
+            before it is a pre-period covariate, and the per-user rows are CUPED-adjusted
+            (θ pooled across arms). Every user must have been assigned on or after it.
+        cap: under ``users``, cap per-user values at this quantile of both arms' values
+            (e.g. 0.99), for heavy-tailed sums: the comparison is then of the capped metric.
 
     Example:
         >>> import polars as pl, numpy as np
@@ -327,6 +335,20 @@ def compare(
     if design == "users" and users is None:
         raise ValueError("design='users' needs per-user data: a recommendations log with USER_ID "
                          "(attribute(..., recommendations=...)) or users=")
+    if cap is not None and not (isinstance(cap, float) and 0.5 <= cap < 1):
+        raise ValueError(f"cap={cap!r}: must be a quantile between 0.5 and 1, such as 0.99")
+    pre = None
+    if start is not None:
+        if isinstance(start, bool) or not isinstance(start, int) or start % DAY:
+            raise ValueError(f"start={start!r}: must be Unix seconds at midnight UTC (a whole day)")
+        w = w.filter(pl.col("timestamp") >= start)
+        exp = exp.filter(pl.col("timestamp") >= start) if exp is not None else None
+        if users is not None:
+            early = users.assignment.filter(pl.col("first_served") < start).height
+            if design == "users" and early:
+                raise ValueError(f"start={start}: {early:,} users were served before it; the "
+                                 "pre-period must precede assignment")
+            pre, users = users, users.between(start, None)
     math_fn = dict(w.select("metric_name", "math_function").unique().iter_rows()) \
         if "math_function" in w.columns else {}
     all_metrics = sorted(w["metric_name"].unique().to_list())
@@ -364,7 +386,8 @@ def compare(
         srm = _srm([float(check.users_by_arm[a]) for a in arms], arms, "users",
                    traffic_weights, srm_threshold, warnings)
         rows = [row for metric in chosen for c, t in pairs
-                for row in _user_rows(users, metric, c, t, alpha)]
+                for row in _user_rows(users, metric, c, t, alpha, cap=cap,
+                                      pre=pre.pre_period(metric, start) if pre else None)]
         described = _describe(w, chosen, src, users, arms)
     else:
         pairs = _pairs(src, baseline)
@@ -464,10 +487,30 @@ def _verdicts(frame: pl.DataFrame, design: str | None, correction: str, alpha: f
         .alias("significant"))
 
 
-def _user_rows(users: UserData, metric: str, control: str, treatment: str, alpha: float
+def _user_rows(users: UserData, metric: str, control: str, treatment: str, alpha: float, *,
+               cap: float | None = None, pre: pl.DataFrame | None = None
                ) -> list[dict[str, Any]]:
-    """The per-user comparisons of one metric and pair of arms (see the module docs)."""
+    """The per-user comparisons of one metric and pair of arms (see the module docs), capped
+    at a quantile and CUPED-adjusted on a pre-period when asked (the ratio per recommendation
+    is capped, not CUPED-adjusted)."""
     pu = users.per_user(metric, [control, treatment])
+    totals = {a: pu.filter(arm=a).select(pl.col("value", "total").sum()).row(0, named=True)
+              for a in (control, treatment)}
+    tested = {"per_user": "value", "per_recommendation": "value", "user_total": "total"}
+    how = {k: [] for k in tested}
+    if cap is not None:
+        limits = pu.select(pl.col("value", "total").quantile(cap, interpolation="higher"))
+        pu = pu.with_columns(pl.col(c).clip(upper_bound=limits[c][0]) for c in ("value", "total"))
+        for k, col in tested.items():
+            how[k].append(f"per-user values capped at their {cap:.3g} quantile "
+                          f"({limits[col][0]:.4g})")
+    if pre is not None:
+        pu = pu.join(pre, on="USER_ID", how="left").with_columns(pl.col("pre").fill_null(0.0))
+        pu = pu.with_columns(_cuped(pl.col(c), pl.col("pre")).alias(f"{c}_cuped")
+                             for c in ("value", "total"))
+        tested |= {"per_user": "value_cuped", "user_total": "total_cuped"}
+        for k in ("per_user", "user_total"):
+            how[k].append("CUPED on the pre-period metric (θ pooled); lift of adjusted means")
     c, t = pu.filter(arm=control), pu.filter(arm=treatment)
     nc, nt = c.height, t.height
     base = {"metric": metric, "control": control, "treatment": treatment, "unit": "users",
@@ -477,16 +520,17 @@ def _user_rows(users: UserData, metric: str, control: str, treatment: str, alpha
     notes = [f"only {min(nc, nt)} users in an arm: no verdict below {MIN_USERS}"
              ] if min(nc, nt) < MIN_USERS else []
     out = []
-    for kind, column in (("per_user", "value"), ("per_recommendation", "value"),
-                         ("user_total", "total")):
-        row = base | {"kind": kind, "control_total": float(c[column].sum()),
-                      "treatment_total": float(t[column].sum())}
+    for kind, column in tested.items():
+        raw = "total" if kind == "user_total" else "value"
+        row = base | {"kind": kind, "control_total": totals[control][raw],
+                      "treatment_total": totals[treatment][raw]}
         try:
             r = _user_test(c, t, column, kind == "per_recommendation", alpha)
             row |= {"control_rate": r.control, "treatment_rate": r.treatment,
                     "effect": r.effect, "lift": r.treatment / r.control - 1,
                     "lift_ci_low": r.ci_low, "lift_ci_high": r.ci_high, "p_value": r.p_value,
-                    "method": r.method, "why": f"users randomised: {metric} {KINDS[kind]}"}
+                    "method": "; ".join([r.method, *how[kind]]),
+                    "why": f"users randomised: {metric} {KINDS[kind]}"}
             row_notes = list(notes)
             if math.isinf(r.ci_low):
                 row_notes.append("the control is not distinguishable from zero: the relative "
@@ -531,6 +575,14 @@ def _user_test(c: pl.DataFrame, t: pl.DataFrame, column: str, per_recommendation
     return Comparison(r.control, r.treatment, r.effect, lo, hi, r.p_value, r.statistic,
                       f"{name}; relative CI by Fieller; users as units", alpha, "two-sided",
                       True, r.se, r.details)
+
+
+def _cuped(y: pl.Expr, x: pl.Expr) -> pl.Expr:
+    """CUPED-adjusted per-user values ``y − θ (x − mean x)``, θ = cov(y, x) / var(x) pooled over
+    both arms; Welch on them is :func:`~attrkit.stats.cuped_test`'s test, and the arms' means
+    are the adjusted means."""
+    theta = pl.cov(y, x) / x.var()
+    return y - pl.when(x.var() > 0).then(theta).otherwise(0.0) * (x - x.mean())
 
 
 def _not_computed(reason: str) -> dict[str, Any]:

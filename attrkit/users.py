@@ -177,6 +177,12 @@ class UserData:
                 .with_columns(pl.col("value", "served", "total").fill_null(0.0))
                 .sort("USER_ID"))
 
+    def pre_period(self, metric: str, before: int) -> pl.DataFrame:
+        """Each user's metric across all sources on UTC days before ``before`` (``USER_ID``,
+        ``pre``): the covariate of CUPED, from before anyone was assigned."""
+        return (self.values.filter(pl.col("metric_name") == metric, pl.col("day") < before)
+                .group_by("USER_ID").agg(pl.col("value").sum().alias("pre")))
+
     def source_per_user(self, metric: str, source: str, arms: list[str]) -> pl.DataFrame:
         """A source's metric per user of the population (users of ``arms``), zeros included:
         ``USER_ID``, ``arm``, ``value``. For describing sources nobody randomised."""

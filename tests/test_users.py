@@ -243,3 +243,48 @@ def test_fieller_interval_inverts_the_test():
     assert hi == pytest.approx(optimize.brentq(lambda r: stat(r) + 2 * q,
                                                t.mean() / c.mean() - 1, 5), rel=1e-8)
     assert fieller_interval(0.1, 1.0, 1.0, 1.0, alpha=0.05) == (-math.inf, math.inf)
+
+
+def test_cuped_on_a_pre_period_matches_cuped_test():
+    from attrkit.calibration import START
+    from attrkit.stats import CupedStats, cuped_test
+
+    sim = simulate_experiment(Scenario("pre", users=2000, days=10, shape=1.0, pre_days=3),
+                              lift=0.1, seed=5)
+    result = attribute_simulation(sim)
+    start = START + 3 * 86_400
+    plain = attrkit.compare(result, baseline=A, metrics=["CLICKS"], start=start)
+    cuped = attrkit.compare(result, baseline=A, metrics=["CLICKS"], start=start)
+    adjusted = cuped.row("CLICKS", A, B, kind="user_total")
+    assert "CUPED" in adjusted["method"]
+    # the same comparison by attrkit.stats.cuped_test (checked against GrowthBook's vectors)
+    pu = result.users.between(start, None).per_user("CLICKS", [A, B]).join(
+        result.users.pre_period("CLICKS", start), on="USER_ID", how="left").fill_null(0.0)
+    arms = [CupedStats.from_arrays(pu.filter(arm=a)["total"].to_numpy(),
+                                   pu.filter(arm=a)["pre"].to_numpy()) for a in (A, B)]
+    ref = cuped_test(*arms)
+    assert adjusted["p_value"] == pytest.approx(ref.p_value, rel=1e-6)
+    assert adjusted["effect"] == pytest.approx(ref.effect, rel=1e-9)
+    unadjusted = attrkit.compare(result.windows, users=result.users.between(start, None),
+                                 baseline=A, metrics=["CLICKS"]).row("CLICKS", A, B,
+                                                                     kind="user_total")
+    assert adjusted["lift_ci_high"] - adjusted["lift_ci_low"] < (
+        unadjusted["lift_ci_high"] - unadjusted["lift_ci_low"])
+    assert plain.row("CLICKS", A, B, kind="per_recommendation")["method"].count("CUPED") == 0
+    with pytest.raises(ValueError, match="pre-period must precede assignment"):
+        attrkit.compare(result, baseline=A, start=start + 86_400)
+    with pytest.raises(ValueError, match="midnight UTC"):
+        attrkit.compare(result, baseline=A, start=start + 5)
+
+
+def test_capping_clips_per_user_values_at_the_pooled_quantile(result):
+    capped = attrkit.compare(result, baseline=A, metrics=["REVENUE"], cap=0.99)
+    row = capped.row("REVENUE", A, B)
+    pu = result.users.per_user("REVENUE", [A, B])
+    limit = np.quantile(pu["value"].to_numpy(), 0.99, method="higher")
+    c, t = (np.minimum(pu.filter(arm=a)["value"].to_numpy(), limit) for a in (A, B))
+    assert row["p_value"] == pytest.approx(sps.ttest_ind(t, c, equal_var=False).pvalue, rel=1e-9)
+    assert row["lift"] == pytest.approx(t.mean() / c.mean() - 1, rel=1e-12)
+    assert "capped at their 0.99 quantile" in row["method"]
+    with pytest.raises(ValueError, match="cap=2"):
+        attrkit.compare(result, cap=2)
