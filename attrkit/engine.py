@@ -19,6 +19,7 @@ written as SQL or Spark just as well:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import operator
 import os
@@ -471,7 +472,27 @@ def _run(
     quarantine_df = bad_df.drop("_pos", "_ds").cast(dict(QUARANTINE_SCHEMA))
     health = _health(ma, datasets, dedupe, joined, by_type_df, quarantine_df, rows_read,
                      duplicates, unresolved_df.height)
+    if users is not None:
+        health = _with_unlogged_users(health, user_df, assignment_df)
     return windows, health, quarantine_df, exposure_df, traffic_df, users
+
+
+def _with_unlogged_users(health: Health, user_df: pl.DataFrame, assignment: pl.DataFrame
+                         ) -> Health:
+    """Count users with events that the log does not know (rule: an event's user must appear in
+    the recommendations log to be tied to an arm), and their events served by the log's
+    sources."""
+    unknown = user_df.join(assignment.select("USER_ID"), on="USER_ID", how="anti")
+    served = unknown.filter(pl.col("_served_by").is_not_null()
+                            & pl.col("EVENT_ATTRIBUTION_SOURCE").is_null())
+    users, events = unknown["USER_ID"].n_unique(), int(served["events"].sum())
+    warnings = list(health.warnings)
+    if events:
+        warnings.append(f"{events:,} events served by a recommender come from {users:,} users "
+                        "the recommendations log does not know: a per-user comparison cannot tie "
+                        "them to an arm and leaves them out")
+    return dataclasses.replace(health, users_not_in_log=users, events_of_users_not_in_log=events,
+                               warnings=warnings)
 
 
 SUM_DECIMAL = pl.Decimal(38, 9)

@@ -41,6 +41,10 @@ class Health:
         unmatched_events: events whose type matches no metric.
         metrics: per metric name, a :class:`MetricHealth`.
         first_window, last_window: the first and last window start (Unix seconds), or None.
+        users_not_in_log: users with events whom the recommendations log (with ``USER_ID``)
+            does not know, and ``events_of_users_not_in_log`` their events attributed to a
+            source the log serves: they cannot be tied to an arm, so a per-user comparison
+            leaves them out (``None`` without a log with ``USER_ID``).
         warnings: plain-language notes on anything a reader should know.
     """
 
@@ -58,6 +62,8 @@ class Health:
     metrics: dict[str, MetricHealth]
     first_window: int | None = None
     last_window: int | None = None
+    users_not_in_log: int | None = None
+    events_of_users_not_in_log: int | None = None
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -88,6 +94,10 @@ class Health:
             f"unresolved recommendation IDs: {n(self.unresolved_ids)} distinct, "
             f"{n(self.unresolved_events)} events",
             f"events matching no metric: {n(self.unmatched_events)}",
+            *([f"users not in the log: {n(self.users_not_in_log)} "
+               f"({n(self.events_of_users_not_in_log or 0)} of their events attributed to a "
+               "recommender; left out of per-user comparisons)"]
+              if self.users_not_in_log is not None else []),
             "events by source:",
             *(f"  {k}: {n(v)}" for k, v in self.events_by_source.items()),
             "metrics:",

@@ -288,3 +288,19 @@ def test_capping_clips_per_user_values_at_the_pooled_quantile(result):
     assert "capped at their 0.99 quantile" in row["method"]
     with pytest.raises(ValueError, match="cap=2"):
         attrkit.compare(result, cap=2)
+
+
+def test_health_counts_events_of_users_the_log_does_not_know(sim):
+    stranger = sim["interactions"].filter(pl.col("RECOMMENDATION_ID").is_not_null()).head(3) \
+        .with_columns(USER_ID=pl.lit("stranger"))
+    r = attrkit.attribute(pl.concat([sim["interactions"], stranger]), sim["metric_attribution"],
+                          recommendations=sim["recommendations"])
+    before = attribute_simulation(sim).health
+    assert before.events_of_users_not_in_log == 0
+    assert r.health.events_of_users_not_in_log == 3
+    assert r.health.users_not_in_log == before.users_not_in_log + 1
+    assert any("the recommendations log does not know" in w for w in r.health.warnings)
+    assert "users not in the log" in r.health.summary()
+    no_users = attrkit.attribute(sim["interactions"], sim["metric_attribution"],
+                                 recommendations=sim["recommendations"].drop("USER_ID"))
+    assert no_users.users is None and no_users.health.users_not_in_log is None
