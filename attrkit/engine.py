@@ -552,12 +552,13 @@ def _count_duplicates(hashes: pl.DataFrame, events: pl.LazyFrame, columns: list[
 def _by_source(grouped: pl.DataFrame, key: str) -> pl.DataFrame:
     """Name each group's source and upper-case its event type, then add up the groups that
     now coincide: one row per (``key``, event type, source), and per user when grouped by user.
-    Sums are decimals, exact in any order."""
+    Sums are decimals, exact in any order, so the groups need no sorting first; callers sort
+    the results."""
     keys = [c for c in ("USER_ID",) if c in grouped.columns]
     raw_keys = [*keys, key, *_GROUP_KEYS[1:]]
-    return grouped.sort(raw_keys, nulls_last=True).with_columns(
+    return grouped.with_columns(
         pl.col("EVENT_TYPE").str.to_uppercase().alias("_ET"), source_of().alias("SOURCE"),
-    ).group_by(*keys, key, "_ET", "SOURCE", maintain_order=True).agg(pl.exclude(raw_keys).sum())
+    ).group_by(*keys, key, "_ET", "SOURCE").agg(pl.exclude(raw_keys).sum())
 
 
 def _health(
