@@ -39,10 +39,8 @@ import polars as pl
 from attrkit import _defaults as D
 from attrkit.stats import (
     Comparison,
-    CupedStats,
     RatioStats,
     adjust_pvalues,
-    cuped_test,
     mean_test,
     paired_window_test,
     rate_test,
@@ -525,16 +523,17 @@ def _user_rows(users: UserData, metric: str, control: str, treatment: str, alpha
         row = base | {"kind": kind, "control_total": totals[control][raw],
                       "treatment_total": totals[treatment][raw]}
         try:
-            r = _user_test(c, t, column, kind == "per_recommendation", alpha)
+            r = _user_test(c, t, column, "served" if kind == "per_recommendation" else None,
+                           alpha)
             row |= {"control_rate": r.control, "treatment_rate": r.treatment,
                     "effect": r.effect, "lift": r.treatment / r.control - 1,
                     "lift_ci_low": r.ci_low, "lift_ci_high": r.ci_high, "p_value": r.p_value,
                     "method": "; ".join([r.method, *how[kind]]),
                     "why": f"users randomised: {metric} {KINDS[kind]}"}
             row_notes = list(notes)
-            if math.isinf(r.ci_low):
-                row_notes.append("the control is not distinguishable from zero: the relative "
-                                 "lift is unbounded")
+            if math.isinf(r.ci_low) or math.isinf(r.ci_high):
+                row_notes.append("the control is not clearly above zero: the relative lift's "
+                                 "interval is unbounded (Fieller)")
         except (ValueError, ZeroDivisionError) as exc:
             row |= _not_computed(str(exc))
             row_notes = []
@@ -545,7 +544,7 @@ def _user_rows(users: UserData, metric: str, control: str, treatment: str, alpha
     return out
 
 
-def _user_test(c: pl.DataFrame, t: pl.DataFrame, column: str, per_recommendation: bool,
+def _user_test(c: pl.DataFrame, t: pl.DataFrame, column: str, denominator: str | None,
                alpha: float) -> Comparison:
     """Test the difference with users as units (Welch on per-user values, or the delta method
     for a ratio of per-user sums), and give the relative lift Fieller's interval, which agrees
@@ -556,8 +555,8 @@ def _user_test(c: pl.DataFrame, t: pl.DataFrame, column: str, per_recommendation
         A :class:`~attrkit.stats.Comparison` whose ``effect`` is the absolute difference and
         whose interval is the relative lift's.
     """
-    if per_recommendation:
-        cs, ts = (RatioStats.from_frame(x, column, "served") for x in (c, t))
+    if denominator is not None:
+        cs, ts = (RatioStats.from_frame(x, column, denominator) for x in (c, t))
         r = ratio_test(cs, ts, alpha=alpha)
         vc, vt = cs.unit_var / cs.n, ts.unit_var / ts.n
         name = "ratio of per-user sums, delta method, Welch t"
@@ -567,9 +566,7 @@ def _user_test(c: pl.DataFrame, t: pl.DataFrame, column: str, per_recommendation
         vc, vt = cs.var / cs.n, ts.var / ts.n
         name = "Welch t on per-user values"
     if not r.control:
-        raise ValueError(f"the control ({c['arm'][0] if c.height else 'arm'}) has no "
-                         f"{column if column != 'value' else 'events'}: a relative lift is "
-                         "undefined")
+        raise ValueError("the control's mean is 0 (no events): a relative lift is undefined")
     lo, hi = fieller_interval(r.control, r.treatment, vc, vt, alpha=alpha,
                               dof=r.details["dof"])
     return Comparison(r.control, r.treatment, r.effect, lo, hi, r.p_value, r.statistic,
@@ -905,29 +902,35 @@ def compare_users(
     ratios: dict[str, tuple[str, str]] | None = None,
     pre: dict[str, str] | None = None,
     baseline: str | None = None,
-    alpha: float = 0.05,
-    correction: str = "holm",
+    alpha: float = D.ALPHA,
+    correction: str = D.CORRECTION,
 ) -> pl.DataFrame:
-    """Compare sources when users were randomised between them: one row per user.
+    """Compare sources on a frame of per-user values you built yourself (one row per user).
+
+    The same tests as :func:`compare` under ``design="users"``: Welch on the difference of
+    per-user means (or the delta method for a ratio of per-user sums), the relative lift with
+    Fieller's interval, which agrees with the test.
 
     Args:
-        users: a frame with one row per user, the ``arm`` column naming the user's source and
-            one column per metric (per-user values, e.g. clicks).
-        metrics: mean metrics (columns) to compare with Welch's t.
-        ratios: ratio metrics, ``name → (numerator column, denominator column)``, compared by
-            the delta method (e.g. minutes per click).
-        pre: ``metric → pre-period column``: those mean metrics are CUPED-adjusted.
+        users: a frame with one row per user: a column (named by ``arm``) with the user's source
+            and one column per metric.
+        arm: the name of the column that holds each user's source.
+        metrics: mean metrics (columns), compared per user.
+        ratios: ratio metrics, ``name → (numerator column, denominator column)`` (e.g. minutes
+            per click).
+        pre: ``metric → pre-period column``: those mean metrics are CUPED-adjusted (θ pooled).
         baseline: the control arm; default the first arm in sort order.
 
     Returns:
-        One row per metric and treatment arm: means, relative lift with interval, p-value,
-        adjusted p-value, method.
+        One row per metric and treatment arm: users, means, relative lift with interval,
+        p-value, adjusted p-value, method.
     """
     alpha = check_alpha(alpha)
     check_choice("correction", correction, CORRECTIONS)
     u = _frame(users, "users")
     if arm not in u.columns:
-        raise ValueError(f"arm={arm!r}: not a column of users (columns: {u.columns})")
+        raise ValueError(f"arm={arm!r}: not a column of users (columns: {u.columns}); arm names "
+                         "the column that holds each user's source")
     arms = u[arm].unique().sort().to_list()
     control = baseline if baseline is not None else arms[0]
     if control not in arms:
@@ -940,30 +943,28 @@ def compare_users(
             raise ValueError(f"column {col!r}: not in users (columns: {u.columns})")
     if not metrics and not ratios:
         raise ValueError("metrics or ratios: name at least one metric")
+    u = u.with_columns(_cuped(pl.col(m).cast(pl.Float64), pl.col(x).cast(pl.Float64))
+                       .alias(f"{m}__cuped") for m, x in pre.items() if m in metrics)
+    tests = [(m, f"{m}__cuped" if m in pre else m, None) for m in metrics]
+    tests += [(name, num, den) for name, (num, den) in ratios.items()]
     rows = []
     cu = u.filter(pl.col(arm) == control)
     for treatment in [a for a in arms if a != control]:
         tu = u.filter(pl.col(arm) == treatment)
-        for m in metrics:
-            if m in pre:
-                r: Comparison = cuped_test(
-                    CupedStats.from_arrays(cu[m].to_numpy(), cu[pre[m]].to_numpy()),
-                    CupedStats.from_arrays(tu[m].to_numpy(), tu[pre[m]].to_numpy()),
-                    relative=True, alpha=alpha)
-            else:
-                r = mean_test(cu[m].to_numpy(), tu[m].to_numpy(), relative=True, alpha=alpha)
-            rows.append((m, control, treatment, cu.height, tu.height, r))
-        for name, (num, den) in ratios.items():
-            r = ratio_test(RatioStats.from_frame(cu, num, den), RatioStats.from_frame(tu, num, den),
-                           relative=True, alpha=alpha)
-            rows.append((name, control, treatment, cu.height, tu.height, r))
-    adj = adjust_pvalues([r.p_value for *_, r in rows], correction, alpha=alpha)
+        for name, column, den in tests:
+            r = _user_test(cu, tu, column, den, alpha)
+            method = r.method + ("; CUPED (θ pooled), lift of adjusted means"
+                                 if column.endswith("__cuped") else "")
+            rows.append((name, control, treatment, cu.height, tu.height, r, method))
+    adj = adjust_pvalues([r.p_value for *_, r, _ in rows], correction, alpha=alpha)
     return pl.DataFrame([
         {"metric": m, "control": c, "treatment": t, "control_users": nc, "treatment_users": nt,
-         "control_mean": r.control, "treatment_mean": r.treatment, "lift": r.effect,
-         "lift_ci_low": r.ci_low, "lift_ci_high": r.ci_high, "p_value": r.p_value,
-         "p_adjusted": float(pa), "significant": bool(rej), "method": r.method}
-        for (m, c, t, nc, nt, r), pa, rej in zip(rows, adj.p_adjusted, adj.rejected, strict=True)
+         "control_mean": r.control, "treatment_mean": r.treatment,
+         "lift": r.treatment / r.control - 1, "lift_ci_low": r.ci_low,
+         "lift_ci_high": r.ci_high, "p_value": r.p_value, "p_adjusted": float(pa),
+         "significant": bool(rej), "method": method}
+        for (m, c, t, nc, nt, r, method), pa, rej in zip(rows, adj.p_adjusted, adj.rejected,
+                                                         strict=True)
     ])
 
 

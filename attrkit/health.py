@@ -94,9 +94,9 @@ class Health:
             f"unresolved recommendation IDs: {n(self.unresolved_ids)} distinct, "
             f"{n(self.unresolved_events)} events",
             f"events matching no metric: {n(self.unmatched_events)}",
-            *([f"users not in the log: {n(self.users_not_in_log)} "
-               f"({n(self.events_of_users_not_in_log or 0)} of their events attributed to a "
-               "recommender; left out of per-user comparisons)"]
+            *([f"users with events, not in the log: {n(self.users_not_in_log)} "
+               f"({n(self.events_of_users_not_in_log or 0)} of their events served by a "
+               "recommender, left out of per-user comparisons)"]
               if self.users_not_in_log is not None else []),
             "events by source:",
             *(f"  {k}: {n(v)}" for k, v in self.events_by_source.items()),

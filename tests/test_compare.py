@@ -6,12 +6,20 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 import pytest
+from scipy import stats as sps
 
 import attrkit
 from attrkit.sample import RECOMMENDER_A as A
 from attrkit.sample import RECOMMENDER_B as B
 from attrkit.sample import simulate_windows
-from attrkit.stats import SampleStats, mean_test, paired_window_test, sequential_test
+from attrkit.stats import (
+    CupedStats,
+    SampleStats,
+    cuped_test,
+    mean_test,
+    paired_window_test,
+    sequential_test,
+)
 
 
 @pytest.fixture(scope="module")
@@ -135,7 +143,17 @@ def test_compare_users_against_welch_and_cuped():
     plain = mean_test(clicks[arm == "A"], clicks[arm == "B"], relative=True)
     assert "CUPED" in row["method"]
     assert row["lift_ci_high"] - row["lift_ci_low"] < plain.ci_high - plain.ci_low
-    assert out.filter(metric="per_list")["method"][0].startswith("ratio of sums")
+    assert out.filter(metric="per_list")["method"][0].startswith("ratio of per-user sums")
+    # the CUPED row is cuped_test's test of the difference; the same test as compare's
+    ref = cuped_test(CupedStats.from_arrays(clicks[arm == "A"], pre[arm == "A"]),
+                     CupedStats.from_arrays(clicks[arm == "B"], pre[arm == "B"]))
+    assert row["p_value"] == pytest.approx(ref.p_value, rel=1e-6)
+    assert row["lift_ci_low"] > 0  # the interval excludes 0 as the test rejects
+    no_pre = attrkit.compare_users(users, metrics=["clicks"]).row(0, named=True)
+    welch = sps.ttest_ind(clicks[arm == "B"], clicks[arm == "A"], equal_var=False)
+    assert no_pre["p_value"] == pytest.approx(welch.pvalue, rel=1e-9)
+    with pytest.raises(ValueError, match="arm names the column"):
+        attrkit.compare_users(users.rename({"source": "arm"}), metrics=["clicks"])
     assert out["p_adjusted"].to_list() == pytest.approx(
         np.minimum(1, np.maximum.accumulate(np.sort(out["p_value"].to_numpy()) * [2, 1]))
         [np.argsort(np.argsort(out["p_value"].to_numpy()))])

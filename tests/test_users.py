@@ -245,6 +245,29 @@ def test_fieller_interval_inverts_the_test():
     assert fieller_interval(0.1, 1.0, 1.0, 1.0, alpha=0.05) == (-math.inf, math.inf)
 
 
+def test_a_significant_lift_over_a_control_near_zero_has_a_one_sided_interval():
+    """3 of 150 control users buy, 20 of 150 treatment users: Welch rejects; Fieller's set is two
+    rays and the one holding the estimate is shown, excluding 0 as the test does."""
+    t0 = 1_704_067_200
+    log = pl.DataFrame({"RECOMMENDATION_ID": [f"r{i}" for i in range(300)],
+                        "SOURCE": ["A"] * 150 + ["B"] * 150,
+                        "TIMESTAMP": [t0 + i for i in range(300)],
+                        "USER_ID": [f"u{i}" for i in range(300)]})
+    buyers = [*range(3), *range(150, 170)]
+    ev = pl.DataFrame({"USER_ID": [f"u{i}" for i in buyers], "ITEM_ID": "i1",
+                       "TIMESTAMP": [t0 + 1000 + i for i in buyers], "EVENT_TYPE": "purchase",
+                       "EVENT_VALUE": 100.0, "RECOMMENDATION_ID": [f"r{i}" for i in buyers]})
+    ma = {"name": "m", "metrics": [{"eventType": "purchase", "metricName": "REVENUE",
+                                    "expression": "SUM(Interactions.EVENT_VALUE)"}]}
+    row = attrkit.compare(attrkit.attribute(ev, ma, recommendations=log),
+                          baseline="A").row("REVENUE", "A", "B")
+    c = np.r_[np.full(3, 100.0), np.zeros(147)]
+    t = np.r_[np.full(20, 100.0), np.zeros(130)]
+    assert row["p_value"] == pytest.approx(sps.ttest_ind(t, c, equal_var=False).pvalue)
+    assert row["significant"] and row["lift_ci_low"] > 0 and row["lift_ci_high"] == math.inf
+    assert "unbounded" in row["warnings"]
+
+
 def test_cuped_on_a_pre_period_matches_cuped_test():
     from attrkit.calibration import START
     from attrkit.stats import CupedStats, cuped_test
@@ -300,7 +323,7 @@ def test_health_counts_events_of_users_the_log_does_not_know(sim):
     assert r.health.events_of_users_not_in_log == 3
     assert r.health.users_not_in_log == before.users_not_in_log + 1
     assert any("the recommendations log does not know" in w for w in r.health.warnings)
-    assert "users not in the log" in r.health.summary()
+    assert "users with events, not in the log: " in r.health.summary()
     no_users = attrkit.attribute(sim["interactions"], sim["metric_attribution"],
                                  recommendations=sim["recommendations"].drop("USER_ID"))
     assert no_users.users is None and no_users.health.users_not_in_log is None

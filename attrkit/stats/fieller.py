@@ -22,6 +22,12 @@ def fieller_interval(
 ) -> tuple[float, float]:
     """Two-sided interval for ``treatment / control − 1`` from independent arm estimates.
 
+    Fieller's set is ``{ρ : (treatment − ρ·control)² ≤ q² (var_treatment + ρ² var_control)}``.
+    When the control estimate is clearly away from zero it is a bounded interval. Otherwise it
+    is two rays or the whole line; then, if the test of the difference rejects (a lift of 0 is
+    outside the set), the ray holding the estimate is returned, and if it does not, the whole
+    line. Either way the interval excludes 0 exactly when the test rejects.
+
     Args:
         control, treatment: the arms' estimates (means, or ratios of sums).
         var_control, var_treatment: the variances of those estimates (per-unit variance / n).
@@ -29,13 +35,15 @@ def fieller_interval(
         dof: degrees of freedom of the t reference (Welch's); ``inf`` for the normal.
 
     Returns:
-        ``(low, high)``; ``(-inf, inf)`` when the control estimate is not distinguishable from
-        zero at ``alpha`` (the ratio is then unbounded).
+        ``(low, high)``, an end infinite when the set is unbounded on that side.
 
     Example:
         >>> lo, hi = fieller_interval(10.0, 12.0, 0.25, 0.25, alpha=0.05)
         >>> round(lo, 4), round(hi, 4)
         (0.0574, 0.3659)
+        >>> lo, hi = fieller_interval(0.06, 0.4, 0.04**2, 0.045**2, alpha=0.05)  # control near 0
+        >>> round(lo, 4), hi
+        (1.7655, inf)
     """
     q = float(sps.norm.ppf(1 - alpha / 2) if not math.isfinite(dof)
               else sps.t.ppf(1 - alpha / 2, dof))
@@ -43,11 +51,17 @@ def fieller_interval(
     a = control**2 - q2 * var_control
     disc = q2 * (var_treatment * control**2 + var_control * treatment**2
                  - q2 * var_control * var_treatment)
-    if a <= 0 or disc < 0:
+    if disc < 0 or a == 0:
         return -math.inf, math.inf
     root = math.sqrt(disc)
-    lo, hi = (treatment * control - root) / a, (treatment * control + root) / a
-    return float(lo - 1), float(hi - 1)
+    lo, hi = sorted(((treatment * control - root) / a, (treatment * control + root) / a))
+    if a > 0:
+        return float(lo - 1), float(hi - 1)
+    # two rays, (-inf, lo] and [hi, inf): the one holding the estimate when 1 lies between
+    if not lo < 1 < hi or control == 0:
+        return -math.inf, math.inf
+    estimate = treatment / control
+    return (-math.inf, float(lo - 1)) if estimate <= lo else (float(hi - 1), math.inf)
 
 
 __all__ = ["fieller_interval"]
