@@ -7,7 +7,8 @@ one-sided intervals are ±inf. Every test returns a :class:`Comparison` that nam
 
 - records: :class:`SampleStats`, :class:`RatioStats`, :class:`CupedStats`, :class:`Comparison`
 - per-unit values: :func:`mean_test` (Welch), :func:`ratio_test` (delta method),
-  :func:`cuped_test`, :func:`bootstrap_test`, :func:`bayes_test`
+  :func:`cuped_test`, :func:`bootstrap_test`, :func:`bayes_test`; :func:`fieller_interval`
+  for a relative lift whose interval agrees with the test of the difference
 - counts: :func:`proportion_test`, :func:`rate_test` (Poisson, quasi-Poisson)
 - 15-minute aggregates: :func:`paired_window_test` (Newey–West)
 - monitoring: :func:`sequential_test` (always-valid)
@@ -18,6 +19,7 @@ one-sided intervals are ±inf. Every test returns a :class:`Comparison` that nam
 from attrkit.stats._core import Comparison, RatioStats, SampleStats
 from attrkit.stats.bayes import bayes_test
 from attrkit.stats.counts import estimate_dispersion, proportion_test, rate_test
+from attrkit.stats.fieller import fieller_interval
 from attrkit.stats.means import CupedStats, cuped_test, mean_test, ratio_test
 from attrkit.stats.multiple import AdjustedPValues, adjust_pvalues
 from attrkit.stats.paired import newey_west_lags, paired_window_test
@@ -29,6 +31,7 @@ from attrkit.stats.traffic import SRMResult, srm_test
 __all__ = [
     "AdjustedPValues", "Comparison", "CupedStats", "RatioStats", "SRMResult", "SampleStats",
     "adjust_pvalues", "bayes_test", "bootstrap_test", "cuped_test", "estimate_dispersion",
-    "mde", "mean_test", "newey_west_lags", "paired_window_test", "power", "proportion_test",
+    "fieller_interval", "mde", "mean_test", "newey_west_lags", "paired_window_test", "power",
+    "proportion_test",
     "rate_test", "ratio_test", "sample_size", "sequential_test", "srm_test",
 ]
