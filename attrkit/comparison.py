@@ -492,16 +492,19 @@ def _user_rows(users: UserData, metric: str, control: str, treatment: str, alpha
     at a quantile and CUPED-adjusted on a pre-period when asked (the ratio per recommendation
     is capped, not CUPED-adjusted)."""
     pu = users.per_user(metric, [control, treatment])
-    totals = {a: pu.filter(arm=a).select(pl.col("value", "total").sum()).row(0, named=True)
-              for a in (control, treatment)}
+    totals = {a: pu.filter(arm=a).select(pl.col("value", "total", "served").sum())
+              .row(0, named=True) for a in (control, treatment)}
     tested = {"per_user": "value", "per_recommendation": "value", "user_total": "total"}
     how = {k: [] for k in tested}
     if cap is not None:
-        limits = pu.select(pl.col("value", "total").quantile(cap, interpolation="higher"))
-        pu = pu.with_columns(pl.col(c).clip(upper_bound=limits[c][0]) for c in ("value", "total"))
+        # the denominator too: a ratio's heavy tail is as often in recommendations served
+        capped = ("value", "total", "served")
+        limits = pu.select(pl.col(capped).quantile(cap, interpolation="higher"))
+        pu = pu.with_columns(pl.col(c).clip(upper_bound=limits[c][0]) for c in capped)
         for k, col in tested.items():
             how[k].append(f"per-user values capped at their {cap:.3g} quantile "
-                          f"({limits[col][0]:.4g})")
+                          f"({limits[col][0]:.4g}" + (f", served {limits['served'][0]:.4g})"
+                                                       if k == "per_recommendation" else ")"))
     if pre is not None:
         pu = pu.join(pre, on="USER_ID", how="left").with_columns(pl.col("pre").fill_null(0.0))
         pu = pu.with_columns(_cuped(pl.col(c), pl.col("pre")).alias(f"{c}_cuped")
@@ -513,8 +516,8 @@ def _user_rows(users: UserData, metric: str, control: str, treatment: str, alpha
     nc, nt = c.height, t.height
     base = {"metric": metric, "control": control, "treatment": treatment, "unit": "users",
             "control_n": nc, "treatment_n": nt, "windows": None,
-            "control_exposure": float(c["served"].sum()),
-            "treatment_exposure": float(t["served"].sum())}
+            "control_exposure": totals[control]["served"],
+            "treatment_exposure": totals[treatment]["served"]}
     notes = [f"only {min(nc, nt)} users in an arm: no verdict below {MIN_USERS}"
              ] if min(nc, nt) < MIN_USERS else []
     out = []

@@ -309,6 +309,24 @@ def test_capping_clips_per_user_values_at_the_pooled_quantile(result):
     assert row["p_value"] == pytest.approx(sps.ttest_ind(t, c, equal_var=False).pvalue, rel=1e-9)
     assert row["lift"] == pytest.approx(t.mean() / c.mean() - 1, rel=1e-12)
     assert "capped at their 0.99 quantile" in row["method"]
+    # the ratio's numerator and denominator are both capped: recompute by the delta method
+    ratio = capped.row("REVENUE", A, B, kind="per_recommendation")
+    served_cap = np.quantile(pu["served"].to_numpy(), 0.99, method="higher")
+
+    def arm(name):
+        x = pu.filter(arm=name)
+        y = np.minimum(x["value"].to_numpy(), limit)
+        d = np.minimum(x["served"].to_numpy(), served_cap)
+        r = y.sum() / d.sum()
+        z = (y - r * d) / d.mean()
+        return r, z.var(ddof=1) / z.size
+
+    (rc, vc), (rt, vt) = arm(A), arm(B)
+    assert ratio["control_rate"] == pytest.approx(rc, rel=1e-12)
+    assert ratio["lift"] == pytest.approx(rt / rc - 1, rel=1e-12)
+    z = (rt - rc) / math.sqrt(vc + vt)
+    assert ratio["p_value"] == pytest.approx(2 * sps.norm.sf(abs(z)), rel=1e-3)
+    assert ratio["control_exposure"] == pu.filter(arm=A)["served"].sum()  # reported uncapped
     with pytest.raises(ValueError, match="cap=2"):
         attrkit.compare(result, cap=2)
 
