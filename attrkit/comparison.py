@@ -378,8 +378,12 @@ def compare(
             raise ValueError(f"baseline={baseline!r}: no user was assigned to it, so it was not "
                              f"randomised; the arms are {users.arms} (or declare "
                              "design='requests')")
-        pairs = _pairs(arms, baseline)
         check = users.check()
+        if len(arms) < 2:
+            # nothing randomised to compare: everything is described, nothing tested
+            warnings.append(f"users were assigned to {len(arms)} source(s) ({', '.join(arms)}): "
+                            "there is no randomised comparison; sources are described")
+        pairs = _pairs(arms, baseline) if len(arms) >= 2 else []
         warnings += check.warnings
         srm = _srm([float(check.users_by_arm[a]) for a in arms], arms, "users",
                    traffic_weights, srm_threshold, warnings)

@@ -345,3 +345,17 @@ def test_health_counts_events_of_users_the_log_does_not_know(sim):
     no_users = attrkit.attribute(sim["interactions"], sim["metric_attribution"],
                                  recommendations=sim["recommendations"].drop("USER_ID"))
     assert no_users.users is None and no_users.health.users_not_in_log is None
+
+
+def test_one_assigned_source_is_described_not_an_error(sim):
+    """A log from one recommender (beside a carousel and organic traffic): nothing randomised to
+    compare, so nothing is tested; every source is described."""
+    log = sim["recommendations"].filter(SOURCE=A)
+    ev = sim["interactions"].join(log.select("USER_ID").unique(), on="USER_ID", how="semi")
+    table = attrkit.compare(attrkit.attribute(ev, sim["metric_attribution"], recommendations=log))
+    assert table.design == "users" and table.frame.height == 0
+    assert any("no randomised comparison" in w for w in table.warnings)
+    assert CAROUSEL in table.described["source"].to_list()
+    from attrkit import reporting
+
+    assert any("No comparison" in s for s in reporting.conclusion(table, 0.05))
