@@ -390,7 +390,8 @@ def compare(
         rows = [row for metric in chosen for c, t in pairs
                 for row in _user_rows(users, metric, c, t, alpha, cap=cap,
                                       pre=pre.pre_period(metric, start) if pre else None)]
-        described = _describe(w, chosen, src, users, arms)
+        # with fewer than two arms nothing is tested, and the lone arm is described too
+        described = _describe(w, chosen, users, arms, tested=arms if pairs else [])
     else:
         pairs = _pairs(src, baseline)
         exposed = set(exp["source"].unique().to_list()) if exp is not None else set()
@@ -398,7 +399,7 @@ def compare(
                           warnings)
         rows = [_one(w, exp, metric, math_fn.get(metric, "samplecount"), c, t, exposed, alpha,
                      method) for metric in chosen for c, t in pairs]
-        described = _describe(w, chosen, src, None, [])
+        described = _describe(w, chosen, None, [])
         if design is None:
             warnings.append(NO_DESIGN)
     for c, t in volume or []:
@@ -595,17 +596,18 @@ def _not_computed(reason: str) -> dict[str, Any]:
             "method": "not computed", "why": reason}
 
 
-def _describe(w: pl.DataFrame, metrics: list[str], sources: list[str], users: UserData | None,
-              arms: list[str]) -> pl.DataFrame:
+def _describe(w: pl.DataFrame, metrics: list[str], users: UserData | None, arms: list[str],
+              tested: list[str] | None = None) -> pl.DataFrame:
     """What each source was attributed, without a test: totals, shares and, with users, the
-    mean per assigned user (zeros included). Under ``users`` the non-randomised sources."""
+    mean per assigned user (the users of ``arms``, zeros included) of every source not in
+    ``tested``."""
     totals = (w.filter(pl.col("metric_name").is_in(metrics))
               .group_by("metric_name", "source").agg(pl.col("value").sum().alias("total"))
               .with_columns((pl.col("total") / pl.col("total").sum().over("metric_name"))
                             .alias("share")))
     if users is None:
         return totals.rename({"metric_name": "metric"}).sort("metric", "source")
-    others = [s for s in totals["source"].unique().sort().to_list() if s not in arms]
+    others = [s for s in totals["source"].unique().sort().to_list() if s not in (tested or [])]
     n = users.assignment.filter(pl.col("arm").is_in(arms)).height
     rows = []
     for metric in metrics:
