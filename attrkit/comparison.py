@@ -378,7 +378,7 @@ def compare(
             raise ValueError(f"baseline={baseline!r}: no user was assigned to it, so it was not "
                              f"randomised; the arms are {users.arms} (or declare "
                              "design='requests')")
-        check = users.check()
+        check = users.check(chosen[0])
         if len(arms) < 2:
             # nothing randomised to compare: everything is described, nothing tested
             warnings.append(f"users were assigned to {len(arms)} source(s) ({', '.join(arms)}): "

@@ -73,7 +73,9 @@ class DesignCheck:
             served.
         event_users_not_in_log: users with events that the log does not know (not analysed:
             they cannot be tied to an arm, e.g. an anonymous session that logs in later).
-        unlogged_events: events of those users attributed to an arm's source.
+        unlogged_events: what those users were attributed by an arm's source, in ``metric``
+            (events, for a count metric).
+        metric: the metric the event counts are taken in.
         log_rows_without_user: log rows with no ``USER_ID`` (not assigned to any arm).
         warnings: what a reader should know.
     """
@@ -83,6 +85,7 @@ class DesignCheck:
     multi_source_users: int
     event_users_not_in_log: int
     unlogged_events: float
+    metric: str | None
     log_rows_without_user: int
     warnings: list[str] = field(default_factory=list)
 
@@ -107,7 +110,7 @@ class DesignCheck:
                 "multi_source_users": self.multi_source_users,
                 "multi_source_share": self.multi_source_share,
                 "event_users_not_in_log": self.event_users_not_in_log,
-                "unlogged_events": self.unlogged_events,
+                "unlogged_events": self.unlogged_events, "metric": self.metric,
                 "log_rows_without_user": self.log_rows_without_user,
                 "warnings": list(self.warnings)}
 
@@ -193,11 +196,16 @@ class UserData:
                 .with_columns(pl.col("value").fill_null(0.0)).sort("USER_ID"))
 
     def check(self, metric: str | None = None) -> DesignCheck:
-        """What the data says about the 'users' design (see :class:`DesignCheck`)."""
+        """What the data says about the 'users' design (see :class:`DesignCheck`); events are
+        counted in ``metric`` (default the first metric by name: values of different metrics
+        are never added)."""
+        if metric is None and self.values.height:
+            metric = self.values["metric_name"].min()
         by_arm = dict(self.assignment.group_by("arm").len().sort("arm").iter_rows())
         multi = int((self.assignment["sources_served"] > 1).sum())
         known = self.assignment.select("USER_ID")
         unknown = self.values.join(known, on="USER_ID", how="anti")
+        unknown_users = unknown["USER_ID"].n_unique()
         arms = list(by_arm)
         arm_events = self.values.filter(pl.col("source").is_in(arms))
         if metric is not None:
@@ -219,7 +227,7 @@ class UserData:
         if self.log_rows_without_user:
             warnings.append(f"{self.log_rows_without_user:,} recommendations log rows have no "
                             "USER_ID and assign no user")
-        return DesignCheck(users, by_arm, multi, unknown["USER_ID"].n_unique(), unlogged,
+        return DesignCheck(users, by_arm, multi, unknown_users, unlogged, metric,
                            self.log_rows_without_user, warnings)
 
 
