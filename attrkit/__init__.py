@@ -6,8 +6,9 @@ The package reads as its data flow::
 
 - :mod:`attrkit.config` — :class:`MetricAttribution` and :class:`Metric`, the service's
   CreateMetricAttribution shape, every limit checked.
-- :mod:`attrkit.io` — :func:`load` paths (CSV, Parquet, PutEvents JSON Lines) and frames;
-  atomic writes.
+- :mod:`attrkit.storage` — where files live: local paths (atomic writes) and URLs whose
+  scheme has a handler (``s3://``, :mod:`attrkit.storage.s3`); nothing else looks at schemes.
+- :mod:`attrkit.io` — :func:`load` paths (CSV, Parquet, PutEvents JSON Lines) and frames.
 - :mod:`attrkit.schema` — the datasets' columns and row rules.
 - :mod:`attrkit.sources` — which source an event belongs to.
 - :mod:`attrkit.windows` — 15-minute window starts.
@@ -23,7 +24,9 @@ The package reads as its data flow::
 - :mod:`attrkit.comparison` — :func:`compare` sources as the declared design randomised them
   (per user, per window, or described only), :func:`monitor` them look by look,
   :func:`lift_by_day` to see an effect fade, :func:`compare_users` on a per-user frame.
-- :mod:`attrkit.errors` — :class:`AttrkitError` and its subclasses.
+- :mod:`attrkit.aws_session` — boto3 clients (endpoint, region, retries, one-line errors);
+  :mod:`attrkit.aws` — CloudWatch and the Personalize API.
+- :mod:`attrkit.errors` — :class:`AttrkitError` and its subclasses, every one attrkit raises.
 
 Example:
     >>> import attrkit, polars as pl

@@ -1,215 +1,31 @@
-"""AWS at the edges: S3 paths, CloudWatch series, Personalize metric attributions.
+"""AWS services attrkit talks to: CloudWatch series and Personalize metric attributions.
 
-boto3 is imported here only, and only when a function runs, so everything offline works
-without it or without credentials. Credentials and region come from boto3's standard chain;
-``endpoint_url`` (or the ``AWS_ENDPOINT_URL`` variables boto3 reads itself) points at an
-S3-compatible store or a local endpoint. Throttling and server errors are retried by botocore's
-``standard`` retry mode. Failures become one :class:`AwsError` line naming the bucket, key or
-service and what to check.
+Clients come from :mod:`attrkit.aws_session` (endpoint, region, retries, one-line
+:class:`AwsError` messages); S3 files go through :mod:`attrkit.storage`. The S3 helpers and the
+session's functions are re-exported here for callers of earlier versions.
 """
 
 from __future__ import annotations
 
-import atexit
 import math
-import os
-import shutil
-import tempfile
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from attrkit.errors import AttrkitError
+from attrkit import aws_session
+from attrkit.aws_session import RETRY, client, configure, explain
+from attrkit.config import MetricAttribution
+from attrkit.errors import AwsError
+from attrkit.report import WINDOW_SCHEMA
+from attrkit.storage.s3 import download, fetch, parse_s3, presign, upload
+from attrkit.windows import to_datetime
 
 CLOUDWATCH_NAMESPACE = "AWS/Personalize"
 PERIOD = 900
 MAX_DATUMS_PER_PUT = 1000  # PutMetricData's limit per request
 MAX_QUERIES_PER_GET = 500  # GetMetricData's limit per request
-RETRY = {"max_attempts": 8, "mode": "standard"}
-
-
-class AwsError(AttrkitError):
-    """An AWS call failed: access, missing bucket or key, credentials or endpoint."""
-
-
-_settings: dict[str, Any] = {"endpoint_url": None, "region": None}
-
-
-def configure(*, endpoint_url: str | None = None, region: str | None = None) -> None:
-    """Set the endpoint URL and region every later AWS call uses (None: boto3's defaults)."""
-    _settings.update(endpoint_url=endpoint_url, region=region)
-
-
-def client(service: str, *, endpoint_url: str | None = None, region: str | None = None) -> Any:
-    """A boto3 client with attrkit's retry configuration."""
-    import boto3
-    from botocore.config import Config
-
-    region = region or _settings["region"] or os.environ.get("AWS_REGION") or os.environ.get(
-        "AWS_DEFAULT_REGION") or "us-east-1"
-    return boto3.session.Session().client(
-        service, region_name=region, endpoint_url=endpoint_url or _settings["endpoint_url"],
-        config=Config(retries=dict(RETRY), connect_timeout=5, read_timeout=30))
-
-
-def explain(exc: BaseException, what: str) -> AwsError:
-    """One clear line for a botocore failure on ``what`` (a URL or a service)."""
-    from botocore.exceptions import (
-        ClientError,
-        EndpointConnectionError,
-        NoCredentialsError,
-        PartialCredentialsError,
-    )
-
-    if isinstance(exc, NoCredentialsError | PartialCredentialsError):
-        return AwsError(f"{what}: no usable AWS credentials; set them up (environment, "
-                        "~/.aws/credentials or a role) or check AWS_PROFILE")
-    if isinstance(exc, EndpointConnectionError):
-        return AwsError(f"{what}: cannot reach the endpoint {exc.kwargs.get('endpoint_url')}; "
-                        "check the network, the region and --endpoint-url")
-    if isinstance(exc, ClientError):
-        err = exc.response.get("Error", {})
-        code = str(err.get("Code", ""))
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        if code in ("ExpiredToken", "ExpiredTokenException", "RequestExpired",
-                    "InvalidClientTokenId", "TokenRefreshRequired"):
-            return AwsError(f"{what}: the AWS credentials have expired or are invalid ({code}); "
-                            "refresh them")
-        if code in ("AccessDenied", "AccessDeniedException", "403", "Forbidden") or status == 403:
-            return AwsError(f"{what}: access denied ({code or status}); check the IAM policy "
-                            "of these credentials")
-        if code == "NoSuchBucket":
-            return AwsError(f"{what}: bucket does not exist; check the bucket name and region")
-        if code in ("NoSuchKey", "404", "NotFound") or status == 404:
-            return AwsError(f"{what}: no such object; check the key")
-        if code in ("Throttling", "ThrottlingException", "RequestLimitExceeded",
-                    "SlowDown") or (status and status >= 500):
-            return AwsError(f"{what}: still failing after {RETRY['max_attempts']} attempts "
-                            f"({code or status}); try again later")
-        return AwsError(f"{what}: {code or status}: {err.get('Message', '')}".rstrip(": "))
-    return AwsError(f"{what}: {type(exc).__name__}: {exc}")
-
-
-def _botocore_errors() -> tuple[type[BaseException], ...]:
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    return (BotoCoreError, ClientError)
-
-
-# -- S3 ----------------------------------------------------------------------------------------
-
-
-def is_s3(path: Any) -> bool:
-    return isinstance(path, str) and path.startswith("s3://")
-
-
-def parse_s3(url: str) -> tuple[str, str]:
-    """``s3://bucket/key`` → ``(bucket, key)``.
-
-    Example:
-        >>> parse_s3("s3://my-bucket/reports/a.csv")
-        ('my-bucket', 'reports/a.csv')
-    """
-    if not is_s3(url):
-        raise AwsError(f"{url}: not an s3:// URL")
-    bucket, _, key = url[5:].partition("/")
-    if not bucket:
-        raise AwsError(f"{url}: no bucket in the URL")
-    return bucket, key
-
-
-_scratch: list[str] = []
-
-
-def _scratch_dir() -> Path:
-    d = tempfile.mkdtemp(prefix="attrkit-s3-")
-    if not _scratch:
-        atexit.register(lambda: [shutil.rmtree(p, ignore_errors=True) for p in _scratch])
-    _scratch.append(d)
-    return Path(d)
-
-
-def download(url: str, *, suffix_filter: tuple[str, ...] = ()) -> list[Path]:
-    """Download an object, or every object under a prefix ending in ``/``, to a scratch folder
-    kept until the process ends. Returns the local paths, in key order."""
-    bucket, key = parse_s3(url)
-    s3 = client("s3")
-    dest = _scratch_dir()
-    errors = _botocore_errors()
-    try:
-        if key == "" or key.endswith("/"):
-            keys = []
-            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key):
-                keys += [o["Key"] for o in page.get("Contents", []) if not o["Key"].endswith("/")]
-            keys = [k for k in sorted(keys) if not suffix_filter or k.lower().endswith(suffix_filter)]
-            if not keys:
-                raise AwsError(f"{url}: no matching objects under this prefix")
-        else:
-            keys = [key]
-        out = []
-        for i, k in enumerate(keys):
-            local = dest / f"{i:05d}-{Path(k).name}"
-            s3.download_file(bucket, k, str(local))
-            out.append(local)
-        return out
-    except errors as exc:
-        raise _s3_error(s3, exc, bucket, url) from None
-
-
-def _s3_error(s3: Any, exc: BaseException, bucket: str, url: str) -> AwsError:
-    """A HEAD on a missing object says only 404; ask whether the bucket itself exists."""
-    from botocore.exceptions import ClientError
-
-    if isinstance(exc, ClientError) and exc.response.get("ResponseMetadata", {}).get(
-            "HTTPStatusCode") == 404:
-        try:
-            s3.head_bucket(Bucket=bucket)
-        except ClientError as inner:
-            if inner.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
-                return AwsError(f"{url}: bucket {bucket} does not exist; check the bucket name "
-                                "and region")
-        except Exception:  # noqa: BLE001 - the original error is the one to report
-            pass
-    return explain(exc, url)
-
-
-def fetch(url: str) -> Path:
-    """One S3 object as a local file (an error for a prefix)."""
-    if url.endswith("/"):
-        raise AwsError(f"{url}: a prefix; this input takes one object")
-    return download(url)[0]
-
-
-def upload(local: str | os.PathLike[str], url: str, *, kms_key_arn: str | None = None,
-           content_type: str | None = None) -> str:
-    """Upload a file to ``url`` (a key, or a prefix ending in ``/`` to keep the file's name),
-    with SSE-KMS when a key is given. Returns the object's URL."""
-    bucket, key = parse_s3(url)
-    if key == "" or key.endswith("/"):
-        key += Path(local).name
-    extra: dict[str, str] = {}
-    if kms_key_arn:
-        extra.update(ServerSideEncryption="aws:kms", SSEKMSKeyId=kms_key_arn)
-    if content_type:
-        extra["ContentType"] = content_type
-    try:
-        client("s3").upload_file(str(local), bucket, key, ExtraArgs=extra or None)
-    except _botocore_errors() as exc:
-        raise explain(exc, f"s3://{bucket}/{key}") from None
-    return f"s3://{bucket}/{key}"
-
-
-def presign(url: str, *, expires: int = 3600) -> str:
-    """A presigned GET URL for an object."""
-    bucket, key = parse_s3(url)
-    try:
-        return client("s3").generate_presigned_url(
-            "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=int(expires))
-    except _botocore_errors() as exc:
-        raise explain(exc, url) from None
 
 
 # -- CloudWatch --------------------------------------------------------------------------------
@@ -273,8 +89,6 @@ def read_cloudwatch(
         The frame :func:`attrkit.attribute` returns (period 900 s, statistic Sum); ``events`` is
         the value for count metrics and null for sums.
     """
-    from attrkit.report import WINDOW_SCHEMA
-    from attrkit.windows import to_datetime
 
     kinds: dict[str, tuple[str | None, str]] = {}
     if metric_attribution is not None:
@@ -290,7 +104,7 @@ def read_cloudwatch(
         raise AwsError("read_cloudwatch: give the metrics (or a metric attribution)")
     end = end or datetime.now(UTC)
     start = start or end.replace(microsecond=0) - timedelta(days=14)
-    cw = client("cloudwatch")
+    cw = aws_session.client("cloudwatch")
     try:
         series: list[tuple[str, str]] = []
         for metric in kinds:
@@ -298,7 +112,7 @@ def read_cloudwatch(
                                                                dataset_group_arn))
             series += [(metric, s) for s in found]
         sums = _get_sums(cw, series, namespace, dataset_group_arn, start, end)
-    except _botocore_errors() as exc:
+    except aws_session.botocore_errors() as exc:
         raise explain(exc, f"CloudWatch {namespace}") from None
     rows = [{"timestamp": ts, "metric_name": m, "event_type": kinds[m][0],
              "math_function": kinds[m][1], "source": s, "value": v}
@@ -348,7 +162,7 @@ def publish_cloudwatch(
                        "AWS; choose your own (e.g. Attrkit/Attribution)")
     if windows.height == 0:
         return 0
-    cw = client("cloudwatch")
+    cw = aws_session.client("cloudwatch")
     w = windows.with_columns(pl.col("metric_name").str.to_uppercase())
     series = sorted(set(w.select("metric_name", "source").iter_rows()))
     start = datetime.fromtimestamp(int(w["timestamp"].min()), tz=UTC)
@@ -366,7 +180,7 @@ def publish_cloudwatch(
                          "Unit": "None"})
         for i in range(0, len(data), MAX_DATUMS_PER_PUT):
             cw.put_metric_data(Namespace=namespace, MetricData=data[i:i + MAX_DATUMS_PER_PUT])
-    except _botocore_errors() as exc:
+    except aws_session.botocore_errors() as exc:
         raise explain(exc, f"CloudWatch {namespace}") from None
     return len(data)
 
@@ -377,9 +191,8 @@ def publish_cloudwatch(
 def describe_metric_attribution(arn: str, *, personalize: Any = None) -> Any:
     """A :class:`~attrkit.MetricAttribution` from DescribeMetricAttribution and
     ListMetricAttributionMetrics (all pages)."""
-    from attrkit.config import MetricAttribution
 
-    api = personalize or client("personalize")
+    api = personalize or aws_session.client("personalize")
     try:
         desc = api.describe_metric_attribution(metricAttributionArn=arn)["metricAttribution"]
         metrics, token = [], None
@@ -392,7 +205,7 @@ def describe_metric_attribution(arn: str, *, personalize: Any = None) -> Any:
             token = page.get("nextToken")
             if not token:
                 break
-    except _botocore_errors() as exc:
+    except aws_session.botocore_errors() as exc:
         raise explain(exc, f"Personalize metric attribution {arn}") from None
     out = desc.get("metricsOutputConfig", {})
     body = {"name": desc["name"], "datasetGroupArn": desc.get("datasetGroupArn"),
@@ -402,3 +215,9 @@ def describe_metric_attribution(arn: str, *, personalize: Any = None) -> Any:
     if not body["metricsOutputConfig"]:
         body.pop("metricsOutputConfig")
     return MetricAttribution.from_dict(body)
+
+
+# Earlier versions had S3 and the session here; the names stay importable.
+__all__ = ["CLOUDWATCH_NAMESPACE", "RETRY", "AwsError", "client", "configure",
+           "describe_metric_attribution", "download", "explain", "fetch", "parse_s3", "presign",
+           "publish_cloudwatch", "read_cloudwatch", "upload"]

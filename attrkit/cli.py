@@ -117,8 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from attrkit.errors import ConfigError
-    from attrkit.notebooks import ReportError, run_report
+    from attrkit import storage
+    from attrkit.errors import ConfigError, ReportError
+    from attrkit.notebooks import run_report
 
     given: dict = {}
     if args.params_file is not None:
@@ -134,7 +135,7 @@ def _report(args: argparse.Namespace) -> int:
                               "values")
         given.update(loaded)
     given.update(dict(args.parameter))
-    if args.publish and not args.publish.startswith("s3://"):
+    if args.publish and not storage.is_remote(args.publish):
         raise ConfigError(f"--publish {args.publish}: expected s3://bucket/prefix/")
     try:
         run = run_report(args.template, given, args.out, name=args.name, kernel=args.kernel)
@@ -146,13 +147,12 @@ def _report(args: argparse.Namespace) -> int:
     print(f"results: {run.json}")
     print(f"index: {run.index}")
     if args.publish:
-        from attrkit import aws
-
         prefix = args.publish if args.publish.endswith("/") else args.publish + "/"
-        html_url = aws.upload(run.html, prefix, content_type="text/html; charset=utf-8")
-        aws.upload(run.json, prefix, content_type="application/json")
+        html_url = storage.put(run.html, prefix, content_type="text/html; charset=utf-8")
+        storage.put(run.json, prefix, content_type="application/json")
         print(f"published: {html_url}")
-        print(f"share (expires in {args.expires} s): {aws.presign(html_url, expires=args.expires)}")
+        link = storage.share_link(html_url, expires=args.expires)
+        print(f"share (expires in {args.expires} s): {link}")
     return 0
 
 
@@ -189,14 +189,14 @@ def _sample(args: argparse.Namespace) -> int:
     return 0
 
 
-def quarantine_path(report: Path) -> Path:
-    """Where the quarantine file goes: beside the report."""
-    return report.with_name(report.stem + ".quarantine.csv")
+def quarantine_name(report: str | Path) -> str:
+    """The quarantine file's name, for beside the report: ``<report stem>.quarantine.csv``."""
+    return Path(str(report).rsplit("/", 1)[-1]).stem + ".quarantine.csv"
 
 
 def _attribute(args: argparse.Namespace) -> int:
+    from attrkit import storage
     from attrkit.engine import attribute
-    from attrkit.io import atomic_write_csv
 
     t0 = time.perf_counter()
     result = attribute(
@@ -210,18 +210,9 @@ def _attribute(args: argparse.Namespace) -> int:
     print(f"report: {report} ({result.windows.height:,} rows, "
           f"{time.perf_counter() - t0:.1f} s)")
     if result.quarantine.height:
-        if isinstance(report, str):  # an s3:// report: the quarantine file goes beside it
-            import tempfile
-
-            from attrkit import aws
-
-            name = Path(report).name.removesuffix(".csv") + ".quarantine.csv"
-            with tempfile.TemporaryDirectory() as d:
-                atomic_write_csv(Path(d) / name, result.quarantine)
-                qpath = aws.upload(Path(d) / name, report.rsplit("/", 1)[0] + "/" + name)
-        else:
-            qpath = quarantine_path(report)
-            atomic_write_csv(qpath, result.quarantine)
+        # beside the report, locally or under the same prefix
+        qpath = storage.write_with(storage.sibling(report, quarantine_name(report)),
+                                   lambda p: result.quarantine.write_csv(p, line_terminator="\n"))
         print(f"quarantine: {qpath} ({result.quarantine.height:,} rows)")
     print(result.health.summary())
     return 0

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from attrkit import storage
 from attrkit.errors import ConfigError
 
 _NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9\-_]*")
@@ -211,17 +212,9 @@ class MetricAttribution:
     @classmethod
     def from_json(cls, path: str | Path) -> MetricAttribution:
         """Load from a JSON file (a local path or ``s3://``); errors name the file."""
-        if isinstance(path, str) and path.startswith("s3://"):
-            from attrkit import aws
-
-            local = aws.fetch(path)
-            try:
-                return cls.from_json(local)
-            except ConfigError as exc:
-                raise ConfigError(str(exc).replace(str(local), path)) from None
-        path = Path(path)
+        local = storage.local_file(path)  # errors name ``path``, never a scratch copy
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(local.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise ConfigError(f"{path}: file not found") from None
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -250,9 +243,7 @@ class MetricAttribution:
 
     def to_json(self, path: str | Path) -> None:
         """Write the request body as JSON (atomically)."""
-        from attrkit.io import atomic_write_text
-
-        atomic_write_text(Path(path), json.dumps(self.to_dict(), indent=2) + "\n")
+        storage.atomic_write_text(Path(path), json.dumps(self.to_dict(), indent=2) + "\n")
 
 
 def _metric_from_dict(i: int, m: Any) -> Metric:

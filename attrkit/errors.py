@@ -46,3 +46,11 @@ class InputError(AttrkitError, ValueError):
         if column is not None:
             where += f", column {column}"
         super().__init__(f"{where}: {rule}")
+
+
+class AwsError(AttrkitError):
+    """An AWS call failed: access, missing bucket or key, credentials or endpoint."""
+
+
+class ReportError(AttrkitError):
+    """A report notebook failed; the HTML with the error was still written."""

@@ -9,13 +9,10 @@ line-by-line pass that names the line; see :meth:`Dataset.repair`.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import json
 import os
 import re
-import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -23,6 +20,7 @@ from typing import Any, Literal
 import polars as pl
 
 from attrkit import _defaults as D
+from attrkit import storage
 from attrkit.errors import InputError
 from attrkit.schema import Column, DatasetName, missing_required
 
@@ -135,10 +133,8 @@ def load(
         ds = Dataset(name, f"<{kind}>", "frame", _with_row_pos(data.lazy()))
     elif type(data).__module__.startswith("pandas"):
         ds = Dataset(name, "<pandas.DataFrame>", "frame", _with_row_pos(pl.from_pandas(data).lazy()))
-    elif isinstance(data, str) and data.startswith("s3://"):
-        from attrkit import aws
-
-        local = aws.fetch(data)
+    elif storage.is_remote(data):
+        local = storage.local_file(data)
         fmt = format or _SUFFIXES.get(Path(data).suffix.lower())
         ds = _load_path(name, local, fmt)
         ds = replace(ds, source=data, location=str(local))
@@ -385,51 +381,3 @@ def _flatten_request(req: Any) -> tuple[list[dict[str, Any]], tuple[str | None, 
                 row[col] = _text(value)
         out.append(row)
     return out, None
-
-
-# -- writing -----------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success rename it over ``path``, else delete it.
-
-    Readers never see a half-written file, and a failed run leaves nothing behind.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}",
-                               dir=path.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        # mkstemp makes the file private; give it the mode a plain open() would have.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` (UTF-8) to ``path`` atomically."""
-    with atomic_path(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-
-
-def atomic_write_csv(path: Path, frame: pl.DataFrame) -> None:
-    """Write ``frame`` as CSV (``\\n`` line ends, RFC 4180 quoting) to ``path`` atomically."""
-    with atomic_path(path) as tmp:
-        frame.write_csv(tmp, line_terminator="\n")
-
-
-def write_frame(path: Path, frame: pl.DataFrame) -> None:
-    """Write a frame as CSV or Parquet by the path's suffix, atomically."""
-    if path.suffix.lower() in (".parquet", ".pq"):
-        with atomic_path(path) as tmp:
-            frame.write_parquet(tmp)
-    else:
-        atomic_write_csv(path, frame)
-

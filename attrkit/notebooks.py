@@ -20,15 +20,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from attrkit.errors import AttrkitError, ConfigError
-from attrkit.io import atomic_path, atomic_write_text
+from attrkit.errors import ConfigError, ReportError
 from attrkit.reporting import RESULTS_MIMETYPE, esc, jsonable
+from attrkit.storage import atomic_path, atomic_write_text
 
 DEFAULT_TEMPLATE = "attribution_report"
-
-
-class ReportError(AttrkitError):
-    """A report notebook failed while running; the HTML with the error was still written."""
 
 
 @dataclass(frozen=True)

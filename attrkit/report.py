@@ -17,8 +17,8 @@ from pathlib import Path
 import polars as pl
 
 from attrkit import _defaults as D
+from attrkit import storage
 from attrkit.errors import InputError
-from attrkit.io import atomic_write_csv
 from attrkit.windows import to_datetime
 
 REPORT_COLUMNS = (
@@ -83,27 +83,11 @@ def write_report(
         import_mode: the ``<ImportMode>`` part of the file name.
         when: the ``<Timestamp>`` part (Unix seconds; default now).
     """
-    if isinstance(path, str) and path.startswith("s3://"):
-        return _write_s3(windows, path, import_mode, when, kms_key_arn)
-    target = Path(path)
-    if target.is_dir() or str(path).endswith(("/", "\\")):
-        target = target / report_filename(import_mode, when)
-    atomic_write_csv(target, report_frame(windows))
-    return target
-
-
-def _write_s3(windows: pl.DataFrame, url: str, import_mode: D.ImportMode, when: float | None,
-              kms_key_arn: str | None) -> str:
-    import tempfile
-
-    from attrkit import aws
-
-    if url.endswith("/"):
-        url += report_filename(import_mode, when)
-    with tempfile.TemporaryDirectory() as d:
-        local = Path(d) / Path(url).name
-        atomic_write_csv(local, report_frame(windows))
-        return aws.upload(local, url, kms_key_arn=kms_key_arn, content_type="text/csv")
+    if storage.is_folder(path):
+        path = storage.join(path, report_filename(import_mode, when))
+    frame = report_frame(windows)
+    return storage.write_with(path, lambda p: frame.write_csv(p, line_terminator="\n"),
+                              kms_key_arn=kms_key_arn, content_type="text/csv")
 
 
 def read_report(path: str | Path) -> pl.DataFrame:
@@ -117,16 +101,9 @@ def read_report(path: str | Path) -> pl.DataFrame:
         InputError: a file lacks a report column or holds a value of the wrong type; the message
             names the file, line and column.
     """
-    if isinstance(path, str) and path.startswith("s3://"):
-        from attrkit import aws
-
-        local = aws.download(path, suffix_filter=(".csv",))
-        frames = [_read_one(f) for f in local]
-        return pl.concat(frames).sort("timestamp", "metric_name", "source")
-    p = Path(path)
-    files = sorted(p.glob("*.csv")) if p.is_dir() else [p]
+    files = storage.local_files(path, (".csv",))
     if not files:
-        raise InputError(str(p), "no report CSV files in this folder")
+        raise InputError(str(path), "no report CSV files in this folder")
     frames = [_read_one(f) for f in files]
     return pl.concat(frames).sort("timestamp", "metric_name", "source")
 

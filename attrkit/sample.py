@@ -26,7 +26,7 @@ import numpy as np
 import polars as pl
 
 from attrkit import _defaults as D
-from attrkit.io import atomic_write_text, write_frame
+from attrkit.storage import atomic_write_text, write_frame
 
 ACCOUNT_PREFIX = "arn:aws:personalize:us-east-1:111122223333"
 RECOMMENDER_A = f"{ACCOUNT_PREFIX}:recommender/top-picks"

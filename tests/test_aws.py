@@ -16,7 +16,7 @@ import pytest
 from botocore.stub import Stubber
 
 import attrkit
-from attrkit import aws
+from attrkit import aws, aws_session
 from attrkit.cli import main
 
 MA = {"name": "t", "datasetGroupArn": "arn:aws:personalize:us-east-1:111122223333:dataset-group/dg",
@@ -209,7 +209,7 @@ def test_throttling_and_server_errors_are_retried_without_loss(aws_env, monkeypa
             c.meta.events.register("before-send.cloudwatch.PutMetricData", fault)
         return c
 
-    monkeypatch.setattr(aws, "client", hooked)
+    monkeypatch.setattr(aws_session, "client", hooked)
     data = _recent_events(4)
     windows = attrkit.attribute(data["interactions"], MA, items=data["items"]).windows
     dg = DG.replace("/dg", "/retry")  # a series of its own
@@ -242,7 +242,7 @@ def test_permanent_errors_fail_fast_with_a_clear_line(aws_env, monkeypatch, buck
         c.meta.events.register("before-send.s3.HeadObject", deny)
         return c
 
-    monkeypatch.setattr(aws, "client", hooked)
+    monkeypatch.setattr(aws_session, "client", hooked)
     with pytest.raises(aws.AwsError, match=rf"s3://{bucket}/k.csv: access denied"):
         aws.fetch(f"s3://{bucket}/k.csv")
     assert calls["n"] == 1  # not retried
@@ -262,7 +262,7 @@ def test_missing_bucket_key_and_unreachable_endpoint(aws_env, bucket, capsys, mo
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "missing.csv" in err
     aws.configure(endpoint_url=f"http://127.0.0.1:{_free_port()}", region="us-east-1")
-    monkeypatch.setattr(aws, "RETRY", {"max_attempts": 1, "mode": "standard"})
+    monkeypatch.setattr(aws_session, "RETRY", {"max_attempts": 1, "mode": "standard"})
     with pytest.raises(aws.AwsError, match="cannot reach the endpoint"):
         aws.fetch(f"s3://{bucket}/a.csv")
 
@@ -282,7 +282,7 @@ def test_expired_credentials_are_named(aws_env, monkeypatch, bucket):
                                lambda request, **k: AWSResponse(request.url, 400, {}, Raw()))
         return c
 
-    monkeypatch.setattr(aws, "client", hooked)
+    monkeypatch.setattr(aws_session, "client", hooked)
     with pytest.raises(aws.AwsError, match="credentials have expired"):
         aws.fetch(f"s3://{bucket}/a.csv")
 

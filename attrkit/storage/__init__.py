@@ -1,0 +1,121 @@
+"""Where attrkit's files live: a local path, or a URL whose scheme names a handler.
+
+Readers and writers call the functions here and never look at the scheme themselves (as
+papermill's I/O registry does). A handler is a module with ``download(url, suffix_filter=)``
+(an object, or every object under a prefix ending in ``/``, as local files), ``fetch(url)``
+(one object) and ``upload(local, url, kms_key_arn=, content_type=)``; ``s3://`` is the one
+registered today (:mod:`attrkit.storage.s3`). Local writes are atomic
+(:mod:`attrkit.storage.local`); a remote write is a finished local file uploaded.
+"""
+
+from __future__ import annotations
+
+import importlib
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from attrkit.storage.local import atomic_path, atomic_write_csv, atomic_write_text, write_frame
+
+HANDLERS = {"s3": "attrkit.storage.s3"}
+"""URL scheme → the module that moves bytes for it (imported on first use)."""
+
+PathLike = str | Path
+
+
+def scheme(path: Any) -> str | None:
+    """The URL scheme of a remote ``path`` that has a handler, else None (a local path).
+
+    Example:
+        >>> scheme("s3://bucket/key.csv"), scheme("data/events.csv")
+        ('s3', None)
+    """
+    if isinstance(path, str) and "://" in path:
+        name = path.split("://", 1)[0].lower()
+        if name in HANDLERS:
+            return name
+    return None
+
+
+def is_remote(path: Any) -> bool:
+    """Whether ``path`` is a URL with a handler (``s3://...``)."""
+    return scheme(path) is not None
+
+
+def handler(path: str) -> ModuleType:
+    """The handler module for a remote ``path``."""
+    name = scheme(path)
+    if name is None:
+        raise ValueError(f"{path}: not a remote URL attrkit can read ({', '.join(HANDLERS)})")
+    return importlib.import_module(HANDLERS[name])
+
+
+def local_file(path: PathLike) -> Path:
+    """``path`` as a local file: remote objects are fetched to a scratch copy kept until the
+    process ends (a prefix is an error: this input takes one object)."""
+    return handler(path).fetch(path) if is_remote(path) else Path(path)
+
+
+def local_files(path: PathLike, suffixes: tuple[str, ...]) -> list[Path]:
+    """Every file that ``path`` names, as local files in name order: a file; a folder or a
+    remote prefix (ending in ``/``): its files with one of ``suffixes``."""
+    if is_remote(path):
+        return handler(path).download(path, suffix_filter=suffixes)
+    p = Path(path)
+    if p.is_dir():
+        return sorted(f for f in p.iterdir() if f.suffix.lower() in suffixes)
+    return [p]
+
+
+def is_folder(path: PathLike) -> bool:
+    """Whether ``path`` names a folder or prefix to write into (it exists as a folder, or ends
+    in a slash)."""
+    return str(path).endswith(("/", "\\")) or (not is_remote(path) and Path(path).is_dir())
+
+
+def join(folder: PathLike, name: str) -> PathLike:
+    """``name`` inside ``folder`` (a local folder or a remote prefix)."""
+    if is_remote(folder):
+        return str(folder).rstrip("/") + "/" + name
+    return Path(folder) / name
+
+
+def sibling(path: PathLike, name: str) -> PathLike:
+    """``name`` beside the file ``path`` (locally or under the same remote prefix)."""
+    if is_remote(path):
+        return str(path).rsplit("/", 1)[0] + "/" + name
+    return Path(path).with_name(name)
+
+
+def write_with(path: PathLike, write: Callable[[Path], None], *, kms_key_arn: str | None = None,
+               content_type: str | None = None) -> PathLike:
+    """Write one file through ``write(local_path)``: atomically in place for a local ``path``;
+    to a scratch file then uploaded for a remote one (encrypted with ``kms_key_arn`` when
+    given). Returns where the file now is."""
+    if not is_remote(path):
+        target = Path(path)
+        with atomic_path(target) as tmp:
+            write(tmp)
+        return target
+    with tempfile.TemporaryDirectory(prefix="attrkit-put-") as d:
+        local = Path(d) / str(path).rsplit("/", 1)[-1]
+        write(local)
+        return put(local, str(path), kms_key_arn=kms_key_arn, content_type=content_type)
+
+
+def put(local: PathLike, url: str, *, kms_key_arn: str | None = None,
+        content_type: str | None = None) -> str:
+    """Upload a finished local file to ``url`` (a prefix ending in ``/`` keeps its name)."""
+    return handler(url).upload(local, url, kms_key_arn=kms_key_arn, content_type=content_type)
+
+
+def share_link(url: str, *, expires: int = 3600) -> str:
+    """A time-limited link to a remote object, for sharing a report."""
+    return handler(url).presign(url, expires=expires)
+
+
+__all__ = ["HANDLERS", "atomic_path", "atomic_write_csv", "atomic_write_text", "handler",
+           "is_folder", "is_remote", "join", "local_file", "local_files", "put", "scheme",
+           "share_link", "sibling", "write_frame", "write_with"]

@@ -1,0 +1,122 @@
+"""S3 as a place for attrkit's files: objects and prefixes fetched to local scratch files,
+finished local files uploaded (with SSE-KMS when a key is given), presigned links."""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from attrkit import aws_session as session
+from attrkit.errors import AwsError
+
+
+def parse_s3(url: str) -> tuple[str, str]:
+    """``s3://bucket/key`` → ``(bucket, key)``.
+
+    Example:
+        >>> parse_s3("s3://my-bucket/reports/a.csv")
+        ('my-bucket', 'reports/a.csv')
+    """
+    if not (isinstance(url, str) and url.startswith("s3://")):
+        raise AwsError(f"{url}: not an s3:// URL")
+    bucket, _, key = url[5:].partition("/")
+    if not bucket:
+        raise AwsError(f"{url}: no bucket in the URL")
+    return bucket, key
+
+
+_scratch: list[str] = []
+
+
+def _scratch_dir() -> Path:
+    d = tempfile.mkdtemp(prefix="attrkit-s3-")
+    if not _scratch:
+        atexit.register(lambda: [shutil.rmtree(p, ignore_errors=True) for p in _scratch])
+    _scratch.append(d)
+    return Path(d)
+
+
+def download(url: str, *, suffix_filter: tuple[str, ...] = ()) -> list[Path]:
+    """Download an object, or every object under a prefix ending in ``/``, to a scratch folder
+    kept until the process ends. Returns the local paths, in key order."""
+    bucket, key = parse_s3(url)
+    s3 = session.client("s3")
+    dest = _scratch_dir()
+    errors = session.botocore_errors()
+    try:
+        if key == "" or key.endswith("/"):
+            keys = []
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key):
+                keys += [o["Key"] for o in page.get("Contents", []) if not o["Key"].endswith("/")]
+            keys = [k for k in sorted(keys) if not suffix_filter or k.lower().endswith(suffix_filter)]
+            if not keys:
+                raise AwsError(f"{url}: no matching objects under this prefix")
+        else:
+            keys = [key]
+        out = []
+        for i, k in enumerate(keys):
+            local = dest / f"{i:05d}-{Path(k).name}"
+            s3.download_file(bucket, k, str(local))
+            out.append(local)
+        return out
+    except errors as exc:
+        raise _s3_error(s3, exc, bucket, url) from None
+
+
+def _s3_error(s3: Any, exc: BaseException, bucket: str, url: str) -> AwsError:
+    """A HEAD on a missing object says only 404; ask whether the bucket itself exists."""
+    from botocore.exceptions import ClientError
+
+    if isinstance(exc, ClientError) and exc.response.get("ResponseMetadata", {}).get(
+            "HTTPStatusCode") == 404:
+        try:
+            s3.head_bucket(Bucket=bucket)
+        except ClientError as inner:
+            if inner.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
+                return AwsError(f"{url}: bucket {bucket} does not exist; check the bucket name "
+                                "and region")
+        except Exception:  # noqa: BLE001 - the original error is the one to report
+            pass
+    return session.explain(exc, url)
+
+
+def fetch(url: str) -> Path:
+    """One S3 object as a local file (an error for a prefix)."""
+    if url.endswith("/"):
+        raise AwsError(f"{url}: a prefix; this input takes one object")
+    return download(url)[0]
+
+
+def upload(local: str | os.PathLike[str], url: str, *, kms_key_arn: str | None = None,
+           content_type: str | None = None) -> str:
+    """Upload a file to ``url`` (a key, or a prefix ending in ``/`` to keep the file's name),
+    with SSE-KMS when a key is given. Returns the object's URL."""
+    bucket, key = parse_s3(url)
+    if key == "" or key.endswith("/"):
+        key += Path(local).name
+    extra: dict[str, str] = {}
+    if kms_key_arn:
+        extra.update(ServerSideEncryption="aws:kms", SSEKMSKeyId=kms_key_arn)
+    if content_type:
+        extra["ContentType"] = content_type
+    try:
+        session.client("s3").upload_file(str(local), bucket, key, ExtraArgs=extra or None)
+    except session.botocore_errors() as exc:
+        raise session.explain(exc, f"s3://{bucket}/{key}") from None
+    return f"s3://{bucket}/{key}"
+
+
+def presign(url: str, *, expires: int = 3600) -> str:
+    """A presigned GET URL for an object."""
+    bucket, key = parse_s3(url)
+    try:
+        return session.client("s3").generate_presigned_url(
+            "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=int(expires))
+    except session.botocore_errors() as exc:
+        raise session.explain(exc, url) from None
+
+
