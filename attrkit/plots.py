@@ -9,15 +9,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import matplotlib
+import matplotlib.dates as mdates
+import matplotlib.pyplot as plt
+import polars as pl
 
-matplotlib.use("Agg")  # reports render off-screen; notebooks switch to inline themselves
-
-import matplotlib.dates as mdates  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import polars as pl  # noqa: E402
-
-from attrkit import _defaults as D  # noqa: E402
+from attrkit import _defaults as D
 
 PALETTE = ("#1b6ca8", "#e07b39", "#3a9e5c", "#b5475b", "#7d5ba6", "#8c6d46", "#d16ba5",
            "#6e7b85", "#a3a322", "#2aa7b8")

@@ -93,7 +93,7 @@ def test_wrong_type_in_parquet_names_the_row(tmp_path):
 
 
 def test_pandas_frame_rows_are_named(tmp_path):
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
     frame = pd.DataFrame({"USER_ID": ["u", ""], "ITEM_ID": ["i", "i"], "TIMESTAMP": [1, 2],
                           "EVENT_TYPE": ["click", "click"]})
     with pytest.raises(InputError, match=r"<pandas.DataFrame>, row 1, column USER_ID"):

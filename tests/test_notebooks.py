@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+import attrkit
 from attrkit.notebooks import parameters, template_path
 
 SMALL = ["-p", "sample_days", "2"]
@@ -36,7 +37,7 @@ def test_valid_run_writes_notebook_html_json_index(first_run):
     assert record["status"] == "ok" and record["error"] is None
     assert record["parameters"]["sample_days"] == 2
     assert record["parameters"]["correction"] == "holm"  # defaults recorded too
-    assert record["attrkit_version"]
+    assert record["attrkit_version"] == attrkit.__version__
     assert record["data_window"]["windows"] > 100
     conclusion = record["results"]["conclusion"]
     assert any("more CLICKS per recommendation served" in s for s in conclusion)
