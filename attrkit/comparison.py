@@ -146,8 +146,8 @@ class ComparisonTable:
     frame: pl.DataFrame
     warnings: list[str] = field(default_factory=list)
     srm: Any = None
-    alpha: float = 0.05
-    correction: str = "holm"
+    alpha: float = D.ALPHA
+    correction: str = D.CORRECTION
     design: str | None = None
     design_check: DesignCheck | None = None
     described: pl.DataFrame | None = None

@@ -7,6 +7,7 @@ from typing import Any
 
 from scipy import stats as sps
 
+from attrkit import _defaults as D
 from attrkit.stats._core import Comparison, RatioStats, check_alpha
 from attrkit.stats.means import mean_test, ratio_test
 
@@ -16,7 +17,7 @@ def bayes_test(
     treatment: Any,
     *,
     relative: bool = True,
-    alpha: float = 0.05,
+    alpha: float = D.ALPHA,
     prior_mean: float = 0.0,
     prior_sd: float | None = None,
 ) -> Comparison:

@@ -10,6 +10,7 @@ from scipy import stats as sps
 from scipy.optimize import brentq
 from statsmodels.stats.rates import confint_poisson_2indep, test_poisson_2indep
 
+from attrkit import _defaults as D
 from attrkit.stats._core import (
     Alternative,
     Comparison,
@@ -42,7 +43,7 @@ def proportion_test(
     pooled: bool = True,
     correction: bool = False,
     relative: bool = False,
-    alpha: float = 0.05,
+    alpha: float = D.ALPHA,
     alternative: Alternative = "two-sided",
 ) -> Comparison:
     """Compare two proportions, each arm given as ``(successes, trials)``.
@@ -210,7 +211,7 @@ def rate_test(
     dispersion: float | None = None,
     paired: bool = False,
     relative: bool = True,
-    alpha: float = 0.05,
+    alpha: float = D.ALPHA,
     alternative: Alternative = "two-sided",
 ) -> Comparison:
     """Compare Poisson rates (events per exposure, e.g. clicks per recommendation served).

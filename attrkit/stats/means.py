@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from attrkit import _defaults as D
 from attrkit.stats._core import (
     Alternative,
     Comparison,
@@ -49,7 +50,7 @@ def mean_test(
     treatment: SampleStats | Any,
     *,
     relative: bool = False,
-    alpha: float = 0.05,
+    alpha: float = D.ALPHA,
     alternative: Alternative = "two-sided",
     relative_ci: Literal["delta", "log"] = "delta",
 ) -> Comparison:
@@ -103,7 +104,7 @@ def ratio_test(
     treatment: RatioStats,
     *,
     relative: bool = False,
-    alpha: float = 0.05,
+    alpha: float = D.ALPHA,
     alternative: Alternative = "two-sided",
 ) -> Comparison:
     """Compare ratio metrics (``sum(numerator) / sum(denominator)``) with delta-method variance.
@@ -184,7 +185,7 @@ def cuped_test(
     treatment: CupedStats,
     *,
     relative: bool = False,
-    alpha: float = 0.05,
+    alpha: float = D.ALPHA,
     alternative: Alternative = "two-sided",
     theta: float | None = None,
 ) -> Comparison:

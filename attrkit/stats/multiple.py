@@ -6,6 +6,8 @@ from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
+from attrkit import _defaults as D
+
 Correction = Literal["holm", "hochberg", "bonferroni", "sidak", "holm-sidak", "hochberg-sidak",
                      "bh", "by", "none"]
 CORRECTIONS = ("holm", "hochberg", "bonferroni", "sidak", "holm-sidak", "hochberg-sidak", "bh",
@@ -30,7 +32,7 @@ def _sidak(p: np.ndarray, k: np.ndarray, alpha: float) -> tuple[np.ndarray, np.n
     return 1 - (1 - p) ** k, 1 - (1 - alpha) ** (1 / k)
 
 
-def adjust_pvalues(pvalues: Any, method: Correction = "holm", *, alpha: float = 0.05
+def adjust_pvalues(pvalues: Any, method: Correction = D.CORRECTION, *, alpha: float = D.ALPHA
                    ) -> AdjustedPValues:
     """Adjust p-values for multiple comparisons.
 

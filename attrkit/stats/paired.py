@@ -13,6 +13,7 @@ import numpy as np
 import statsmodels.api as sm
 from scipy import stats as sps
 
+from attrkit import _defaults as D
 from attrkit.stats._core import (
     Alternative,
     Comparison,
@@ -71,7 +72,7 @@ def paired_window_test(
     *,
     relative: bool = False,
     hac_lags: int | str = "auto",
-    alpha: float = 0.05,
+    alpha: float = D.ALPHA,
     alternative: Alternative = "two-sided",
     min_windows: int = 10,
 ) -> Comparison:

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from scipy import stats as sps
 from scipy.optimize import brentq
 
+from attrkit import _defaults as D
 from attrkit.stats._core import RatioStats, SampleStats, check_alpha
 from attrkit.stats.sequential import halfwidth, sequential_rho
 
@@ -62,7 +63,7 @@ def power(
     variance: float | None = None,
     metric: MetricKind = "mean",
     relative: bool = True,
-    alpha: float = 0.05,
+    alpha: float = D.ALPHA,
     two_sided: bool = True,
     sequential: bool = False,
     n_star: float = 5000,
@@ -103,7 +104,7 @@ def mde(
     variance: float | None = None,
     metric: MetricKind = "mean",
     relative: bool = True,
-    alpha: float = 0.05,
+    alpha: float = D.ALPHA,
     two_sided: bool = True,
     sequential: bool = False,
     n_star: float = 5000,
@@ -137,7 +138,7 @@ def sample_size(
     variance: float | None = None,
     metric: MetricKind = "mean",
     relative: bool = True,
-    alpha: float = 0.05,
+    alpha: float = D.ALPHA,
     two_sided: bool = True,
     sequential: bool = False,
     n_star: float = 5000,

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from attrkit import _defaults as D
 from attrkit.stats._core import Alternative, Comparison, check_alpha, check_alternative
 
 
@@ -19,7 +20,7 @@ def bootstrap_test(
     n_resamples: int = 2000,
     seed: int = 0,
     relative: bool = False,
-    alpha: float = 0.05,
+    alpha: float = D.ALPHA,
     alternative: Alternative = "two-sided",
     batch: int = 20_000_000,
 ) -> Comparison:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from attrkit import _defaults as D
 from attrkit.stats._core import (
     Alternative,
     Comparison,
@@ -47,7 +48,7 @@ def sequential_test(
     *,
     n_star: float = 5000,
     relative: bool = False,
-    alpha: float = 0.05,
+    alpha: float = D.ALPHA,
     alternative: Alternative = "two-sided",
 ) -> Comparison:
     """Always-valid interval and p-value for a mean or ratio metric.
