@@ -47,11 +47,18 @@ from attrkit.stats import (
     ratio_test,
     srm_test,
 )
-from attrkit.stats._core import SampleStats, check_alpha, check_choice, interval_and_p
+from attrkit.stats._core import SampleStats, check_alpha, check_choice
 from attrkit.stats.fieller import fieller_interval
+from attrkit.stats.means import cuped_adjusted
 from attrkit.stats.multiple import CORRECTIONS
-from attrkit.stats.paired import hac_se_of_mean, newey_west_lags
-from attrkit.stats.sequential import halfwidth, sequential_rho
+from attrkit.stats.paired import paired_rate_ratio_test
+from attrkit.stats.sequential import (
+    always_valid_p,
+    cumulative_mean_effect,
+    cumulative_ratio_effect,
+    halfwidth,
+    sequential_rho,
+)
 from attrkit.users import DAY, DesignCheck, UserData
 
 Method = Literal["auto", "rate", "paired"]
@@ -234,21 +241,6 @@ def _exposure(windows: Any, exposure: Any) -> pl.DataFrame | None:
     if need:
         raise ValueError(f"exposure: missing columns {sorted(need)}")
     return exp
-
-
-def _log_ratio_of_rates(both: pl.DataFrame, alpha: float, alternative: str
-                        ) -> tuple[float, float, float, float, int, int]:
-    """Relative difference of two sources' rates per exposure, paired by window, HAC."""
-    j = both.filter((pl.col("exposure") > 0) | (pl.col("exposure_t") > 0))
-    vc, ec = j["value"].to_numpy(), j["exposure"].to_numpy()
-    vt, et = j["value_t"].to_numpy(), j["exposure_t"].to_numpy()
-    a, b, cc, d = vt.mean(), et.mean(), vc.mean(), ec.mean()
-    z = vt / a - et / b - vc / cc + ec / d
-    lags = newey_west_lags(z.size)
-    se = hac_se_of_mean(z, lags)
-    log_r = math.log(a / b) - math.log(cc / d)
-    lo, hi, p, _ = interval_and_p(log_r, se, alpha, alternative, z.size - 1)
-    return math.exp(log_r) - 1, math.exp(lo) - 1, math.exp(hi) - 1, p, z.size, lags
 
 
 def compare(
@@ -512,7 +504,7 @@ def _user_rows(users: UserData, metric: str, control: str, treatment: str, alpha
                                                        if k == "per_recommendation" else ")"))
     if pre is not None:
         pu = pu.join(pre, on="USER_ID", how="left").with_columns(pl.col("pre").fill_null(0.0))
-        pu = pu.with_columns(_cuped(pl.col(c), pl.col("pre")).alias(f"{c}_cuped")
+        pu = pu.with_columns(pl.Series(f"{c}_cuped", cuped_adjusted(pu[c], pu["pre"]))
                              for c in ("value", "total"))
         tested |= {"per_user": "value_cuped", "user_total": "total_cuped"}
         for k in ("per_user", "user_total"):
@@ -580,14 +572,6 @@ def _user_test(c: pl.DataFrame, t: pl.DataFrame, column: str, denominator: str |
     return Comparison(r.control, r.treatment, r.effect, lo, hi, r.p_value, r.statistic,
                       f"{name}; relative CI by Fieller; users as units", alpha, "two-sided",
                       True, r.se, r.details)
-
-
-def _cuped(y: pl.Expr, x: pl.Expr) -> pl.Expr:
-    """CUPED-adjusted per-user values ``y − θ (x − mean x)``, θ = cov(y, x) / var(x) pooled over
-    both arms; Welch on them is :func:`~attrkit.stats.cuped_test`'s test, and the arms' means
-    are the adjusted means."""
-    theta = pl.cov(y, x) / x.var()
-    return y - pl.when(x.var() > 0).then(theta).otherwise(0.0) * (x - x.mean())
 
 
 def _not_computed(reason: str) -> dict[str, Any]:
@@ -680,11 +664,12 @@ def _window_row(w, exp, metric, fn, control, treatment, exposed, alpha, method
                        why="a count with an exposure: Poisson rate ratio, windows as strata, "
                            "dispersion from windows")
         else:
-            lift, lo, hi, p, n_windows, lags = _log_ratio_of_rates(both, alpha, "two-sided")
-            row.update(effect=row["treatment_rate"] - row["control_rate"], lift=lift,
-                       lift_ci_low=lo, lift_ci_high=hi, p_value=p,
-                       method=f"ratio of rates per exposure, paired by window, Newey–West "
-                              f"({lags} lags)",
+            rel = paired_rate_ratio_test(both["value"], both["exposure"], both["value_t"],
+                                         both["exposure_t"], alpha=alpha)
+            n_windows = rel.details["windows"]
+            row.update(effect=row["treatment_rate"] - row["control_rate"], lift=rel.effect,
+                       lift_ci_low=rel.ci_low, lift_ci_high=rel.ci_high, p_value=rel.p_value,
+                       method=rel.method,
                        why="a sum with an exposure: rate per exposure, windows paired")
     else:
         try:
@@ -706,44 +691,6 @@ def _window_row(w, exp, metric, fn, control, treatment, exposed, alpha, method
     row.update(p_adjusted=None, significant=None, windows=n_windows, control_n=n_windows,
                treatment_n=n_windows, warnings="; ".join(notes) or None)
     return row
-
-
-def _cumulative_mean_lift(vc: np.ndarray, vt: np.ndarray, relative: bool
-                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Effect and standard error after each window, windows as units (Welch, delta method)."""
-    k = np.arange(1, vc.size + 1, dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mc, mt = np.cumsum(vc) / k, np.cumsum(vt) / k
-        var_c = (np.cumsum(vc**2) - k * mc**2) / (k - 1)
-        var_t = (np.cumsum(vt**2) - k * mt**2) / (k - 1)
-        if relative:
-            effect = (mt - mc) / mc
-            se = np.sqrt(var_t / (mc**2 * k) + var_c * mt**2 / (mc**4 * k))
-        else:
-            effect, se = mt - mc, np.sqrt(var_c / k + var_t / k)
-    return effect, se, 2 * k
-
-
-def _cumulative_ratio_lift(vc: np.ndarray, ec: np.ndarray, vt: np.ndarray, et: np.ndarray,
-                           relative: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """As :func:`_cumulative_mean_lift` for value per exposure (delta method per window)."""
-    k = np.arange(1, vc.size + 1, dtype=float)
-
-    def arm(v: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            mv, me = np.cumsum(v) / k, np.cumsum(e) / k
-            var_v = (np.cumsum(v**2) - k * mv**2) / (k - 1)
-            var_e = (np.cumsum(e**2) - k * me**2) / (k - 1)
-            cov = (np.cumsum(v * e) - k * mv * me) / (k - 1)
-            unit = var_v / me**2 - 2 * cov * mv / me**3 + var_e * mv**2 / me**4
-            return mv / me, unit / k
-
-    rc, vrc = arm(vc, ec)
-    rt, vrt = arm(vt, et)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if relative:
-            return (rt - rc) / rc, np.sqrt(vrt / rc**2 + vrc * rt**2 / rc**4), 2 * k
-        return rt - rc, np.sqrt(vrc + vrt), 2 * k
 
 
 def monitor(
@@ -841,9 +788,9 @@ def _monitor_windows(windows, exposure, metric, control, treatment, n_star, alph
     vc, vt = j["value"].to_numpy(), j["value_t"].to_numpy()
     if exp is not None:
         ec, et = j["exposure"].to_numpy(), j["exposure_t"].to_numpy()
-        effect, se, n = _cumulative_ratio_lift(vc, ec, vt, et, relative)
+        effect, se, n = cumulative_ratio_effect(vc, ec, vt, et, relative)
     else:
-        effect, se, n = _cumulative_mean_lift(vc, vt, relative)
+        effect, se, n = cumulative_mean_effect(vc, vt, relative)
     k = np.arange(1, j.height + 1)
     looks = pl.DataFrame({"timestamp": j["timestamp"].cast(pl.Int64), "looks": k,
                           "n": n.astype(np.int64), "n_min": k, "effect": effect, "se": se,
@@ -860,9 +807,8 @@ def _sequence(looks: pl.DataFrame, n_star: float, alpha: float) -> pl.DataFrame:
     effect, se, n, scale = (looks[c].to_numpy().astype(float)
                             for c in ("effect", "se", "n", "scale"))
     rho = sequential_rho(alpha, n_star)
-    width = np.array([halfwidth(s, k, alpha, rho) for s, k in zip(se, n, strict=True)])
-    v = n * rho**2 + 1
-    p = np.minimum(1.0, np.sqrt(v) * np.exp(-(rho**2) * (effect / se) ** 2 * n / (2 * v)))
+    width = halfwidth(se, n, alpha, rho)
+    p = always_valid_p(effect, se, n, rho)
     return looks.select(
         "timestamp", "looks", "n", "n_min",
         pl.Series("effect", effect / scale), pl.Series("ci_low", (effect - width) / scale),
@@ -952,8 +898,8 @@ def compare_users(
             raise ValueError(f"column {col!r}: not in users (columns: {u.columns})")
     if not metrics and not ratios:
         raise ValueError("metrics or ratios: name at least one metric")
-    u = u.with_columns(_cuped(pl.col(m).cast(pl.Float64), pl.col(x).cast(pl.Float64))
-                       .alias(f"{m}__cuped") for m, x in pre.items() if m in metrics)
+    u = u.with_columns(pl.Series(f"{m}__cuped", cuped_adjusted(u[m], u[x]))
+                       for m, x in pre.items() if m in metrics)
     tests = [(m, f"{m}__cuped" if m in pre else m, None) for m in metrics]
     tests += [(name, num, den) for name, (num, den) in ratios.items()]
     rows = []

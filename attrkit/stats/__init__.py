@@ -7,11 +7,14 @@ one-sided intervals are ±inf. Every test returns a :class:`Comparison` that nam
 
 - records: :class:`SampleStats`, :class:`RatioStats`, :class:`CupedStats`, :class:`Comparison`
 - per-unit values: :func:`mean_test` (Welch), :func:`ratio_test` (delta method),
-  :func:`cuped_test`, :func:`bootstrap_test`, :func:`bayes_test`; :func:`fieller_interval`
-  for a relative lift whose interval agrees with the test of the difference
+  :func:`cuped_test` (:func:`cuped_adjusted` for per-unit adjusted values),
+  :func:`bootstrap_test`, :func:`bayes_test`; :func:`fieller_interval` for a relative lift
+  whose interval agrees with the test of the difference
 - counts: :func:`proportion_test`, :func:`rate_test` (Poisson, quasi-Poisson)
-- 15-minute aggregates: :func:`paired_window_test` (Newey–West)
-- monitoring: :func:`sequential_test` (always-valid)
+- 15-minute aggregates: :func:`paired_window_test`, :func:`paired_rate_ratio_test`
+  (Newey–West)
+- monitoring: :func:`sequential_test` (always-valid); :func:`always_valid_p`,
+  :func:`cumulative_mean_effect` and :func:`cumulative_ratio_effect` for a sequence of looks
 - checks and planning: :func:`srm_test`, :func:`adjust_pvalues`, :func:`power`, :func:`mde`,
   :func:`sample_size`
 """
@@ -20,18 +23,24 @@ from attrkit.stats._core import Comparison, RatioStats, SampleStats
 from attrkit.stats.bayes import bayes_test
 from attrkit.stats.counts import estimate_dispersion, proportion_test, rate_test
 from attrkit.stats.fieller import fieller_interval
-from attrkit.stats.means import CupedStats, cuped_test, mean_test, ratio_test
+from attrkit.stats.means import CupedStats, cuped_adjusted, cuped_test, mean_test, ratio_test
 from attrkit.stats.multiple import AdjustedPValues, adjust_pvalues
-from attrkit.stats.paired import newey_west_lags, paired_window_test
+from attrkit.stats.paired import newey_west_lags, paired_rate_ratio_test, paired_window_test
 from attrkit.stats.power import mde, power, sample_size
 from attrkit.stats.resample import bootstrap_test
-from attrkit.stats.sequential import sequential_test
+from attrkit.stats.sequential import (
+    always_valid_p,
+    cumulative_mean_effect,
+    cumulative_ratio_effect,
+    sequential_test,
+)
 from attrkit.stats.traffic import SRMResult, srm_test
 
 __all__ = [
     "AdjustedPValues", "Comparison", "CupedStats", "RatioStats", "SRMResult", "SampleStats",
-    "adjust_pvalues", "bayes_test", "bootstrap_test", "cuped_test", "estimate_dispersion",
-    "fieller_interval", "mde", "mean_test", "newey_west_lags", "paired_window_test", "power",
-    "proportion_test",
-    "rate_test", "ratio_test", "sample_size", "sequential_test", "srm_test",
+    "adjust_pvalues", "always_valid_p", "bayes_test", "bootstrap_test", "cumulative_mean_effect",
+    "cumulative_ratio_effect", "cuped_adjusted", "cuped_test", "estimate_dispersion",
+    "fieller_interval", "mde", "mean_test", "newey_west_lags", "paired_rate_ratio_test",
+    "paired_window_test", "power", "proportion_test", "rate_test", "ratio_test", "sample_size",
+    "sequential_test", "srm_test",
 ]

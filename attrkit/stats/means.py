@@ -291,3 +291,21 @@ def _cuped_ratio(c: CupedStats, t: CupedStats, relative: bool, alpha: float,
         "; relative lift over unadjusted control" if relative else "")
     return _finish(rc, rt, effect, var, dof, alpha=alpha, alternative=alternative,
                    relative=relative, method=name, theta=theta)
+
+
+def cuped_adjusted(post: Any, pre: Any) -> np.ndarray:
+    """Per-unit CUPED-adjusted values ``post − θ (pre − mean(pre))``, θ = cov / var(pre) pooled
+    over every unit given (both arms). Welch's test on them is :func:`cuped_test`'s test of the
+    difference, and each arm's mean of them is its adjusted mean.
+
+    Example:
+        >>> cuped_adjusted([1.0, 2.0, 3.0], [1.0, 2.0, 3.0]).tolist()
+        [2.0, 2.0, 2.0]
+    """
+    y, x = np.asarray(post, float), np.asarray(pre, float)
+    if y.shape != x.shape:
+        raise ValueError(f"post and pre: lengths {y.size} and {x.size} differ")
+    dx = x - x.mean() if x.size else x
+    var = float((dx * dx).sum())
+    theta = float(((y - y.mean()) * dx).sum()) / var if var > 0 else 0.0
+    return y - theta * dx

@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from attrkit import _defaults as D
 from attrkit.stats._core import (
     Alternative,
@@ -32,14 +34,63 @@ def sequential_rho(alpha: float, n_star: float, two_sided: bool = True) -> float
     return math.sqrt((-2 * math.log(a) + math.log(-2 * math.log(a) + 1)) / n_star)
 
 
-def halfwidth(se: float, n: float, alpha: float, rho: float, two_sided: bool = True) -> float:
+def halfwidth(se: Any, n: Any, alpha: float, rho: float, two_sided: bool = True) -> Any:
     """Half-width of the confidence sequence at total sample size ``n`` for an estimate with
-    standard error ``se``."""
-    s2 = se**2 * n
+    standard error ``se`` (numbers, or arrays of looks)."""
+    s2 = np.square(se) * n
     v = n * rho**2 + 1
     if two_sided:
-        return math.sqrt(s2) * math.sqrt(2 * v * math.log(math.sqrt(v) / alpha) / (n * rho) ** 2)
-    return math.sqrt(s2 * 2 * v / (n * rho) ** 2 * math.log(1 + math.sqrt(v) / (2 * alpha)))
+        return np.sqrt(s2) * np.sqrt(2 * v * np.log(np.sqrt(v) / alpha) / (n * rho) ** 2)
+    return np.sqrt(s2 * 2 * v / (n * rho) ** 2 * np.log(1 + np.sqrt(v) / (2 * alpha)))
+
+
+def always_valid_p(effect: Any, se: Any, n: Any, rho: float) -> Any:
+    """Two-sided always-valid p-value: the inverse of the mixture martingale at the null
+    (eq. 155 of the paper, reparameterised), capped at 1 (numbers, or arrays of looks)."""
+    v = n * rho**2 + 1
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return np.minimum(1.0, np.sqrt(v) * np.exp(-(rho**2) * np.square(effect / se) * n
+                                                   / (2 * v)))
+
+
+def cumulative_mean_effect(control: np.ndarray, treatment: np.ndarray, relative: bool
+                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Effect, standard error and total units after each look, each look adding one unit per
+    arm (Welch; delta method when ``relative``): the inputs of a sequence over windows."""
+    k = np.arange(1, control.size + 1, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mc, mt = np.cumsum(control) / k, np.cumsum(treatment) / k
+        var_c = (np.cumsum(control**2) - k * mc**2) / (k - 1)
+        var_t = (np.cumsum(treatment**2) - k * mt**2) / (k - 1)
+        if relative:
+            effect = (mt - mc) / mc
+            se = np.sqrt(var_t / (mc**2 * k) + var_c * mt**2 / (mc**4 * k))
+        else:
+            effect, se = mt - mc, np.sqrt(var_c / k + var_t / k)
+    return effect, se, 2 * k
+
+
+def cumulative_ratio_effect(value_c: np.ndarray, exposure_c: np.ndarray, value_t: np.ndarray,
+                            exposure_t: np.ndarray, relative: bool
+                            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """As :func:`cumulative_mean_effect` for value per exposure (delta method per unit)."""
+    k = np.arange(1, value_c.size + 1, dtype=float)
+
+    def arm(v: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mv, me = np.cumsum(v) / k, np.cumsum(e) / k
+            var_v = (np.cumsum(v**2) - k * mv**2) / (k - 1)
+            var_e = (np.cumsum(e**2) - k * me**2) / (k - 1)
+            cov = (np.cumsum(v * e) - k * mv * me) / (k - 1)
+            unit = var_v / me**2 - 2 * cov * mv / me**3 + var_e * mv**2 / me**4
+            return mv / me, unit / k
+
+    rc, vrc = arm(value_c, exposure_c)
+    rt, vrt = arm(value_t, exposure_t)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if relative:
+            return (rt - rc) / rc, np.sqrt(vrt / rc**2 + vrc * rt**2 / rc**4), 2 * k
+        return rt - rc, np.sqrt(vrc + vrt), 2 * k
 
 
 def sequential_test(
@@ -79,10 +130,7 @@ def sequential_test(
     width = halfwidth(se, n, alpha, rho, two)
     if two:
         lo, hi = effect - width, effect + width
-        # e-value of the mixture martingale at the null (eq. 155 of the paper, reparameterised)
-        v = n * rho**2 + 1
-        st2 = effect**2 * n / se**2
-        p = min(1.0, 1.0 / (math.exp(rho**2 * st2 / (2 * v)) / math.sqrt(v)))
+        p = float(always_valid_p(effect, se, n, rho))
     else:
         lo, hi = (effect - width, math.inf) if alternative == "greater" else (-math.inf,
                                                                               effect + width)

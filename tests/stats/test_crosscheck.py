@@ -138,3 +138,30 @@ def test_sample_size_inverts_power():
 def test_bad_options_name_the_parameter(bad):
     with pytest.raises(ValueError, match=next(iter(bad))):
         mean_test([1, 2, 3], [2, 3, 4], **bad)
+
+
+def test_paired_rate_ratio_test_by_hand():
+    """The log ratio of rates and its Newey–West standard error, computed here from the
+    linearised per-window values with statsmodels, and the interval exponentiated."""
+    import math
+
+    import numpy as np
+    import statsmodels.api as sm
+    from scipy import stats as sps
+
+    from attrkit.stats import paired_rate_ratio_test
+
+    rng = np.random.default_rng(8)
+    ec, et = rng.poisson(200, 300) + 1, rng.poisson(190, 300) + 1
+    vc, vt = rng.poisson(ec * 0.3), rng.poisson(et * 0.33)
+    r = paired_rate_ratio_test(vc, ec, vt, et, alpha=0.1)
+    a, b, c, d = vt.mean(), et.mean(), vc.mean(), ec.mean()
+    z = vt / a - et / b - vc / c + ec / d
+    # 5 lags: floor(4 (300 / 100) ** (2 / 9))
+    se = sm.OLS(z, np.ones_like(z)).fit(cov_type="HAC", cov_kwds={"maxlags": 5}).bse[0]
+    log_r = math.log((a / b) / (c / d))
+    q = sps.t.ppf(0.95, z.size - 1)
+    assert r.effect == pytest.approx(math.exp(log_r) - 1, rel=1e-12)
+    assert r.ci_low == pytest.approx(math.exp(log_r - q * se) - 1, rel=1e-9)
+    assert r.p_value == pytest.approx(2 * sps.t.sf(abs(log_r / se), z.size - 1), rel=1e-9)
+    assert r.details["lags"] == 5
