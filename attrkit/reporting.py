@@ -159,6 +159,88 @@ def conclusion(table: Any, alpha: float) -> list[str]:
     return out
 
 
+def epoch(text: str) -> int:
+    """An ISO date-time (UTC unless it says otherwise) as Unix seconds.
+
+    Example:
+        >>> epoch("2026-01-05T00:00")
+        1767571200
+    """
+    t = datetime.fromisoformat(text)
+    return int((t if t.tzinfo else t.replace(tzinfo=UTC)).timestamp())
+
+
+def between(windows: pl.DataFrame, exposure: pl.DataFrame | None, users: Any,
+            start: str = "", end: str = "") -> tuple[pl.DataFrame, pl.DataFrame | None, Any]:
+    """The report's date range: windows and exposure from ``start`` (inclusive) to ``end``
+    (exclusive), ISO date-times in UTC, empty for open; per-user data by whole UTC days."""
+    lo, hi = (epoch(start) if start else None), (epoch(end) if end else None)
+    keep = pl.lit(True)
+    if lo is not None:
+        keep &= pl.col("timestamp") >= lo
+    if hi is not None:
+        keep &= pl.col("timestamp") < hi
+    if exposure is not None:
+        exposure = exposure.filter(keep)
+    if users is not None and (lo is not None or hi is not None):
+        users = users.between(lo, hi)
+    return windows.filter(keep), exposure, users
+
+
+def monitored(table: Any) -> dict[str, Any] | None:
+    """The comparison the report monitors, chosen before looking at any p-value: the first
+    tested row (the baseline pair's first metric, per assigned user), else the first row with
+    a lift; None when nothing was compared."""
+    frame = table.frame.filter(pl.col("lift").is_not_nan())
+    tested = frame.filter(pl.col("tested"))
+    chosen = tested if tested.height else frame
+    return chosen.row(0, named=True) if chosen.height else None
+
+
+def power_table(table: Any, windows: pl.DataFrame, exposure: pl.DataFrame | None, users: Any,
+                alpha: float) -> pl.DataFrame:
+    """The smallest relative lift each tested comparison would detect with 80 % power, fixed
+    horizon and always-valid, from the control arm's variance in the unit the test uses (users
+    under a per-user design, windows otherwise). Per-user rows test the difference, so their
+    lift is the detectable difference over the control's mean. NaN where no lift is within
+    reach."""
+    from attrkit.stats import RatioStats, SampleStats, mde
+
+    def reach(stats: Any, **kw: Any) -> float:
+        try:
+            if unit == "users":  # the difference test, as a share of the control's mean
+                return mde(stats=stats, relative=False, **kw) / stats.mean
+            return mde(stats=stats, **kw)
+        except (ValueError, ZeroDivisionError):  # no lift reaches 80 % power with so little data
+            return math.nan
+
+    unit = "users" if table.design == "users" else "windows"
+    rows = []
+    for r in table.frame.filter(pl.col("tested")).iter_rows(named=True):
+        if unit == "users":
+            pu = users.per_user(r["metric"], [r["control"]])
+            stats = (RatioStats.from_frame(pu, "value", "served")
+                     if r["kind"] == "per_recommendation" else
+                     SampleStats.from_frame(pu, "total" if r["kind"] == "user_total" else "value"))
+        else:
+            c = windows.filter(metric_name=r["metric"], source=r["control"]).sort("timestamp")
+            if exposure is not None and r["control_rate"] is not None:
+                e = (exposure.filter(source=r["control"]).join(c, on="timestamp", how="left")
+                     .fill_null(0))
+                stats = RatioStats.from_arrays(e["value"].to_numpy(), e["exposure"].to_numpy())
+            else:
+                stats = SampleStats.from_array(c["value"].to_numpy())
+        n = max(int(min(r["control_n"], r["treatment_n"])), 2)
+        rows.append({"metric": r["metric"], "kind": r["kind"],
+                     "comparison": f"{short_label(r['treatment'])} vs {short_label(r['control'])}",
+                     unit: n, "mde_fixed": reach(stats=stats, n_per_arm=n, alpha=alpha),
+                     "mde_sequential": reach(stats=stats, n_per_arm=n, alpha=alpha,
+                                             sequential=True)})
+    return pl.DataFrame(rows, schema={"metric": pl.String, "kind": pl.String,
+                                      "comparison": pl.String, unit: pl.Int64,
+                                      "mde_fixed": pl.Float64, "mde_sequential": pl.Float64})
+
+
 def paragraphs(lines: list[str]) -> str:
     return "".join(f"<p>{esc(line)}</p>" for line in lines)
 
