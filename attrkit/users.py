@@ -24,6 +24,8 @@ from typing import Any
 
 import polars as pl
 
+from attrkit.windows import window_start
+
 DAY = 86_400
 
 ASSIGNMENT_SCHEMA = pl.Schema({"USER_ID": pl.String, "arm": pl.String,
@@ -40,9 +42,8 @@ MAX_UNLOGGED_EVENT_SHARE = 0.05
 
 
 def day_of(timestamp: str | pl.Expr) -> pl.Expr:
-    """The UTC day (its start, Unix seconds) of a timestamp column."""
-    t = pl.col(timestamp) if isinstance(timestamp, str) else timestamp
-    return (t // DAY) * DAY
+    """The UTC day (its start, Unix seconds) of a timestamp column: a window one day long."""
+    return window_start(timestamp, length=DAY, origin=0)
 
 
 def assignment_plan(log: pl.LazyFrame) -> pl.LazyFrame:
