@@ -608,12 +608,14 @@ def _describe(w: pl.DataFrame, metrics: list[str], users: UserData | None, arms:
 
 
 def _one(w, exp, metric, fn, control, treatment, exposed, alpha, method) -> dict[str, Any]:
-    """One window-level comparison; a row that cannot be computed keeps NaN and the reason."""
+    """One window-level comparison; a row that cannot be computed keeps NaN and the reason (a
+    bad option is the caller's error, raised before)."""
+    if method == "rate" and not (exp is not None and control in exposed and treatment in exposed):
+        raise ValueError(f"method='rate': sources {control!r} and {treatment!r} both need an "
+                         "exposure")
     try:
         return _window_row(w, exp, metric, fn, control, treatment, exposed, alpha, method)
     except (ValueError, ZeroDivisionError) as exc:
-        if method == "rate" and "both need an exposure" in str(exc):
-            raise
         c, t = _series(w, metric, control), _series(w, metric, treatment)
         n = c.join(t, on="timestamp", how="full").height
         return {"metric": metric, "control": control, "treatment": treatment,
@@ -637,9 +639,6 @@ def _window_row(w, exp, metric, fn, control, treatment, exposed, alpha, method
     notes = []
     use_rate = (exp is not None and control in exposed and treatment in exposed
                 and method in ("auto", "rate"))
-    if method == "rate" and not use_rate:
-        raise ValueError(f"method='rate': sources {control!r} and {treatment!r} both need an "
-                         "exposure")
     if use_rate:
         ce = exp.filter(source=control).select("timestamp", "exposure")
         te = exp.filter(source=treatment).select("timestamp", "exposure")

@@ -166,3 +166,9 @@ def test_exposure_without_its_columns_is_refused_by_compare_and_monitor():
         attrkit.compare(sim["windows"], exposure=bad)
     with pytest.raises(ValueError, match=r"exposure: missing columns \['exposure'\]"):
         attrkit.monitor(sim["windows"], metric="CLICKS", control=A, treatment=B, exposure=bad)
+
+
+def test_rate_method_without_an_exposure_is_the_callers_error():
+    sim = simulate_windows(seed=4, days=1)
+    with pytest.raises(ValueError, match="method='rate': sources .* both need an exposure"):
+        attrkit.compare(sim["windows"], method="rate", design="requests")
