@@ -769,8 +769,7 @@ def _monitor_users(users: UserData, metric: str, control: str, treatment: str,
                                        "n_min": pl.Int64,
                                        "effect": pl.Float64, "se": pl.Float64,
                                        "scale": pl.Float64}, orient="row")
-    looks = looks.filter(pl.col("scale") > 0)
-    looks = looks.filter(pl.col("effect").is_finite() & (pl.col("se") > 0))
+    looks = looks.filter((pl.col("scale") > 0) & pl.col("effect").is_finite() & (pl.col("se") > 0))
     return _sequence(looks, n_star or float(looks["n"].max() or 1), alpha)
 
 
@@ -818,8 +817,8 @@ def _sequence(looks: pl.DataFrame, n_star: float, alpha: float) -> pl.DataFrame:
 def lift_by_day(users: Any, *, metric: str, control: str, treatment: str,
                 alpha: float = D.ALPHA) -> pl.DataFrame:
     """The per-user lift of each UTC day on its own (users assigned by the day's end, their
-    metric that day), to show a novelty effect fading. Fixed-horizon intervals, one per day:
-    a description of the trend, not a test to act on.
+    metric that day), to show a novelty effect fading. Fixed-horizon intervals, one per day, as
+    :func:`compare` computes them (Fieller's): a description of the trend, not a test to act on.
 
     Returns:
         A frame: ``day`` (a UTC date), ``users``, ``control_mean``, ``treatment_mean``,
@@ -833,13 +832,13 @@ def lift_by_day(users: Any, *, metric: str, control: str, treatment: str,
     rows = []
     for day in users.served["day"].unique().sort().to_list():
         pu = users.between(day, day + DAY).per_user(metric.upper(), [control, treatment])
-        c, t = (pu.filter(arm=a)["value"].to_numpy() for a in (control, treatment))
-        try:
-            r = mean_test(c, t, relative=True, alpha=alpha)
-            vals = (r.control, r.treatment, r.effect, r.ci_low, r.ci_high)
+        c, t = pu.filter(arm=control), pu.filter(arm=treatment)
+        try:  # the same test and interval as compare's per-user rows
+            r = _user_test(c, t, "value", None, alpha)
+            vals = (r.control, r.treatment, r.treatment / r.control - 1, r.ci_low, r.ci_high)
         except (ValueError, ZeroDivisionError):
             vals = (math.nan,) * 5
-        rows.append((day, c.size + t.size, *vals))
+        rows.append((day, c.height + t.height, *vals))
     from attrkit.windows import to_datetime
 
     return pl.DataFrame(rows, orient="row", schema={

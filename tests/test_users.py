@@ -359,3 +359,15 @@ def test_one_assigned_source_is_described_not_an_error(sim):
     from attrkit import reporting
 
     assert any("No comparison" in s for s in reporting.conclusion(table, 0.05))
+
+
+def test_lift_by_day_intervals_are_compares(result):
+    """Each day's interval is the one compare gives those users: Fieller's, from Welch."""
+    daily = attrkit.lift_by_day(result, metric="CLICKS", control=A, treatment=B)
+    day = result.users.served["day"].min()
+    one_day = result.users.between(day, day + 86_400)
+    row = attrkit.compare(result.windows, users=one_day, baseline=A,
+                          metrics=["CLICKS"]).row("CLICKS", A, B)
+    first = daily.row(0, named=True)
+    assert (first["lift_ci_low"], first["lift_ci_high"]) == pytest.approx(
+        (row["lift_ci_low"], row["lift_ci_high"]), rel=1e-12)
