@@ -19,7 +19,7 @@ $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $@
 
-$(SAMPLE)/truth.json: attrkit/sample.py $(VENV)/.installed
+$(SAMPLE)/truth.json: attrkit/simulate/sample.py $(VENV)/.installed
 	$(BIN)/attrkit sample --out $(SAMPLE)
 
 ## report: install, run the main report notebook on the bundled sample; prints the HTML's path
@@ -59,7 +59,7 @@ clean:
 
 ## calibrate: the full simulation study (A/A false positives, monitoring, coverage; about 15 minutes on 2 cores)
 calibrate: $(VENV)/.installed
-	$(BIN)/python -m attrkit.calibration 400
+	$(BIN)/python -m attrkit.simulate.calibration 400
 
 ## bench: attrkit vs DuckDB vs pandas on 10 million events (EVENTS=N to change); bench/out/results.json
 EVENTS ?= 10000000

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from attrkit import _defaults as D
+from attrkit import defaults as D
 from attrkit.errors import AttrkitError
 
 
@@ -119,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _report(args: argparse.Namespace) -> int:
     from attrkit import storage
     from attrkit.errors import ConfigError, ReportError
-    from attrkit.notebooks import run_report
+    from attrkit.reports.run import run_report
 
     given: dict = {}
     if args.params_file is not None:
@@ -157,8 +157,8 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _publish(args: argparse.Namespace) -> int:
-    from attrkit import aws
-    from attrkit.report import read_report
+    from attrkit.personalize import service as aws
+    from attrkit.personalize.report_csv import read_report
 
     windows = read_report(args.report)
     sent = aws.publish_cloudwatch(windows, namespace=args.namespace,
@@ -169,7 +169,7 @@ def _publish(args: argparse.Namespace) -> int:
 
 
 def _params(args: argparse.Namespace) -> int:
-    from attrkit.notebooks import parameters, template_path
+    from attrkit.reports.run import parameters, template_path
 
     path = template_path(args.template)
     print(f"{path.stem} ({path}):")
@@ -179,7 +179,7 @@ def _params(args: argparse.Namespace) -> int:
 
 
 def _sample(args: argparse.Namespace) -> int:
-    from attrkit.sample import generate_sample
+    from attrkit.simulate.sample import generate_sample
 
     t0 = time.perf_counter()
     paths = generate_sample(args.out, seed=args.seed, days=args.days, users=args.users)
@@ -196,7 +196,7 @@ def quarantine_name(report: str | Path) -> str:
 
 def _attribute(args: argparse.Namespace) -> int:
     from attrkit import storage
-    from attrkit.engine import attribute
+    from attrkit.attribution.engine import attribute
 
     t0 = time.perf_counter()
     result = attribute(
@@ -222,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code."""
     args = build_parser().parse_args(argv)
     if args.endpoint_url or args.region:
-        from attrkit import aws
+        from attrkit.personalize import service as aws
 
         aws.configure(endpoint_url=args.endpoint_url, region=args.region)
     try:

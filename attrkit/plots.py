@@ -1,19 +1,27 @@
-"""Plots for reports: one theme, sources in a stable order with stable colours, UTC time axes.
+"""Plots for reports, on seaborn: sources in a stable order with stable colours, UTC time axes.
 
-Every function takes ``ax=None`` (a new figure when None) and returns the Axes. Labels are
-drawn as text, never interpreted, so a hostile source name is harmless.
+Every function takes ``ax=None`` (a new figure when None) and returns the Axes. attrkit's theme
+applies while a plot is drawn (a context, not a process-wide change); :func:`set_theme` makes it
+the default for a whole notebook. Intervals always come from attrkit's statistics, never from
+seaborn's own estimates (``errorbar=None``). Labels are drawn as text, never interpreted, so a
+hostile source name is harmless.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import math
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import polars as pl
+import seaborn as sns
 
-from attrkit import _defaults as D
+from attrkit import defaults as D
+from attrkit.frames import to_datetime
 
 PALETTE = ("#1b6ca8", "#e07b39", "#3a9e5c", "#b5475b", "#7d5ba6", "#8c6d46", "#d16ba5",
            "#6e7b85", "#a3a322", "#2aa7b8")
@@ -29,9 +37,32 @@ THEME = {
 }
 
 
+STYLE = "whitegrid"
+"""seaborn's style under attrkit's theme."""
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
 def set_theme() -> None:
-    """Apply attrkit's plot theme to matplotlib."""
-    plt.rcParams.update(THEME)
+    """Make attrkit's plot theme the default for the whole process (a notebook's first cell);
+    the plot functions apply it while they draw either way."""
+    sns.set_theme(style=STYLE, rc=THEME)
+
+
+@contextlib.contextmanager
+def theme() -> Iterator[None]:
+    """attrkit's theme for the plots drawn inside the block only."""
+    with sns.axes_style(STYLE), plt.rc_context(THEME):
+        yield
+
+
+def _themed(fn: F) -> F:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with theme():
+            return fn(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 def short_label(source: str, width: int = 40) -> str:
@@ -62,7 +93,6 @@ def source_colours(sources: list[str]) -> dict[str, str]:
 def _ax(ax: Any, size: tuple[float, float] | None = None) -> Any:
     if ax is not None:
         return ax
-    set_theme()
     _, new = plt.subplots(figsize=size or THEME["figure.figsize"])
     return new
 
@@ -74,6 +104,21 @@ def _time_axis(ax: Any) -> None:
     ax.set_xlabel("window start (UTC)")
 
 
+def _lines(ax: Any, frame: pl.DataFrame, x: str, y: str, legend_loc: str) -> None:
+    """One line per source, in stable colours, labels shortened; seaborn computes nothing."""
+    colours = source_colours(frame["source"].unique().to_list())
+    data = frame.select(x, y, pl.col("source").replace_strict(
+        {s: short_label(s) for s in colours}, return_dtype=pl.String)).sort("source", x)
+    if data.height == 0:
+        return
+    sns.lineplot(data=data.to_pandas(), x=x, y=y, hue="source",
+                 hue_order=[short_label(s) for s in colours],
+                 palette={short_label(s): c for s, c in colours.items()},
+                 estimator=None, errorbar=None, sort=False, lw=1.2, ax=ax)
+    ax.legend(loc=legend_loc, ncol=2, title=None)
+
+
+@_themed
 def plot_metric(windows: pl.DataFrame, metric: str, *, ax: Any = None, unit: str = "",
                 resample: str | None = "1h") -> Any:
     """One metric per source over time (summed into ``resample`` buckets for readability).
@@ -90,53 +135,63 @@ def plot_metric(windows: pl.DataFrame, metric: str, *, ax: Any = None, unit: str
         w = (w.sort("window_start").group_by_dynamic("window_start", every=resample,
                                                      group_by="source")
              .agg(pl.col("value").sum()))
-    colours = source_colours(w["source"].unique().to_list())
-    for source, colour in colours.items():
-        s = w.filter(pl.col("source") == source).sort("window_start")
-        ax.plot(s["window_start"].to_list(), s["value"].to_list(), color=colour, lw=1.2,
-                label=short_label(source))
+    _lines(ax, w, "window_start", "value", "upper left")
     bucket = f"per {resample}" if resample else "per 15-minute window"
     ax.set_ylabel(f"{metric.upper()} {bucket}" + (f" ({unit})" if unit else ""))
     ax.set_title(f"{metric.upper()} by source")
     _time_axis(ax)
-    ax.legend(loc="upper left", ncol=2)
     return ax
 
 
+@_themed
 def plot_forest(table: Any, *, ax: Any = None) -> Any:
-    """Relative lifts with their intervals, one row per comparison (a forest plot)."""
+    """Relative lifts with their intervals (attrkit's), one row per comparison: a forest plot.
+    Significant rows (after correction) are filled blue, the rest grey."""
     frame = table.frame if hasattr(table, "frame") else table
     frame = frame.filter(pl.col("lift").is_not_nan())
-    n = frame.height
-    ax = _ax(ax, (9, max(1.6, 0.45 * n + 1.0)))
-    labels, y = [], list(range(n))[::-1]
-    for i, r in zip(y, frame.iter_rows(named=True), strict=True):
-        colour = PALETTE[0] if r["significant"] else "#777777"
-        lo, hi = r["lift_ci_low"] * 100, r["lift_ci_high"] * 100
-        ax.plot([lo, hi], [i, i], color=colour, lw=2)
-        ax.plot([r["lift"] * 100], [i], "o", color=colour)
-        labels.append(f"{r['metric']}: {short_label(r['treatment'], 24)} vs "
-                      f"{short_label(r['control'], 24)}")
+    ax = _ax(ax, (9, max(1.6, 0.45 * frame.height + 1.0)))
+    rows = frame.select(
+        (pl.col("metric") + ": " + pl.col("treatment").map_elements(
+            lambda s: short_label(s, 24), return_dtype=pl.String) + " vs "
+         + pl.col("control").map_elements(lambda s: short_label(s, 24), return_dtype=pl.String))
+        .alias("comparison"),
+        (pl.col("lift") * 100).alias("lift"), (pl.col("lift_ci_low") * 100).alias("low"),
+        (pl.col("lift_ci_high") * 100).alias("high"),
+        pl.when(pl.col("significant").fill_null(False)).then(pl.lit("significant"))
+        .otherwise(pl.lit("not significant")).alias("verdict"),
+    )
+    colours = {"significant": PALETTE[0], "not significant": "#777777"}
+    y = list(range(rows.height))[::-1]  # the first comparison on top
+    for verdict, colour in colours.items():
+        sel = [i for i, v in enumerate(rows["verdict"].to_list()) if v == verdict]
+        ax.hlines([y[i] for i in sel], rows["low"].gather(sel).to_list(),
+                  rows["high"].gather(sel).to_list(), color=colour, lw=2)
+    if rows.height:
+        sns.scatterplot(x=rows["lift"].to_list(), y=y, hue=rows["verdict"].to_list(),
+                        palette=colours, s=40, legend=False, ax=ax, zorder=3)
     ax.axvline(0, color="#444444", lw=1)
-    ax.set_yticks(y, labels)
+    ax.set_yticks(y, rows["comparison"].to_list())
     ax.set_xlabel("relative lift (%), with confidence interval")
     ax.set_title("Lift by comparison (filled blue: significant after correction)")
     return ax
 
 
+@_themed
 def plot_monitor(frame: pl.DataFrame, *, ax: Any = None, title: str = "") -> Any:
     """The always-valid interval on the lift over time, from :func:`attrkit.monitor`."""
     ax = _ax(ax)
     t = frame["window_start"].to_list()
     ax.fill_between(t, (frame["ci_low"] * 100).to_list(), (frame["ci_high"] * 100).to_list(),
                     color=PALETTE[0], alpha=0.2, lw=0, label="always-valid interval")
-    ax.plot(t, (frame["effect"] * 100).to_list(), color=PALETTE[0], lw=1.2, label="lift")
+    if frame.height:
+        sns.lineplot(x=t, y=(frame["effect"] * 100).to_list(), color=PALETTE[0], lw=1.2,
+                     label="lift", estimator=None, errorbar=None, sort=False, ax=ax)
     ax.axhline(0, color="#444444", lw=1)
     finite = frame.filter(pl.col("ci_high").is_finite() & pl.col("ci_low").is_finite())
     if finite.height:
         span = finite.tail(max(1, finite.height * 3 // 4))
         lo, hi = span["ci_low"].min() * 100, span["ci_high"].max() * 100
-        pad = (hi - lo) * 0.5 if math.isfinite(hi - lo) else 1
+        pad = (hi - lo) * 0.5 if math.isfinite(hi - lo) and hi > lo else 1
         ax.set_ylim(lo - pad, hi + pad)
     ax.set_ylabel("relative lift (%)")
     ax.set_title(title or "Always-valid monitoring")
@@ -145,20 +200,17 @@ def plot_monitor(frame: pl.DataFrame, *, ax: Any = None, title: str = "") -> Any
     return ax
 
 
+@_themed
 def plot_traffic_share(exposure: pl.DataFrame, *, ax: Any = None, resample: str = "1h") -> Any:
     """Each source's share of recommendations served over time."""
     ax = _ax(ax)
-    e = exposure.with_columns(
-        pl.from_epoch("timestamp", time_unit="s").dt.replace_time_zone("UTC").alias("t"))
+    e = exposure.with_columns(to_datetime(pl.col("timestamp")).alias("t"))
     e = (e.sort("t").group_by_dynamic("t", every=resample, group_by="source")
          .agg(pl.col("exposure").sum()))
-    e = e.with_columns((pl.col("exposure") / pl.col("exposure").sum().over("t")).alias("share"))
-    for source, colour in source_colours(e["source"].unique().to_list()).items():
-        s = e.filter(pl.col("source") == source).sort("t")
-        ax.plot(s["t"].to_list(), (s["share"] * 100).to_list(), color=colour, lw=1.2,
-                label=short_label(source))
+    e = e.with_columns((pl.col("exposure") / pl.col("exposure").sum().over("t") * 100)
+                       .alias("share"))
+    _lines(ax, e, "t", "share", "lower left")
     ax.set_ylabel(f"share of recommendations served per {resample} (%)")
     ax.set_title("Traffic share by source")
     _time_axis(ax)
-    ax.legend(loc="lower left", ncol=2)
     return ax

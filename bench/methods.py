@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from attrkit import _defaults as D  # the limits the checked SQL applies, as attrkit does
+from attrkit import defaults as D  # the limits the checked SQL applies, as attrkit does
 
 REPORT_HEADER = "METRIC_NAME,EVENT_TYPE,VALUE,MATH_FUNCTION,EVENT_ATTRIBUTION_SOURCE,TIMESTAMP"
 NEEDED = ["ITEM_ID", "TIMESTAMP", "EVENT_TYPE", "RECOMMENDATION_ID", "EVENT_ATTRIBUTION_SOURCE"]

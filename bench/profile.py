@@ -18,11 +18,11 @@ from pathlib import Path
 import polars as pl
 
 from attrkit import attribute
-from attrkit.engine import _row_hash
-from attrkit.io import load
-from attrkit.schema import coerce, may_repeat
-from attrkit.sources import lookup_sources
-from attrkit.windows import window_start
+from attrkit.attribution.plan import row_hash as _row_hash
+from attrkit.attribution.sources import lookup_sources
+from attrkit.attribution.windows import window_start
+from attrkit.inputs.readers import load
+from attrkit.inputs.schema import coerce, may_repeat
 
 HERE = Path(__file__).resolve().parent
 

@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from attrkit.sample import generate_sample
+from attrkit.simulate.sample import generate_sample
 
 CLICKS_WATCH_MINUTES = {
     "name": "test-metrics",

@@ -60,7 +60,7 @@ def test_sample_then_attribute_end_to_end(tmp_path):
 
 
 def test_unexpected_failure_exits_1(tmp_path):
-    code = subprocess.run([sys.executable, "-c", "import sys; import attrkit.engine as a; "
+    code = subprocess.run([sys.executable, "-c", "import sys; import attrkit.attribution.engine as a; "
                            "a.attribute = lambda *x, **k: 1/0; from attrkit.cli import main; "
                            "sys.exit(main(['attribute', '--interactions', 'x.csv', "
                            "'--metric-attribution', 'm.json', '--out', 'r.csv']))"],

@@ -9,11 +9,12 @@ one-sided intervals are ±inf. Every test returns a :class:`Comparison` that nam
 - per-unit values: :func:`mean_test` (Welch), :func:`ratio_test` (delta method),
   :func:`cuped_test` (:func:`cuped_adjusted` for per-unit adjusted values),
   :func:`bootstrap_test`, :func:`bayes_test`; :func:`fieller_interval` for a relative lift
-  whose interval agrees with the test of the difference
+  whose interval agrees with the test of the difference, :func:`lift_test` for both at once
 - counts: :func:`proportion_test`, :func:`rate_test` (Poisson, quasi-Poisson)
 - 15-minute aggregates: :func:`paired_window_test`, :func:`paired_rate_ratio_test`
   (Newey–West)
-- monitoring: :func:`sequential_test` (always-valid); :func:`always_valid_p`,
+- monitoring: :func:`sequential_test` (always-valid); :func:`confidence_sequence` over looks,
+  :func:`always_valid_p`,
   :func:`cumulative_mean_effect` and :func:`cumulative_ratio_effect` for a sequence of looks
 - checks and planning: :func:`srm_test`, :func:`adjust_pvalues`, :func:`power`, :func:`mde`,
   :func:`sample_size`
@@ -22,7 +23,7 @@ one-sided intervals are ±inf. Every test returns a :class:`Comparison` that nam
 from attrkit.stats._core import Comparison, RatioStats, SampleStats
 from attrkit.stats.bayes import bayes_test
 from attrkit.stats.counts import estimate_dispersion, proportion_test, rate_test
-from attrkit.stats.fieller import fieller_interval
+from attrkit.stats.fieller import fieller_interval, lift_test
 from attrkit.stats.means import CupedStats, cuped_adjusted, cuped_test, mean_test, ratio_test
 from attrkit.stats.multiple import AdjustedPValues, adjust_pvalues
 from attrkit.stats.paired import newey_west_lags, paired_rate_ratio_test, paired_window_test
@@ -30,6 +31,7 @@ from attrkit.stats.power import mde, power, sample_size
 from attrkit.stats.resample import bootstrap_test
 from attrkit.stats.sequential import (
     always_valid_p,
+    confidence_sequence,
     cumulative_mean_effect,
     cumulative_ratio_effect,
     sequential_test,
@@ -38,9 +40,10 @@ from attrkit.stats.traffic import SRMResult, srm_test
 
 __all__ = [
     "AdjustedPValues", "Comparison", "CupedStats", "RatioStats", "SRMResult", "SampleStats",
-    "adjust_pvalues", "always_valid_p", "bayes_test", "bootstrap_test", "cumulative_mean_effect",
+    "adjust_pvalues", "always_valid_p", "bayes_test", "bootstrap_test", "confidence_sequence",
+    "cumulative_mean_effect",
     "cumulative_ratio_effect", "cuped_adjusted", "cuped_test", "estimate_dispersion",
-    "fieller_interval", "mde", "mean_test", "newey_west_lags", "paired_rate_ratio_test",
+    "fieller_interval", "lift_test", "mde", "mean_test", "newey_west_lags", "paired_rate_ratio_test",
     "paired_window_test", "power", "proportion_test", "rate_test", "ratio_test", "sample_size",
     "sequential_test", "srm_test",
 ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -13,6 +12,12 @@ from scipy import stats as sps
 
 Alternative = Literal["two-sided", "greater", "less"]
 ALTERNATIVES = ("two-sided", "greater", "less")
+
+
+def proportion_se(rate: float, n: int) -> float:
+    """The binomial standard error of a proportion ``rate`` observed over ``n`` trials (e.g. a
+    simulated false-positive rate over ``n`` replicates)."""
+    return math.sqrt(rate * (1 - rate) / n)
 
 
 def check_alpha(alpha: float) -> float:
@@ -249,9 +254,9 @@ class Comparison:
             ("p-value", f"{self.p_value:.4g}"), ("method", self.method),
             ("alternative", self.alternative),
         ]
-        body = "".join(f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
-                       f"<td>{html.escape(v)}</td></tr>" for k, v in rows)
-        return f"<table class='attrkit-comparison'>{body}</table>"
+        from attrkit.reports import render
+
+        return render.key_values(rows, css_class="attrkit-comparison")
 
 
 def interval_and_p(

@@ -7,7 +7,7 @@ from typing import Any
 
 from scipy import stats as sps
 
-from attrkit import _defaults as D
+from attrkit import defaults as D
 from attrkit.stats._core import Comparison, RatioStats, check_alpha
 from attrkit.stats.means import mean_test, ratio_test
 

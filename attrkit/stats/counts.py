@@ -10,7 +10,7 @@ from scipy import stats as sps
 from scipy.optimize import brentq
 from statsmodels.stats.rates import confint_poisson_2indep, test_poisson_2indep
 
-from attrkit import _defaults as D
+from attrkit import defaults as D
 from attrkit.stats._core import (
     Alternative,
     Comparison,

@@ -6,7 +6,7 @@ from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
-from attrkit import _defaults as D
+from attrkit import defaults as D
 
 Correction = Literal["holm", "hochberg", "bonferroni", "sidak", "holm-sidak", "hochberg-sidak",
                      "bh", "by", "none"]

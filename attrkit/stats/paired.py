@@ -13,7 +13,7 @@ import numpy as np
 import statsmodels.api as sm
 from scipy import stats as sps
 
-from attrkit import _defaults as D
+from attrkit import defaults as D
 from attrkit.stats._core import (
     Alternative,
     Comparison,

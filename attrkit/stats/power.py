@@ -8,7 +8,7 @@ from typing import Any, Literal
 from scipy import stats as sps
 from scipy.optimize import brentq
 
-from attrkit import _defaults as D
+from attrkit import defaults as D
 from attrkit.stats._core import RatioStats, SampleStats, check_alpha
 from attrkit.stats.sequential import halfwidth, sequential_rho
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from attrkit import _defaults as D
+from attrkit import defaults as D
 from attrkit.stats._core import Alternative, Comparison, check_alpha, check_alternative
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from attrkit import _defaults as D
+from attrkit import defaults as D
 from attrkit.stats._core import (
     Alternative,
     Comparison,
@@ -51,6 +51,28 @@ def always_valid_p(effect: Any, se: Any, n: Any, rho: float) -> Any:
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         return np.minimum(1.0, np.sqrt(v) * np.exp(-(rho**2) * np.square(effect / se) * n
                                                    / (2 * v)))
+
+
+def confidence_sequence(effect: Any, se: Any, n: Any, alpha: float, n_star: float,
+                        scale: Any = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The always-valid interval and p-value at each look of a sequence.
+
+    Args:
+        effect, se, n: each look's effect estimate, its standard error, and the units so far.
+        n_star: the sample size the sequence is tuned for (narrowest there).
+        scale: each look's divisor of effect and interval (the control's mean, to show a lift
+            tested on the difference); 1 for none.
+
+    Returns:
+        ``(effect, ci_low, ci_high, p_value)`` per look, divided by ``scale``; the p-value is
+        the running minimum, which is what keeps it valid however often it is looked at.
+    """
+    effect, se, n, scale = (np.broadcast_to(np.asarray(x, dtype=float), np.shape(effect))
+                            for x in (effect, se, n, scale))
+    rho = sequential_rho(alpha, n_star)
+    width = halfwidth(se, n, alpha, rho)
+    p = np.minimum.accumulate(always_valid_p(effect, se, n, rho)) if effect.size else effect
+    return effect / scale, (effect - width) / scale, (effect + width) / scale, p
 
 
 def cumulative_mean_effect(control: np.ndarray, treatment: np.ndarray, relative: bool

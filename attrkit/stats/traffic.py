@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,8 +27,10 @@ class SRMResult:
 
     def _repr_html_(self) -> str:
         verdict = "sample ratio mismatch" if self.mismatch else "no mismatch"
-        return (f"<p>SRM check: χ² = {self.statistic:.3g}, p = {self.p_value:.3g} "
-                f"({html.escape(verdict)} at {self.threshold:g})</p>")
+        from attrkit.reports import render
+
+        return render.paragraphs([f"SRM check: χ² = {self.statistic:.3g}, p = {self.p_value:.3g} "
+                                  f"({verdict} at {self.threshold:g})"])
 
 
 def srm_test(counts: Any, weights: Any = None, *, threshold: float = 0.001) -> SRMResult:

@@ -1,0 +1,229 @@
+"""Users as the unit of analysis: who was assigned to which source, and what each user did.
+
+Personalize experiments randomise *users*: a user is served by one recommender and stays there.
+Comparisons must then treat users, not windows or events, as the units (spec/statistics.md).
+When the recommendations log has ``USER_ID``, :func:`attrkit.attribute` builds a
+:class:`UserData` beside the windows:
+
+- ``assignment``: one row per user in the log, with the *arm* (the source that served the user
+  first, ties broken by source name), when that was, and how many sources served the user;
+- ``values``: per user, UTC day, metric and source, the metric attributed to that source;
+- ``served``: per user, UTC day and source, recommendations served.
+
+Day granularity lets a comparison be recomputed at each daily look (the always-valid monitor)
+and restricted to a date range, while staying small: it grows with users × days, not events.
+
+The population of a comparison is the users in the log (the assigned), never the users who
+happen to have events: a user without events counts as zero.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from attrkit.attribution.windows import window_start
+
+DAY = 86_400
+
+
+MAX_MULTI_SOURCE_SHARE = 0.01
+"""Above this share of users served by several sources, the 'users' design is doubtful."""
+MAX_UNLOGGED_EVENT_SHARE = 0.05
+"""Above this share of attributed recommender events from users the log does not know, warn."""
+
+
+def day_of(timestamp: str | pl.Expr) -> pl.Expr:
+    """The UTC day (its start, Unix seconds) of a timestamp column: a window one day long."""
+    return window_start(timestamp, length=DAY, origin=0)
+
+
+def assignment_plan(log: pl.LazyFrame) -> pl.LazyFrame:
+    """One row per user of the log: the first source served (as assigned) and how many served."""
+    return (log.filter(pl.col("USER_ID").is_not_null())
+            .group_by("USER_ID")
+            .agg(pl.col("SOURCE").sort_by("TIMESTAMP", "SOURCE").first().alias("arm"),
+                 pl.col("TIMESTAMP").min().alias("first_served"),
+                 pl.col("SOURCE").n_unique().cast(pl.Int64).alias("sources_served")))
+
+
+def served_plan(log: pl.LazyFrame) -> pl.LazyFrame:
+    """Recommendations served per user, UTC day and source."""
+    return (log.filter(pl.col("USER_ID").is_not_null())
+            .group_by("USER_ID", day_of("TIMESTAMP").alias("day"), pl.col("SOURCE").alias("source"))
+            .agg(pl.len().cast(pl.Int64).alias("recommendations")))
+
+
+@dataclass(frozen=True)
+class DesignCheck:
+    """What the data says about a declared design (it cannot prove one: targeting also gives
+    'each user saw one source').
+
+    Attributes:
+        users: users in the recommendations log (the population).
+        users_by_arm: per source, users assigned to it (first served).
+        multi_source_users: users served by more than one source; they stay in the arm first
+            served.
+        event_users_not_in_log: users with events that the log does not know (not analysed:
+            they cannot be tied to an arm, e.g. an anonymous session that logs in later).
+        unlogged_events: what those users were attributed by an arm's source, in ``metric``
+            (events, for a count metric).
+        metric: the metric the event counts are taken in.
+        log_rows_without_user: log rows with no ``USER_ID`` (not assigned to any arm).
+        warnings: what a reader should know.
+    """
+
+    users: int
+    users_by_arm: dict[str, int]
+    multi_source_users: int
+    event_users_not_in_log: int
+    unlogged_events: float
+    metric: str | None
+    log_rows_without_user: int
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def multi_source_share(self) -> float:
+        return self.multi_source_users / self.users if self.users else 0.0
+
+    def summary(self) -> str:
+        """One paragraph of plain text."""
+        arms = ", ".join(f"{k} {v:,}" for k, v in self.users_by_arm.items())
+        text = (f"{self.users:,} users in the recommendations log ({arms}); "
+                f"{self.multi_source_users:,} ({self.multi_source_share:.1%}) were served by "
+                f"more than one source and stay in the arm that served them first; "
+                f"{self.event_users_not_in_log:,} users with events are not in the log and are "
+                "not analysed")
+        if self.log_rows_without_user:
+            text += f"; {self.log_rows_without_user:,} log rows have no USER_ID"
+        return text + "."
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"users": self.users, "users_by_arm": self.users_by_arm,
+                "multi_source_users": self.multi_source_users,
+                "multi_source_share": self.multi_source_share,
+                "event_users_not_in_log": self.event_users_not_in_log,
+                "unlogged_events": self.unlogged_events, "metric": self.metric,
+                "log_rows_without_user": self.log_rows_without_user,
+                "warnings": list(self.warnings)}
+
+
+@dataclass(frozen=True)
+class UserData:
+    """Per-user assignment and outcomes (see the module docs).
+
+    Example:
+        >>> import polars as pl
+        >>> a = pl.DataFrame({"USER_ID": ["u1", "u2", "u3"], "arm": ["A", "B", "B"],
+        ...                   "first_served": [0, 0, 90_000], "sources_served": [1, 1, 1]})
+        >>> v = pl.DataFrame({"USER_ID": ["u1", "u2"], "day": [0, 0], "metric_name": "CLICKS",
+        ...                   "source": ["A", "B"], "value": [2.0, 3.0]})
+        >>> s = pl.DataFrame({"USER_ID": ["u1", "u2", "u3"], "day": [0, 0, 86_400],
+        ...                   "source": ["A", "B", "B"], "recommendations": [1, 2, 1]})
+        >>> ud = UserData(a, v, s)
+        >>> ud.per_user("CLICKS", ["A", "B"]).sort("USER_ID")["value"].to_list()
+        [2.0, 3.0, 0.0]
+    """
+
+    assignment: pl.DataFrame
+    values: pl.DataFrame
+    served: pl.DataFrame
+    log_rows_without_user: int = 0
+
+    @property
+    def arms(self) -> list[str]:
+        """Sources that users were assigned to, sorted."""
+        return self.assignment["arm"].unique().sort().to_list()
+
+    def between(self, start: int | None = None, end: int | None = None) -> UserData:
+        """Restricted to UTC days in ``[start, end)`` (Unix seconds; whole days): the users
+        assigned before ``end``, with their outcomes and recommendations within the range."""
+        if start is None and end is None:
+            return self
+        keep = pl.lit(True)
+        if start is not None:
+            keep &= pl.col("day") >= day_of(pl.lit(start))
+        if end is not None:
+            keep &= pl.col("day") < end
+        assigned = self.assignment
+        if end is not None:
+            assigned = assigned.filter(pl.col("first_served") < end)
+        return UserData(assigned, self.values.filter(keep), self.served.filter(keep),
+                        self.log_rows_without_user)
+
+    def per_user(self, metric: str, arms: list[str], *, until: int | None = None) -> pl.DataFrame:
+        """One row per user assigned to one of ``arms`` (first served before ``until``): ``arm``,
+        ``value`` (the metric attributed to the arm's source), ``served`` (recommendations the
+        arm's source served) and ``total`` (the metric across all sources). Users without events
+        count as zero. Sorted by user, so results do not depend on input order."""
+        pop = self.assignment.filter(pl.col("arm").is_in(arms))
+        vals, served = self.values.filter(metric_name=metric), self.served
+        if until is not None:
+            pop = pop.filter(pl.col("first_served") < until)
+            vals, served = vals.filter(pl.col("day") < until), served.filter(pl.col("day") < until)
+        pop = pop.select("USER_ID", "arm")
+        own = (vals.join(pop, on="USER_ID").filter(pl.col("source") == pl.col("arm"))
+               .group_by("USER_ID").agg(pl.col("value").sum()))
+        total = vals.group_by("USER_ID").agg(pl.col("value").sum().alias("total"))
+        recs = (served.join(pop, on="USER_ID").filter(pl.col("source") == pl.col("arm"))
+                .group_by("USER_ID").agg(pl.col("recommendations").sum().cast(pl.Float64)
+                                         .alias("served")))
+        return (pop.join(own, on="USER_ID", how="left").join(recs, on="USER_ID", how="left")
+                .join(total, on="USER_ID", how="left")
+                .with_columns(pl.col("value", "served", "total").fill_null(0.0))
+                .sort("USER_ID"))
+
+    def pre_period(self, metric: str, before: int) -> pl.DataFrame:
+        """Each user's metric across all sources on UTC days before ``before`` (``USER_ID``,
+        ``pre``): the covariate of CUPED, from before anyone was assigned."""
+        return (self.values.filter(pl.col("metric_name") == metric, pl.col("day") < before)
+                .group_by("USER_ID").agg(pl.col("value").sum().alias("pre")))
+
+    def source_per_user(self, metric: str, source: str, arms: list[str]) -> pl.DataFrame:
+        """A source's metric per user of the population (users of ``arms``), zeros included:
+        ``USER_ID``, ``arm``, ``value``. For describing sources nobody randomised."""
+        pop = self.assignment.filter(pl.col("arm").is_in(arms)).select("USER_ID", "arm")
+        vals = (self.values.filter(metric_name=metric, source=source)
+                .group_by("USER_ID").agg(pl.col("value").sum()))
+        return (pop.join(vals, on="USER_ID", how="left")
+                .with_columns(pl.col("value").fill_null(0.0)).sort("USER_ID"))
+
+    def check(self, metric: str | None = None) -> DesignCheck:
+        """What the data says about the 'users' design (see :class:`DesignCheck`); events are
+        counted in ``metric`` (default the first metric by name: values of different metrics
+        are never added)."""
+        if metric is None and self.values.height:
+            metric = self.values["metric_name"].min()
+        by_arm = dict(self.assignment.group_by("arm").len().sort("arm").iter_rows())
+        multi = int((self.assignment["sources_served"] > 1).sum())
+        known = self.assignment.select("USER_ID")
+        unknown = self.values.join(known, on="USER_ID", how="anti")
+        unknown_users = unknown["USER_ID"].n_unique()
+        arms = list(by_arm)
+        arm_events = self.values.filter(pl.col("source").is_in(arms))
+        if metric is not None:
+            unknown, arm_events = (f.filter(metric_name=metric) for f in (unknown, arm_events))
+        unlogged = float(unknown.filter(pl.col("source").is_in(arms))["value"].sum())
+        total_arm = float(arm_events["value"].sum())
+        users = self.assignment.height
+        warnings = []
+        if users and multi / users > MAX_MULTI_SOURCE_SHARE:
+            warnings.append(
+                f"{multi / users:.1%} of users were served by more than one source: if users "
+                "were randomised, each should see one; check the design (they are analysed in "
+                "the arm that served them first)")
+        if total_arm and unlogged / total_arm > MAX_UNLOGGED_EVENT_SHARE:
+            warnings.append(
+                f"{unlogged / total_arm:.1%} of the recommenders' attributed events come from "
+                "users the recommendations log does not know; they are left out of the per-user "
+                "comparison")
+        if self.log_rows_without_user:
+            warnings.append(f"{self.log_rows_without_user:,} recommendations log rows have no "
+                            "USER_ID and assign no user")
+        return DesignCheck(users, by_arm, multi, unknown_users, unlogged, metric,
+                           self.log_rows_without_user, warnings)
+
+
+__all__ = ["DesignCheck", "UserData", "day_of"]

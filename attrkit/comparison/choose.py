@@ -1,0 +1,617 @@
+"""Comparing sources: every metric × pair of sources, analysed as the design was randomised.
+
+:func:`compare` takes an :class:`~attrkit.Attribution` (or a windowed frame, e.g. a Personalize
+report read back) and a declared ``design`` (spec/statistics.md):
+
+- ``"users"`` (the default when the recommendations log has ``USER_ID``): users were assigned
+  to one source each. The units are the users in the log, each in the arm that served them
+  first, a user without events counting as zero. Per metric and pair of arms: the metric per
+  assigned user (Welch; the primary result), per recommendation served (ratio of per-user sums,
+  delta method) and the user's total across all sources (Welch). Sources nobody randomised (a
+  labelled carousel, organic traffic) are *described* (:attr:`ComparisonTable.described`), not
+  tested.
+- ``"requests"``: each request was randomised on its own, so windows are valid units. With
+  ``method="auto"``: a count with an exposure → Poisson rate ratio stratified by window,
+  over-dispersion from window-to-window variation; a sum with an exposure → ratio of rates per
+  exposure, paired by window, Newey–West; no exposure → per-window totals paired by window,
+  Newey–West.
+- ``"observational"``: nothing was randomised: every comparison is described, none tested.
+
+Without per-user data and without a declared design (report CSVs, CloudWatch, a log without
+``USER_ID``), the window-level results are shown with a statement that they assume
+request-level randomisation, and no verdict.
+
+:func:`monitor` evaluates the always-valid test at each look (each day for users, each window
+for requests); :func:`compare_users` compares a frame of per-user values directly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+from typing import Any, Literal
+
+import polars as pl
+
+from attrkit import defaults as D
+from attrkit.attribution.engine import attribute_exposure
+from attrkit.attribution.users import DAY, UserData
+from attrkit.comparison.results import KINDS, NO_DESIGN, ComparisonTable
+from attrkit.frames import RESULT_SCHEMA, to_polars
+from attrkit.stats import (
+    Comparison,
+    RatioStats,
+    adjust_pvalues,
+    paired_window_test,
+    rate_test,
+    srm_test,
+)
+from attrkit.stats._core import SampleStats, check_alpha, check_choice
+from attrkit.stats.fieller import lift_test
+from attrkit.stats.means import cuped_adjusted
+from attrkit.stats.multiple import CORRECTIONS
+from attrkit.stats.paired import paired_rate_ratio_test
+
+Method = Literal["auto", "rate", "paired"]
+Design = Literal["users", "requests", "observational"]
+DESIGNS = ("users", "requests", "observational")
+MIN_WINDOWS = 30
+"""Fewer windows than this and no verdict: the Newey–West standard error is too uncertain (with 12
+windows the paired test's A/A false-positive rate is about 0.12, heavy-tailed sums over one day
+0.12–0.13)."""
+MIN_USERS = 100
+"""Fewer users than this in an arm and no verdict: Welch's t leans on the central limit theorem,
+and per-user sums are skewed (most users zero, a few heavy)."""
+MAX_UNATTRIBUTED_SHARE = 0.5
+def exposure_from_log(
+    recommendations: Any,
+    *,
+    window_seconds: int = D.WINDOW_SECONDS,
+    window_origin: int = D.WINDOW_ORIGIN,
+) -> pl.DataFrame:
+    """Recommendations served per source and window, from the recommendations log.
+
+    Args:
+        recommendations: a path or frame of the log (``SOURCE``, ``TIMESTAMP``; see README).
+
+    Returns:
+        A frame with ``timestamp`` (window start), ``source`` and ``exposure``.
+    """
+    return attribute_exposure(recommendations, window_seconds=window_seconds,
+                              window_origin=window_origin)
+
+
+def _series(windows: pl.DataFrame, metric: str, source: str) -> pl.DataFrame:
+    return windows.filter(metric_name=metric, source=source).select("timestamp", "value")
+
+
+def _side_by_side(c: pl.DataFrame, t: pl.DataFrame) -> pl.DataFrame:
+    """Two per-window frames on one row per window (treatment's columns suffixed ``_t``); a
+    window missing on one side counts as 0 there."""
+    return c.join(t, on="timestamp", how="full", coalesce=True, suffix="_t").with_columns(
+        pl.exclude("timestamp").fill_null(0.0))
+
+
+def _exposure(windows: Any, exposure: Any) -> pl.DataFrame | None:
+    """The exposure frame: given, or the Attribution's own; a recommendations log is counted."""
+    if exposure is None:
+        exposure = getattr(windows, "exposure", None)
+    if exposure is None:
+        return None
+    exp = to_polars(exposure, "exposure")
+    if "exposure" not in exp.columns and "SOURCE" in exp.columns:
+        exp = exposure_from_log(exp)
+    need = {"timestamp", "source", "exposure"} - set(exp.columns)
+    if need:
+        raise ValueError(f"exposure: missing columns {sorted(need)}")
+    return exp
+
+
+def compare(
+    windows: Any,
+    *,
+    metrics: list[str] | None = None,
+    exposure: Any = None,
+    baseline: str | None = None,
+    sources: list[str] | None = None,
+    design: Design | None = None,
+    users: UserData | None = None,
+    alpha: float = D.ALPHA,
+    correction: str = D.CORRECTION,
+    method: Method = "auto",
+    traffic_weights: dict[str, float] | None = None,
+    traffic: Any = None,
+    srm_threshold: float = 0.001,
+    volume: list[tuple[str, str]] | None = None,
+    start: int | None = None,
+    cap: float | None = None,
+) -> ComparisonTable:
+    """Compare sources on every metric, as the declared design randomised them.
+
+    Args:
+        windows: an :class:`~attrkit.Attribution`, or the tidy windowed frame (e.g.
+            :func:`~attrkit.read_report`).
+        metrics: metric names to compare (default all).
+        exposure: recommendations served per source and window (``timestamp``, ``source``,
+            ``exposure``; see :func:`exposure_from_log`), for window-level rates.
+        baseline: the control; every other source is compared with it. Default: every pair.
+        sources: the sources to compare (default all but ``SOURCE_NAME_UNDEFINED``).
+        design: ``"users"``, ``"requests"`` or ``"observational"`` (see the module docs).
+            Default ``"users"`` when per-user data is known, else undeclared (no verdicts).
+        users: per-user data (:class:`~attrkit.attribution.users.UserData`); an Attribution
+            brings its own.
+        alpha, correction: significance level; p-value adjustment across the tested rows.
+        method: window-level method: ``auto`` (see the module docs), ``rate`` or ``paired``.
+        traffic_weights: planned traffic shares per source, for the SRM check (default equal).
+        traffic: users per source (``source``, ``users``) for the SRM check when no per-user
+            data is given; without either, recommendations served are counted (a warning says
+            so).
+        volume: pairs ``(control, treatment)`` whose per-window totals are to be compared
+            anyway: labelled a comparison of volume, never a verdict, outside the family.
+        start: the experiment's start, Unix seconds at midnight UTC: only windows and days from
+            it are compared. Under ``users``, each user's metric (all sources) on the days
+            before it is a pre-period covariate, and the per-user rows are CUPED-adjusted
+            (θ pooled across arms). Every user must have been assigned on or after it.
+        cap: under ``users``, cap per-user values at this quantile of both arms' values
+            (e.g. 0.99), for heavy-tailed sums: the comparison is then of the capped metric.
+
+    Example:
+        >>> import polars as pl, numpy as np
+        >>> rng = np.random.default_rng(0)
+        >>> ts = np.arange(96) * 900
+        >>> w = pl.DataFrame({"timestamp": np.tile(ts, 2), "metric_name": "CLICKS",
+        ...     "source": ["A"] * 96 + ["B"] * 96,
+        ...     "value": np.concatenate([rng.poisson(100, 96), rng.poisson(120, 96)]) * 1.0})
+        >>> t = compare(w, baseline="A", design="requests")
+        >>> row = t.row("CLICKS", "A", "B")
+        >>> row["lift_ci_low"] < 0.2 < row["lift_ci_high"], row["significant"]
+        (True, True)
+        >>> compare(w, baseline="A").row("CLICKS", "A", "B")["significant"] is None
+        True
+    """
+    alpha = check_alpha(alpha)
+    check_choice("correction", correction, CORRECTIONS)
+    check_choice("method", method, ("auto", "rate", "paired"))
+    if design is not None:
+        check_choice("design", design, DESIGNS)
+    exp = _exposure(windows, exposure)
+    w = to_polars(windows, "windows")
+    missing = {"timestamp", "metric_name", "source", "value"} - set(w.columns)
+    if missing:
+        raise ValueError(f"windows: missing columns {sorted(missing)}; pass attrkit's windowed "
+                         "frame or read_report(...)")
+    _check_finite(w, "windows", "value")
+    if exp is not None:
+        _check_finite(exp, "exposure", "exposure")
+    if users is None:
+        users = getattr(windows, "users", None)
+    if design is None and users is not None:
+        design = "users"
+    if design == "users" and users is None:
+        raise ValueError("design='users' needs per-user data: a recommendations log with USER_ID "
+                         "(attribute(..., recommendations=...)) or users=")
+    if cap is not None and not (isinstance(cap, float) and 0.5 <= cap < 1):
+        raise ValueError(f"cap={cap!r}: must be a quantile between 0.5 and 1, such as 0.99")
+    pre = None
+    if start is not None:
+        if isinstance(start, bool) or not isinstance(start, int) or start % DAY:
+            raise ValueError(f"start={start!r}: must be Unix seconds at midnight UTC (a whole day)")
+        w = w.filter(pl.col("timestamp") >= start)
+        exp = exp.filter(pl.col("timestamp") >= start) if exp is not None else None
+        if users is not None:
+            early = users.assignment.filter(pl.col("first_served") < start).height
+            if design == "users" and early:
+                raise ValueError(f"start={start}: {early:,} users were served before it; the "
+                                 "pre-period must precede assignment")
+            pre, users = users, users.between(start, None)
+    math_fn = dict(w.select("metric_name", "math_function").unique().iter_rows()) \
+        if "math_function" in w.columns else {}
+    all_metrics = sorted(w["metric_name"].unique().to_list())
+    chosen = [m.upper() for m in metrics] if metrics else all_metrics
+    unknown = sorted(set(chosen) - set(all_metrics))
+    if unknown:
+        raise ValueError(f"metrics: {unknown[0]!r} is not in the windows; metrics are "
+                         f"{all_metrics}")
+    present = w["source"].unique().sort().to_list()
+    if design == "users":
+        present = sorted(set(present) | set(users.arms))
+    src = sources or [s for s in present if s != D.UNDEFINED_SOURCE]
+    for s in [*src, *([baseline] if baseline else []), *(x for pair in volume or [] for x in pair)]:
+        if s not in present:
+            raise ValueError(f"source {s!r}: not in the windows; sources are {present}")
+
+    warnings: list[str] = []
+    total = w.filter(pl.col("metric_name") == chosen[0])
+    undefined = total.filter(source=D.UNDEFINED_SOURCE)["value"].sum()
+    share = undefined / total["value"].sum() if total["value"].sum() else 0.0
+    if share > MAX_UNATTRIBUTED_SHARE:
+        warnings.append(f"{share:.1%} of {chosen[0]} is unattributed (SOURCE_NAME_UNDEFINED); "
+                        "check labels and the recommendations log")
+
+    check = None
+    if design == "users":
+        arms = [s for s in users.arms if s in src]
+        if baseline is not None and baseline not in arms:
+            raise ValueError(f"baseline={baseline!r}: no user was assigned to it, so it was not "
+                             f"randomised; the arms are {users.arms} (or declare "
+                             "design='requests')")
+        check = users.check(chosen[0])
+        if len(arms) < 2:
+            # nothing randomised to compare: everything is described, nothing tested
+            warnings.append(f"users were assigned to {len(arms)} source(s) ({', '.join(arms)}): "
+                            "there is no randomised comparison; sources are described")
+        pairs = _pairs(arms, baseline) if len(arms) >= 2 else []
+        warnings += check.warnings
+        srm = _srm([float(check.users_by_arm[a]) for a in arms], arms, "users",
+                   traffic_weights, srm_threshold, warnings)
+        rows = [row for metric in chosen for c, t in pairs
+                for row in _user_rows(users, metric, c, t, alpha, cap=cap,
+                                      pre=pre.pre_period(metric, start) if pre else None)]
+        # with fewer than two arms nothing is tested, and the lone arm is described too
+        described = _describe(w, chosen, users, arms, tested=arms if pairs else [])
+    else:
+        pairs = _pairs(src, baseline)
+        exposed = set(exp["source"].unique().to_list()) if exp is not None else set()
+        srm = _window_srm(windows, traffic, exp, src, exposed, traffic_weights, srm_threshold,
+                          warnings)
+        rows = [_one(w, exp, metric, math_fn.get(metric, "samplecount"), c, t, exposed, alpha,
+                     method) for metric in chosen for c, t in pairs]
+        described = _describe(w, chosen, None, [])
+        if design is None:
+            warnings.append(NO_DESIGN)
+    for c, t in volume or []:
+        for metric in chosen:
+            rows.append(_one(w, None, metric, "sum", c, t, set(), alpha, "paired")
+                        | {"kind": "volume"})
+    frame = _verdicts(pl.DataFrame(rows, schema=RESULT_SCHEMA, orient="row"), design,
+                      correction, alpha)
+    return ComparisonTable(frame, warnings, srm, alpha, correction, design, check, described)
+
+
+def _pairs(src: list[str], baseline: str | None) -> list[tuple[str, str]]:
+    pairs = ([(baseline, s) for s in src if s != baseline] if baseline
+             else list(itertools.combinations(src, 2)))
+    if not pairs:
+        raise ValueError(f"need at least two sources to compare; have {src}")
+    return pairs
+
+
+def _check_finite(frame: pl.DataFrame, what: str, column: str) -> None:
+    """NaN or infinite values are refused, naming the first (never dropped silently)."""
+    bad = frame.filter(~pl.col(column).cast(pl.Float64).is_finite())
+    if bad.height:
+        r = bad.row(0, named=True)
+        where = ", ".join(f"{k} {r[k]!r}" for k in ("timestamp", "metric_name", "source") if k in r)
+        raise ValueError(f"{what}: {bad.height} rows have a {column} that is not a finite number, "
+                         f"the first at {where} ({r[column]!r})")
+
+
+def _srm(counts: list[float], names: list[str], unit: str, traffic_weights: Any,
+         threshold: float, warnings: list[str]) -> Any:
+    if traffic_weights:
+        missing = [n for n in names if n not in traffic_weights]
+        if missing:
+            raise ValueError(f"traffic_weights: no planned share for {missing}")
+    if len(names) < 2:
+        return None
+    weights = [traffic_weights[n] for n in names] if traffic_weights else None
+    srm = srm_test(counts, weights, threshold=threshold)
+    if srm.mismatch:
+        warnings.append(f"sample ratio mismatch in {unit} (p = {srm.p_value:.2g}) across "
+                        f"{', '.join(names)}")
+    return srm
+
+
+def _window_srm(windows, traffic, exp, src, exposed, traffic_weights, threshold, warnings):
+    if traffic is None:
+        traffic = getattr(windows, "traffic", None)
+    names = list(traffic_weights) if traffic_weights else [s for s in src if s in exposed]
+    if len(names) < 2 or (traffic is None and exp is None):
+        return None
+    # Randomisation is by user: count users where known; recommendations served cluster
+    # within users and would raise false alarms.
+    if traffic is not None:
+        tr = to_polars(traffic, "traffic")
+        counts = [float(tr.filter(source=s)["users"].sum()) for s in names]
+        return _srm(counts, names, "users", traffic_weights, threshold, warnings)
+    counts = [float(exp.filter(source=s)["exposure"].sum()) for s in names]
+    return _srm(counts, names, "recommendations served", traffic_weights, threshold, warnings)
+
+
+def _verdicts(frame: pl.DataFrame, design: str | None, correction: str, alpha: float
+              ) -> pl.DataFrame:
+    """Adjust p-values across the tested rows only; give a verdict only where the design
+    supports one and the sample is large enough."""
+    finite = pl.col("p_value").is_not_nan() & pl.col("p_value").is_not_null()
+    randomised = pl.col("kind") != "volume"
+    if design == "observational":
+        frame = frame.with_columns(
+            pl.lit(None, dtype=pl.Float64).alias(c) for c in
+            ("p_value", "lift_ci_low", "lift_ci_high")).with_columns(
+            pl.lit("observational: described, not tested").alias("why"))
+    tested = finite & randomised & pl.lit(design in ("users", "requests"))
+    frame = frame.with_columns(tested.alias("tested"))
+    idx = frame.with_row_index().filter("tested")
+    p_adj = [None] * frame.height
+    rejected = [None] * frame.height
+    if idx.height:
+        adj = adjust_pvalues(idx["p_value"].to_numpy(), correction, alpha=alpha)
+        for i, pa, rej in zip(idx["index"], adj.p_adjusted, adj.rejected, strict=True):
+            p_adj[i], rejected[i] = float(pa), bool(rej)
+    small = ((pl.col("unit") == "users") & (pl.min_horizontal("control_n", "treatment_n")
+                                            < MIN_USERS)) | (
+        (pl.col("unit") == "windows") & (pl.col("windows") < MIN_WINDOWS))
+    return frame.with_columns(pl.Series("p_adjusted", p_adj, dtype=pl.Float64),
+                              pl.Series("significant", rejected, dtype=pl.Boolean)).with_columns(
+        pl.when(small & pl.col("tested")).then(False).otherwise(pl.col("significant"))
+        .alias("significant"))
+
+
+def _user_rows(users: UserData, metric: str, control: str, treatment: str, alpha: float, *,
+               cap: float | None = None, pre: pl.DataFrame | None = None
+               ) -> list[dict[str, Any]]:
+    """The per-user comparisons of one metric and pair of arms (see the module docs), capped
+    at a quantile and CUPED-adjusted on a pre-period when asked (the ratio per recommendation
+    is capped, not CUPED-adjusted)."""
+    pu = users.per_user(metric, [control, treatment])
+    totals = {a: pu.filter(arm=a).select(pl.col("value", "total", "served").sum())
+              .row(0, named=True) for a in (control, treatment)}
+    tested = {"per_user": "value", "per_recommendation": "value", "user_total": "total"}
+    how = {k: [] for k in tested}
+    if cap is not None:
+        # the denominator too: a ratio's heavy tail is as often in recommendations served
+        capped = ("value", "total", "served")
+        limits = pu.select(pl.col(capped).quantile(cap, interpolation="higher"))
+        pu = pu.with_columns(pl.col(c).clip(upper_bound=limits[c][0]) for c in capped)
+        for k, col in tested.items():
+            how[k].append(f"per-user values capped at their {cap:.3g} quantile "
+                          f"({limits[col][0]:.4g}" + (f", served {limits['served'][0]:.4g})"
+                                                       if k == "per_recommendation" else ")"))
+    if pre is not None:
+        pu = pu.join(pre, on="USER_ID", how="left").with_columns(pl.col("pre").fill_null(0.0))
+        pu = pu.with_columns(pl.Series(f"{c}_cuped", cuped_adjusted(pu[c], pu["pre"]))
+                             for c in ("value", "total"))
+        tested |= {"per_user": "value_cuped", "user_total": "total_cuped"}
+        for k in ("per_user", "user_total"):
+            how[k].append("CUPED on the pre-period metric (θ pooled); lift of adjusted means")
+    c, t = pu.filter(arm=control), pu.filter(arm=treatment)
+    nc, nt = c.height, t.height
+    base = {"metric": metric, "control": control, "treatment": treatment, "unit": "users",
+            "control_n": nc, "treatment_n": nt, "windows": None,
+            "control_exposure": totals[control]["served"],
+            "treatment_exposure": totals[treatment]["served"]}
+    notes = [f"only {min(nc, nt)} users in an arm: no verdict below {MIN_USERS}"
+             ] if min(nc, nt) < MIN_USERS else []
+    out = []
+    for kind, column in tested.items():
+        raw = "total" if kind == "user_total" else "value"
+        row = base | {"kind": kind, "control_total": totals[control][raw],
+                      "treatment_total": totals[treatment][raw]}
+        try:
+            r = _user_test(c, t, column, "served" if kind == "per_recommendation" else None,
+                           alpha)
+            row |= {"control_rate": r.control, "treatment_rate": r.treatment,
+                    "effect": r.effect, "lift": r.treatment / r.control - 1,
+                    "lift_ci_low": r.ci_low, "lift_ci_high": r.ci_high, "p_value": r.p_value,
+                    "method": "; ".join([r.method, *how[kind]]),
+                    "why": f"users randomised: {metric} {KINDS[kind]}"}
+            row_notes = list(notes)
+            if math.isinf(r.ci_low) or math.isinf(r.ci_high):
+                row_notes.append("the control is not clearly above zero: the relative lift's "
+                                 "interval is unbounded (Fieller)")
+        except (ValueError, ZeroDivisionError) as exc:
+            row |= _not_computed(str(exc))
+            row_notes = []
+        if not math.isfinite(row["p_value"]) and not row_notes and row["method"] != "not computed":
+            row_notes = ["no variation to test"]
+            row["why"] = "no variation between users: nothing to test"
+        out.append(row | {"warnings": "; ".join(row_notes) or None})
+    return out
+
+
+def _user_test(c: pl.DataFrame, t: pl.DataFrame, column: str, denominator: str | None,
+               alpha: float) -> Comparison:
+    """Per-user values of each arm (``column``, over ``denominator`` for a ratio of per-user
+    sums) tested by :func:`~attrkit.stats.fieller.lift_test`, users as units."""
+    if denominator is not None:
+        cs, ts = (RatioStats.from_frame(x, column, denominator) for x in (c, t))
+    else:
+        cs, ts = (SampleStats.from_array(x[column].to_numpy()) for x in (c, t))
+    r = lift_test(cs, ts, alpha=alpha)
+    return dataclasses.replace(r, method=f"{r.method}; users as units")
+
+
+def _not_computed(reason: str) -> dict[str, Any]:
+    return {"control_rate": None, "treatment_rate": None, "effect": math.nan, "lift": math.nan,
+            "lift_ci_low": math.nan, "lift_ci_high": math.nan, "p_value": math.nan,
+            "method": "not computed", "why": reason}
+
+
+def _describe(w: pl.DataFrame, metrics: list[str], users: UserData | None, arms: list[str],
+              tested: list[str] | None = None) -> pl.DataFrame:
+    """What each source was attributed, without a test: totals, shares and, with users, the
+    mean per assigned user (the users of ``arms``, zeros included) of every source not in
+    ``tested``."""
+    totals = (w.filter(pl.col("metric_name").is_in(metrics))
+              .group_by("metric_name", "source").agg(pl.col("value").sum().alias("total"))
+              .with_columns((pl.col("total") / pl.col("total").sum().over("metric_name"))
+                            .alias("share")))
+    if users is None:
+        return totals.rename({"metric_name": "metric"}).sort("metric", "source")
+    others = [s for s in totals["source"].unique().sort().to_list() if s not in (tested or [])]
+    n = users.assignment.filter(pl.col("arm").is_in(arms)).height
+    rows = []
+    for metric in metrics:
+        for s in others:
+            v = users.source_per_user(metric, s, arms)["value"]
+            rows.append({"metric": metric, "source": s, "per_assigned_user": v.mean() if n else None,
+                         "users_with_events": int((v > 0).sum())})
+    per_user = pl.DataFrame(rows, schema={"metric": pl.String, "source": pl.String,
+                                          "per_assigned_user": pl.Float64,
+                                          "users_with_events": pl.Int64})
+    return (totals.rename({"metric_name": "metric"})
+            .filter(pl.col("source").is_in(others))
+            .join(per_user, on=["metric", "source"], how="left").sort("metric", "source"))
+
+
+def _one(w, exp, metric, fn, control, treatment, exposed, alpha, method) -> dict[str, Any]:
+    """One window-level comparison; a row that cannot be computed keeps NaN and the reason (a
+    bad option is the caller's error, raised before)."""
+    if method == "rate" and not (exp is not None and control in exposed and treatment in exposed):
+        raise ValueError(f"method='rate': sources {control!r} and {treatment!r} both need an "
+                         "exposure")
+    try:
+        return _window_row(w, exp, metric, fn, control, treatment, exposed, alpha, method)
+    except (ValueError, ZeroDivisionError) as exc:
+        c, t = _series(w, metric, control), _series(w, metric, treatment)
+        n = c.join(t, on="timestamp", how="full").height
+        return {"metric": metric, "control": control, "treatment": treatment,
+                "control_total": float(c["value"].sum()),
+                "treatment_total": float(t["value"].sum()), "control_exposure": None,
+                "treatment_exposure": None, **_not_computed(str(exc)), "p_adjusted": None,
+                "significant": None, "windows": n, "warnings": None, "kind": "window",
+                "unit": "windows", "control_n": n, "treatment_n": n}
+
+
+def _window_row(w, exp, metric, fn, control, treatment, exposed, alpha, method
+                ) -> dict[str, Any]:
+    c, t = _series(w, metric, control), _series(w, metric, treatment)
+    row: dict[str, Any] = {
+        "metric": metric, "control": control, "treatment": treatment, "kind": "window",
+        "unit": "windows",
+        "control_total": float(c["value"].sum()), "treatment_total": float(t["value"].sum()),
+        "control_exposure": None, "treatment_exposure": None,
+        "control_rate": None, "treatment_rate": None,
+    }
+    notes = []
+    use_rate = (exp is not None and control in exposed and treatment in exposed
+                and method in ("auto", "rate"))
+    if use_rate:
+        ce = exp.filter(source=control).select("timestamp", "exposure")
+        te = exp.filter(source=treatment).select("timestamp", "exposure")
+        cj = ce.join(c, on="timestamp", how="left").with_columns(pl.col("value").fill_null(0.0))
+        tj = te.join(t, on="timestamp", how="left").with_columns(pl.col("value").fill_null(0.0))
+        ec, et = float(ce["exposure"].sum()), float(te["exposure"].sum())
+        row.update(control_exposure=ec, treatment_exposure=et,
+                   control_rate=row["control_total"] / ec, treatment_rate=row["treatment_total"] / et)
+        orphan = (c.height - c.join(ce, on="timestamp", how="semi").height
+                  + t.height - t.join(te, on="timestamp", how="semi").height)
+        if orphan:
+            notes.append(f"{orphan} windows have events but no recommendations served")
+        n_windows = max(cj.height, tj.height)
+        both = _side_by_side(cj, tj)
+        if fn == "samplecount":
+            rel = rate_test((both["value"].to_numpy(), both["exposure"].to_numpy()),
+                            (both["value_t"].to_numpy(), both["exposure_t"].to_numpy()),
+                            paired=True, alpha=alpha)
+            row.update(effect=row["treatment_rate"] - row["control_rate"], lift=rel.effect,
+                       lift_ci_low=rel.ci_low, lift_ci_high=rel.ci_high, p_value=rel.p_value,
+                       method=rel.method,
+                       why="a count with an exposure: Poisson rate ratio, windows as strata, "
+                           "dispersion from windows")
+        else:
+            rel = paired_rate_ratio_test(both["value"], both["exposure"], both["value_t"],
+                                         both["exposure_t"], alpha=alpha)
+            n_windows = rel.details["windows"]
+            row.update(effect=row["treatment_rate"] - row["control_rate"], lift=rel.effect,
+                       lift_ci_low=rel.ci_low, lift_ci_high=rel.ci_high, p_value=rel.p_value,
+                       method=rel.method,
+                       why="a sum with an exposure: rate per exposure, windows paired")
+    else:
+        try:
+            rel = paired_window_test(c, t, relative=True, alpha=alpha, min_windows=2)
+            # the absolute effect is the mean per-window difference; no second HAC fit needed
+            row.update(effect=rel.treatment - rel.control, lift=rel.effect, lift_ci_low=rel.ci_low,
+                       lift_ci_high=rel.ci_high, p_value=rel.p_value, method=rel.method,
+                       why="no exposure for both sources: per-window totals, windows paired")
+            n_windows = rel.details["windows"]
+        except ValueError as exc:
+            n_windows = c.join(t, on="timestamp", how="full").height
+            row.update(effect=math.nan, lift=math.nan, lift_ci_low=math.nan,
+                       lift_ci_high=math.nan, p_value=math.nan, method="not computed",
+                       why=str(exc))
+    if not math.isfinite(row["p_value"]):
+        notes.append("no p-value: no events or no variation on one side")
+    if n_windows < MIN_WINDOWS:
+        notes.append(f"only {n_windows} windows: no verdict below {MIN_WINDOWS}")
+    row.update(p_adjusted=None, significant=None, windows=n_windows, control_n=n_windows,
+               treatment_n=n_windows, warnings="; ".join(notes) or None)
+    return row
+
+
+def compare_users(
+    users: Any,
+    *,
+    arm: str = "source",
+    metrics: list[str] | None = None,
+    ratios: dict[str, tuple[str, str]] | None = None,
+    pre: dict[str, str] | None = None,
+    baseline: str | None = None,
+    alpha: float = D.ALPHA,
+    correction: str = D.CORRECTION,
+) -> pl.DataFrame:
+    """Compare sources on a frame of per-user values you built yourself (one row per user).
+
+    The same tests as :func:`compare` under ``design="users"``: Welch on the difference of
+    per-user means (or the delta method for a ratio of per-user sums), the relative lift with
+    Fieller's interval, which agrees with the test.
+
+    Args:
+        users: a frame with one row per user: a column (named by ``arm``) with the user's source
+            and one column per metric.
+        arm: the name of the column that holds each user's source.
+        metrics: mean metrics (columns), compared per user.
+        ratios: ratio metrics, ``name → (numerator column, denominator column)`` (e.g. minutes
+            per click).
+        pre: ``metric → pre-period column``: those mean metrics are CUPED-adjusted (θ pooled).
+        baseline: the control arm; default the first arm in sort order.
+
+    Returns:
+        One row per metric and treatment arm: users, means, relative lift with interval,
+        p-value, adjusted p-value, method.
+    """
+    alpha = check_alpha(alpha)
+    check_choice("correction", correction, CORRECTIONS)
+    u = to_polars(users, "users")
+    if arm not in u.columns:
+        raise ValueError(f"arm={arm!r}: not a column of users (columns: {u.columns}); arm names "
+                         "the column that holds each user's source")
+    arms = u[arm].unique().sort().to_list()
+    control = baseline if baseline is not None else arms[0]
+    if control not in arms:
+        raise ValueError(f"baseline={baseline!r}: not an arm; arms are {arms}")
+    metrics = metrics or []
+    ratios = ratios or {}
+    pre = pre or {}
+    for col in [*metrics, *pre.values(), *(c for pair in ratios.values() for c in pair)]:
+        if col not in u.columns:
+            raise ValueError(f"column {col!r}: not in users (columns: {u.columns})")
+    if not metrics and not ratios:
+        raise ValueError("metrics or ratios: name at least one metric")
+    u = u.with_columns(pl.Series(f"{m}__cuped", cuped_adjusted(u[m], u[x]))
+                       for m, x in pre.items() if m in metrics)
+    tests = [(m, f"{m}__cuped" if m in pre else m, None) for m in metrics]
+    tests += [(name, num, den) for name, (num, den) in ratios.items()]
+    rows = []
+    cu = u.filter(pl.col(arm) == control)
+    for treatment in [a for a in arms if a != control]:
+        tu = u.filter(pl.col(arm) == treatment)
+        for name, column, den in tests:
+            r = _user_test(cu, tu, column, den, alpha)
+            method = r.method + ("; CUPED (θ pooled), lift of adjusted means"
+                                 if column.endswith("__cuped") else "")
+            rows.append((name, control, treatment, cu.height, tu.height, r, method))
+    adj = adjust_pvalues([r.p_value for *_, r, _ in rows], correction, alpha=alpha)
+    return pl.DataFrame([
+        {"metric": m, "control": c, "treatment": t, "control_users": nc, "treatment_users": nt,
+         "control_mean": r.control, "treatment_mean": r.treatment,
+         "lift": r.treatment / r.control - 1, "lift_ci_low": r.ci_low,
+         "lift_ci_high": r.ci_high, "p_value": r.p_value, "p_adjusted": float(pa),
+         "significant": bool(rej), "method": method}
+        for (m, c, t, nc, nt, r, method), pa, rej in zip(rows, adj.p_adjusted, adj.rejected,
+                                                         strict=True)
+    ])
+
+
+__all__ = ["DESIGNS", "MIN_USERS", "MIN_WINDOWS", "compare", "compare_users", "exposure_from_log"]

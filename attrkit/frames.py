@@ -1,0 +1,105 @@
+"""The frame contracts every module agrees on, and the one adapter from pandas to polars.
+
+attrkit works on polars frames and accepts pandas wherever a frame goes in; results go out as
+polars with ``to_pandas()`` beside. The schemas here are the shapes that cross module
+boundaries: the windowed metrics (what the engine writes and a report reads back), the exposure
+(recommendations served), the quarantine (rows set aside), the per-user data, and the
+comparison's rows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+
+WINDOW_SCHEMA = pl.Schema({
+    "window_start": pl.Datetime("us", "UTC"),
+    "timestamp": pl.Int64,
+    "metric_name": pl.String,
+    "event_type": pl.String,
+    "math_function": pl.String,
+    "source": pl.String,
+    "value": pl.Float64,
+    "events": pl.Int64,
+})
+"""The tidy windowed frame: one row per (window, metric, source). ``events`` is null where the
+number of events is not known (a ``sum`` read back from a report)."""
+
+EXPOSURE_SCHEMA = pl.Schema({"timestamp": pl.Int64, "source": pl.String, "exposure": pl.Float64})
+"""Recommendations served per 15-minute window and source."""
+
+QUARANTINE_SCHEMA = pl.Schema({
+    "DATASET": pl.String, "FILE": pl.String, "LINE": pl.Int64, "ROW": pl.Int64,
+    "COLUMN": pl.String, "RULE": pl.String, "VALUE": pl.String, "RECORD": pl.String,
+})
+"""One row per input row set aside (``quarantine=True``): where it was and the rule it broke."""
+
+ASSIGNMENT_SCHEMA = pl.Schema({"USER_ID": pl.String, "arm": pl.String,
+                               "first_served": pl.Int64, "sources_served": pl.Int64})
+VALUES_SCHEMA = pl.Schema({"USER_ID": pl.String, "day": pl.Int64, "metric_name": pl.String,
+                           "source": pl.String, "value": pl.Float64})
+SERVED_SCHEMA = pl.Schema({"USER_ID": pl.String, "day": pl.Int64, "source": pl.String,
+                           "recommendations": pl.Int64})
+"""Per-user data (:class:`~attrkit.attribution.users.UserData`): each user's arm, the metric
+per user, UTC day and source, and the recommendations served per user, day and source."""
+
+RESULT_SCHEMA = pl.Schema({
+    "metric": pl.String, "control": pl.String, "treatment": pl.String,
+    "control_total": pl.Float64, "treatment_total": pl.Float64,
+    "control_exposure": pl.Float64, "treatment_exposure": pl.Float64,
+    "control_rate": pl.Float64, "treatment_rate": pl.Float64,
+    "effect": pl.Float64, "lift": pl.Float64, "lift_ci_low": pl.Float64,
+    "lift_ci_high": pl.Float64, "p_value": pl.Float64, "p_adjusted": pl.Float64,
+    "significant": pl.Boolean, "method": pl.String, "why": pl.String, "windows": pl.Int64,
+    "warnings": pl.String, "kind": pl.String, "unit": pl.String, "control_n": pl.Int64,
+    "treatment_n": pl.Int64, "tested": pl.Boolean,
+})
+"""One row per metric, kind and pair. ``control_rate``/``treatment_rate`` are the estimator's
+arm values (mean per user, ratio per recommendation, or rate per exposure); ``lift`` is
+relative; ``tested`` says whether the row is in the multiple-comparison family (randomised and
+computed); ``significant`` is null where no verdict is given."""
+
+
+def to_datetime(epoch_seconds: pl.Expr) -> pl.Expr:
+    """Unix seconds as a UTC datetime (microsecond precision): ``timestamp`` → ``window_start``."""
+    return pl.from_epoch(epoch_seconds, time_unit="s").dt.replace_time_zone("UTC")
+
+
+def to_polars(x: Any, what: str) -> pl.DataFrame:
+    """A polars frame from a polars or pandas frame (or lazy frame, or anything with a
+    ``windows`` frame, such as an :class:`~attrkit.Attribution`); a one-line error otherwise."""
+    if hasattr(x, "windows") and isinstance(x.windows, pl.DataFrame):
+        return x.windows
+    if isinstance(x, pl.LazyFrame):
+        return x.collect()
+    if isinstance(x, pl.DataFrame):
+        return x
+    if is_pandas(x):
+        return pl.from_pandas(x)
+    raise TypeError(f"{what}: expected a polars or pandas frame, got {type(x).__name__}")
+
+
+def is_pandas(x: Any) -> bool:
+    """Whether ``x`` is a pandas object (tested by module, so pandas is not imported here)."""
+    return type(x).__module__.startswith("pandas")
+
+
+class Display:
+    """What every result object shows: ``to_polars()``, ``to_pandas()`` and ``_repr_html_()``
+    (through the one renderer, :mod:`attrkit.reports.render`). A subclass names its main frame
+    in :meth:`to_polars` and may add notes under the table in :meth:`_notes`."""
+
+    def to_polars(self) -> pl.DataFrame:
+        raise NotImplementedError
+
+    def to_pandas(self) -> Any:
+        return self.to_polars().to_pandas()
+
+    def _notes(self) -> list[str]:
+        return []
+
+    def _repr_html_(self) -> str:
+        from attrkit.reports import render
+
+        return render.result_html(self.to_polars(), notes=self._notes())

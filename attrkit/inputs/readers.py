@@ -1,0 +1,384 @@
+"""Where data comes from and goes to: files, frames, and atomic writes.
+
+:func:`load` turns a path (CSV, Parquet, PutEvents JSON Lines) or a pandas/polars frame into a
+:class:`Dataset`: raw columns plus ``_pos`` (the line in a text file, the row elsewhere), still lazy.
+Typing and row rules are :mod:`attrkit.inputs.schema`'s job. Damage a fast reader cannot get past
+(malformed CSV lines, bytes that are not UTF-8, JSON that does not parse) is found by a slower,
+line-by-line pass that names the line; see :meth:`Dataset.repair`.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+import polars as pl
+
+from attrkit import defaults as D
+from attrkit import storage
+from attrkit.errors import InputError
+from attrkit.frames import is_pandas
+from attrkit.inputs.schema import Column, DatasetName, missing_required
+
+Format = Literal["csv", "parquet", "jsonl", "frame"]
+_SUFFIXES: dict[str, Format] = {
+    ".csv": "csv", ".parquet": "parquet", ".pq": "parquet",
+    ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
+}
+_CSV_TYPES: dict[str, dict[str, pl.DataType]] = {
+    "interactions": {"TIMESTAMP": pl.Int64, "EVENT_VALUE": pl.Float64},
+    "recommendations": {"TIMESTAMP": pl.Int64},
+}
+_BROKEN_SCHEMA = {"_pos": pl.Int64, "_column": pl.String, "_rule": pl.String, "_value": pl.String}
+
+# PutEvents limits the service enforces on its own API.
+_PUT_EVENTS_OVERRIDES = (
+    Column("ITEM_ID", "id"),  # itemId is optional in PutEvents
+    Column("RECOMMENDATION_ID", "id", max_len=D.MAX_PUT_EVENTS_RECOMMENDATION_ID_LENGTH),
+)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """One loaded input, not yet typed or checked row by row.
+
+    Attributes:
+        name: ``interactions``, ``items`` or ``recommendations``.
+        source: the file path, or ``<pandas.DataFrame>`` / ``<polars.DataFrame>``.
+        format: ``csv``, ``parquet``, ``jsonl`` or ``frame``.
+        raw: the raw columns plus ``_pos`` (Int64: 1-based line for text files, 0-based row else).
+        broken: rows that could not be read at all (``_pos``, ``_column``, ``_rule``, ``_value``).
+        overrides: column rules that replace the schema's for this format.
+    """
+
+    name: DatasetName
+    source: str
+    format: Format
+    raw: pl.LazyFrame
+    broken: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=_BROKEN_SCHEMA))
+    overrides: tuple[Column, ...] = ()
+    repaired: bool = False
+    location: str | None = None
+    """The local file behind ``source`` when it is not the same (a downloaded S3 object)."""
+    text: pl.LazyFrame | None = None
+    """For CSV: the same file read as text, used when the typed read meets a value it cannot
+    parse, so that the row rules can name the line, the column and the rule."""
+
+    @property
+    def position(self) -> Literal["line", "row"]:
+        """Whether ``_pos`` is a line number (CSV, JSONL) or a row number (Parquet, frames)."""
+        return "line" if self.format in ("csv", "jsonl") else "row"
+
+    @property
+    def columns(self) -> list[str]:
+        """The dataset's own column names."""
+        return [c for c in self.raw.collect_schema() if c != "_pos"]
+
+    def error(self, pos: int | None, rule: str, column: str | None = None) -> InputError:
+        """An :class:`InputError` pointing at ``pos`` in this dataset."""
+        if self.position == "line":
+            return InputError(self.source, rule, line=pos, column=column)
+        return InputError(self.source, rule, row=pos, column=column)
+
+    def repair(self) -> Dataset | None:
+        """Find rows a fast reader cannot read; return the dataset without them, or ``None``.
+
+        Only CSV files are repaired this way (JSON Lines are always read line by line). A CSV
+        file is first re-read as text (when the typed read failed on a value); if that fails too,
+        it is read line by line, and the returned dataset holds the readable rows in memory and
+        the unreadable ones in ``broken``.
+        """
+        if self.text is not None:
+            return replace(self, raw=self.text, text=None)
+        if self.format != "csv" or self.repaired:
+            return None
+        good, broken = _read_csv_by_line(Path(self.location or self.source))
+        if broken.is_empty():
+            return None
+        return replace(self, raw=good.lazy(), broken=broken, repaired=True)
+
+
+def load(
+    name: DatasetName,
+    data: str | os.PathLike[str] | pl.DataFrame | pl.LazyFrame | Any,
+    *,
+    format: Format | None = None,
+) -> Dataset:
+    """Load one dataset from a path or a frame.
+
+    Args:
+        name: ``interactions``, ``items`` or ``recommendations``.
+        data: a path (``.csv``, ``.parquet``, ``.jsonl``; local or ``s3://bucket/key``), a
+            polars or pandas DataFrame, a polars LazyFrame, or a :class:`Dataset` (returned
+            as is).
+        format: overrides the format the file name suggests.
+
+    Raises:
+        InputError: the file is missing, unreadable, or lacks a required column.
+
+    Example:
+        >>> import polars as pl
+        >>> ds = load("items", pl.DataFrame({"ITEM_ID": ["a"], "LENGTH": [90]}))
+        >>> ds.format, ds.columns
+        ('frame', ['ITEM_ID', 'LENGTH'])
+    """
+    if isinstance(data, Dataset):
+        return data
+    if isinstance(data, pl.DataFrame | pl.LazyFrame):
+        kind = "polars." + type(data).__name__
+        ds = Dataset(name, f"<{kind}>", "frame", _with_row_pos(data.lazy()))
+    elif is_pandas(data):
+        ds = Dataset(name, "<pandas.DataFrame>", "frame", _with_row_pos(pl.from_pandas(data).lazy()))
+    elif storage.is_remote(data):
+        local = storage.local_file(data)
+        fmt = format or _SUFFIXES.get(Path(data).suffix.lower())
+        ds = _load_path(name, local, fmt)
+        ds = replace(ds, source=data, location=str(local))
+    elif isinstance(data, str | os.PathLike):
+        ds = _load_path(name, Path(data), format)
+    else:
+        raise TypeError(f"{name}: expected a path or a DataFrame, got {type(data).__name__}")
+    for col, dtype in ds.raw.collect_schema().items():
+        if dtype == pl.Object:
+            raise InputError(ds.source, "holds Python objects; convert the column to text or "
+                             "numbers first", column=col)
+    missing = missing_required(name, ds.columns)
+    if missing:
+        hint = _case_hint(missing[0], ds.columns)
+        raise InputError(ds.source, f"missing required column {missing[0]} for {name}{hint}; "
+                         f"columns found: {', '.join(ds.columns) or 'none'}", column=missing[0])
+    return ds
+
+
+def _case_hint(wanted: str, columns: list[str]) -> str:
+    near = [c for c in columns if c.upper() == wanted.upper()]
+    return f" (found {near[0]!r}: column names are case-sensitive)" if near else ""
+
+
+def _with_row_pos(lf: pl.LazyFrame) -> pl.LazyFrame:
+    if "_pos" in lf.collect_schema():
+        raise InputError("<frame>", "column name _pos is reserved by attrkit", column="_pos")
+    return lf.with_row_index("_pos").with_columns(pl.col("_pos").cast(pl.Int64))
+
+
+def _load_path(name: DatasetName, path: Path, format: Format | None) -> Dataset:
+    fmt = format or _SUFFIXES.get(path.suffix.lower())
+    if fmt is None:
+        raise InputError(str(path), f"cannot tell the format from the suffix {path.suffix!r}; "
+                         "use .csv, .parquet or .jsonl (or pass format=)")
+    if not path.is_file():
+        raise InputError(str(path), f"{name} file not found")
+    if fmt == "csv":
+        header = _check_csv_header(path)
+
+        def scan(types: dict[str, pl.DataType]) -> pl.LazyFrame:
+            lf = pl.scan_csv(path, infer_schema=False, schema_overrides=types or None,
+                             row_index_name="_pos", row_index_offset=2)
+            return lf.with_columns(pl.col("_pos").cast(pl.Int64))
+
+        # Parse the numeric columns while reading (twice as fast as parsing text afterwards);
+        # a value that does not parse sends the run back to the text read (Dataset.repair).
+        types = {c: t for c, t in _CSV_TYPES.get(name, {}).items() if c in header}
+        if not types:
+            return Dataset(name, str(path), "csv", scan({}))
+        return Dataset(name, str(path), "csv", scan(types), text=scan({}))
+    if fmt == "parquet":
+        try:
+            lf = pl.scan_parquet(path, row_index_name="_pos")
+            lf.collect_schema()
+        except (pl.exceptions.PolarsError, OSError) as exc:
+            raise InputError(str(path), f"not a readable Parquet file ({_first_line(exc)})") from None
+        return Dataset(name, str(path), "parquet", lf.with_columns(pl.col("_pos").cast(pl.Int64)))
+    if fmt == "jsonl":
+        if name != "interactions":
+            raise InputError(str(path), f"{name} are read from CSV or Parquet, not JSON Lines")
+        good, broken = _read_put_events(path)
+        return Dataset(name, str(path), "jsonl", good.lazy(), broken, _PUT_EVENTS_OVERRIDES)
+    raise InputError(str(path), f"unknown format {fmt!r}")
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _check_csv_header(path: Path) -> list[str]:
+    with path.open("rb") as fh:
+        head = fh.readline()
+    try:
+        text = head.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError(str(path), "header is not valid UTF-8", line=1) from None
+    if not text.strip():
+        raise InputError(str(path), "empty file: expected a header row", line=1)
+    names = next(csv.reader([text]))
+    seen: set[str] = set()
+    for n in names:
+        if n in seen:
+            raise InputError(str(path), f"column {n} appears twice in the header", line=1, column=n)
+        if not n:
+            raise InputError(str(path), "empty column name in the header", line=1)
+        seen.add(n)
+    return names
+
+
+def _broken_frame(rows: list[tuple[int, str | None, str, str | None]]) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema=_BROKEN_SCHEMA, orient="row")
+
+
+def _read_csv_by_line(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Read a CSV file record by record, setting aside the records that break its structure.
+
+    This is the slow path, taken only after the fast reader failed: it names each bad line.
+    """
+    header = _check_csv_header(path)
+    cols: dict[str, list[str | None]] = {n: [] for n in header}
+    pos: list[int] = []
+    broken: list[tuple[int, str | None, str, str | None]] = []
+    with path.open("r", encoding="utf-8-sig", errors="surrogateescape", newline="") as fh:
+        reader = csv.reader(fh)
+        next(reader)
+        start = 2
+        while True:
+            try:
+                record = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:
+                broken.append((start, None, f"malformed CSV ({exc})", None))
+                start = reader.line_num + 1
+                continue
+            line = start
+            start = reader.line_num + 1
+            text = ",".join(record)
+            if not record:
+                continue  # a blank line holds no record
+            if any(_has_bad_bytes(f) for f in record):
+                shown = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+                broken.append((line, None, "not valid UTF-8", shown))
+            elif len(record) != len(header):
+                broken.append((line, None, f"malformed CSV line: {len(record)} fields, the header "
+                               f"has {len(header)}", text))
+            else:
+                pos.append(line)
+                for n, v in zip(header, record, strict=True):
+                    cols[n].append(v if v != "" else None)
+    good = pl.DataFrame({"_pos": pl.Series(pos, dtype=pl.Int64),
+                         **{n: pl.Series(v, dtype=pl.String) for n, v in cols.items()}})
+    return good, _broken_frame(broken)
+
+
+def _has_bad_bytes(text: str) -> bool:
+    return any("\udc80" <= ch <= "\udcff" for ch in text)
+
+
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_EVENT_FIELDS = {
+    "eventType": "EVENT_TYPE", "sentAt": "TIMESTAMP", "eventId": "EVENT_ID",
+    "eventValue": "EVENT_VALUE", "itemId": "ITEM_ID", "recommendationId": "RECOMMENDATION_ID",
+}
+
+
+def upper_snake(key: str) -> str:
+    """``watchSeconds`` → ``WATCH_SECONDS``: how PutEvents property keys become columns.
+
+    Example:
+        >>> upper_snake("numberOfRatings")
+        'NUMBER_OF_RATINGS'
+    """
+    return _CAMEL.sub("_", key).upper()
+
+
+def _text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value)
+
+
+def _read_put_events(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Flatten PutEvents requests (one JSON object per line) into one row per event."""
+    rows: list[dict[str, str | None]] = []
+    broken: list[tuple[int, str | None, str, str | None]] = []
+    with path.open("rb") as fh:
+        for line_no, raw in enumerate(fh, start=1):
+            try:
+                text = raw.decode("utf-8-sig" if line_no == 1 else "utf-8")
+            except UnicodeDecodeError:
+                broken.append((line_no, None, "not valid UTF-8",
+                               raw.decode("utf-8", "replace").rstrip("\r\n")))
+                continue
+            if not text.strip():
+                continue
+            try:
+                events, problem = _flatten_request(json.loads(text))
+            except json.JSONDecodeError as exc:
+                events, problem = [], (None, f"not valid JSON ({exc.msg}, column {exc.colno})")
+            if problem:
+                broken.append((line_no, problem[0], problem[1], text.rstrip("\r\n")))
+                continue
+            for ev in events:
+                ev["_pos"] = line_no
+                rows.append(ev)
+    columns = sorted({k for r in rows for k in r} - {"_pos"})
+    good = pl.DataFrame(
+        {"_pos": pl.Series([r["_pos"] for r in rows], dtype=pl.Int64),
+         **{c: pl.Series([r.get(c) for r in rows], dtype=pl.String) for c in columns}}
+    )
+    for required in ("USER_ID", "ITEM_ID", "TIMESTAMP", "EVENT_TYPE"):
+        if required not in good.columns:
+            good = good.with_columns(pl.lit(None, dtype=pl.String).alias(required))
+    return good, _broken_frame(broken)
+
+
+def _flatten_request(req: Any) -> tuple[list[dict[str, Any]], tuple[str | None, str] | None]:
+    if not isinstance(req, dict):
+        return [], (None, "must be a JSON object: one PutEvents request per line")
+    session = req.get("sessionId")
+    if not isinstance(session, str) or not session:
+        return [], ("sessionId", "sessionId is required (a non-empty string)")
+    user = req.get("userId")
+    if user is not None and not isinstance(user, str):
+        return [], ("userId", "userId must be a string")
+    events = req.get("eventList")
+    if not isinstance(events, list) or not 1 <= len(events) <= 10:
+        return [], ("eventList", "eventList must be a list of 1 to 10 events")
+    out = []
+    for i, ev in enumerate(events):
+        if not isinstance(ev, dict):
+            return [], (f"eventList[{i}]", "each event must be a JSON object")
+        # Anonymous sessions: the service keys events by sessionId when userId is absent.
+        row: dict[str, Any] = {"USER_ID": user or session, "SESSION_ID": session}
+        for key, col in _EVENT_FIELDS.items():
+            row[col] = _text(ev.get(key))
+        impression = ev.get("impression")
+        if impression is not None:
+            if (not isinstance(impression, list) or not 1 <= len(impression) <= 25
+                    or not all(isinstance(x, str) for x in impression)):
+                return [], (f"eventList[{i}].impression", "impression must be 1 to 25 item IDs")
+            row["IMPRESSION"] = "|".join(impression)
+        attribution = ev.get("metricAttribution")
+        if attribution is not None:
+            if not isinstance(attribution, dict):
+                return [], (f"eventList[{i}].metricAttribution", "must be an object")
+            row["EVENT_ATTRIBUTION_SOURCE"] = _text(attribution.get("eventAttributionSource"))
+        props = ev.get("properties")
+        if props is not None:
+            try:
+                decoded = json.loads(props) if isinstance(props, str) else None
+            except json.JSONDecodeError:
+                decoded = None
+            if not isinstance(decoded, dict):
+                return [], (f"eventList[{i}].properties",
+                            "properties must be a JSON object encoded as a string")
+            for key, value in decoded.items():
+                col = upper_snake(key)
+                if col in row:
+                    return [], (f"eventList[{i}].properties",
+                                f"property {key!r} would overwrite column {col}")
+                row[col] = _text(value)
+        out.append(row)
+    return out, None

@@ -1,0 +1,225 @@
+"""The three datasets' schemas, and the row rules that turn raw columns into typed ones.
+
+Every rule is a polars expression, so checking stays inside the lazy plan: each row gets the
+first rule it breaks in ``_column`` / ``_rule`` (null when it breaks none) and the offending raw
+value in ``_value``. What happens to a bad row (stop, or quarantine) is the caller's choice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import polars as pl
+
+from attrkit import defaults as D
+
+Kind = Literal["id", "text", "label", "timestamp", "number"]
+DatasetName = Literal["interactions", "items", "recommendations"]
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column's rules.
+
+    ``id``: a non-empty string of at most ``max_len`` characters (integers are accepted and turned
+    into text). ``text``: any string; empty means absent. ``label``: printable ASCII, not blank.
+    ``timestamp``: Unix epoch seconds. ``number``: a finite float.
+    """
+
+    name: str
+    kind: Kind
+    required: bool = False
+    max_len: int = D.MAX_ID_LENGTH
+    unique: bool = False
+
+
+INTERACTIONS = (
+    Column("USER_ID", "id", required=True),
+    Column("ITEM_ID", "id", required=True),
+    Column("TIMESTAMP", "timestamp", required=True),
+    Column("EVENT_TYPE", "id", required=True),
+    Column("EVENT_VALUE", "number"),
+    Column("IMPRESSION", "text"),
+    Column("RECOMMENDATION_ID", "id"),
+    Column("EVENT_ATTRIBUTION_SOURCE", "label", max_len=D.MAX_ATTRIBUTION_SOURCE_LENGTH),
+)
+ITEMS = (Column("ITEM_ID", "id", required=True, unique=True),)
+RECOMMENDATIONS = (
+    Column("RECOMMENDATION_ID", "id", required=True, unique=True),
+    Column("SOURCE", "id", required=True, max_len=D.MAX_ATTRIBUTION_SOURCE_LENGTH),
+    Column("TIMESTAMP", "timestamp", required=True),
+    Column("USER_ID", "id"),
+    Column("ITEM_IDS", "text"),
+)
+SCHEMAS: dict[str, tuple[Column, ...]] = {
+    "interactions": INTERACTIONS, "items": ITEMS, "recommendations": RECOMMENDATIONS,
+}
+
+_ISO = r"^\s*\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}.*)?$"
+_NOT_PRINTABLE_ASCII = r"[^\x20-\x7E]"
+_BLANK = r"^\s*$"  # Unicode white space, as str.strip_chars() strips
+
+
+_MILLISECONDS = ("looks like milliseconds; TIMESTAMP must be Unix epoch seconds "
+                 "(or pass timestamp_unit='ms' / --timestamp-unit ms)")
+_OUT_OF_RANGE = "is out of range for Unix epoch seconds"
+
+
+def _too_long(value: pl.Expr, max_len: int) -> pl.Expr:
+    """More than ``max_len`` characters. A string has at least as many bytes as characters, so
+    characters are counted only where the byte length (free to read) exceeds the limit."""
+    return pl.when(value.str.len_bytes() > max_len).then(value).str.len_chars() > max_len
+
+
+def _rules_for(
+    col: Column, dtype: pl.DataType, *, timestamp_unit: D.TimestampUnit
+) -> tuple[pl.Expr, list[tuple[pl.Expr, str]]]:
+    """The typed value of ``col`` and its ``(broken, rule)`` pairs, in the order they are checked."""
+    raw = pl.col(col.name)
+    rules: list[tuple[pl.Expr, str]] = []
+    if col.required:
+        rules.append((raw.is_null(), "required value is missing"))
+
+    if col.kind in ("id", "text", "label"):
+        if dtype.is_integer():
+            value = raw.cast(pl.String)
+        elif dtype == pl.String:
+            value = raw
+        else:
+            value = raw.cast(pl.String)
+            rules.append((raw.is_not_null(), f"must be text, not {dtype}"))
+        if col.kind == "id":
+            rules.append((value.str.contains(_BLANK), "must not be empty or blank"))
+            rules.append((_too_long(value, col.max_len), f"longer than {col.max_len} characters"))
+        elif col.kind == "label":
+            # An empty label means "no label" (the service's rule 1 needs it present and not empty).
+            value = pl.when(value == "").then(None).otherwise(value)
+            rules.append((value.str.contains(_BLANK), "must not be blank"))
+            rules.append((_too_long(value, col.max_len), f"longer than {col.max_len} characters"))
+            rules.append((value.str.contains(_NOT_PRINTABLE_ASCII), "must be printable ASCII"))
+        else:
+            value = pl.when(value == "").then(None).otherwise(value)
+        return value, rules
+
+    # timestamp and number: parse to float first.
+    if dtype == pl.String:
+        parsed = raw.str.strip_chars().cast(pl.Float64, strict=False)
+        unparsed = raw.is_not_null() & parsed.is_null()
+        if col.kind == "timestamp":
+            rules.append((unparsed & raw.str.contains(_ISO),
+                          "looks like an ISO 8601 date-time; TIMESTAMP must be Unix epoch seconds"))
+            rules.append((unparsed, "must be Unix epoch seconds (a number)"))
+        else:
+            rules.append((unparsed, "must be a number"))
+    elif dtype.is_integer() and col.kind == "timestamp":
+        # Whole seconds already: range checks only, no round trip through floats.
+        limit = D.MAX_PLAUSIBLE_SECONDS * (1000 if timestamp_unit == "ms" else 1)
+        if timestamp_unit == "s":
+            rules.append(((raw.abs() >= limit) & (raw.abs() < limit * 1000), _MILLISECONDS))
+        rules.append((raw.abs() >= limit, _OUT_OF_RANGE))
+        seconds = raw.floordiv(1000) if timestamp_unit == "ms" else raw
+        return seconds.cast(pl.Int64), rules
+    elif dtype.is_numeric():
+        parsed = raw.cast(pl.Float64)
+    elif isinstance(dtype, pl.Datetime) and col.kind == "timestamp":
+        parsed = raw.dt.epoch("ms").cast(pl.Float64) / (1000.0 if timestamp_unit == "s" else 1.0)
+    else:
+        parsed = raw.cast(pl.Float64, strict=False)
+        rules.append((raw.is_not_null(), f"must be a number, not {dtype}"))
+    rules.append((parsed.is_nan() | parsed.is_infinite(), "must be a finite number"))
+    if col.kind == "number":
+        return parsed, rules
+
+    seconds = parsed / 1000.0 if timestamp_unit == "ms" else parsed
+    limit = D.MAX_PLAUSIBLE_SECONDS
+    if timestamp_unit == "s":
+        rules.append(((parsed.abs() >= limit) & (parsed.abs() < limit * 1000), _MILLISECONDS))
+    rules.append((seconds.abs() >= limit, _OUT_OF_RANGE))
+    # Fractional seconds (PutEvents sentAt) fall into the window that contains them.
+    return seconds.floor().cast(pl.Int64, strict=False), rules
+
+
+def coerce(
+    lf: pl.LazyFrame,
+    dataset: DatasetName,
+    *,
+    numeric: tuple[str, ...] = (),
+    timestamp_unit: D.TimestampUnit = "s",
+    keep_other_columns: bool = False,
+    overrides: tuple[Column, ...] = (),
+    record: bool = False,
+    unique: bool = True,
+) -> pl.LazyFrame:
+    """Type a raw frame by its dataset's schema and mark each row's first broken rule.
+
+    Args:
+        lf: raw columns (strings from CSV/JSONL, typed from Parquet/frames) plus ``_pos``.
+        dataset: which schema applies.
+        numeric: extra columns that must be numbers (those a ``SUM`` metric reads).
+        timestamp_unit: ``"s"`` (the service's unit) or ``"ms"`` to convert.
+        keep_other_columns: keep columns the schema does not name (used for duplicate checks).
+        overrides: columns whose rules replace the schema's (PutEvents' own limits).
+        record: add ``_record``, the raw row as JSON, for rows that break a rule (quarantine).
+        unique: check that the columns that must be unique are (``False`` leaves it to the
+            caller, see :func:`may_repeat`).
+
+    Returns:
+        The schema's columns present in ``lf`` (typed), the numeric columns, ``_pos``,
+        ``_column``, ``_rule``, ``_value`` describing the first broken rule or null, and ``_bad``
+        (any rule broken). Filter on ``_bad``: it is far cheaper than the descriptions, which a
+        lazy plan then computes only for the rows it keeps.
+    """
+    schema = lf.collect_schema()
+    replaced = {c.name: c for c in overrides}
+    spec = [replaced.get(c.name, c) for c in SCHEMAS[dataset]]
+    named = {c.name for c in spec}
+    spec += [Column(n, "number") for n in numeric if n not in named]
+    selected: list[pl.Expr] = []
+    columns: list[pl.Expr] = []
+    rules: list[pl.Expr] = []
+    values: list[pl.Expr] = []
+    hits: list[pl.Expr] = []
+    for col in spec:
+        if col.name not in schema:
+            continue
+        value, col_rules = _rules_for(col, schema[col.name], timestamp_unit=timestamp_unit)
+        if col.unique and unique:
+            later = ~value.is_first_distinct()
+            col_rules.append((value.is_not_null() & later,
+                              f"duplicate {col.name}; each must appear once"))
+        selected.append(value.alias(col.name))
+        for broken, rule in col_rules:
+            hit = broken.fill_null(False)
+            hits.append(hit)
+            columns.append(pl.when(hit).then(pl.lit(col.name)))
+            rules.append(pl.when(hit).then(pl.lit(rule)))
+            values.append(pl.when(hit).then(pl.col(col.name).cast(pl.String)))
+    keep = [n for n in schema if n not in {c.name for c in spec} and n != "_pos"]
+    extra = [pl.col(n) for n in keep] if keep_other_columns else []
+    null = pl.lit(None, dtype=pl.String)
+    rule = pl.coalesce(rules) if rules else null
+    raw_record = pl.struct(pl.exclude("_pos")).struct.json_encode()
+    return lf.select(
+        *selected,
+        *extra,
+        pl.col("_pos"),
+        (pl.coalesce(columns) if columns else null).alias("_column"),
+        rule.alias("_rule"),
+        (pl.any_horizontal(hits) if hits else pl.lit(False)).alias("_bad"),
+        (pl.coalesce(values) if values else null).alias("_value"),
+        *([pl.when(rule.is_not_null()).then(raw_record).alias("_record")] if record else []),
+    )
+
+
+def may_repeat(values: pl.Series) -> bool:
+    """Whether some non-null value may occur twice. Distinct 64-bit hashes mean distinct values,
+    so this is exact when it says no, and far cheaper than comparing the values; only a yes
+    (a repeat, or a rare collision) needs the exact check of ``coerce(..., unique=True)``."""
+    present = values.drop_nulls()
+    return present.hash().n_unique() < present.len()
+
+
+def missing_required(dataset: DatasetName, columns: list[str]) -> list[str]:
+    """Required columns of ``dataset`` absent from ``columns``."""
+    return [c.name for c in SCHEMAS[dataset] if c.required and c.name not in columns]

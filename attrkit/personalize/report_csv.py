@@ -1,0 +1,149 @@
+"""The service's S3 report CSV: writing it byte for byte, and reading it (ours or the service's).
+
+Header and column order, exactly::
+
+    METRIC_NAME,EVENT_TYPE,VALUE,MATH_FUNCTION,EVENT_ATTRIBUTION_SOURCE,TIMESTAMP
+
+``METRIC_NAME`` and ``EVENT_TYPE`` upper case, ``VALUE`` as float text (``12.0``), ``MATH_FUNCTION``
+lower case, ``TIMESTAMP`` the window start in Unix seconds; rows sorted by TIMESTAMP,
+METRIC_NAME, EVENT_ATTRIBUTION_SOURCE; only windows that had events.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import polars as pl
+
+from attrkit import defaults as D
+from attrkit import storage
+from attrkit.errors import InputError
+from attrkit.frames import WINDOW_SCHEMA, to_datetime
+
+REPORT_COLUMNS = (
+    "METRIC_NAME", "EVENT_TYPE", "VALUE", "MATH_FUNCTION", "EVENT_ATTRIBUTION_SOURCE", "TIMESTAMP",
+)
+
+
+def report_frame(windows: pl.DataFrame) -> pl.DataFrame:
+    """The S3 report's rows and columns, from the tidy windowed frame."""
+    return windows.sort("timestamp", "metric_name", "source").select(
+        pl.col("metric_name").str.to_uppercase().alias("METRIC_NAME"),
+        pl.col("event_type").str.to_uppercase().alias("EVENT_TYPE"),
+        pl.col("value").cast(pl.Float64).alias("VALUE"),
+        pl.col("math_function").str.to_lowercase().alias("MATH_FUNCTION"),
+        pl.col("source").alias("EVENT_ATTRIBUTION_SOURCE"),
+        pl.col("timestamp").alias("TIMESTAMP"),
+    )
+
+
+def report_filename(import_mode: D.ImportMode = D.IMPORT_MODE, when: float | None = None) -> str:
+    """The service's file name: ``AggregatedAttributionMetrics - <ImportMode> - <Timestamp>.csv``.
+
+    attrkit writes the timestamp as Unix seconds of the run.
+
+    Example:
+        >>> report_filename("FULL", 1700000000)
+        'AggregatedAttributionMetrics - FULL - 1700000000.csv'
+    """
+    if import_mode not in ("FULL", "INCREMENTAL"):
+        raise ValueError(f"import_mode={import_mode!r}: must be 'FULL' or 'INCREMENTAL'")
+    stamp = int(time.time() if when is None else when)
+    return f"AggregatedAttributionMetrics - {import_mode} - {stamp}.csv"
+
+
+def write_report(
+    windows: pl.DataFrame,
+    path: str | Path,
+    *,
+    import_mode: D.ImportMode = D.IMPORT_MODE,
+    when: float | None = None,
+    kms_key_arn: str | None = None,
+) -> Path | str:
+    """Write the S3 report CSV atomically and return its path.
+
+    Args:
+        windows: the tidy windowed frame (:attr:`Attribution.windows` or :func:`read_report`).
+        path: a file path, or a folder (existing, or ending in ``/``) to write into under the
+            service's file name; or ``s3://bucket/key`` / ``s3://bucket/prefix/`` (uploaded
+            with SSE-KMS when ``kms_key_arn`` is given).
+        import_mode: the ``<ImportMode>`` part of the file name.
+        when: the ``<Timestamp>`` part (Unix seconds; default now).
+    """
+    if storage.is_folder(path):
+        path = storage.join(path, report_filename(import_mode, when))
+    frame = report_frame(windows)
+    return storage.write_with(path, lambda p: frame.write_csv(p, line_terminator="\n"),
+                              kms_key_arn=kms_key_arn, content_type="text/csv")
+
+
+def read_report(path: str | Path) -> pl.DataFrame:
+    """Read report CSVs (attrkit's or the service's) into the tidy windowed frame.
+
+    Args:
+        path: one CSV file, or a folder: every ``*.csv`` in it is read and the rows combined;
+            or ``s3://bucket/key.csv`` / ``s3://bucket/prefix/`` (every CSV under it).
+
+    Raises:
+        InputError: a file lacks a report column or holds a value of the wrong type; the message
+            names the file, line and column.
+    """
+    files = storage.local_files(path, (".csv",))
+    if not files:
+        raise InputError(str(path), "no report CSV files in this folder")
+    frames = [_read_one(f) for f in files]
+    return pl.concat(frames).sort("timestamp", "metric_name", "source")
+
+
+def _read_one(path: Path) -> pl.DataFrame:
+    if not path.is_file():
+        raise InputError(str(path), "report file not found")
+    try:
+        raw = pl.read_csv(path, infer_schema=False)
+    except pl.exceptions.PolarsError as exc:
+        raise InputError(str(path), f"not a readable CSV file ({str(exc).splitlines()[0]})") from None
+    for col in REPORT_COLUMNS:
+        if col not in raw.columns:
+            raise InputError(str(path), f"missing report column {col}; a report has "
+                             + ",".join(REPORT_COLUMNS), line=1, column=col)
+    typed = raw.with_row_index("_line", offset=2).select(
+        pl.col("_line"),
+        pl.col("METRIC_NAME").str.to_uppercase(),
+        pl.col("EVENT_TYPE").str.to_uppercase(),
+        pl.col("VALUE").cast(pl.Float64, strict=False).alias("_value"),
+        pl.col("VALUE"),
+        pl.col("MATH_FUNCTION").str.to_lowercase(),
+        pl.col("EVENT_ATTRIBUTION_SOURCE"),
+        pl.col("TIMESTAMP").cast(pl.Int64, strict=False).alias("_ts"),
+        pl.col("TIMESTAMP"),
+    )
+    checks = [
+        ("METRIC_NAME", pl.col("METRIC_NAME").is_null(), "required value is missing"),
+        ("VALUE", pl.col("_value").is_null(), "must be a number"),
+        ("MATH_FUNCTION", ~pl.col("MATH_FUNCTION").is_in(["samplecount", "sum"]).fill_null(False),
+         "must be samplecount or sum"),
+        ("EVENT_ATTRIBUTION_SOURCE", pl.col("EVENT_ATTRIBUTION_SOURCE").is_null(),
+         "required value is missing"),
+        ("TIMESTAMP", pl.col("_ts").is_null(), "must be whole Unix seconds"),
+    ]
+    for column, broken, rule in checks:
+        bad = typed.filter(broken)
+        if bad.height:
+            line = int(bad["_line"][0])
+            raise InputError(str(path), f"{rule} (value {bad[column][0]!r})", line=line,
+                             column=column)
+    return typed.select(
+        to_datetime(pl.col("_ts")).alias("window_start"),
+        pl.col("_ts").alias("timestamp"),
+        pl.col("METRIC_NAME").alias("metric_name"),
+        pl.col("EVENT_TYPE").alias("event_type"),
+        pl.col("MATH_FUNCTION").alias("math_function"),
+        pl.col("EVENT_ATTRIBUTION_SOURCE").alias("source"),
+        pl.col("_value").alias("value"),
+        # A count's value is its number of events; a sum's is unknown from the report alone.
+        pl.when(pl.col("MATH_FUNCTION") == "samplecount")
+        .then(pl.col("_value").cast(pl.Int64))
+        .otherwise(None)
+        .alias("events"),
+    ).cast(dict(WINDOW_SCHEMA))

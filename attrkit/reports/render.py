@@ -1,0 +1,190 @@
+"""The one HTML renderer: every table and note attrkit shows, in a notebook or a shared report.
+
+Tables go through pandas' Styler: each column formatted (percentages, p-values, counts), every
+cell and heading escaped (a source named ``<script>`` is shown as text), lifts coloured by
+direction, verdicts in words, the method as a numbered footnote under the table. The output is
+the same bytes for the same table (the Styler's id is derived from the content) and holds no
+script: only inline styles, which the report's content-security policy allows.
+
+Every function returns :class:`Html`, a string that notebooks display as HTML, so a cell can
+end with ``render.table(frame)``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import polars as pl
+
+UP, DOWN = "#1a7f37", "#b42318"
+"""Colours of a lift above and below zero."""
+DASH = "–"
+
+
+class Html(str):
+    """A fragment of HTML; Jupyter displays it as HTML, ``+`` joins fragments."""
+
+    def _repr_html_(self) -> str:
+        return str(self)
+
+    def __add__(self, other: str) -> Html:
+        return Html(str(self) + str(other))
+
+
+def esc(x: Any) -> str:
+    """Text as HTML: ``<``, ``>``, ``&`` and quotes escaped."""
+    return html.escape(str(x), quote=True)
+
+
+def join(parts: Iterable[str]) -> Html:
+    return Html("".join(str(p) for p in parts))
+
+
+def heading(text: str, level: int = 2) -> Html:
+    return Html(f"<h{level}>{esc(text)}</h{level}>")
+
+
+def paragraphs(lines: Iterable[str], *, lead: str | None = None) -> Html:
+    """One paragraph per line; ``lead`` (bold) opens the first."""
+    out = []
+    for i, line in enumerate(lines):
+        bold = f"<b>{esc(lead)}</b> " if lead and i == 0 else ""
+        out.append(f"<p>{bold}{esc(line)}</p>")
+    return Html("".join(out))
+
+
+def bullets(lines: Iterable[str], css_class: str = "attrkit-warnings") -> Html:
+    items = "".join(f"<li>{esc(line)}</li>" for line in lines)
+    return Html(f"<ul class='{css_class}'>{items}</ul>" if items else "")
+
+
+def key_values(rows: Iterable[tuple[str, Any]], css_class: str = "attrkit-kv") -> Html:
+    """A two-column table of names and values."""
+    body = "".join(f"<tr><th style='text-align:left;padding-right:1em'>{esc(k)}</th>"
+                   f"<td style='text-align:left'>{esc(v)}</td></tr>" for k, v in rows)
+    return Html(f"<table class='{css_class}'>{body}</table>")
+
+
+def details(summary: str, body: str, *, open: bool = True) -> Html:
+    return Html(f"<details{' open' if open else ''}><summary><b>{esc(summary)}</b></summary>"
+                f"{body}</details>")
+
+
+def formatter(spec: str | None) -> Any:
+    """A cell formatter for a format spec (``'.2%'``, ``',.0f'``): missing and NaN show as a
+    dash, infinities as ±∞, text as is."""
+
+    def fmt(v: Any) -> str:
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            return DASH
+        if isinstance(v, float) and math.isinf(v):
+            return "+∞" if v > 0 else "−∞"
+        if isinstance(v, bool) or spec is None or not isinstance(v, int | float):
+            return str(v)
+        return format(v, spec)
+
+    return fmt
+
+
+def _direction(v: Any) -> str:
+    if not isinstance(v, int | float) or isinstance(v, bool) or not math.isfinite(v) or v == 0:
+        return ""
+    return f"color:{UP}" if v > 0 else f"color:{DOWN}"
+
+
+def table(frame: pl.DataFrame, formats: dict[str, str] | None = None, *,
+          coloured: Sequence[str] = (), footnotes: Sequence[str] = (),
+          css_class: str = "attrkit-table") -> Html:
+    """A small frame as an HTML table (pandas' Styler), every cell escaped.
+
+    Args:
+        formats: a format spec per column (``{"lift": "+.2%"}``).
+        coloured: columns whose numbers are coloured by sign (green above zero, red below).
+        footnotes: lines under the table, numbered ``[1]``, ``[2]``, ... (cells refer to them).
+    """
+    formats = formats or {}
+    pdf = frame.to_pandas(use_pyarrow_extension_array=False)
+    digest = hashlib.sha256(frame.write_csv().encode() + css_class.encode()).hexdigest()[:10]
+    from pandas.io.formats.style import Styler
+
+    styler = (Styler(pdf, uuid=digest, cell_ids=False).hide(axis="index")
+              .format({c: formatter(formats.get(c)) for c in pdf.columns}, escape="html")
+              .format_index(escape="html", axis=1))
+    shown = [c for c in coloured if c in pdf.columns]
+    if shown:
+        styler = styler.map(_direction, subset=shown)
+    out = styler.to_html(table_attributes=f'class="{css_class}"', doctype_html=False)
+    if footnotes:
+        notes = "".join(f"<li>{esc(n)}</li>" for n in footnotes)
+        out += f"<ol class='attrkit-notes'>{notes}</ol>"
+    return Html(out)
+
+
+def verdict(significant: bool | None, lift: float | None, tested: bool | None = True) -> str:
+    """A comparison's verdict in words."""
+    if tested is False:
+        return "described, not tested"
+    if significant is None:
+        return "no verdict"
+    if not significant:
+        return "not significant"
+    return "▲ higher" if (lift or 0) > 0 else "▼ lower"
+
+
+def comparison_table(frame: pl.DataFrame, alpha: float, correction: str, *,
+                     label: Any = str) -> Html:
+    """A comparison's rows (:data:`~attrkit.frames.RESULT_SCHEMA`): the lift with its interval,
+    p-values, the verdict in words, and each row's method and warnings as footnotes."""
+    notes: list[str] = []
+
+    def note(text: str | None) -> str:
+        if not text:
+            return ""
+        if text not in notes:
+            notes.append(text)
+        return f"[{notes.index(text) + 1}]"
+
+    rows = []
+    for r in frame.iter_rows(named=True):
+        refs = " ".join(x for x in (note(r["method"]), note(r.get("warnings"))) if x)
+        rows.append({
+            "metric": r["metric"], "compares": r.get("kind") or "", "control": label(r["control"]),
+            "treatment": label(r["treatment"]), "control value": r["control_rate"],
+            "treatment value": r["treatment_rate"], "lift": r["lift"],
+            f"{1 - alpha:.0%} CI": _interval(r["lift_ci_low"], r["lift_ci_high"]),
+            "p": r["p_value"], f"p ({correction})": r["p_adjusted"],
+            "verdict": verdict(r["significant"], r["lift"], r.get("tested")), "notes": refs})
+    shown = pl.DataFrame(rows, schema={
+        "metric": pl.String, "compares": pl.String, "control": pl.String,
+        "treatment": pl.String, "control value": pl.Float64, "treatment value": pl.Float64,
+        "lift": pl.Float64, f"{1 - alpha:.0%} CI": pl.String, "p": pl.Float64,
+        f"p ({correction})": pl.Float64, "verdict": pl.String, "notes": pl.String})
+    return table(shown, {"control value": ".4g", "treatment value": ".4g", "lift": "+.2%",
+                         "p": ".3g", f"p ({correction})": ".3g"},
+                 coloured=["lift"], footnotes=notes, css_class="attrkit-compare")
+
+
+def _interval(low: float | None, high: float | None) -> str:
+    f = formatter("+.1%")
+    return f"[{f(low)}, {f(high)}]"
+
+
+def index_page(records: Sequence[dict[str, Any]]) -> str:
+    """``index.html`` of a folder of reports: one row per run, newest first."""
+    rows = "".join(
+        f"<tr><td><a href='{esc(r['html'])}'>{esc(r.get('title', r['name']))}</a></td>"
+        f"<td>{esc(r['name'])}</td>"
+        f"<td>{esc(r.get('data_window', {}).get('first_utc', DASH))} to "
+        f"{esc(r.get('data_window', {}).get('last_utc', DASH))}</td>"
+        f"<td>{esc(r['status'])}</td><td>{esc(r.get('generated_at', ''))}</td></tr>"
+        for r in records)
+    return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+            "<title>attrkit reports</title><style>body{font-family:sans-serif;margin:2em}"
+            "td,th{padding:.3em .8em;text-align:left;border-bottom:1px solid #ddd}</style></head>"
+            "<body><h1>attrkit reports</h1><table><thead><tr><th>report</th><th>run</th>"
+            "<th>data window</th><th>status</th><th>generated (UTC)</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table></body></html>\n")

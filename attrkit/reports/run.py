@@ -1,0 +1,256 @@
+"""Parameterized notebook reports: check parameters, run with papermill, render HTML.
+
+``attrkit report`` and :func:`run_report` write, for a run named ``NAME`` in ``DIR``:
+
+- ``DIR/NAME.ipynb`` — the executed notebook;
+- ``DIR/NAME.html`` — code hidden, plots embedded, nothing fetched from the network;
+- ``DIR/NAME.json`` — parameters, key results, attrkit version, data window, status;
+- ``DIR/index.html`` — every run in ``DIR``, newest first.
+
+A failing cell still produces the HTML (showing the error) and the JSON (status ``failed``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from attrkit.errors import ConfigError, ReportError
+from attrkit.reports import render
+from attrkit.reports.sections import RESULTS_MIMETYPE, jsonable
+from attrkit.storage import atomic_path, atomic_write_text
+
+DEFAULT_TEMPLATE = "attribution_report"
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One parameter of a template: name, type name, default and help (its comment)."""
+
+    name: str
+    type: str
+    default: Any
+    help: str
+
+
+@dataclass(frozen=True)
+class ReportRun:
+    """Where a run's files are, and how it ended."""
+
+    notebook: Path
+    html: Path
+    json: Path
+    index: Path
+    ok: bool
+    error: str | None = None
+
+
+def templates_dir() -> Path:
+    """The folder of bundled templates (``attrkit/reports/templates``; ``notebooks/`` links to it)."""
+    return Path(str(resources.files("attrkit.reports") / "templates"))
+
+
+def template_path(template: str | os.PathLike[str] | None = None) -> Path:
+    """Resolve a template name (``attribution_report``) or a path to an ``.ipynb`` file."""
+    name = str(template or DEFAULT_TEMPLATE)
+    path = Path(name)
+    if path.suffix == ".ipynb" or path.exists():
+        if not path.is_file():
+            raise ConfigError(f"template {name}: file not found")
+        return path
+    bundled = templates_dir() / f"{name}.ipynb"
+    if not bundled.is_file():
+        names = sorted(p.stem for p in templates_dir().glob("*.ipynb"))
+        raise ConfigError(f"template {name!r}: not found; bundled templates: {', '.join(names)}")
+    return bundled
+
+
+def parameters(template: str | os.PathLike[str] | None = None) -> dict[str, Parameter]:
+    """The template's parameters, read from its cell tagged ``parameters`` (papermill)."""
+    import papermill
+
+    path = template_path(template)
+    found = papermill.inspect_notebook(str(path))
+    if not found:
+        raise ConfigError(f"template {path}: has no cell tagged 'parameters'")
+    out = {}
+    for name, p in found.items():
+        default = p.get("default")
+        try:
+            value = json.loads(default) if default not in (None, "None") else None
+        except (TypeError, json.JSONDecodeError):
+            value = default.strip("'\"") if isinstance(default, str) else default
+        if default in ("True", "False"):
+            value = default == "True"
+        out[name] = Parameter(name, p.get("inferred_type_name") or "None", value,
+                              (p.get("help") or "").strip())
+    return out
+
+
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off"}
+
+
+def coerce_parameter(param: Parameter, value: Any) -> Any:
+    """Turn a command-line string (or a YAML value) into the parameter's type.
+
+    Raises:
+        ConfigError: naming the parameter, the value and the type expected.
+    """
+    kind = param.type
+    bad = ConfigError(f"parameter {param.name}={value!r}: expected {kind} "
+                      f"(default {param.default!r})")
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in _TRUE | _FALSE:
+            return value.lower() in _TRUE
+        raise bad
+    if kind == "int":
+        if isinstance(value, bool):
+            raise bad
+        if isinstance(value, int):
+            return value
+        try:
+            return int(str(value), 10)
+        except ValueError:
+            raise bad from None
+    if kind == "float":
+        if isinstance(value, bool):
+            raise bad
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise bad from None
+    if kind == "str":
+        if isinstance(value, bool | int | float) and not isinstance(value, str):
+            return str(value)
+        if not isinstance(value, str):
+            raise bad
+        return value
+    return value
+
+
+def resolve_parameters(template: Path, given: dict[str, Any]) -> dict[str, Any]:
+    """Check names and types against the template; return the values to inject."""
+    params = parameters(template)
+    out = {}
+    for name, value in given.items():
+        if name not in params:
+            raise ConfigError(f"unknown parameter {name!r} for template {template.stem}; valid "
+                              f"parameters: {', '.join(params)}")
+        out[name] = coerce_parameter(params[name], value)
+    return out
+
+
+def render_html(notebook: Any) -> str:
+    """The executed notebook as self-contained HTML: no code, no scripts from elsewhere."""
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(
+        template_name="lab",
+        extra_template_paths=[str(Path(__file__).parent / "html" / "attrkit_report")],
+        template_file="attrkit_report.html.j2",
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+        embed_images=True,
+    )
+    body, _ = exporter.from_notebook_node(notebook)
+    return body
+
+
+def _results(notebook: Any) -> dict[str, Any]:
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if RESULTS_MIMETYPE in data:
+                return dict(data[RESULTS_MIMETYPE])
+    return {}
+
+
+def run_report(
+    template: str | os.PathLike[str] | None,
+    params: dict[str, Any],
+    out_dir: str | os.PathLike[str],
+    *,
+    name: str | None = None,
+    kernel: str | None = None,
+    progress: bool = True,
+) -> ReportRun:
+    """Run a template with papermill and write the notebook, HTML, JSON and index.
+
+    Raises:
+        ConfigError: unknown parameter or wrong type (nothing is run or written).
+        ReportError: a cell failed; the files were written and the HTML shows the error.
+    """
+    import nbformat
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    from attrkit import __version__
+
+    path = template_path(template)
+    values = resolve_parameters(path, params)
+    effective = {n: p.default for n, p in parameters(path).items()} | values
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = name or path.stem
+    if not stem or any(c in stem for c in "/\\") or stem.startswith("."):
+        raise ConfigError(f"name={stem!r}: must be a plain file name")
+    nb_path, html_path, json_path = (out / f"{stem}.{ext}" for ext in ("ipynb", "html", "json"))
+    error = None
+    with atomic_path(nb_path) as tmp_nb:
+        try:
+            papermill.execute_notebook(
+                str(path), str(tmp_nb), parameters=values, kernel_name=kernel,
+                progress_bar=progress, language="python",
+            )
+        except PapermillExecutionError as exc:
+            error = f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}"
+        notebook = nbformat.read(str(tmp_nb), as_version=4)
+    atomic_write_text(html_path, render_html(notebook))
+    results = _results(notebook)
+    record = {
+        "name": stem,
+        "template": path.stem,
+        "title": results.get("title") or effective.get("title") or path.stem,
+        "status": "ok" if error is None else "failed",
+        "error": error,
+        "parameters": jsonable(effective),
+        "results": jsonable(results.get("results", {})),
+        "data_window": jsonable(results.get("data_window", {})),
+        "attrkit_version": __version__,
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "html": html_path.name,
+        "notebook": nb_path.name,
+    }
+    atomic_write_text(json_path, json.dumps(record, indent=2, sort_keys=True) + "\n")
+    index = write_index(out)
+    run = ReportRun(nb_path, html_path, json_path, index, error is None, error)
+    if error is not None:
+        raise ReportError(f"{path.stem}: {error}; the report with the error is at {html_path}")
+    return run
+
+
+def write_index(out_dir: str | os.PathLike[str]) -> Path:
+    """``index.html`` linking every run recorded in ``out_dir``, newest first."""
+    out = Path(out_dir)
+    runs = []
+    for p in out.glob("*.json"):
+        try:
+            rec = json.loads(p.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        if isinstance(rec, dict) and "html" in rec and "status" in rec:
+            runs.append(rec)
+    runs.sort(key=lambda r: (r.get("generated_at", ""), r.get("name", "")), reverse=True)
+    page = render.index_page(runs)
+    path = out / "index.html"
+    atomic_write_text(path, page)
+    return path

@@ -1,0 +1,361 @@
+"""The report's sections as plain functions: each takes results and returns what a notebook
+cell displays (HTML from :mod:`attrkit.reports.render`, a frame, or sentences).
+
+The notebook's cells call these in order and display what they return; the logic (the date
+range, the monitored comparison, the conclusion's wording, the power table) lives and is tested
+here. Every piece of text reaches the HTML through the renderer, escaped, so a source label such
+as ``<script>…</script>`` is shown as text and never runs.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from typing import Any
+
+import polars as pl
+
+from attrkit import defaults as D
+from attrkit.comparison import KINDS
+from attrkit.plots import short_label
+from attrkit.reports import render
+from attrkit.reports.render import Html, esc, key_values, paragraphs  # noqa: F401  (earlier names)
+
+table_html = render.table
+"""Earlier name of :func:`attrkit.reports.render.table`."""
+
+RESULTS_MIMETYPE = "application/vnd.attrkit.results+json"
+"""Notebooks publish their key results under this mimetype; ``attrkit report`` collects them
+into the run's JSON, and the HTML does not show them."""
+
+
+def _utc(ts: int | None) -> str:
+    if ts is None:
+        return "–"
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def data_window(windows: pl.DataFrame, window_seconds: int = D.WINDOW_SECONDS) -> dict[str, Any]:
+    """First and last window, how many there are, and how many are missing in between."""
+    if windows.height == 0:
+        return {"first": None, "last": None, "windows": 0, "missing_windows": 0}
+    ts = windows["timestamp"].unique()
+    first, last = int(ts.min()), int(ts.max())
+    expected = (last - first) // window_seconds + 1
+    return {"first": first, "last": last, "first_utc": _utc(first), "last_utc": _utc(last),
+            "windows": ts.len(), "missing_windows": int(expected - ts.len())}
+
+
+def totals_table(windows: pl.DataFrame, exposure: pl.DataFrame | None) -> pl.DataFrame:
+    """Totals per metric and source, with the rate per recommendation served where known."""
+    totals = windows.group_by("metric_name", "source").agg(pl.col("value").sum().alias("total"))
+    if exposure is not None:
+        served = exposure.group_by("source").agg(pl.col("exposure").sum().alias("served"))
+        totals = totals.join(served, on="source", how="left").with_columns(
+            (pl.col("total") / pl.col("served")).alias("per_recommendation"))
+    return totals.sort("metric_name", "total", descending=[False, True])
+
+
+def conclusion(table: Any, alpha: float) -> list[str]:
+    """Sentences written from the comparison results: the design first, then the randomised
+    comparisons in the table's order (metric, pair, per user first), then what was only
+    described. "Drove" is said only of a randomised comparison with a verdict."""
+    method = {"holm": "Holm", "hochberg": "Hochberg", "bonferroni": "Bonferroni",
+              "sidak": "Šidák", "holm-sidak": "Holm–Šidák", "hochberg-sidak": "Hochberg–Šidák",
+              "bh": "Benjamini–Hochberg", "by": "Benjamini–Yekutieli",
+              "none": "unadjusted"}[table.correction]
+    level = f"{1 - alpha:.0%}"
+    out = [f"Design: {table.design_text}."]
+    if table.design_check is not None:
+        out.append(table.design_check.summary())
+    frame = table.frame.filter(pl.col("lift").is_not_nan())
+    if frame.height == 0:
+        out.append("No comparison could be computed from these data.")
+    for r in frame.sort("tested", descending=True, maintain_order=True).iter_rows(named=True):
+        what = f"{r['metric']} {KINDS.get(r['kind'], '')}".strip()
+        pair = f"{short_label(r['treatment'])} vs {short_label(r['control'])}"
+        interval = (f"{level} CI {r['lift_ci_low']:+.1%} to {r['lift_ci_high']:+.1%}"
+                    if r["lift_ci_low"] is not None and math.isfinite(r["lift_ci_low"]) else "")
+        p = r["p_adjusted"]
+        p_text = ("" if p is None else f", {method}-adjusted p = {p:.2g}"
+                  if table.correction != "none" else f", p = {p:.2g}")
+        caveat = f" Caution: {r['warnings']}." if r["warnings"] else ""
+        if r["significant"]:
+            word = "more" if r["lift"] >= 0 else "less"
+            out.append(f"{short_label(r['treatment'])} drove {abs(r['lift']):.1%} {word} "
+                       f"{what} than {short_label(r['control'])} ({interval}{p_text}).{caveat}")
+        elif r["tested"]:
+            out.append(f"No significant difference in {what}, {pair}: {r['lift']:+.1%} "
+                       f"({interval}{p_text}).{caveat}")
+        else:
+            out.append(f"Described, not tested: {what} attributed to "
+                       f"{short_label(r['treatment'])} vs {short_label(r['control'])}: "
+                       f"{r['lift']:+.1%} ({r['why']}).{caveat}")
+    if table.design == "users" and table.described is not None:
+        for r in table.described.iter_rows(named=True):
+            out.append(f"Described, not tested (not randomised): {short_label(r['source'])} was "
+                       f"attributed {r['total']:,.0f} {r['metric']} ({r['share']:.1%} of all), "
+                       f"{r['per_assigned_user']:.3g} per assigned user.")
+    for w in table.warnings:
+        out.append(f"Caution: {w}.")
+    return out
+
+
+def epoch(text: str) -> int:
+    """An ISO date-time (UTC unless it says otherwise) as Unix seconds.
+
+    Example:
+        >>> epoch("2026-01-05T00:00")
+        1767571200
+    """
+    t = datetime.fromisoformat(text)
+    return int((t if t.tzinfo else t.replace(tzinfo=UTC)).timestamp())
+
+
+def between(windows: pl.DataFrame, exposure: pl.DataFrame | None, users: Any,
+            start: str = "", end: str = "") -> tuple[pl.DataFrame, pl.DataFrame | None, Any]:
+    """The report's date range: windows and exposure from ``start`` (inclusive) to ``end``
+    (exclusive), ISO date-times in UTC, empty for open; per-user data by whole UTC days."""
+    lo, hi = (epoch(start) if start else None), (epoch(end) if end else None)
+    keep = pl.lit(True)
+    if lo is not None:
+        keep &= pl.col("timestamp") >= lo
+    if hi is not None:
+        keep &= pl.col("timestamp") < hi
+    if exposure is not None:
+        exposure = exposure.filter(keep)
+    if users is not None and (lo is not None or hi is not None):
+        users = users.between(lo, hi)
+    return windows.filter(keep), exposure, users
+
+
+def monitored(table: Any) -> dict[str, Any] | None:
+    """The comparison the report monitors, chosen before looking at any p-value: the first
+    tested row (the baseline pair's first metric, per assigned user), else the first row with
+    a lift; None when nothing was compared."""
+    frame = table.frame.filter(pl.col("lift").is_not_nan())
+    tested = frame.filter(pl.col("tested"))
+    chosen = tested if tested.height else frame
+    return chosen.row(0, named=True) if chosen.height else None
+
+
+def power_table(table: Any, windows: pl.DataFrame, exposure: pl.DataFrame | None, users: Any,
+                alpha: float) -> pl.DataFrame:
+    """The smallest relative lift each tested comparison would detect with 80 % power, fixed
+    horizon and always-valid, from the control arm's variance in the unit the test uses (users
+    under a per-user design, windows otherwise). Per-user rows test the difference, so their
+    lift is the detectable difference over the control's mean. NaN where no lift is within
+    reach."""
+    from attrkit.stats import RatioStats, SampleStats, mde
+
+    def reach(stats: Any, **kw: Any) -> float:
+        try:
+            if unit == "users":  # the difference test, as a share of the control's mean
+                return mde(stats=stats, relative=False, **kw) / stats.mean
+            return mde(stats=stats, **kw)
+        except (ValueError, ZeroDivisionError):  # no lift reaches 80 % power with so little data
+            return math.nan
+
+    unit = "users" if table.design == "users" else "windows"
+    rows = []
+    for r in table.frame.filter(pl.col("tested")).iter_rows(named=True):
+        if unit == "users":
+            pu = users.per_user(r["metric"], [r["control"]])
+            stats = (RatioStats.from_frame(pu, "value", "served")
+                     if r["kind"] == "per_recommendation" else
+                     SampleStats.from_frame(pu, "total" if r["kind"] == "user_total" else "value"))
+        else:
+            c = windows.filter(metric_name=r["metric"], source=r["control"]).sort("timestamp")
+            if exposure is not None and r["control_rate"] is not None:
+                e = (exposure.filter(source=r["control"]).join(c, on="timestamp", how="left")
+                     .fill_null(0))
+                stats = RatioStats.from_arrays(e["value"].to_numpy(), e["exposure"].to_numpy())
+            else:
+                stats = SampleStats.from_array(c["value"].to_numpy())
+        n = max(int(min(r["control_n"], r["treatment_n"])), 2)
+        rows.append({"metric": r["metric"], "kind": r["kind"],
+                     "comparison": f"{short_label(r['treatment'])} vs {short_label(r['control'])}",
+                     unit: n, "mde_fixed": reach(stats=stats, n_per_arm=n, alpha=alpha),
+                     "mde_sequential": reach(stats=stats, n_per_arm=n, alpha=alpha,
+                                             sequential=True)})
+    return pl.DataFrame(rows, schema={"metric": pl.String, "kind": pl.String,
+                                      "comparison": pl.String, unit: pl.Int64,
+                                      "mde_fixed": pl.Float64, "mde_sequential": pl.Float64})
+
+
+def results_bundle(data: dict[str, Any]) -> Any:
+    """A display object carrying results for ``attrkit report`` (invisible in the HTML)."""
+    from IPython.display import display
+
+    display({RESULTS_MIMETYPE: data, "text/plain": ""}, raw=True)
+
+
+def jsonable(x: Any) -> Any:
+    """Floats that JSON can hold (inf and NaN become strings), recursively."""
+    if isinstance(x, float):
+        if math.isnan(x):
+            return "nan"
+        if math.isinf(x):
+            return "inf" if x > 0 else "-inf"
+        return x
+    if isinstance(x, dict):
+        return {str(k): jsonable(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [jsonable(v) for v in x]
+    return x
+
+
+def header(title: str, params: dict[str, Any], window: dict[str, Any]) -> Html:
+    """The report's title block: the data window and the run's parameters."""
+    shown = [(k, v if v != "" else "(default)") for k, v in params.items()]
+    span = (f"{window.get('first_utc', '–')} to {window.get('last_utc', '–')}: "
+            f"{window['windows']:,} windows, {window['missing_windows']:,} missing")
+    return (render.heading(title, 1) + render.paragraphs([span], lead="Data window:")
+            + render.details("Parameters of this run", render.key_values(shown)))
+
+
+def health_section(health: Any, window: dict[str, Any]) -> Html:
+    """Data health in plain words, then the numbers."""
+    out = render.heading("Data health")
+    if health is None:
+        return out + render.paragraphs([
+            "Read from a Personalize report: event-level health (duplicates, unresolved IDs, "
+            "quarantined rows) is not available."]) + render.key_values(
+            [("missing windows", window["missing_windows"])])
+    h = health
+    rows = [
+        ("events used", f"{h.events_used:,}"),
+        ("unattributed share (SOURCE_NAME_UNDEFINED)", f"{h.unattributed_share:.1%}"),
+        ("unresolved recommendation IDs", f"{h.unresolved_ids:,} distinct, "
+                                          f"{h.unresolved_events:,} events"),
+        ("exact duplicate events", f"{h.duplicates:,} "
+                                   + ("(removed)" if h.duplicates_removed else "(kept)")),
+        ("quarantined rows", ", ".join(f"{k} {v:,}" for k, v in h.quarantined.items())),
+        ("events matching no metric", f"{h.unmatched_events:,}"),
+        ("missing windows", f"{window['missing_windows']:,}"),
+    ]
+    rows += [(f"{name}: events not summed", f"{m.not_summed:,} ({m.items_not_found:,} items "
+              "not found)") for name, m in h.metrics.items() if m.not_summed]
+    return out + render.key_values(rows) + render.bullets(h.warnings)
+
+
+def metrics_intro() -> Html:
+    return render.heading("Metrics over time") + render.paragraphs([
+        "Each metric per source, summed per hour from 15-minute windows. Time is UTC."])
+
+
+def totals_section(windows: pl.DataFrame, exposure: pl.DataFrame | None) -> Html:
+    return render.heading("Totals and rates per recommendation served") + render.table(
+        totals_table(windows, exposure),
+        {"total": ",.0f", "served": ",.0f", "per_recommendation": ".4f"})
+
+
+def comparisons_section(table: Any) -> Html:
+    """The comparisons: the design, what the data says about it, the table (verdicts, lifts
+    coloured by direction, methods as footnotes), and what was described, not tested."""
+    out = render.heading("Comparisons") + render.paragraphs([table.design_text + "."],
+                                                            lead="Design:")
+    if table.design_check is not None:
+        out += render.paragraphs([table.design_check.summary()], lead="What the data shows:")
+    out += render.paragraphs([
+        f"Relative lift of each source over its comparison source, {1 - table.alpha:.0%} "
+        f"confidence intervals, p-values adjusted ({table.correction}) across the tested rows. "
+        "Under a per-user design the first row of each metric, per assigned user, is the "
+        "primary result."])
+    out += render.comparison_table(table.frame, table.alpha, table.correction, label=short_label)
+    if table.described is not None and table.design == "users" and table.described.height:
+        described = table.described.with_columns(
+            pl.col("source").map_elements(short_label, return_dtype=pl.String))
+        out += render.heading("Described, not tested", 3) + render.paragraphs([
+            "Sources nobody randomised against the recommenders (a labelled carousel, organic "
+            "traffic): what was attributed to them, with the mean per assigned user. Comparing "
+            "their totals would measure traffic, not effectiveness."]) + render.table(
+            described, {"total": ",.0f", "share": ".1%", "per_assigned_user": ".4g"})
+    return out
+
+
+def monitoring(table: Any, windows: pl.DataFrame, exposure: pl.DataFrame | None, users: Any,
+               alpha: float) -> dict[str, Any]:
+    """The monitored comparison (:func:`monitored`) look by look. Returns ``intro`` and
+    ``details`` (HTML), ``watch`` (the :func:`~attrkit.monitor` frame, or None), ``title``
+    (of its chart) and ``note`` (the first significant look, in words)."""
+    from attrkit.comparison import lift_by_day, monitor
+
+    top = monitored(table)
+    if top is None:
+        note = "No comparison to monitor."
+        return {"intro": render.heading("Always-valid monitoring") + render.paragraphs([note]),
+                "details": Html(""), "watch": None, "title": "", "note": note}
+    looks, unit = ("each day", "days") if table.design == "users" else ("every window", "windows")
+    pair = f"{short_label(top['treatment'])} vs {short_label(top['control'])}"
+    intro = render.heading("Always-valid monitoring") + render.paragraphs([
+        f"{top['metric']}, {pair}: the lift's always-valid interval at {looks}; it stays valid "
+        "however often it is looked at."])
+    watch = monitor(windows, metric=top["metric"], control=top["control"],
+                    treatment=top["treatment"], exposure=exposure, users=users,
+                    design=table.design, alpha=alpha)
+    first = watch.filter(pl.col("significant").fill_null(False))
+    note = (f"First significant after {first['looks'][0]:,} {unit} "
+            f"({first['window_start'][0]:%Y-%m-%d %H:%M} UTC)." if first.height
+            else "Not significant at any look." if table.design in ("users", "requests")
+            else "No verdict: the design was not declared.")
+    details = render.paragraphs([note])
+    if table.design == "users":
+        daily = lift_by_day(users, metric=top["metric"], control=top["control"],
+                            treatment=top["treatment"], alpha=alpha)
+        details = render.paragraphs([note, (
+            "Lift by day (each day on its own, users assigned by then): a lift that falls day by "
+            "day is a novelty effect. Decide on whole weeks of data, so that every weekday counts "
+            "alike.")]) + render.table(daily, {
+                "control_mean": ".4g", "treatment_mean": ".4g", "lift": "+.2%",
+                "lift_ci_low": "+.2%", "lift_ci_high": "+.2%"}, coloured=["lift"])
+    return {"intro": intro, "details": details, "watch": watch, "note": note,
+            "title": f"{top['metric']}: {pair}"}
+
+
+def traffic_section(table: Any, traffic: pl.DataFrame | None, users: Any) -> Html:
+    """The sample-ratio check, in words."""
+    if table.srm is None:
+        return render.paragraphs(["No sample ratio check: no exposure or planned split is known."])
+    unit = "users" if traffic is not None or users is not None else "recommendations served"
+    verdict = "MISMATCH" if table.srm.mismatch else "no mismatch"
+    return render.paragraphs([f"Sample ratio check on {unit}: chi-square = "
+                              f"{table.srm.statistic:.3g}, p = {table.srm.p_value:.3g} ({verdict} "
+                              f"at p < {table.srm.threshold:g})."])
+
+
+def power_section(table: Any, windows: pl.DataFrame, exposure: pl.DataFrame | None, users: Any,
+                  alpha: float) -> Html:
+    unit = "users" if table.design == "users" else "windows"
+    out = render.heading("Power and minimum detectable effect") + render.paragraphs([
+        "For the data at hand, the smallest relative lift each comparison would detect with 80% "
+        f"power, {unit} as units, from the control arm's variance as the test uses it; blank "
+        "where no lift is within reach of the data."])
+    power = power_table(table, windows, exposure, users, alpha)
+    if not power.height:
+        return out + render.paragraphs(["No tested comparison: no power to compute."])
+    return out + render.table(power, {"mde_fixed": ".2%", "mde_sequential": ".2%"})
+
+
+def conclusion_section(sentences: list[str]) -> Html:
+    return render.heading("Conclusion") + render.paragraphs(sentences)
+
+
+def results(title: str, window: dict[str, Any], table: Any, sentences: list[str], health: Any,
+            monitor_note: str) -> dict[str, Any]:
+    """The run's key results, for its JSON (:func:`results_bundle`)."""
+    return jsonable({
+        "title": title, "data_window": window,
+        "results": {
+            "conclusion": sentences, "design": table.design,
+            "design_check": (table.design_check.to_dict() if table.design_check is not None
+                             else None),
+            "comparisons": table.frame.select(
+                "metric", "kind", "control", "treatment", "lift", "lift_ci_low", "lift_ci_high",
+                "p_value", "p_adjusted", "significant", "tested", "method", "warnings").to_dicts(),
+            "warnings": table.warnings,
+            "srm_p_value": table.srm.p_value if table.srm is not None else None,
+            "unattributed_share": health.unattributed_share if health is not None else None,
+            "monitor": monitor_note,
+        },
+    })

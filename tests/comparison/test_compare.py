@@ -1,0 +1,174 @@
+"""attrkit.compare, monitor and compare_users: choices, numbers against the low-level tests,
+the sample's planted truth, and calibration by simulation."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+from scipy import stats as sps
+
+import attrkit
+from attrkit.simulate.sample import RECOMMENDER_A as A
+from attrkit.simulate.sample import RECOMMENDER_B as B
+from attrkit.simulate.sample import simulate_windows
+from attrkit.stats import (
+    CupedStats,
+    SampleStats,
+    cuped_test,
+    mean_test,
+    paired_window_test,
+    sequential_test,
+)
+
+
+@pytest.fixture(scope="module")
+def sample_result(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cmp")
+    paths = attrkit.generate_sample(out, seed=3, days=14, users=20_000)
+    return attrkit.attribute(paths.interactions, paths.metric_attribution, items=paths.items,
+                             recommendations=paths.recommendations, dedupe=True)
+
+
+def test_sample_effects_are_recovered(sample_result):
+    """The sample randomises users, so the default design is 'users': per assigned user and per
+    recommendation served both recover the planted +8% clicks per list."""
+    table = attrkit.compare(sample_result, baseline=A)
+    assert table.design == "users"
+    for kind in ("per_user", "per_recommendation"):
+        clicks = table.row("CLICKS", A, B, kind=kind)
+        assert clicks["lift_ci_low"] <= 0.08 <= clicks["lift_ci_high"]  # planted: +8% per list
+        assert clicks["significant"] and clicks["unit"] == "users"
+        assert "users as units" in clicks["method"]
+        # watches follow clicks with the same probability in both arms: the same 8%
+        watches = table.row("WATCHES", A, B, kind=kind)
+        assert watches["lift_ci_low"] <= 0.08 <= watches["lift_ci_high"]
+    assert table.row("CLICKS", A, B)["kind"] == "per_user"  # the primary row
+    assert table.srm is not None and not table.srm.mismatch
+    assert any("unattributed" in w for w in table.warnings)
+    # declared request-level randomisation: the window-level rate test, as before
+    requests = attrkit.compare(sample_result, baseline=A, design="requests")
+    assert "stratified by window" in requests.row("CLICKS", A, B)["method"]
+
+
+def test_no_effect_where_none_was_planted(tmp_path):
+    """The event-level sample with no lift planted: A and B are not told apart on any metric.
+    (One draw; the false-positive *rate* is the calibration test's job.)"""
+    paths = attrkit.generate_sample(tmp_path, seed=0, days=14, users=20_000, lift=0.0)
+    result = attrkit.attribute(paths.interactions, paths.metric_attribution, items=paths.items,
+                               recommendations=paths.recommendations, dedupe=True)
+    table = attrkit.compare(result, baseline=A, sources=[A, B])
+    assert table.frame.height == 9  # 3 metrics × per user, per recommendation, user total
+    assert table.frame["tested"].all()
+    assert not table.frame["significant"].any()
+
+
+def test_paired_rows_match_the_low_level_test():
+    sim = simulate_windows(seed=7, days=7, lift=0.1)
+    table = attrkit.compare(sim["windows"], baseline=A)
+    row = table.row("CLICKS", A, B)
+    w = sim["windows"]
+    j = (w.filter(source=A).select("timestamp", "value")
+         .join(w.filter(source=B).select("timestamp", "value"), on="timestamp", how="full",
+               coalesce=True, suffix="_t").fill_null(0.0).sort("timestamp"))
+    ref = paired_window_test(j["value"].to_numpy(), j["value_t"].to_numpy(), relative=True)
+    assert row["lift"] == pytest.approx(ref.effect, rel=1e-12)
+    assert row["p_value"] == pytest.approx(ref.p_value, rel=1e-9)
+
+
+def test_multiple_comparisons_are_adjusted_across_rows():
+    sim = simulate_windows(seed=1, days=7)
+    w = pl.concat([sim["windows"], sim["windows"].with_columns(metric_name=pl.lit("OTHER"))])
+    table = attrkit.compare(w, correction="bonferroni", design="requests")
+    p, padj = table.frame["p_value"].to_numpy(), table.frame["p_adjusted"].to_numpy()
+    assert padj == pytest.approx(np.minimum(p * len(p), 1.0))
+
+
+def test_bad_arguments_are_named():
+    sim = simulate_windows(seed=1, days=1)
+    with pytest.raises(ValueError, match="baseline|source 'nope'"):
+        attrkit.compare(sim["windows"], baseline="nope")
+    with pytest.raises(ValueError, match="metrics: 'NOPE'"):
+        attrkit.compare(sim["windows"], metrics=["nope"])
+    with pytest.raises(ValueError, match="correction"):
+        attrkit.compare(sim["windows"], correction="fdr")
+    with pytest.raises(ValueError, match="missing columns"):
+        attrkit.compare(pl.DataFrame({"x": [1]}))
+
+
+def test_too_few_windows_is_warned():
+    sim = simulate_windows(seed=2, days=1)
+    w = sim["windows"].filter(pl.col("timestamp") < sim["windows"]["timestamp"].min() + 900 * 20)
+    row = attrkit.compare(w).frame.row(0, named=True)
+    assert "only 20 windows" in row["warnings"]
+
+
+def test_comparison_table_renders_and_converts():
+    sim = simulate_windows(seed=3, days=2)
+    table = attrkit.compare(sim["windows"], exposure=sim["exposure"])
+    html = table._repr_html_()
+    assert "<table" in html and "CLICKS" in html
+    assert table.to_pandas().shape[0] == table.frame.height
+
+
+def test_monitor_matches_the_scalar_sequential_test():
+    sim = simulate_windows(seed=5, days=3, lift=0.1)
+    m = attrkit.monitor(sim["windows"], metric="CLICKS", control=A, treatment=B)
+    w = sim["windows"]
+    j = (w.filter(source=A).select("timestamp", "value")
+         .join(w.filter(source=B).select("timestamp", "value"), on="timestamp", how="full",
+               coalesce=True, suffix="_t").fill_null(0.0).sort("timestamp"))
+    for k in (10, 100, j.height):
+        ref = sequential_test(SampleStats.from_array(j["value"][:k]),
+                              SampleStats.from_array(j["value_t"][:k]), relative=True)
+        row = m.filter(looks=k).row(0, named=True)
+        assert row["effect"] == pytest.approx(ref.effect, rel=1e-9)
+        assert row["ci_low"] == pytest.approx(ref.ci_low, rel=1e-9)
+        # the always-valid p-value is the running minimum of the looks so far
+        assert row["p_value"] <= ref.p_value * (1 + 1e-9)
+    assert m["significant"].is_null().all()  # no design declared: no verdict
+
+
+def test_compare_users_against_welch_and_cuped():
+    rng = np.random.default_rng(0)
+    n = 4000
+    arm = np.where(rng.random(n) < 0.5, "A", "B")
+    pre = rng.gamma(2, 2, n)
+    clicks = pre * 0.8 + rng.normal(0, 1, n) + np.where(arm == "B", 0.3, 0.0)
+    lists = rng.poisson(5, n) + 1
+    users = pl.DataFrame({"source": arm, "clicks": clicks, "pre": pre, "lists": lists})
+    out = attrkit.compare_users(users, metrics=["clicks"], ratios={"per_list": ("clicks", "lists")},
+                                pre={"clicks": "pre"})
+    row = out.filter(metric="clicks").row(0, named=True)
+    plain = mean_test(clicks[arm == "A"], clicks[arm == "B"], relative=True)
+    assert "CUPED" in row["method"]
+    assert row["lift_ci_high"] - row["lift_ci_low"] < plain.ci_high - plain.ci_low
+    assert out.filter(metric="per_list")["method"][0].startswith("ratio of per-user sums")
+    # the CUPED row is cuped_test's test of the difference; the same test as compare's
+    ref = cuped_test(CupedStats.from_arrays(clicks[arm == "A"], pre[arm == "A"]),
+                     CupedStats.from_arrays(clicks[arm == "B"], pre[arm == "B"]))
+    assert row["p_value"] == pytest.approx(ref.p_value, rel=1e-6)
+    assert row["lift_ci_low"] > 0  # the interval excludes 0 as the test rejects
+    no_pre = attrkit.compare_users(users, metrics=["clicks"]).row(0, named=True)
+    welch = sps.ttest_ind(clicks[arm == "B"], clicks[arm == "A"], equal_var=False)
+    assert no_pre["p_value"] == pytest.approx(welch.pvalue, rel=1e-9)
+    with pytest.raises(ValueError, match="arm names the column"):
+        attrkit.compare_users(users.rename({"source": "arm"}), metrics=["clicks"])
+    assert out["p_adjusted"].to_list() == pytest.approx(
+        np.minimum(1, np.maximum.accumulate(np.sort(out["p_value"].to_numpy()) * [2, 1]))
+        [np.argsort(np.argsort(out["p_value"].to_numpy()))])
+
+
+def test_exposure_without_its_columns_is_refused_by_compare_and_monitor():
+    sim = simulate_windows(seed=4, days=1)
+    bad = sim["exposure"].rename({"exposure": "served"})
+    with pytest.raises(ValueError, match=r"exposure: missing columns \['exposure'\]"):
+        attrkit.compare(sim["windows"], exposure=bad)
+    with pytest.raises(ValueError, match=r"exposure: missing columns \['exposure'\]"):
+        attrkit.monitor(sim["windows"], metric="CLICKS", control=A, treatment=B, exposure=bad)
+
+
+def test_rate_method_without_an_exposure_is_the_callers_error():
+    sim = simulate_windows(seed=4, days=1)
+    with pytest.raises(ValueError, match="method='rate': sources .* both need an exposure"):
+        attrkit.compare(sim["windows"], method="rate", design="requests")

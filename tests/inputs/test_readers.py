@@ -1,0 +1,260 @@
+"""One test per bad-input rule: each names the file, the line or row, the column and the rule."""
+
+from __future__ import annotations
+
+import json
+
+import polars as pl
+import pytest
+
+from attrkit import InputError, attribute
+from attrkit.cli import main
+
+HEADER = "USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE,RECOMMENDATION_ID,EVENT_ATTRIBUTION_SOURCE\n"
+GOOD = "u1,i1,1700000000,click,,\n"
+MA = {"name": "t", "metrics": [{"eventType": "click", "metricName": "clicks",
+                                "expression": "SAMPLECOUNT()"}]}
+
+
+def _run(tmp_path, body: bytes | str, **kw):
+    path = tmp_path / "interactions.csv"
+    path.write_bytes(body.encode() if isinstance(body, str) else body)
+    return path, attribute(path, MA, **kw)
+
+
+@pytest.mark.parametrize("line, column, rule", [
+    (",i1,1700000000,click,,\n", "USER_ID", "required value is missing"),
+    ('"",i1,1700000000,click,,\n', "USER_ID", "must not be empty"),
+    ('"  ",i1,1700000000,click,,\n', "USER_ID", "must not be empty"),
+    ("u" * 257 + ",i1,1700000000,click,,\n", "USER_ID", "longer than 256"),
+    ("u1,,1700000000,click,,\n", "ITEM_ID", "required value is missing"),
+    ("u1,i1,,click,,\n", "TIMESTAMP", "required value is missing"),
+    ("u1,i1,soon,click,,\n", "TIMESTAMP", "must be Unix epoch seconds"),
+    ("u1,i1,1700000000000,click,,\n", "TIMESTAMP", "looks like milliseconds"),
+    ("u1,i1,2023-11-14T22:13:20Z,click,,\n", "TIMESTAMP", "ISO 8601"),
+    ("u1,i1,1e30,click,,\n", "TIMESTAMP", "out of range"),
+    ("u1,i1,inf,click,,\n", "TIMESTAMP", "finite"),
+    ("u1,i1,1700000000,,,\n", "EVENT_TYPE", "required value is missing"),
+    ("u1,i1,1700000000,click,,   \n", "EVENT_ATTRIBUTION_SOURCE", "blank"),
+    ("u1,i1,1700000000,click,,caf\u00e9\n", "EVENT_ATTRIBUTION_SOURCE", "printable ASCII"),
+    ("u1,i1,1700000000,click,," + "x" * 1025 + "\n", "EVENT_ATTRIBUTION_SOURCE", "longer than"),
+    ("u1,i1,1700000000,click," + "r" * 257 + ",\n", "RECOMMENDATION_ID", "longer than 256"),
+])
+def test_row_rules_name_file_line_column_rule(tmp_path, line, column, rule):
+    with pytest.raises(InputError) as info:
+        _run(tmp_path, HEADER + GOOD + GOOD + line + GOOD)
+    err = info.value
+    assert (err.line, err.column) == (4, column)
+    assert rule in str(err)
+    assert str(err).startswith(str(tmp_path / "interactions.csv") + ", line 4, column " + column)
+    assert "\n" not in str(err)
+
+
+def test_milliseconds_are_converted_when_asked(tmp_path):
+    _, result = _run(tmp_path, HEADER + "u1,i1,1700000000999,click,,\n", timestamp_unit="ms")
+    assert result.windows["timestamp"].to_list() == [1700000000 // 900 * 900]
+
+
+def test_missing_required_column(tmp_path):
+    with pytest.raises(InputError, match="missing required column TIMESTAMP") as info:
+        _run(tmp_path, "USER_ID,ITEM_ID,EVENT_TYPE\nu,i,click\n")
+    assert info.value.column == "TIMESTAMP"
+
+
+def test_missing_column_hints_at_case(tmp_path):
+    with pytest.raises(InputError, match="case-sensitive"):
+        _run(tmp_path, "user_id,ITEM_ID,TIMESTAMP,EVENT_TYPE\nu,i,1,click\n")
+
+
+def test_non_utf8_bytes_name_the_line(tmp_path):
+    body = (HEADER + GOOD).encode() + b"u\xff\xfe,i1,1700000000,click,,\n" + GOOD.encode()
+    with pytest.raises(InputError, match="line 3: not valid UTF-8"):
+        _run(tmp_path, body)
+
+
+def test_malformed_csv_line_names_the_line(tmp_path):
+    with pytest.raises(InputError, match="line 4: malformed CSV line: 7 fields, the header has 6"):
+        _run(tmp_path, HEADER + GOOD + GOOD + "u1,i1,1700000000,click,,,extra\n")
+
+
+def test_unclosed_quote_is_malformed(tmp_path):
+    with pytest.raises(InputError, match="line 3"):
+        _run(tmp_path, HEADER + GOOD + 'u1,"i1,1700000000,click,,\n')
+
+
+def test_wrong_type_in_parquet_names_the_row(tmp_path):
+    path = tmp_path / "ev.parquet"
+    pl.DataFrame({"USER_ID": ["u", "u"], "ITEM_ID": ["i", "i"], "TIMESTAMP": [1.0, 2.0],
+                  "EVENT_TYPE": ["click", "click"],
+                  "EVENT_ATTRIBUTION_SOURCE": [True, False]}).write_parquet(path)
+    with pytest.raises(InputError, match=r"ev.parquet, row 0, column EVENT_ATTRIBUTION_SOURCE: "
+                                         r"must be text"):
+        attribute(path, MA)
+
+
+def test_pandas_frame_rows_are_named(tmp_path):
+    import pandas as pd
+    frame = pd.DataFrame({"USER_ID": ["u", ""], "ITEM_ID": ["i", "i"], "TIMESTAMP": [1, 2],
+                          "EVENT_TYPE": ["click", "click"]})
+    with pytest.raises(InputError, match=r"<pandas.DataFrame>, row 1, column USER_ID"):
+        attribute(frame, MA)
+
+
+def test_duplicate_item_ids_are_bad_rows(tmp_path):
+    (tmp_path / "items.csv").write_text("ITEM_ID,LENGTH\ni1,10\ni2,5\ni1,20\n")
+    ma = {"name": "t", "metrics": [{"eventType": "click", "metricName": "m",
+                                    "expression": "SUM(Items.LENGTH)"}]}
+    with pytest.raises(InputError, match=r"items.csv, line 4, column ITEM_ID: duplicate ITEM_ID"):
+        attribute(pl.DataFrame({"USER_ID": ["u"], "ITEM_ID": ["i1"], "TIMESTAMP": [1],
+                                "EVENT_TYPE": ["click"]}), ma, items=tmp_path / "items.csv")
+
+
+def test_item_value_that_is_not_a_number(tmp_path):
+    (tmp_path / "items.csv").write_text("ITEM_ID,LENGTH\ni1,10\ni2,long\n")
+    ma = {"name": "t", "metrics": [{"eventType": "click", "metricName": "m",
+                                    "expression": "SUM(Items.LENGTH)"}]}
+    with pytest.raises(InputError, match=r"line 3, column LENGTH: must be a number"):
+        attribute(pl.DataFrame({"USER_ID": ["u"], "ITEM_ID": ["i1"], "TIMESTAMP": [1],
+                                "EVENT_TYPE": ["click"]}), ma, items=tmp_path / "items.csv")
+
+
+@pytest.mark.parametrize("expr, items, match", [
+    ("SUM(Items.PRICE)", {"ITEM_ID": ["i"], "LENGTH": [1]}, "reads column PRICE of items"),
+    ("SUM(Items.GENRE)", {"ITEM_ID": ["i"], "GENRE": ["drama"]}, "GENRE of items .* not numbers"),
+    ("SUM(Interactions.MINUTES)", None, "reads column MINUTES of interactions"),
+    ("SUM(Items.LENGTH)", None, "needs the items dataset"),
+])
+def test_sum_over_missing_or_non_numeric_column(expr, items, match):
+    from attrkit import ConfigError
+
+    ma = {"name": "t", "metrics": [{"eventType": "click", "metricName": "m", "expression": expr}]}
+    ev = pl.DataFrame({"USER_ID": ["u"], "ITEM_ID": ["i"], "TIMESTAMP": [1],
+                       "EVENT_TYPE": ["click"]})
+    with pytest.raises(ConfigError, match=f"metric 'm': .*{match}"):
+        attribute(ev, ma, items=pl.DataFrame(items) if items else None)
+
+
+def test_put_events_bad_lines(tmp_path):
+    path = tmp_path / "events.jsonl"
+    good = {"sessionId": "s", "eventList": [{"eventType": "click", "sentAt": 1700000000}]}
+    path.write_text(json.dumps(good) + "\n{broken\n")
+    with pytest.raises(InputError, match=r"events.jsonl, line 2: not valid JSON"):
+        attribute(path, MA)
+    path.write_text(json.dumps({"sessionId": "s", "eventList": []}) + "\n")
+    with pytest.raises(InputError, match=r"line 1, column eventList: eventList must be"):
+        attribute(path, MA)
+    path.write_text(json.dumps({"sessionId": "s", "eventList": [
+        {"eventType": "click", "sentAt": 1, "recommendationId": "r" * 41}]}) + "\n")
+    with pytest.raises(InputError, match=r"line 1, column RECOMMENDATION_ID: longer than 40"):
+        attribute(path, MA)
+
+
+def test_quarantine_sets_aside_every_bad_row_and_goes_on(tmp_path):
+    body = (HEADER + GOOD).encode() + b"u\xff,i1,1700000000,click,,\n" + (
+        "u1,i1,1700000000999,click,,\n" + "u1,i1,1700000000,click,,,x\n" + GOOD + ",i,1,click,,\n"
+    ).encode()
+    path, result = _run(tmp_path, body, on_bad_rows="quarantine")
+    q = result.quarantine.sort("LINE")
+    assert q["LINE"].to_list() == [3, 4, 5, 7]
+    assert q["COLUMN"].to_list() == [None, "TIMESTAMP", None, "USER_ID"]
+    assert "milliseconds" in q["RULE"][1]
+    assert q["FILE"].unique().to_list() == [str(path)]
+    assert json.loads(q["RECORD"][1])["TIMESTAMP"] == "1700000000999"
+    assert result.health.quarantined == {"interactions": 4}
+    assert result.health.rows_read == {"interactions": 6}
+    assert result.windows["value"].sum() == 2
+
+
+@pytest.fixture
+def clicks_json(tmp_path):
+    path = tmp_path / "clicks.json"
+    path.write_text(json.dumps(MA))
+    return path
+
+
+def test_cli_bad_input_exits_2_with_one_line_and_no_report(tmp_path, capsys, clicks_json):
+    ma_json = clicks_json
+    path = tmp_path / "interactions.csv"
+    path.write_text(HEADER + GOOD + "u1,i1,1700000000000,click,,\n")
+    out = tmp_path / "out" / "report.csv"
+    code = main(["attribute", "--interactions", str(path), "--metric-attribution", str(ma_json),
+                 "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and "line 3, column TIMESTAMP" in err
+    assert not out.exists()
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+
+
+def test_cli_quarantine_file_beside_the_report(tmp_path, capsys, clicks_json):
+    ma_json = clicks_json
+    path = tmp_path / "interactions.csv"
+    path.write_text(HEADER + GOOD + "u1,i1,1700000000000,click,,\n")
+    out = tmp_path / "report.csv"
+    code = main(["attribute", "--interactions", str(path), "--metric-attribution", str(ma_json),
+                 "--out", str(out), "--on-bad-rows", "quarantine"])
+    assert code == 0
+    q = pl.read_csv(tmp_path / "report.quarantine.csv")
+    assert q["LINE"].to_list() == [3] and q["COLUMN"].to_list() == ["TIMESTAMP"]
+    assert "quarantined rows: interactions 1" in capsys.readouterr().out
+
+
+def test_object_columns_in_frames_are_refused():
+    import numpy as np
+
+    frame = pl.DataFrame({"USER_ID": ["u"], "ITEM_ID": ["i"], "TIMESTAMP": [1],
+                          "EVENT_TYPE": ["click"],
+                          "RECOMMENDATION_ID": np.array([None], dtype=object)})
+    if frame.schema["RECOMMENDATION_ID"] != pl.Object:
+        frame = frame.with_columns(pl.Series("RECOMMENDATION_ID", [object()], dtype=pl.Object))
+    with pytest.raises(InputError, match="column RECOMMENDATION_ID: holds Python objects"):
+        attribute(frame, MA)
+
+
+def test_csv_values_the_typed_read_cannot_parse_still_load(tmp_path):
+    """Fractional and padded timestamps fail the fast typed CSV read; the text read takes them."""
+    _, result = _run(tmp_path, HEADER + "u1,i1, 1700000000 ,click,,\nu2,i1,1700000899.5,click,,\n")
+    assert result.windows.select("timestamp", "value").rows() == [(1699999200, 1.0),
+                                                                  (1700000100, 1.0)]
+    from attrkit import attribute_exposure
+
+    log = tmp_path / "log.csv"
+    log.write_text("RECOMMENDATION_ID,SOURCE,TIMESTAMP\nr1,A,900.5\nr2,A,901\n")
+    assert attribute_exposure(log).rows() == [(900, "A", 2.0)]
+    log.write_text("RECOMMENDATION_ID,SOURCE,TIMESTAMP\nr1,A,900\nr2,A,soon\n")
+    with pytest.raises(InputError, match=r"log.csv, line 3, column TIMESTAMP"):
+        attribute_exposure(log)
+
+
+def test_unique_ids_are_checked_by_hash_then_exactly(monkeypatch):
+    from attrkit.attribution import plan
+    from attrkit.inputs.schema import may_repeat
+
+    assert not may_repeat(pl.Series(["a", "b", None, None]))  # nulls are not repeats
+    assert may_repeat(pl.Series(["a", "b", "a"]))
+    # When the hashes say "may repeat" but no ID does (a collision), the exact check finds no
+    # duplicate and the result is the same.
+    log = pl.DataFrame({"RECOMMENDATION_ID": ["r1", "r2"], "SOURCE": ["A", "B"],
+                        "TIMESTAMP": [0, 0]})
+    ev = pl.DataFrame({"USER_ID": ["u", "u"], "ITEM_ID": ["i", "i"], "TIMESTAMP": [1, 2],
+                       "EVENT_TYPE": ["click"] * 2, "RECOMMENDATION_ID": ["r1", "r2"]})
+    ma = {"name": "t", "metrics": [{"eventType": "click", "metricName": "m",
+                                    "expression": "SAMPLECOUNT()"}]}
+    fast = attribute(ev, ma, recommendations=log)
+    monkeypatch.setattr(plan, "may_repeat", lambda values: True)
+    exact = attribute(ev, ma, recommendations=log)
+    assert exact.windows.equals(fast.windows)
+    assert exact.health.events_by_source == {"A": 1, "B": 1}
+    # and a real repeat is still caught on the exact path
+    with pytest.raises(InputError, match="row 1, column RECOMMENDATION_ID: duplicate"):
+        attribute(ev, ma, recommendations=log.with_columns(RECOMMENDATION_ID=pl.lit("r1")))
+
+
+def test_length_limits_count_characters_not_bytes(tmp_path):
+    # 256 two-byte characters (512 bytes) is within the limit; 257 of them is not. Characters
+    # are counted only where the byte length is over the limit, so both sides of that matter.
+    ok = "\u00e9" * 256
+    _, result = _run(tmp_path, HEADER + GOOD + f"{ok},{ok},1700000000,click,,\n")
+    assert result.health.rows_read["interactions"] == 2 and result.health.events_used == 2
+    with pytest.raises(InputError, match=r"line 3, column USER_ID: longer than 256 characters"):
+        _run(tmp_path, HEADER + GOOD + "\u00e9" * 257 + ",i1,1700000000,click,,\n")

@@ -1,0 +1,100 @@
+import os
+
+import polars as pl
+import pytest
+
+from attrkit import InputError, attribute, read_report, write_report
+from attrkit.personalize.report_csv import report_filename
+
+MA = {"name": "t", "metrics": [
+    {"eventType": "Click", "metricName": "clicks", "expression": "SAMPLECOUNT()"},
+    {"eventType": "watch", "metricName": "minutes", "expression": "SUM(Items.LENGTH)"},
+]}
+
+
+def _events():
+    return pl.DataFrame({
+        "USER_ID": ["u1", "u2", "u3", "u4", "u5", "u6"],
+        "ITEM_ID": ["a", "b", "a", "b", "zz", "a"],
+        "TIMESTAMP": [1800, 1801, 2699, 2700, 2701, 1900],
+        "EVENT_TYPE": ["CLICK", "click", "watch", "WATCH", "watch", "watch"],
+        "EVENT_ATTRIBUTION_SOURCE": ['with,comma "q"', None, "p", "p", "p", "p"],
+    })
+
+
+ITEMS = pl.DataFrame({"ITEM_ID": ["a", "b"], "LENGTH": [12.0, 30.5]})
+
+# Worked by hand: window 1800 holds 1800, 1801, 1900, 2699; window 2700 holds 2700, 2701.
+EXPECTED = (
+    "METRIC_NAME,EVENT_TYPE,VALUE,MATH_FUNCTION,EVENT_ATTRIBUTION_SOURCE,TIMESTAMP\n"
+    "CLICKS,CLICK,1.0,samplecount,SOURCE_NAME_UNDEFINED,1800\n"
+    'CLICKS,CLICK,1.0,samplecount,"with,comma ""q""",1800\n'
+    "MINUTES,WATCH,24.0,sum,p,1800\n"
+    "MINUTES,WATCH,30.5,sum,p,2700\n"
+)
+
+
+def test_report_bytes_match_the_service_format(tmp_path):
+    result = attribute(_events(), MA, items=ITEMS)
+    path = result.write_report(tmp_path / "r.csv")
+    assert path.read_bytes() == EXPECTED.encode()
+    # the missing item zz is counted, not summed
+    assert result.health.metrics["minutes"].items_not_found == 1
+    assert result.windows.filter(timestamp=2700)["events"].to_list() == [2]
+
+
+def test_folder_gets_the_service_file_name(tmp_path):
+    result = attribute(_events(), MA, items=ITEMS)
+    path = result.write_report(tmp_path, import_mode="INCREMENTAL", when=1700000000)
+    assert path.name == "AggregatedAttributionMetrics - INCREMENTAL - 1700000000.csv"
+    assert path.parent == tmp_path
+    new_dir = result.write_report(str(tmp_path / "new") + "/", when=5)
+    assert new_dir.name == report_filename("FULL", 5)
+
+
+def test_read_back_gives_the_same_frame(tmp_path):
+    result = attribute(_events(), MA, items=ITEMS)
+    back = read_report(result.write_report(tmp_path / "r.csv"))
+    assert back.drop("events").equals(result.windows.drop("events"))
+    counts = result.windows.filter(math_function="samplecount")
+    assert back.filter(math_function="samplecount")["events"].equals(counts["events"])
+    assert back.schema == result.windows.schema
+
+
+def test_reads_the_services_own_report(tmp_path):
+    # As the service writes it: windows 24 s past the quarter hour, lower-case columns upper-cased.
+    (tmp_path / "AggregatedAttributionMetrics - INCREMENTAL - 1.csv").write_text(
+        "METRIC_NAME,EVENT_TYPE,VALUE,MATH_FUNCTION,EVENT_ATTRIBUTION_SOURCE,TIMESTAMP\n"
+        "COUNTWATCHES,WATCH,12.0,samplecount,1P_RECS,1666925124\n"
+        "COUNTWATCHES,WATCH,112.0,samplecount,2P_RECS,1666924224\n"
+        "TOTALMINUTES,WATCH,3.5,sum,1P_RECS,1666925124\n")
+    frame = read_report(tmp_path)
+    assert frame["timestamp"].to_list() == [1666924224, 1666925124, 1666925124]
+    assert frame["events"].to_list() == [112, 12, None]
+    assert str(frame["window_start"][0]) == "2022-10-28 02:30:24+00:00"
+
+
+def test_bad_report_names_line_and_column(tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_text("METRIC_NAME,EVENT_TYPE,VALUE,MATH_FUNCTION,EVENT_ATTRIBUTION_SOURCE,TIMESTAMP\n"
+                    "A,B,1.0,samplecount,s,0\nA,B,x,samplecount,s,900\n")
+    with pytest.raises(InputError, match=r"r.csv, line 3, column VALUE: must be a number"):
+        read_report(path)
+    path.write_text("METRIC_NAME,VALUE\nA,1\n")
+    with pytest.raises(InputError, match="missing report column EVENT_TYPE"):
+        read_report(path)
+
+
+def test_failed_write_leaves_no_partial_file(tmp_path, monkeypatch):
+    result = attribute(_events(), MA, items=ITEMS)
+    target = tmp_path / "r.csv"
+
+    def boom(self, file, **kw):
+        with open(file, "w") as fh:
+            fh.write("METRIC_NAME,partial")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pl.DataFrame, "write_csv", boom)
+    with pytest.raises(OSError, match="disk full"):
+        write_report(result.windows, target)
+    assert os.listdir(tmp_path) == []
