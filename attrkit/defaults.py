@@ -27,3 +27,16 @@ ALPHA = 0.05
 """Significance level of every test."""
 CORRECTION = "holm"
 """Multiple-comparison correction across the tested rows of one comparison."""
+N_STAR = 5000
+"""The sample size an always-valid sequence is tuned for, when none is known (units)."""
+POWER = 0.8
+"""Target power of the detectable-effect and sample-size calculations."""
+SRM_THRESHOLD = 0.001
+"""A sample-ratio check's p-value below this is a mismatch."""
+MIN_USERS = 100
+"""Fewer users than this in an arm and no verdict: Welch's t leans on the central limit theorem,
+and per-user sums are skewed (most users zero, a few heavy)."""
+MIN_WINDOWS = 30
+"""Fewer windows than this and no verdict: the Newey–West standard error is too uncertain (with 12
+windows the paired test's A/A false-positive rate is about 0.12, heavy-tailed sums over one day
+0.12–0.13)."""

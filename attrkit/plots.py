@@ -150,8 +150,10 @@ def plot_forest(table: Any, *, ax: Any = None) -> Any:
     frame = table.frame if hasattr(table, "frame") else table
     frame = frame.filter(pl.col("lift").is_not_nan())
     ax = _ax(ax, (9, max(1.6, 0.45 * frame.height + 1.0)))
+    kind = (" " + pl.col("kind").str.replace_all("_", " ") if "kind" in frame.columns
+            else pl.lit(""))
     rows = frame.select(
-        (pl.col("metric") + ": " + pl.col("treatment").map_elements(
+        (pl.col("metric") + kind.fill_null("") + ": " + pl.col("treatment").map_elements(
             lambda s: short_label(s, 24), return_dtype=pl.String) + " vs "
          + pl.col("control").map_elements(lambda s: short_label(s, 24), return_dtype=pl.String))
         .alias("comparison"),

@@ -9,6 +9,7 @@ from typing import Any
 import polars as pl
 
 from attrkit import defaults as D
+from attrkit.attribution.plan import EVENT_TYPE, SERVED_BY, WINDOW
 
 
 @dataclass(frozen=True)
@@ -124,15 +125,15 @@ def build_health(ma: Any, datasets: dict[str, Any], dedupe: bool, values: pl.Dat
                  grouped: pl.DataFrame, quarantine: pl.DataFrame, rows_read: dict[str, int],
                  duplicates: int, unresolved_ids: int) -> Health:
     """The summary from the plan's outputs: ``values`` (each metric per window and source, with
-    its counts) and ``grouped`` (events per window, event type ``_ET`` and source)."""
+    its counts) and ``grouped`` (events per window, event type and source)."""
     quarantined = {k: 0 for k in datasets} | dict(quarantine.group_by("DATASET").len().iter_rows())
-    by_type_source = grouped.group_by("_ET", "SOURCE").agg(pl.col("events", "unresolved").sum())
+    by_type_source = grouped.group_by(EVENT_TYPE, "SOURCE").agg(pl.col("events", "unresolved").sum())
 
     def totals(key: str) -> dict[str, int]:
         return {k: int(v) for k, v in by_type_source.group_by(key).agg(pl.col("events").sum())
                 .sort("events", key, descending=[True, False]).iter_rows()}
 
-    by_type, by_source = totals("_ET"), totals("SOURCE")
+    by_type, by_source = totals(EVENT_TYPE), totals("SOURCE")
     per_metric = {r["metric_name"]: r for r in values.group_by("metric_name").agg(
         pl.col("events", "not_summed", "items_not_found").sum()).iter_rows(named=True)}
     metrics = {}
@@ -152,7 +153,7 @@ def build_health(ma: Any, datasets: dict[str, Any], dedupe: bool, values: pl.Dat
     if sum(quarantined.values()):
         warnings.append(f"{sum(quarantined.values()):,} rows quarantined; see the quarantine file")
     metric_types = {m.event_type.upper() for m in ma.metrics}
-    w = values["_W"]
+    w = values[WINDOW]
     return Health(
         rows_read=rows_read, quarantined=quarantined, duplicates=duplicates,
         duplicates_removed=dedupe, events_used=sum(by_type.values()), events_by_type=by_type,
@@ -169,7 +170,7 @@ def with_unlogged_users(health: Health, user_values: pl.DataFrame, assignment: p
     the recommendations log to be tied to an arm), and their events served by the log's
     sources."""
     unknown = user_values.join(assignment.select("USER_ID"), on="USER_ID", how="anti")
-    served = unknown.filter(pl.col("_served_by").is_not_null()
+    served = unknown.filter(pl.col(SERVED_BY).is_not_null()
                             & pl.col("EVENT_ATTRIBUTION_SOURCE").is_null())
     users, events = unknown["USER_ID"].n_unique(), int(served["events"].sum())
     warnings = list(health.warnings)

@@ -48,7 +48,10 @@ WINDOW, DAY, EVENT_TYPE = "_W", "_D", "_ET"
 """The window start, the UTC day, and the upper-cased event type of an event or group."""
 HASH, POS = "_h", "_pos"
 """A 64-bit hash of the whole typed row; the row's line or row number in its input."""
-GROUP_KEYS = (WINDOW, "EVENT_TYPE", "EVENT_ATTRIBUTION_SOURCE", "_served_by")
+SERVED_BY = "_served_by"
+"""The log's source for the event's recommendation ID (see
+:func:`~attrkit.attribution.sources.lookup_sources`)."""
+GROUP_KEYS = (WINDOW, "EVENT_TYPE", "EVENT_ATTRIBUTION_SOURCE", SERVED_BY)
 """The events' group-by: window start, raw event type, label, and the log's source code."""
 DESCRIBED = ["_column", "_rule", "_value", "_record"]
 """What :func:`~attrkit.inputs.schema.coerce` says about a bad row."""

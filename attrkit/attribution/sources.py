@@ -29,7 +29,7 @@ from attrkit import defaults as D
 _SEEDS = (0x5EED_0001, 0x5EED_0002)
 
 
-def _keys(ids: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+def id_hashes(ids: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     """Two independently seeded 64-bit hashes of the recommendation IDs."""
     return ids.hash(seed=_SEEDS[0]), ids.hash(seed=_SEEDS[1])
 
@@ -55,7 +55,7 @@ def lookup_sources(
         log = recommendations.lazy().collect() if isinstance(recommendations, pl.LazyFrame) \
             else recommendations
         code = pl.col("SOURCE").cast(pl.Enum(log["SOURCE"].unique().sort())).alias("_served_by")
-        k1, k2 = _keys(rec_id)
+        k1, k2 = id_hashes(rec_id)
         keyed = log.select(k1.alias("_k1"), k2.alias("_k2_log"), code)
         if keyed["_k1"].n_unique() == keyed.height:
             events = events.with_columns(k1.alias("_k1")).join(

@@ -56,13 +56,8 @@ from attrkit.stats.paired import paired_rate_ratio_test
 Method = Literal["auto", "rate", "paired"]
 Design = Literal["users", "requests", "observational"]
 DESIGNS = ("users", "requests", "observational")
-MIN_WINDOWS = 30
-"""Fewer windows than this and no verdict: the Newey–West standard error is too uncertain (with 12
-windows the paired test's A/A false-positive rate is about 0.12, heavy-tailed sums over one day
-0.12–0.13)."""
-MIN_USERS = 100
-"""Fewer users than this in an arm and no verdict: Welch's t leans on the central limit theorem,
-and per-user sums are skewed (most users zero, a few heavy)."""
+MIN_WINDOWS = D.MIN_WINDOWS
+MIN_USERS = D.MIN_USERS
 MAX_UNATTRIBUTED_SHARE = 0.5
 def exposure_from_log(
     recommendations: Any,
@@ -122,7 +117,7 @@ def compare(
     method: Method = "auto",
     traffic_weights: dict[str, float] | None = None,
     traffic: Any = None,
-    srm_threshold: float = 0.001,
+    srm_threshold: float = D.SRM_THRESHOLD,
     volume: list[tuple[str, str]] | None = None,
     start: int | None = None,
     cap: float | None = None,

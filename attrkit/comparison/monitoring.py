@@ -75,7 +75,7 @@ def monitor(
         frame = _monitor_users(users, metric, control, treatment, n_star, alpha, relative)
         burn_in = pl.col("n_min") >= MIN_USERS
     else:
-        frame = _monitor_windows(windows, exposure, metric, control, treatment, n_star or 5000,
+        frame = _monitor_windows(windows, exposure, metric, control, treatment, n_star or D.N_STAR,
                                  alpha, relative)
         burn_in = pl.col("looks") >= MIN_WINDOWS
     from attrkit.attribution.windows import to_datetime

@@ -124,6 +124,11 @@ def table(frame: pl.DataFrame, formats: dict[str, str] | None = None, *,
     return Html(out)
 
 
+def result_html(frame: pl.DataFrame, notes: Sequence[str] = ()) -> Html:
+    """A result object's display: its frame as a table, its notes as a list under it."""
+    return table(frame) + bullets(notes)
+
+
 def verdict(significant: bool | None, lift: float | None, tested: bool | None = True) -> str:
     """A comparison's verdict in words."""
     if tested is False:
@@ -152,9 +157,10 @@ def comparison_table(frame: pl.DataFrame, alpha: float, correction: str, *,
     for r in frame.iter_rows(named=True):
         refs = " ".join(x for x in (note(r["method"]), note(r.get("warnings"))) if x)
         rows.append({
-            "metric": r["metric"], "compares": r.get("kind") or "", "control": label(r["control"]),
-            "treatment": label(r["treatment"]), "control value": r["control_rate"],
-            "treatment value": r["treatment_rate"], "lift": r["lift"],
+            "metric": r["metric"], "compares": (r.get("kind") or "").replace("_", " "),
+            "control": label(r["control"]), "treatment": label(r["treatment"]),
+            "control value": r["control_rate"], "treatment value": r["treatment_rate"],
+            "lift": r["lift"],
             f"{1 - alpha:.0%} CI": _interval(r["lift_ci_low"], r["lift_ci_high"]),
             "p": r["p_value"], f"p ({correction})": r["p_adjusted"],
             "verdict": verdict(r["significant"], r["lift"], r.get("tested")), "notes": refs})

@@ -66,7 +66,7 @@ def power(
     alpha: float = D.ALPHA,
     two_sided: bool = True,
     sequential: bool = False,
-    n_star: float = 5000,
+    n_star: float = D.N_STAR,
 ) -> float:
     """Probability of detecting ``effect`` with the given sample sizes.
 
@@ -95,7 +95,7 @@ def power(
 
 def mde(
     *,
-    power_target: float = 0.8,
+    power_target: float = D.POWER,
     n_per_arm: float | None = None,
     n_control: float | None = None,
     n_treatment: float | None = None,
@@ -107,7 +107,7 @@ def mde(
     alpha: float = D.ALPHA,
     two_sided: bool = True,
     sequential: bool = False,
-    n_star: float = 5000,
+    n_star: float = D.N_STAR,
 ) -> float:
     """The smallest positive effect detected with probability ``power_target``.
 
@@ -132,7 +132,7 @@ def mde(
 def sample_size(
     effect: float,
     *,
-    power_target: float = 0.8,
+    power_target: float = D.POWER,
     stats: SampleStats | RatioStats | None = None,
     mean: float | None = None,
     variance: float | None = None,
@@ -141,7 +141,7 @@ def sample_size(
     alpha: float = D.ALPHA,
     two_sided: bool = True,
     sequential: bool = False,
-    n_star: float = 5000,
+    n_star: float = D.N_STAR,
 ) -> int:
     """Units per arm (equal split) needed to detect ``effect`` with ``power_target``.
 

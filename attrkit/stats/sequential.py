@@ -119,7 +119,7 @@ def sequential_test(
     control: Any,
     treatment: Any,
     *,
-    n_star: float = 5000,
+    n_star: float = D.N_STAR,
     relative: bool = False,
     alpha: float = D.ALPHA,
     alternative: Alternative = "two-sided",

@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 from scipy import stats as sps
 
+from attrkit import defaults as D
+
 
 @dataclass(frozen=True)
 class SRMResult:
@@ -33,7 +35,8 @@ class SRMResult:
                                   f"({verdict} at {self.threshold:g})"])
 
 
-def srm_test(counts: Any, weights: Any = None, *, threshold: float = 0.001) -> SRMResult:
+def srm_test(counts: Any, weights: Any = None, *,
+             threshold: float = D.SRM_THRESHOLD) -> SRMResult:
     """Chi-square goodness of fit of ``counts`` to ``weights`` (equal split by default).
 
     Example:

@@ -42,7 +42,7 @@ def _frames():
 
 def test_a_first_hash_collision_is_caught_by_the_second(monkeypatch):
     # The first key is whatever k_first says, so "xy" shares it with "cd".
-    monkeypatch.setattr(sources, "_keys",
+    monkeypatch.setattr(sources, "id_hashes",
                         lambda ids: (pl.col("k_first").cast(pl.UInt64), ids.hash(seed=7)))
     ev = pl.LazyFrame({"RECOMMENDATION_ID": ["ab", "xy"], "k_first": [1, 2], "k": [0, 1]})
     log = pl.DataFrame({"RECOMMENDATION_ID": ["ab", "cd"], "SOURCE": ["A", "B"],
@@ -56,7 +56,7 @@ def test_a_first_hash_collision_is_caught_by_the_second(monkeypatch):
 def test_colliding_log_ids_fall_back_to_joining_on_the_strings(monkeypatch):
     ev, log = _frames()
     # A first key every ID shares: the log's keys are not unique, so the strings are joined.
-    monkeypatch.setattr(sources, "_keys", lambda ids: (ids.hash(seed=1) * 0, ids.hash(seed=2)))
+    monkeypatch.setattr(sources, "id_hashes", lambda ids: (ids.hash(seed=1) * 0, ids.hash(seed=2)))
     out = sources.resolve_sources(ev, log).collect().sort("k")
     assert out["SOURCE"].to_list() == ["A", "B", "SOURCE_NAME_UNDEFINED", "A",
                                        "SOURCE_NAME_UNDEFINED"]

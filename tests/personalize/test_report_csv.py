@@ -1,4 +1,7 @@
+import errno
 import os
+import subprocess
+import sys
 
 import polars as pl
 import pytest
@@ -85,16 +88,25 @@ def test_bad_report_names_line_and_column(tmp_path):
         read_report(path)
 
 
-def test_failed_write_leaves_no_partial_file(tmp_path, monkeypatch):
+def test_a_full_disk_leaves_no_partial_file(tmp_path):
+    # A real full disk for the writing process (a file-size limit of 200 bytes: the kernel
+    # refuses the write with EFBIG), not a patched writer.
     result = attribute(_events(), MA, items=ITEMS)
-    target = tmp_path / "r.csv"
-
-    def boom(self, file, **kw):
-        with open(file, "w") as fh:
-            fh.write("METRIC_NAME,partial")
-        raise OSError("disk full")
-
-    monkeypatch.setattr(pl.DataFrame, "write_csv", boom)
-    with pytest.raises(OSError, match="disk full"):
-        write_report(result.windows, target)
-    assert os.listdir(tmp_path) == []
+    result.windows.write_parquet(tmp_path / "w.parquet")
+    out = tmp_path / "out"
+    code = (
+        "import resource, signal, sys, polars as pl\n"
+        "from attrkit import write_report\n"
+        "w = pl.read_parquet(sys.argv[1])\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (200, 200))\n"
+        "try:\n"
+        "    write_report(w, sys.argv[2])\n"
+        "except OSError as e:\n"
+        "    print('refused:', e); sys.exit(3)\n")
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "w.parquet"),
+                           str(out / "r.csv")], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 3, done.stderr
+    assert os.strerror(errno.EFBIG) in done.stdout  # "File too large"
+    assert os.listdir(out) == []  # the temporary file was removed, no r.csv appeared
+    assert write_report(result.windows, out / "r.csv").stat().st_size > 200  # the limit was it
