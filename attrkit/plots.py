@@ -13,6 +13,7 @@ import contextlib
 import functools
 import math
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any, TypeVar
 
 import matplotlib.dates as mdates
@@ -97,7 +98,14 @@ def _ax(ax: Any, size: tuple[float, float] | None = None) -> Any:
     return new
 
 
-def _time_axis(ax: Any) -> None:
+def _time_axis(ax: Any, times: Any = None) -> None:
+    """UTC dates on the x axis, spanning the data (with a margin of at least 15 minutes), so
+    that two windows do not stretch the axis over years."""
+    times = [t for t in (times if times is not None else []) if t is not None]
+    if times:
+        first, last = min(times), max(times)
+        pad = max((last - first) * 0.03, timedelta(minutes=15))
+        ax.set_xlim(first - pad, last + pad)
     locator = mdates.AutoDateLocator(tz=mdates.UTC)
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=mdates.UTC))
@@ -111,10 +119,12 @@ def _lines(ax: Any, frame: pl.DataFrame, x: str, y: str, legend_loc: str) -> Non
         {s: short_label(s) for s in colours}, return_dtype=pl.String)).sort("source", x)
     if data.height == 0:
         return
+    sparse = data.group_by("source").len()["len"].max() <= 12  # a few points: show each one
     sns.lineplot(data=data.to_pandas(), x=x, y=y, hue="source",
                  hue_order=[short_label(s) for s in colours],
                  palette={short_label(s): c for s, c in colours.items()},
-                 estimator=None, errorbar=None, sort=False, lw=1.2, ax=ax)
+                 estimator=None, errorbar=None, sort=False, lw=1.2, ax=ax,
+                 marker="o" if sparse else None, markersize=5)
     ax.legend(loc=legend_loc, ncol=2, title=None)
 
 
@@ -139,7 +149,7 @@ def plot_metric(windows: pl.DataFrame, metric: str, *, ax: Any = None, unit: str
     bucket = f"per {resample}" if resample else "per 15-minute window"
     ax.set_ylabel(f"{metric.upper()} {bucket}" + (f" ({unit})" if unit else ""))
     ax.set_title(f"{metric.upper()} by source")
-    _time_axis(ax)
+    _time_axis(ax, w["window_start"].to_list())
     return ax
 
 
@@ -195,9 +205,12 @@ def plot_monitor(frame: pl.DataFrame, *, ax: Any = None, title: str = "") -> Any
         lo, hi = span["ci_low"].min() * 100, span["ci_high"].max() * 100
         pad = (hi - lo) * 0.5 if math.isfinite(hi - lo) and hi > lo else 1
         ax.set_ylim(lo - pad, hi + pad)
+    low, high = ax.get_ylim()  # zero, the line that matters, is always in view
+    margin = 0.05 * (high - low)
+    ax.set_ylim(min(low, -margin), max(high, margin))
     ax.set_ylabel("relative lift (%)")
     ax.set_title(title or "Always-valid monitoring")
-    _time_axis(ax)
+    _time_axis(ax, t)
     ax.legend(loc="upper right")
     return ax
 
@@ -214,5 +227,24 @@ def plot_traffic_share(exposure: pl.DataFrame, *, ax: Any = None, resample: str 
     _lines(ax, e, "t", "share", "lower left")
     ax.set_ylabel(f"share of recommendations served per {resample} (%)")
     ax.set_title("Traffic share by source")
-    _time_axis(ax)
+    _time_axis(ax, e["t"].to_list())
+    return ax
+
+
+DAILY = {"total": "per day", "per_recommendation": "per recommendation served, by day",
+         "per_assigned_user": "per assigned user, by day"}
+"""What each column of :func:`attrkit.reports.sections.daily_rates` shows."""
+
+
+@_themed
+def plot_daily(daily: pl.DataFrame, metric: str, column: str, *, ax: Any = None) -> Any:
+    """One column of a metric's daily rates (``total``, ``per_recommendation`` or
+    ``per_assigned_user``) per source, one point per UTC day."""
+    ax = _ax(ax)
+    shown = daily.filter(pl.col(column).is_not_null()) if column in daily.columns else daily[:0]
+    _lines(ax, shown.select("day", "source", column), "day", column, "best")
+    ax.set_ylabel(f"{metric.upper()} {DAILY.get(column, column)}")
+    ax.set_title(f"{metric.upper()} {DAILY.get(column, column)}")
+    _time_axis(ax, shown["day"].to_list())
+    ax.set_xlabel("day (UTC)")
     return ax

@@ -101,3 +101,20 @@ def test_traffic_share_adds_to_100_percent_per_hour():
     ax = plots.plot_traffic_share(exposure)
     shares = {tuple(line.get_ydata()[:3]) for line in ax.get_lines() if len(line.get_ydata()) > 2}
     assert shares == {(25.0,) * 3, (75.0,) * 3}
+
+
+def test_two_windows_keep_a_short_time_axis_and_show_their_points():
+    w = _windows(1, ["a", "b"]).head(4)  # two windows, two sources
+    ax = plots.plot_metric(w, "clicks", resample=None)
+    low, high = (matplotlib.dates.num2date(x) for x in ax.get_xlim())
+    assert (high - low).total_seconds() < 6 * 3600
+    assert all(line.get_marker() == "o" for line in ax.get_lines() if len(line.get_xdata()) == 2)
+
+
+def test_the_monitor_axis_always_holds_zero():
+    t = list(range(0, 5 * 86_400, 86_400))
+    frame = pl.DataFrame({"timestamp": t, "effect": [0.30] * 5, "ci_low": [0.2] * 5,
+                          "ci_high": [0.4] * 5}).with_columns(
+        to_datetime(pl.col("timestamp")).alias("window_start"))
+    low, high = plots.plot_monitor(frame).get_ylim()
+    assert low < 0 < high

@@ -129,8 +129,11 @@ def result_html(frame: pl.DataFrame, notes: Sequence[str] = ()) -> Html:
     return table(frame) + bullets(notes)
 
 
-def verdict(significant: bool | None, lift: float | None, tested: bool | None = True) -> str:
+def verdict(significant: bool | None, lift: float | None, tested: bool | None = True,
+            method: str | None = None) -> str:
     """A comparison's verdict in words."""
+    if method == "not computed":
+        return "not computed"
     if tested is False:
         return "described, not tested"
     if significant is None:
@@ -163,7 +166,8 @@ def comparison_table(frame: pl.DataFrame, alpha: float, correction: str, *,
             "lift": r["lift"],
             f"{1 - alpha:.0%} CI": _interval(r["lift_ci_low"], r["lift_ci_high"]),
             "p": r["p_value"], f"p ({correction})": r["p_adjusted"],
-            "verdict": verdict(r["significant"], r["lift"], r.get("tested")), "notes": refs})
+            "verdict": verdict(r["significant"], r["lift"], r.get("tested"), r["method"]),
+            "notes": refs})
     shown = pl.DataFrame(rows, schema={
         "metric": pl.String, "compares": pl.String, "control": pl.String,
         "treatment": pl.String, "control value": pl.Float64, "treatment value": pl.Float64,

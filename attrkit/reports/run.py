@@ -7,13 +7,16 @@
 - ``DIR/NAME.json`` — parameters, key results, attrkit version, data window, status;
 - ``DIR/index.html`` — every run in ``DIR``, newest first.
 
-A failing cell still produces the HTML (showing the error) and the JSON (status ``failed``).
+A failing cell still produces the notebook, the HTML (each error in words, one line) and the JSON
+(status ``failed``), named ``NAME.failed.*`` so that the last good run's report stays; the index
+marks the run failed. Parameters are checked before anything runs (:mod:`attrkit.reports.checks`).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
@@ -22,8 +25,9 @@ from typing import Any
 
 from attrkit.errors import ConfigError, ReportError
 from attrkit.reports import render
+from attrkit.reports.checks import CHECKS
 from attrkit.reports.sections import RESULTS_MIMETYPE, jsonable
-from attrkit.storage import atomic_path, atomic_write_text
+from attrkit.storage import atomic_write_text
 
 DEFAULT_TEMPLATE = "attribution_report"
 
@@ -165,6 +169,19 @@ def render_html(notebook: Any) -> str:
     return body
 
 
+def _in_words(notebook: Any) -> Any:
+    """The notebook with each error as one line (``InputError: ...``), for the shared HTML; the
+    executed ``.ipynb`` keeps the whole traceback."""
+    import copy
+
+    notebook = copy.deepcopy(notebook)
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                output["traceback"] = [f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"]
+    return notebook
+
+
 def _results(notebook: Any) -> dict[str, Any]:
     for cell in notebook.cells:
         for output in cell.get("outputs", []):
@@ -198,14 +215,15 @@ def run_report(
     path = template_path(template)
     values = resolve_parameters(path, params)
     effective = {n: p.default for n, p in parameters(path).items()} | values
+    CHECKS.get(path.stem, lambda _: None)(effective)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     stem = name or path.stem
     if not stem or any(c in stem for c in "/\\") or stem.startswith("."):
         raise ConfigError(f"name={stem!r}: must be a plain file name")
-    nb_path, html_path, json_path = (out / f"{stem}.{ext}" for ext in ("ipynb", "html", "json"))
     error = None
-    with atomic_path(nb_path) as tmp_nb:
+    with tempfile.TemporaryDirectory(prefix=".attrkit-run-", dir=out) as scratch:
+        tmp_nb = Path(scratch) / f"{stem}.ipynb"
         try:
             papermill.execute_notebook(
                 str(path), str(tmp_nb), parameters=values, kernel_name=kernel,
@@ -214,7 +232,13 @@ def run_report(
         except PapermillExecutionError as exc:
             error = f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}"
         notebook = nbformat.read(str(tmp_nb), as_version=4)
-    atomic_write_text(html_path, render_html(notebook))
+        # A failed run is kept beside the last good one, never over it.
+        if error is not None:
+            stem = f"{stem}.failed"
+        nb_path, html_path, json_path = (out / f"{stem}.{ext}"
+                                         for ext in ("ipynb", "html", "json"))
+        atomic_write_text(nb_path, nbformat.writes(notebook))
+    atomic_write_text(html_path, render_html(_in_words(notebook)))
     results = _results(notebook)
     record = {
         "name": stem,

@@ -10,6 +10,7 @@ as ``<script>…</script>`` is shown as text and never runs.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -56,15 +57,38 @@ def totals_table(windows: pl.DataFrame, exposure: pl.DataFrame | None) -> pl.Dat
     return totals.sort("metric_name", "total", descending=[False, True])
 
 
+CORRECTION_NAMES = {
+    "holm": "Holm", "hochberg": "Hochberg", "bonferroni": "Bonferroni", "sidak": "Šidák",
+    "holm-sidak": "Holm–Šidák", "hochberg-sidak": "Hochberg–Šidák", "bh": "Benjamini–Hochberg",
+    "by": "Benjamini–Yekutieli", "none": "unadjusted"}
+
+
+def sentence(r: dict[str, Any], table: Any) -> str:
+    """One comparison in words, treatment first, with the sign and interval of the table's row.
+    "Drove" is said only of a randomised comparison with a verdict."""
+    what = f"{r['metric']} {KINDS.get(r['kind'], '')}".strip()
+    treatment, control = short_label(r["treatment"]), short_label(r["control"])
+    interval = (f"{1 - table.alpha:.0%} CI {r['lift_ci_low']:+.1%} to {r['lift_ci_high']:+.1%}"
+                if r["lift_ci_low"] is not None and math.isfinite(r["lift_ci_low"]) else "")
+    p = r["p_adjusted"]
+    p_text = ("" if p is None else f", {CORRECTION_NAMES[table.correction]}-adjusted p = {p:.2g}"
+              if table.correction != "none" else f", p = {p:.2g}")
+    caveat = f" Caution: {r['warnings']}." if r["warnings"] else ""
+    if r["significant"]:
+        word = "more" if r["lift"] >= 0 else "less"
+        return (f"{treatment} drove {abs(r['lift']):.1%} {word} {what} than {control} "
+                f"({interval}{p_text}).{caveat}")
+    if r["tested"]:
+        return (f"No significant difference in {what}, {treatment} vs {control}: "
+                f"{r['lift']:+.1%} ({interval}{p_text}).{caveat}")
+    return (f"Described, not tested: {what} attributed to {treatment} vs {control}: "
+            f"{r['lift']:+.1%} ({r['why']}).{caveat}")
+
+
 def conclusion(table: Any, alpha: float) -> list[str]:
     """Sentences written from the comparison results: the design first, then the randomised
     comparisons in the table's order (metric, pair, per user first), then what was only
-    described. "Drove" is said only of a randomised comparison with a verdict."""
-    method = {"holm": "Holm", "hochberg": "Hochberg", "bonferroni": "Bonferroni",
-              "sidak": "Šidák", "holm-sidak": "Holm–Šidák", "hochberg-sidak": "Hochberg–Šidák",
-              "bh": "Benjamini–Hochberg", "by": "Benjamini–Yekutieli",
-              "none": "unadjusted"}[table.correction]
-    level = f"{1 - alpha:.0%}"
+    described."""
     out = [f"Design: {table.design_text}."]
     if table.design_check is not None:
         out.append(table.design_check.summary())
@@ -72,25 +96,7 @@ def conclusion(table: Any, alpha: float) -> list[str]:
     if frame.height == 0:
         out.append("No comparison could be computed from these data.")
     for r in frame.sort("tested", descending=True, maintain_order=True).iter_rows(named=True):
-        what = f"{r['metric']} {KINDS.get(r['kind'], '')}".strip()
-        pair = f"{short_label(r['treatment'])} vs {short_label(r['control'])}"
-        interval = (f"{level} CI {r['lift_ci_low']:+.1%} to {r['lift_ci_high']:+.1%}"
-                    if r["lift_ci_low"] is not None and math.isfinite(r["lift_ci_low"]) else "")
-        p = r["p_adjusted"]
-        p_text = ("" if p is None else f", {method}-adjusted p = {p:.2g}"
-                  if table.correction != "none" else f", p = {p:.2g}")
-        caveat = f" Caution: {r['warnings']}." if r["warnings"] else ""
-        if r["significant"]:
-            word = "more" if r["lift"] >= 0 else "less"
-            out.append(f"{short_label(r['treatment'])} drove {abs(r['lift']):.1%} {word} "
-                       f"{what} than {short_label(r['control'])} ({interval}{p_text}).{caveat}")
-        elif r["tested"]:
-            out.append(f"No significant difference in {what}, {pair}: {r['lift']:+.1%} "
-                       f"({interval}{p_text}).{caveat}")
-        else:
-            out.append(f"Described, not tested: {what} attributed to "
-                       f"{short_label(r['treatment'])} vs {short_label(r['control'])}: "
-                       f"{r['lift']:+.1%} ({r['why']}).{caveat}")
+        out.append(sentence(r, table))
     if table.design == "users" and table.described is not None:
         for r in table.described.iter_rows(named=True):
             out.append(f"Described, not tested (not randomised): {short_label(r['source'])} was "
@@ -129,11 +135,13 @@ def between(windows: pl.DataFrame, exposure: pl.DataFrame | None, users: Any,
     return windows.filter(keep), exposure, users
 
 
-def monitored(table: Any) -> dict[str, Any] | None:
-    """The comparison the report monitors, chosen before looking at any p-value: the first
-    tested row (the baseline pair's first metric, per assigned user), else the first row with
-    a lift; None when nothing was compared."""
+def monitored(table: Any, metric: str | None = None) -> dict[str, Any] | None:
+    """The primary comparison, chosen before looking at any p-value: of ``metric`` (default
+    every metric), the first tested row (the baseline pair, per assigned user), else the first
+    row with a lift; None when nothing was compared."""
     frame = table.frame.filter(pl.col("lift").is_not_nan())
+    if metric is not None and frame.filter(metric=metric.upper()).height:
+        frame = frame.filter(metric=metric.upper())
     tested = frame.filter(pl.col("tested"))
     chosen = tested if tested.height else frame
     return chosen.row(0, named=True) if chosen.height else None
@@ -241,7 +249,10 @@ def health_section(health: Any, window: dict[str, Any]) -> Html:
 
 def metrics_intro() -> Html:
     return render.heading("Metrics over time") + render.paragraphs([
-        "Each metric per source, summed per hour from 15-minute windows. Time is UTC."])
+        "Each metric per source: first the raw counts per hour (summed from 15-minute windows; "
+        "unattributed events included), then, where the recommendations log says, the metric "
+        "per recommendation served and per assigned user, by day: the rates that compare "
+        "sources of different traffic fairly. Time is UTC."])
 
 
 def totals_section(windows: pl.DataFrame, exposure: pl.DataFrame | None) -> Html:
@@ -275,13 +286,13 @@ def comparisons_section(table: Any) -> Html:
 
 
 def monitoring(table: Any, windows: pl.DataFrame, exposure: pl.DataFrame | None, users: Any,
-               alpha: float) -> dict[str, Any]:
+               alpha: float, metric: str | None = None) -> dict[str, Any]:
     """The monitored comparison (:func:`monitored`) look by look. Returns ``intro`` and
     ``details`` (HTML), ``watch`` (the :func:`~attrkit.monitor` frame, or None), ``title``
     (of its chart) and ``note`` (the first significant look, in words)."""
     from attrkit.comparison import lift_by_day, monitor
 
-    top = monitored(table)
+    top = monitored(table, metric)
     if top is None:
         note = "No comparison to monitor."
         return {"intro": render.heading("Always-valid monitoring") + render.paragraphs([note]),
@@ -359,3 +370,222 @@ def results(title: str, window: dict[str, Any], table: Any, sentences: list[str]
             "monitor": monitor_note,
         },
     })
+
+
+@dataclass
+class ReportData:
+    """What the report analyses, from its parameters (:func:`load_data`).
+
+    Attributes:
+        origin: ``"sample"`` (the bundled synthetic data), ``"files"`` (the user's interactions)
+            or ``"report_csv"`` (the service's aggregates: no users, no exposure).
+        inputs: the inputs as the report names them.
+        metrics: metric names in the metric attribution's order (the report CSV's, read back).
+        primary_metric: the metric the report's answer is about.
+        baseline, sources: resolved source names (``None`` for every source / every pair).
+    """
+
+    windows: pl.DataFrame
+    health: Any
+    exposure: pl.DataFrame | None
+    traffic: pl.DataFrame | None
+    users: Any
+    origin: str
+    inputs: dict[str, str]
+    metrics: list[str]
+    primary_metric: str
+    baseline: str | None
+    sources: list[str] | None
+
+
+def load_data(p: dict[str, Any]) -> ReportData:
+    """The report's data from its parameters (as :func:`~attrkit.reports.checks.
+    check_attribution_report` checked them): the bundled sample when no input is given, the
+    user's files, or a Personalize report CSV; then the date range ``start``–``end``.
+    ``baseline`` and ``sources`` (comma-separated) accept the names the report shows."""
+    import tempfile
+    from pathlib import Path
+
+    import attrkit
+    from attrkit.reports.checks import given, resolve_source
+    from attrkit.simulate.sample import RECOMMENDER_A
+
+    health = exposure = traffic = users = None
+    baseline = p.get("baseline") or ""
+    if given(p.get("report_csv")):
+        origin, inputs = "report_csv", {"report_csv": p["report_csv"]}
+        windows = attrkit.read_report(p["report_csv"])
+        metrics = windows["metric_name"].unique(maintain_order=True).to_list()
+    else:
+        names = {k: p.get(k, "") for k in ("interactions", "items", "recommendations",
+                                           "metric_attribution")}
+        origin = "files" if given(names["interactions"]) else "sample"
+        if origin == "sample":
+            sample = attrkit.generate_sample(Path(tempfile.mkdtemp(prefix="attrkit-sample-")),
+                                             seed=p.get("seed", 0), days=p.get("sample_days", 14))
+            names = {"interactions": str(sample.interactions), "items": str(sample.items),
+                     "recommendations": str(sample.recommendations),
+                     "metric_attribution": str(sample.metric_attribution)}
+            baseline = baseline or RECOMMENDER_A  # the sample's control arm
+        result = attrkit.attribute(
+            names["interactions"], names["metric_attribution"],
+            items=names["items"] if given(names["items"]) else None,
+            recommendations=names["recommendations"] if given(names["recommendations"]) else None,
+            dedupe=p.get("dedupe", False), window_seconds=p.get("window_seconds", 900),
+            window_origin=p.get("window_origin", 0))
+        windows, health, exposure, traffic, users = (result.windows, result.health,
+                                                     result.exposure, result.traffic, result.users)
+        metrics = [m.name.upper() for m in result.metric_attribution.metrics]
+        inputs = {k: v for k, v in names.items() if given(v)} if origin == "files" else {}
+    windows, exposure, users = between(windows, exposure, users, p.get("start", ""),
+                                       p.get("end", ""))
+    known = windows["source"].unique().to_list()
+    wanted = [s.strip() for s in (p.get("sources") or "").split(",") if s.strip()]
+    primary = (p.get("primary_metric") or (metrics[0] if metrics else "")).upper()
+    if metrics and primary not in metrics:
+        from attrkit.errors import ConfigError
+
+        raise ConfigError(f"parameter primary_metric={p['primary_metric']!r}: no such metric; "
+                          f"metrics are {', '.join(metrics)}")
+    return ReportData(
+        windows, health, exposure, traffic, users, origin, inputs, metrics, primary,
+        resolve_source(baseline, known) if baseline else None,
+        [resolve_source(s, known, "sources") for s in wanted] or None)
+
+
+def compare_data(data: ReportData, p: dict[str, Any]) -> Any:
+    """:func:`attrkit.compare` on the report's data, with the report's options."""
+    from attrkit.comparison import compare
+
+    return compare(data.windows, exposure=data.exposure, traffic=data.traffic, users=data.users,
+                   baseline=data.baseline, sources=data.sources, design=p.get("design") or None,
+                   alpha=p.get("alpha", D.ALPHA), correction=p.get("correction", D.CORRECTION))
+
+
+def caveats(data: ReportData, table: Any) -> list[str]:
+    """The data-health caveats that matter to the answer, in words."""
+    out = []
+    h = data.health
+    if h is None:
+        out.append("Read from the service's report: duplicates, unresolved recommendation IDs and "
+                   "bad rows cannot be checked, and with no users nothing is tested.")
+    else:
+        if h.unattributed_events and not any(D.UNDEFINED_SOURCE in w for w in table.warnings):
+            out.append(f"{h.unattributed_share:.0%} of events have no source "
+                       "(SOURCE_NAME_UNDEFINED: no label, no recommendation ID).")
+        if h.unresolved_events:
+            out.append(f"{h.unresolved_events:,} events carry a recommendation ID the log does "
+                       f"not know ({h.unresolved_ids:,} distinct IDs).")
+        if h.duplicates:
+            out.append(f"{h.duplicates:,} exact duplicate events " + (
+                "were removed." if h.duplicates_removed else
+                "are counted, as the service counts them (dedupe=true removes them)."))
+        if sum(h.quarantined.values()):
+            out.append(f"{sum(h.quarantined.values()):,} bad rows were set aside.")
+    if table.srm is not None and table.srm.mismatch:
+        out.append(f"Sample ratio mismatch (p = {table.srm.p_value:.2g}): the arms' sizes are not "
+                   "the planned split, so the assignment may be broken.")
+    out += [w[0].upper() + w[1:] + ("" if w.endswith(".") else ".") for w in table.warnings
+            if "sample ratio" not in w.lower()]
+    return out
+
+
+def summary(title: str, data: ReportData, table: Any, window: dict[str, Any],
+            p: dict[str, Any]) -> Html:
+    """The report's opening: the question, the data, the answer for the primary metric, the
+    design and what the data says about it, and the caveats."""
+    from pathlib import Path
+
+    if data.origin == "sample":
+        about = (f"the bundled synthetic sample (seed {p.get('seed', 0)}, "
+                 f"{p.get('sample_days', 14)} days): simulated traffic with known effects, not "
+                 "real users.")
+    elif data.origin == "report_csv":
+        about = ("a Personalize metric-attribution report: totals per 15-minute window and "
+                 "source, with no users and no recommendations served.")
+    else:
+        about = "; ".join(f"{k} {Path(v).name}" for k, v in data.inputs.items()) + "."
+    span = (f"{window.get('first_utc', '–')} to {window.get('last_utc', '–')} "
+            f"({window['windows']:,} windows).")
+    top = monitored(table, data.primary_metric)
+    rows = table.frame.filter(metric=data.primary_metric)
+    answer = (sentence(top, table) if top is not None else
+              f"No comparison of {data.primary_metric} could be computed from these data"
+              + (f": {rows['why'][0]}." if rows.height and rows["why"][0] else "."))
+    out = (render.heading(title, 1) + render.paragraphs([answer], lead="Answer:")
+           + render.paragraphs([table.design_text + "."], lead="Design:"))
+    if table.design_check is not None:
+        out += render.paragraphs([table.design_check.summary()], lead="What the data shows:")
+    out += render.paragraphs([about], lead="Data:") + render.paragraphs([span], lead="Window:")
+    notes = caveats(data, table)
+    if notes:
+        out += render.paragraphs(["Before acting on this:"]) + render.bullets(notes)
+    return out
+
+
+NOT_APPLICABLE = {
+    "sample": {"interactions", "items", "recommendations", "metric_attribution", "report_csv"},
+    "files": {"report_csv", "seed", "sample_days"},
+    "report_csv": {"interactions", "items", "recommendations", "metric_attribution", "seed",
+                   "sample_days", "dedupe", "window_seconds", "window_origin"},
+}
+"""Parameters that do not apply to each kind of data, and are not shown."""
+
+
+def about_run(params: dict[str, Any], data: ReportData) -> Html:
+    """The run's parameters, collapsed, only those that apply to the data analysed."""
+    shown = [(k, v if v != "" else "(default)") for k, v in params.items()
+             if k not in NOT_APPLICABLE[data.origin]]
+    return render.heading("About this run") + render.details(
+        "Parameters of this run", render.key_values(shown), open=False)
+
+
+def unit_of(windows: pl.DataFrame, metric: str) -> str:
+    """The y axis unit of a metric's plot: events for a count, the sum of values otherwise."""
+    kind = windows.filter(metric_name=metric)["math_function"]
+    return {"samplecount": "events", "sum": "sum of values"}.get(kind[0] if len(kind) else "", "")
+
+
+def has_lifts(table: Any) -> bool:
+    """Whether any comparison has a lift to plot."""
+    return bool(table.frame.height and table.frame["lift"].is_not_nan().any())
+
+
+def daily_rates(data: ReportData, metric: str) -> pl.DataFrame:
+    """A metric per UTC day and source: its total, per recommendation served (with the log's
+    exposure) and per assigned user (with per-user data: the metric attributed to a source by
+    the users assigned to it, over the users assigned to it by the day's end).
+
+    Returns:
+        ``day`` (a UTC datetime), ``source``, ``total``, and where known ``per_recommendation``
+        and ``per_assigned_user``.
+    """
+    from attrkit.attribution.users import DAY
+    from attrkit.frames import to_datetime
+
+    day = (pl.col("timestamp") // DAY) * DAY
+    out = (data.windows.filter(metric_name=metric.upper()).group_by(day.alias("_d"), "source")
+           .agg(pl.col("value").sum().alias("total")))
+    if data.exposure is not None:
+        served = (data.exposure.group_by(day.alias("_d"), "source")
+                  .agg(pl.col("exposure").sum().alias("served")))
+        out = out.join(served, on=["_d", "source"], how="left").with_columns(
+            (pl.col("total") / pl.col("served")).alias("per_recommendation")).drop("served")
+    users = data.users
+    if users is not None and users.assignment.height:
+        arm = users.assignment.select("USER_ID", pl.col("arm").alias("source"))
+        own = (users.values.filter(metric_name=metric.upper())
+               .join(arm, on=["USER_ID", "source"]).group_by(pl.col("day").alias("_d"), "source")
+               .agg(pl.col("value").sum().alias("arm_total")))
+        joined = (users.assignment.group_by(pl.col("arm").alias("source"),
+                                            ((pl.col("first_served") // DAY) * DAY).alias("_f"))
+                  .len().sort("_f").with_columns(pl.col("len").cum_sum().over("source")
+                                                 .alias("assigned")))
+        out = (out.sort("_d").join_asof(joined.select("source", "_f", "assigned"),
+                                        left_on="_d", right_on="_f", by="source",
+                                        check_sortedness=False)  # both sorted by day above
+               .join(own, on=["_d", "source"], how="left")
+               .with_columns((pl.col("arm_total") / pl.col("assigned"))  # none: no point
+                             .alias("per_assigned_user")).drop("_f", "assigned", "arm_total"))
+    return (out.with_columns(to_datetime(pl.col("_d")).alias("day")).drop("_d")
+            .select("day", pl.exclude("day")).sort("day", "source"))

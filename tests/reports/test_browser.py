@@ -109,3 +109,30 @@ def test_index_page_links_the_run(browser, hostile_report):
     assert page.url.endswith("hostile.html")
     assert errors == []
     page.close()
+
+
+@pytest.fixture(scope="module")
+def sample_report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sample")
+    done = subprocess.run([sys.executable, "-m", "attrkit", "report", "--out", str(out),
+                           "-p", "sample_days", "3"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    return out / "attribution_report.html"
+
+
+def test_the_answer_comes_first_and_the_parameters_last(browser, sample_report):
+    page, _, errors, _ = _open(browser, sample_report)
+
+    def top(selector):
+        return page.locator(selector).first.bounding_box()["y"]
+
+    answer = page.locator("p", has_text="Answer:").first
+    assert answer.bounding_box()["y"] < top("img")  # above the first plot
+    text = answer.inner_text()
+    assert "per assigned user" in text and "vs" in text or "drove" in text, text
+    assert "synthetic" in page.locator("body").inner_text()
+    conclusion = page.locator("h2", has_text="Conclusion").first.bounding_box()["y"]
+    details = page.locator("details").last
+    assert details.bounding_box()["y"] > conclusion and details.get_attribute("open") is None
+    assert errors == []
+    page.close()

@@ -87,6 +87,7 @@ def test_comparison_rows_show_verdicts_in_words_and_methods_as_footnotes():
 
 def test_verdicts():
     assert render.verdict(None, 0.1) == "no verdict"
+    assert render.verdict(None, None, False, "not computed") == "not computed"
     assert render.verdict(False, 0.1) == "not significant"
     assert render.verdict(True, -0.1) == "▼ lower"
     assert render.verdict(True, 0.1, tested=False) == "described, not tested"

@@ -96,16 +96,48 @@ def test_wrong_type_is_refused(tmp_path, name, value):
     assert not (tmp_path / "o").exists()
 
 
-def test_failing_notebook_still_writes_html_and_exits_nonzero(tmp_path):
-    missing = tmp_path / "missing.csv"
-    done = _run("report", "--out", str(tmp_path), "-p", "interactions", str(missing),
-                "-p", "metric_attribution", str(tmp_path / "ma.json"))
+@pytest.mark.parametrize("given, error", [
+    (["-p", "interactions", "{tmp}/missing.csv", "-p", "metric_attribution", "{tmp}/ma.json"],
+     "parameter interactions='{tmp}/missing.csv': no such file"),
+    (["-p", "interactions", "{tmp}/events.csv"],
+     "parameter metric_attribution: required with interactions"),
+    (["-p", "interactions", "{tmp}/events.csv", "-p", "metric_attribution", "{tmp}"],
+     "parameter metric_attribution='{tmp}': is a folder; give a file"),
+    (["-p", "report_csv", "{tmp}/events.csv", "-p", "interactions", "{tmp}/events.csv"],
+     "parameters report_csv and interactions: give one, not both"),
+    (["-p", "design", "user"], "parameter design='user': must be one of users, requests"),
+    (["-p", "start", "yesterday"], "parameter start='yesterday': not an ISO date-time"),
+])
+def test_parameters_are_checked_before_anything_runs(tmp_path, given, error):
+    (tmp_path / "events.csv").write_text("USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE\nu,i,1,click\n")
+    out = tmp_path / "out"
+    done = _run("report", "--out", str(out), *[g.format(tmp=tmp_path) for g in given])
+    assert done.returncode == 2, done.stderr
+    assert error.format(tmp=tmp_path) in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_a_failed_run_keeps_the_last_good_report_and_shows_the_error_in_words(tmp_path):
+    good = _run("report", "--out", str(tmp_path), "--name", "wk", "-p", "sample_days", "1")
+    assert good.returncode == 0, good.stderr
+    before = (tmp_path / "wk.html").read_bytes()
+    (tmp_path / "events.csv").write_text("USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE\nu,i,1,click\n")
+    (tmp_path / "ma.json").write_text('{"name": "m", "metrics": [{"eventType": "click", '
+                                      '"metricName": "c", "expression": "MEAN(Items.X)"}]}')
+    done = _run("report", "--out", str(tmp_path), "--name", "wk", "-p", "interactions",
+                str(tmp_path / "events.csv"), "-p", "metric_attribution", str(tmp_path / "ma.json"))
     assert done.returncode == 1
-    assert "report failed" in done.stderr
-    html = (tmp_path / "attribution_report.html").read_text()
-    assert "file not found" in html  # the error is shown in the report
-    record = json.loads((tmp_path / "attribution_report.json").read_text())
-    assert record["status"] == "failed" and "file not found" in record["error"]
+    assert "report failed" in done.stderr and "wk.failed.html" in done.stderr
+    assert (tmp_path / "wk.html").read_bytes() == before
+    html = (tmp_path / "wk.failed.html").read_text()
+    assert "ConfigError: " in html and "MEAN(Items.X)" in html
+    assert "Traceback" not in html and "site-packages" not in html and "attrkit/" not in html
+    record = json.loads((tmp_path / "wk.failed.json").read_text())
+    assert record["status"] == "failed" and "MEAN(Items.X)" in record["error"]
+    assert "Traceback" in (tmp_path / "wk.failed.ipynb").read_text()  # kept for whoever debugs
+    index = (tmp_path / "index.html").read_text()
+    assert "wk.html" in index and "wk.failed.html" in index and "failed" in index
 
 
 def test_params_lists_types_defaults_and_help():
@@ -136,3 +168,77 @@ def test_bad_params_file_is_named(tmp_path, content, match):
     assert done.returncode == 2
     assert str(params) in done.stderr and match in done.stderr
     assert not (tmp_path / "o").exists()
+
+
+TINY_EVENTS = """USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE,RECOMMENDATION_ID,EVENT_ATTRIBUTION_SOURCE
+u1,i1,1767571200,click,r1,
+u2,i2,1767571300,click,r2,
+u3,i1,1767572200,click,,carousel
+u1,i2,1767572300,watch,r1,
+u4,i1,1767572400,click,r3,
+"""
+TINY_LOG = """RECOMMENDATION_ID,SOURCE,TIMESTAMP,USER_ID
+r1,arn:aws:personalize:us-east-1:1:recommender/top-picks,1767571100,u1
+r2,arn:aws:personalize:us-east-1:1:recommender/trending-now,1767571150,u2
+r3,arn:aws:personalize:us-east-1:1:recommender/trending-now,1767571190,u4
+"""
+TINY_MA = ('{"name": "tiny", "metrics": [{"eventType": "click", "metricName": "clicks", '
+           '"expression": "SAMPLECOUNT()"}, {"eventType": "watch", "metricName": "watches", '
+           '"expression": "SAMPLECOUNT()"}]}')
+TWO_WINDOWS = """METRIC_NAME,EVENT_TYPE,VALUE,MATH_FUNCTION,EVENT_ATTRIBUTION_SOURCE,TIMESTAMP
+CLICKS,CLICK,10,samplecount,arn:aws:personalize:us-east-1:1:recommender/top-picks,1767571200
+CLICKS,CLICK,12,samplecount,trending-now,1767571200
+CLICKS,CLICK,11,samplecount,arn:aws:personalize:us-east-1:1:recommender/top-picks,1767572100
+"""
+
+
+def _words_only(out, name):
+    record = json.loads((out / f"{name}.json").read_text())
+    assert record["status"] == "ok", record["error"]
+    html = (out / f"{name}.html").read_text()
+    assert "Traceback" not in html and 'class="jp-RenderedText" data-mime-type="application/vnd' \
+        not in html
+    return record, html
+
+
+def test_a_tiny_hand_made_dataset_renders_and_says_what_cannot_be_computed(tmp_path):
+    for name, text in (("events.csv", TINY_EVENTS), ("log.csv", TINY_LOG), ("ma.json", TINY_MA)):
+        (tmp_path / name).write_text(text)
+    out = tmp_path / "out"
+    done = _run("report", "--out", str(out), "--name", "tiny", "-p", "interactions",
+                str(tmp_path / "events.csv"), "-p", "recommendations", str(tmp_path / "log.csv"),
+                "-p", "metric_attribution", str(tmp_path / "ma.json"), "-p", "items", "none",
+                "-p", "baseline", "top-picks")
+    assert done.returncode == 0, done.stderr
+    record, html = _words_only(out, "tiny")
+    assert "No comparison of CLICKS could be computed" in html
+    assert "not computed" in html and "seed" not in record["results"]
+    assert "events.csv" in html and "synthetic" not in html
+
+
+def test_a_two_window_service_report_renders_without_a_verdict(tmp_path):
+    (tmp_path / "report.csv").write_text(TWO_WINDOWS)
+    out = tmp_path / "out"
+    done = _run("report", "--out", str(out), "--name", "svc", "-p", "report_csv",
+                str(tmp_path / "report.csv"), "-p", "baseline", "top-picks")
+    assert done.returncode == 0, done.stderr
+    record, html = _words_only(out, "svc")
+    answer = record["results"]["conclusion"]
+    assert not any(" drove " in line for line in answer)
+    assert "Read from the service's report" in html
+    assert all(c["significant"] is None for c in record["results"]["comparisons"])
+
+
+def test_baseline_names_a_source_exactly_never_by_substring(tmp_path):
+    from attrkit.errors import ConfigError
+    from attrkit.reports.checks import resolve_source
+
+    arns = ["arn:aws:personalize:us-east-1:1:recommender/top-picks",
+            "arn:aws:personalize:eu-west-1:1:recommender/top-picks",
+            "arn:aws:personalize:us-east-1:1:recommender/trending-now", "partner"]
+    assert resolve_source("trending-now", arns) == arns[2]
+    assert resolve_source("partner", arns) == "partner"
+    with pytest.raises(ConfigError, match="names 2 sources .*eu-west-1.*us-east-1"):
+        resolve_source("top-picks", arns)
+    with pytest.raises(ConfigError, match="no such source; sources are top-picks, top-picks, trending-now, partner"):
+        resolve_source("trending", arns)

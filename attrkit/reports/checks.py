@@ -1,0 +1,103 @@
+"""Checks of a report's parameters, run before the notebook starts: a mistake gets a one-line
+error naming the parameter, and nothing is run or written.
+
+:data:`CHECKS` maps a template to its check; :func:`~attrkit.reports.run.run_report` calls it
+with the run's effective parameters (defaults and given values).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from attrkit import storage
+from attrkit.errors import ConfigError
+
+NONE = "none"
+"""A parameter value meaning "no such input" (``-p items none``)."""
+
+
+def given(value: Any) -> bool:
+    """Whether an input parameter names an input (not empty, not ``none``)."""
+    return isinstance(value, str) and value.strip() != "" and value.strip().lower() != NONE
+
+
+def _exists(name: str, value: str, *, folder_ok: bool = False) -> None:
+    if storage.is_remote(value):
+        return  # checked when read: a remote object's absence is an AWS error with its own line
+    path = Path(value).expanduser()
+    if not path.exists():
+        raise ConfigError(f"parameter {name}={value!r}: no such file")
+    if path.is_dir() and not folder_ok:
+        raise ConfigError(f"parameter {name}={value!r}: is a folder; give a file")
+
+
+def check_attribution_report(p: dict[str, Any]) -> None:
+    """The attribution report's inputs and options, before anything runs."""
+    from attrkit.comparison import DESIGNS
+    from attrkit.reports.sections import epoch
+    from attrkit.stats.multiple import CORRECTIONS
+
+    if given(p.get("report_csv")):
+        if given(p.get("interactions")):
+            raise ConfigError("parameters report_csv and interactions: give one, not both (a "
+                              "Personalize report CSV, or the interactions to attribute)")
+        _exists("report_csv", p["report_csv"], folder_ok=True)
+    elif given(p.get("interactions")):
+        _exists("interactions", p["interactions"])
+        if not given(p.get("metric_attribution")):
+            raise ConfigError("parameter metric_attribution: required with interactions (the "
+                              "CreateMetricAttribution JSON that names the metrics)")
+    for name in ("items", "recommendations", "metric_attribution"):
+        if given(p.get(name)):
+            _exists(name, p[name])
+    if p.get("design") and p["design"] not in DESIGNS:
+        raise ConfigError(f"parameter design={p['design']!r}: must be one of "
+                          f"{', '.join(DESIGNS)}, or empty")
+    if p.get("correction") and p["correction"] not in CORRECTIONS:
+        raise ConfigError(f"parameter correction={p['correction']!r}: must be one of "
+                          f"{', '.join(CORRECTIONS)}")
+    alpha = p.get("alpha", 0.05)
+    if not isinstance(alpha, int | float) or not 0 < alpha < 1:
+        raise ConfigError(f"parameter alpha={alpha!r}: must be between 0 and 1")
+    for name in ("start", "end"):
+        if p.get(name):
+            try:
+                epoch(p[name])
+            except ValueError:
+                raise ConfigError(f"parameter {name}={p[name]!r}: not an ISO date-time such as "
+                                  "2026-01-05T00:00") from None
+    if p.get("window_seconds", 900) <= 0:
+        raise ConfigError(f"parameter window_seconds={p['window_seconds']!r}: must be positive")
+
+
+CHECKS: dict[str, Callable[[dict[str, Any]], None]] = {
+    "attribution_report": check_attribution_report,
+}
+
+
+def resolve_source(name: str, known: Iterable[str], parameter: str = "baseline") -> str:
+    """A source named as the report shows it: the full name, or exactly the last segment of an
+    ARN (after the last ``/``), never a part of one.
+
+    Example:
+        >>> arns = ["arn:aws:personalize:us-east-1:1:recommender/top-picks", "carousel"]
+        >>> resolve_source("top-picks", arns)
+        'arn:aws:personalize:us-east-1:1:recommender/top-picks'
+    """
+    known = sorted(set(known))
+    if name in known:
+        return name
+    hits = [s for s in known if s.startswith("arn:") and s.rsplit("/", 1)[-1] == name]
+    if len(hits) == 1:
+        return hits[0]
+    if hits:
+        raise ConfigError(f"parameter {parameter}={name!r}: names {len(hits)} sources "
+                          f"({', '.join(hits)}); give the full name")
+    raise ConfigError(f"parameter {parameter}={name!r}: no such source; sources are "
+                      f"{', '.join(short(s) for s in known)}")
+
+
+def short(source: str) -> str:
+    return source.rsplit("/", 1)[-1] if source.startswith("arn:") else source
