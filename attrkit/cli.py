@@ -141,7 +141,7 @@ def _report(args: argparse.Namespace) -> int:
         run = run_report(args.template, given, args.out, name=args.name, kernel=args.kernel)
     except ReportError as exc:
         print(f"attrkit: report failed: {exc}", file=sys.stderr)
-        return 1
+        return 2 if exc.bad_input else 1
     print(f"report: {run.html}")
     print(f"notebook: {run.notebook}")
     print(f"results: {run.json}")

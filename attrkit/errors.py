@@ -53,4 +53,13 @@ class AwsError(AttrkitError):
 
 
 class ReportError(AttrkitError):
-    """A report notebook failed; the HTML with the error was still written."""
+    """A report notebook failed; the HTML with the error was still written.
+
+    Attributes:
+        bad_input: the failure was the user's input or a parameter (an :class:`InputError` or
+            :class:`ConfigError` inside the notebook), not attrkit: the CLI exits 2, not 1.
+    """
+
+    def __init__(self, message: str, *, bad_input: bool = False) -> None:
+        super().__init__(message)
+        self.bad_input = bad_input

@@ -94,8 +94,8 @@ class DesignCheck:
         text = (f"{self.users:,} users in the recommendations log ({arms}); "
                 f"{self.multi_source_users:,} ({self.multi_source_share:.1%}) were served by "
                 f"more than one source and stay in the arm that served them first; "
-                f"{self.event_users_not_in_log:,} users with events are not in the log and are "
-                "not analysed")
+                f"{self.event_users_not_in_log:,} users with events have no arm (not in the log, "
+                "or first served after the period analysed) and are not analysed")
         if self.log_rows_without_user:
             text += f"; {self.log_rows_without_user:,} log rows have no USER_ID"
         return text + "."

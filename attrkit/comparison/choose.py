@@ -38,6 +38,7 @@ from attrkit import defaults as D
 from attrkit.attribution.engine import attribute_exposure
 from attrkit.attribution.users import DAY, UserData
 from attrkit.comparison.results import KINDS, NO_DESIGN, ComparisonTable
+from attrkit.errors import ConfigError
 from attrkit.frames import RESULT_SCHEMA, to_polars
 from attrkit.stats import (
     Comparison,
@@ -184,20 +185,20 @@ def compare(
     if design is None and users is not None:
         design = "users"
     if design == "users" and users is None:
-        raise ValueError("design='users' needs per-user data: a recommendations log with USER_ID "
+        raise ConfigError("design='users' needs per-user data: a recommendations log with USER_ID "
                          "(attribute(..., recommendations=...)) or users=")
     if cap is not None and not (isinstance(cap, float) and 0.5 <= cap < 1):
-        raise ValueError(f"cap={cap!r}: must be a quantile between 0.5 and 1, such as 0.99")
+        raise ConfigError(f"cap={cap!r}: must be a quantile between 0.5 and 1, such as 0.99")
     pre = None
     if start is not None:
         if isinstance(start, bool) or not isinstance(start, int) or start % DAY:
-            raise ValueError(f"start={start!r}: must be Unix seconds at midnight UTC (a whole day)")
+            raise ConfigError(f"start={start!r}: must be Unix seconds at midnight UTC (a whole day)")
         w = w.filter(pl.col("timestamp") >= start)
         exp = exp.filter(pl.col("timestamp") >= start) if exp is not None else None
         if users is not None:
             early = users.assignment.filter(pl.col("first_served") < start).height
             if design == "users" and early:
-                raise ValueError(f"start={start}: {early:,} users were served before it; the "
+                raise ConfigError(f"start={start}: {early:,} users were served before it; the "
                                  "pre-period must precede assignment")
             pre, users = users, users.between(start, None)
     math_fn = dict(w.select("metric_name", "math_function").unique().iter_rows()) \
@@ -206,15 +207,16 @@ def compare(
     chosen = [m.upper() for m in metrics] if metrics else all_metrics
     unknown = sorted(set(chosen) - set(all_metrics))
     if unknown:
-        raise ValueError(f"metrics: {unknown[0]!r} is not in the windows; metrics are "
-                         f"{all_metrics}")
+        raise ConfigError(f"metrics: {unknown[0]!r} is not in the windows; metrics are "
+                          f"{', '.join(all_metrics)}")
     present = w["source"].unique().sort().to_list()
     if design == "users":
         present = sorted(set(present) | set(users.arms))
     src = sources or [s for s in present if s != D.UNDEFINED_SOURCE]
     for s in [*src, *([baseline] if baseline else []), *(x for pair in volume or [] for x in pair)]:
         if s not in present:
-            raise ValueError(f"source {s!r}: not in the windows; sources are {present}")
+            raise ConfigError(f"source {s!r}: not in the windows; sources are "
+                              f"{', '.join(map(_short, present))}")
 
     warnings: list[str] = []
     total = w.filter(pl.col("metric_name") == chosen[0])
@@ -228,9 +230,9 @@ def compare(
     if design == "users":
         arms = [s for s in users.arms if s in src]
         if baseline is not None and baseline not in arms:
-            raise ValueError(f"baseline={baseline!r}: no user was assigned to it, so it was not "
-                             f"randomised; the arms are {users.arms} (or declare "
-                             "design='requests')")
+            raise ConfigError(f"baseline={_short(baseline)!r}: no user was assigned to it, so it "
+                              "was not randomised; the arms are "
+                              f"{', '.join(map(_short, users.arms))} (or declare design='requests')")
         check = users.check(chosen[0])
         if len(arms) < 2:
             # nothing randomised to compare: everything is described, nothing tested
@@ -264,11 +266,16 @@ def compare(
     return ComparisonTable(frame, warnings, srm, alpha, correction, design, check, described)
 
 
+def _short(source: str) -> str:
+    """An ARN's last segment (``top-picks``), as reports name sources; other names as they are."""
+    return source.rsplit("/", 1)[-1] if source.startswith("arn:") else source
+
+
 def _pairs(src: list[str], baseline: str | None) -> list[tuple[str, str]]:
     pairs = ([(baseline, s) for s in src if s != baseline] if baseline
              else list(itertools.combinations(src, 2)))
     if not pairs:
-        raise ValueError(f"need at least two sources to compare; have {src}")
+        raise ConfigError(f"need at least two sources to compare; have {src}")
     return pairs
 
 
@@ -339,7 +346,7 @@ def _verdicts(frame: pl.DataFrame, design: str | None, correction: str, alpha: f
         (pl.col("unit") == "windows") & (pl.col("windows") < MIN_WINDOWS))
     return frame.with_columns(pl.Series("p_adjusted", p_adj, dtype=pl.Float64),
                               pl.Series("significant", rejected, dtype=pl.Boolean)).with_columns(
-        pl.when(small & pl.col("tested")).then(False).otherwise(pl.col("significant"))
+        pl.when(small & pl.col("tested")).then(None).otherwise(pl.col("significant"))
         .alias("significant"))
 
 
@@ -565,13 +572,35 @@ def compare_users(
     Returns:
         One row per metric and treatment arm: users, means, relative lift with interval,
         p-value, adjusted p-value, method.
+
+    Example:
+        From an attribution whose log has ``USER_ID`` (``result.users``): each user's metric
+        attributed to the arm that served them first, zeros included, and the
+        recommendations served::
+
+            per_user = (result.users.per_user("CLICKS", [A, B])
+                        .select("USER_ID", "arm", pl.col("value").alias("clicks"), "served"))
+            compare_users(per_user, arm="arm", metrics=["clicks"],
+                          ratios={"clicks_per_recommendation": ("clicks", "served")},
+                          baseline=A)
+
+        >>> import polars as pl
+        >>> u = pl.DataFrame({"source": ["A", "B"] * 100,
+        ...                   "clicks": [float(i % 5 + (i % 2)) for i in range(200)]})
+        >>> r = compare_users(u, metrics=["clicks"], baseline="A").row(0, named=True)
+        >>> r["control_users"], r["treatment_users"], round(r["lift"], 4)
+        (100, 100, 0.5)
     """
     alpha = check_alpha(alpha)
     check_choice("correction", correction, CORRECTIONS)
     u = to_polars(users, "users")
+    shape = ("users needs one row per user: a column with each user's source (named by arm=) "
+             "and one numeric column per metric")
     if arm not in u.columns:
-        raise ValueError(f"arm={arm!r}: not a column of users (columns: {u.columns}); arm names "
-                         "the column that holds each user's source")
+        raise ValueError(f"arm={arm!r}: not a column of users (columns: {u.columns}); {shape}")
+    if u.height and "USER_ID" in u.columns and u["USER_ID"].n_unique() < u.height:
+        raise ValueError(f"users: {u.height - u['USER_ID'].n_unique():,} repeated USER_IDs; "
+                         f"{shape} (aggregate per user first)")
     arms = u[arm].unique().sort().to_list()
     control = baseline if baseline is not None else arms[0]
     if control not in arms:
@@ -581,7 +610,7 @@ def compare_users(
     pre = pre or {}
     for col in [*metrics, *pre.values(), *(c for pair in ratios.values() for c in pair)]:
         if col not in u.columns:
-            raise ValueError(f"column {col!r}: not in users (columns: {u.columns})")
+            raise ValueError(f"column {col!r}: not in users (columns: {u.columns}); {shape}")
     if not metrics and not ratios:
         raise ValueError("metrics or ratios: name at least one metric")
     u = u.with_columns(pl.Series(f"{m}__cuped", cuped_adjusted(u[m], u[x]))

@@ -14,6 +14,7 @@ import json
 import os
 import re
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -80,7 +81,11 @@ class Dataset:
         return [c for c in self.raw.collect_schema() if c != "_pos"]
 
     def error(self, pos: int | None, rule: str, column: str | None = None) -> InputError:
-        """An :class:`InputError` pointing at ``pos`` in this dataset."""
+        """An :class:`InputError` pointing at ``pos`` in this dataset, naming the column as the
+        file does (a PutEvents field such as ``sentAt``, not attrkit's ``TIMESTAMP``)."""
+        if self.format == "jsonl" and column in _JSON_FIELDS:
+            rule = rule.replace(column, _JSON_FIELDS[column])
+            column = _JSON_FIELDS[column]
         if self.position == "line":
             return InputError(self.source, rule, line=pos, column=column)
         return InputError(self.source, rule, row=pos, column=column)
@@ -283,6 +288,31 @@ _EVENT_FIELDS = {
 }
 
 
+_JSON_FIELDS = {col: key for key, col in _EVENT_FIELDS.items()} | {
+    "USER_ID": "userId", "SESSION_ID": "sessionId",
+    "EVENT_ATTRIBUTION_SOURCE": "metricAttribution.eventAttributionSource"}
+"""attrkit's column → the PutEvents field it came from, for error messages."""
+
+
+def _sent_at(value: Any) -> str | None:
+    """``sentAt`` as Unix seconds: the SDKs send a number, or an ISO 8601 date-time string
+    (``2026-01-05T10:00:00Z``; without a zone, UTC). Anything else is passed on for the row
+    rules to name.
+
+    Example:
+        >>> _sent_at("2026-01-05T00:00:01.5Z"), _sent_at(1767571201), _sent_at("soon")
+        ('1767571201.5', '1767571201', 'soon')
+    """
+    if isinstance(value, str) and re.match(r"^\s*\d{4}-\d{2}-\d{2}", value):
+        try:
+            t = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            return value
+        seconds = (t if t.tzinfo else t.replace(tzinfo=UTC)).timestamp()
+        return str(int(seconds)) if seconds == int(seconds) else repr(seconds)
+    return _text(value)
+
+
 def upper_snake(key: str) -> str:
     """``watchSeconds`` → ``WATCH_SECONDS``: how PutEvents property keys become columns.
 
@@ -353,7 +383,7 @@ def _flatten_request(req: Any) -> tuple[list[dict[str, Any]], tuple[str | None, 
         # Anonymous sessions: the service keys events by sessionId when userId is absent.
         row: dict[str, Any] = {"USER_ID": user or session, "SESSION_ID": session}
         for key, col in _EVENT_FIELDS.items():
-            row[col] = _text(ev.get(key))
+            row[col] = _sent_at(ev.get(key)) if key == "sentAt" else _text(ev.get(key))
         impression = ev.get("impression")
         if impression is not None:
             if (not isinstance(impression, list) or not 1 <= len(impression) <= 25

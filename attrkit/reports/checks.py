@@ -68,6 +68,12 @@ def check_attribution_report(p: dict[str, Any]) -> None:
             except ValueError:
                 raise ConfigError(f"parameter {name}={p[name]!r}: not an ISO date-time such as "
                                   "2026-01-05T00:00") from None
+    if given(p.get("report_csv")) and (p.get("window_seconds", 900) != 900
+                                       or p.get("window_origin", 0) != 0):
+        raise ConfigError("parameters window_seconds and window_origin: a report CSV keeps the "
+                          "service's 15-minute windows; they apply to interactions only")
+    if p.get("timestamp_unit", "s") not in ("s", "ms"):
+        raise ConfigError(f"parameter timestamp_unit={p['timestamp_unit']!r}: must be s or ms")
     if p.get("window_seconds", 900) <= 0:
         raise ConfigError(f"parameter window_seconds={p['window_seconds']!r}: must be positive")
 

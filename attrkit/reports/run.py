@@ -175,6 +175,8 @@ def _in_words(notebook: Any) -> Any:
     import copy
 
     notebook = copy.deepcopy(notebook)
+    notebook.cells = [c for c in notebook.cells
+                      if "papermill-error-cell-tag" not in c.get("metadata", {}).get("tags", [])]
     for cell in notebook.cells:
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error":
@@ -221,7 +223,7 @@ def run_report(
     stem = name or path.stem
     if not stem or any(c in stem for c in "/\\") or stem.startswith("."):
         raise ConfigError(f"name={stem!r}: must be a plain file name")
-    error = None
+    error, bad_input = None, False
     with tempfile.TemporaryDirectory(prefix=".attrkit-run-", dir=out) as scratch:
         tmp_nb = Path(scratch) / f"{stem}.ipynb"
         try:
@@ -231,6 +233,7 @@ def run_report(
             )
         except PapermillExecutionError as exc:
             error = f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}"
+            bad_input = exc.ename in ("ConfigError", "InputError")
         notebook = nbformat.read(str(tmp_nb), as_version=4)
         # A failed run is kept beside the last good one, never over it.
         if error is not None:
@@ -258,7 +261,8 @@ def run_report(
     index = write_index(out)
     run = ReportRun(nb_path, html_path, json_path, index, error is None, error)
     if error is not None:
-        raise ReportError(f"{path.stem}: {error}; the report with the error is at {html_path}")
+        raise ReportError(f"{path.stem}: {error}; the report with the error is at {html_path}",
+                          bad_input=bad_input)
     return run
 
 

@@ -68,12 +68,24 @@ def sentence(r: dict[str, Any], table: Any) -> str:
     "Drove" is said only of a randomised comparison with a verdict."""
     what = f"{r['metric']} {KINDS.get(r['kind'], '')}".strip()
     treatment, control = short_label(r["treatment"]), short_label(r["control"])
-    interval = (f"{1 - table.alpha:.0%} CI {r['lift_ci_low']:+.1%} to {r['lift_ci_high']:+.1%}"
-                if r["lift_ci_low"] is not None and math.isfinite(r["lift_ci_low"]) else "")
+    low, high = r["lift_ci_low"], r["lift_ci_high"]
+    bounded = low is not None and high is not None and math.isfinite(low) and math.isfinite(high)
+    interval = (f"{1 - table.alpha:.0%} CI {low:+.1%} to {high:+.1%}" if bounded else
+                f"{1 - table.alpha:.0%} CI unbounded" if low is not None else "no interval")
     p = r["p_adjusted"]
+    adjusted = table.correction != "none"
     p_text = ("" if p is None else f", {CORRECTION_NAMES[table.correction]}-adjusted p = {p:.2g}"
-              if table.correction != "none" else f", p = {p:.2g}")
+              if adjusted else f", p = {p:.2g}")
     caveat = f" Caution: {r['warnings']}." if r["warnings"] else ""
+    excludes_zero = bounded and (low > 0 or high < 0)
+    if r["tested"] and r["significant"] is None:
+        return (f"No verdict on {what}, {treatment} vs {control}: {r['lift']:+.1%} "
+                f"({interval}{p_text}).{caveat}")
+    if r["tested"] and not r["significant"] and excludes_zero and adjusted:
+        return (f"No significant difference in {what} after correcting for "
+                f"{_family(table)} tested comparisons, {treatment} vs {control}: "
+                f"{r['lift']:+.1%} ({interval} before correction, unadjusted p = "
+                f"{r['p_value']:.2g}{p_text}).{caveat}")
     if r["significant"]:
         word = "more" if r["lift"] >= 0 else "less"
         return (f"{treatment} drove {abs(r['lift']):.1%} {word} {what} than {control} "
@@ -83,6 +95,10 @@ def sentence(r: dict[str, Any], table: Any) -> str:
                 f"{r['lift']:+.1%} ({interval}{p_text}).{caveat}")
     return (f"Described, not tested: {what} attributed to {treatment} vs {control}: "
             f"{r['lift']:+.1%} ({r['why']}).{caveat}")
+
+
+def _family(table: Any) -> int:
+    return int(table.frame["tested"].sum())
 
 
 def conclusion(table: Any, alpha: float) -> list[str]:
@@ -256,7 +272,11 @@ def metrics_intro() -> Html:
 
 
 def totals_section(windows: pl.DataFrame, exposure: pl.DataFrame | None) -> Html:
-    return render.heading("Totals and rates per recommendation served") + render.table(
+    return render.heading("Totals and rates per recommendation served") + render.paragraphs([
+        "Everything attributed to each source, and per recommendation it served, over all "
+        "traffic. The comparisons below estimate per assigned user (and per recommendation "
+        "served to assigned users), so their values differ from these where users are not "
+        "in the log or were served by several sources."]) + render.table(
         totals_table(windows, exposure),
         {"total": ",.0f", "served": ",.0f", "per_recommendation": ".4f"})
 
@@ -270,9 +290,10 @@ def comparisons_section(table: Any) -> Html:
         out += render.paragraphs([table.design_check.summary()], lead="What the data shows:")
     out += render.paragraphs([
         f"Relative lift of each source over its comparison source, {1 - table.alpha:.0%} "
-        f"confidence intervals, p-values adjusted ({table.correction}) across the tested rows. "
-        "Under a per-user design the first row of each metric, per assigned user, is the "
-        "primary result."])
+        f"confidence intervals (each on its own), p-values adjusted ({table.correction}) across "
+        "the tested rows; the verdict is the adjusted p-value's."
+        + (" The first row of each metric, per assigned user, is the primary result."
+           if table.design == "users" else "")])
     out += render.comparison_table(table.frame, table.alpha, table.correction, label=short_label)
     if table.described is not None and table.design == "users" and table.described.height:
         described = table.described.with_columns(
@@ -306,6 +327,7 @@ def monitoring(table: Any, windows: pl.DataFrame, exposure: pl.DataFrame | None,
                     treatment=top["treatment"], exposure=exposure, users=users,
                     design=table.design, alpha=alpha)
     first = watch.filter(pl.col("significant").fill_null(False))
+    unit = unit if not first.height or first["looks"][0] != 1 else unit.rstrip("s")
     note = (f"First significant after {first['looks'][0]:,} {unit} "
             f"({first['window_start'][0]:%Y-%m-%d %H:%M} UTC)." if first.height
             else "Not significant at any look." if table.design in ("users", "requests")
@@ -431,7 +453,8 @@ def load_data(p: dict[str, Any]) -> ReportData:
             names["interactions"], names["metric_attribution"],
             items=names["items"] if given(names["items"]) else None,
             recommendations=names["recommendations"] if given(names["recommendations"]) else None,
-            dedupe=p.get("dedupe", False), window_seconds=p.get("window_seconds", 900),
+            dedupe=p.get("dedupe", False), timestamp_unit=p.get("timestamp_unit", "s"),
+            window_seconds=p.get("window_seconds", 900),
             window_origin=p.get("window_origin", 0))
         windows, health, exposure, traffic, users = (result.windows, result.health,
                                                      result.exposure, result.traffic, result.users)
@@ -524,18 +547,21 @@ def summary(title: str, data: ReportData, table: Any, window: dict[str, Any],
 
 
 NOT_APPLICABLE = {
-    "sample": {"interactions", "items", "recommendations", "metric_attribution", "report_csv"},
+    "sample": {"interactions", "items", "recommendations", "metric_attribution", "report_csv",
+               "timestamp_unit"},
     "files": {"report_csv", "seed", "sample_days"},
     "report_csv": {"interactions", "items", "recommendations", "metric_attribution", "seed",
-                   "sample_days", "dedupe", "window_seconds", "window_origin"},
+                   "sample_days", "dedupe", "window_seconds", "window_origin", "timestamp_unit"},
 }
 """Parameters that do not apply to each kind of data, and are not shown."""
 
 
 def about_run(params: dict[str, Any], data: ReportData) -> Html:
     """The run's parameters, collapsed, only those that apply to the data analysed."""
-    shown = [(k, v if v != "" else "(default)") for k, v in params.items()
-             if k not in NOT_APPLICABLE[data.origin]]
+    hidden = NOT_APPLICABLE[data.origin] | ({k for k in ("items", "recommendations")
+                                             if k not in data.inputs} if data.origin == "files"
+                                            else set())
+    shown = [(k, v if v != "" else "(default)") for k, v in params.items() if k not in hidden]
     return render.heading("About this run") + render.details(
         "Parameters of this run", render.key_values(shown), open=False)
 

@@ -179,7 +179,7 @@ def test_too_few_users_gives_no_verdict():
     table = attrkit.compare(attribute_simulation(small), baseline=A, metrics=["CLICKS"])
     row = table.row("CLICKS", A, B)
     assert min(row["control_n"], row["treatment_n"]) < MIN_USERS
-    assert row["p_value"] < 0.05 and row["significant"] is False
+    assert row["p_value"] < 0.05 and row["significant"] is None  # no verdict, not "no"
     assert f"no verdict below {MIN_USERS}" in row["warnings"]
 
 

@@ -152,7 +152,7 @@ def test_compare_users_against_welch_and_cuped():
     no_pre = attrkit.compare_users(users, metrics=["clicks"]).row(0, named=True)
     welch = sps.ttest_ind(clicks[arm == "B"], clicks[arm == "A"], equal_var=False)
     assert no_pre["p_value"] == pytest.approx(welch.pvalue, rel=1e-9)
-    with pytest.raises(ValueError, match="arm names the column"):
+    with pytest.raises(ValueError, match="a column with each user.s source .named by arm=."):
         attrkit.compare_users(users.rename({"source": "arm"}), metrics=["clicks"])
     assert out["p_adjusted"].to_list() == pytest.approx(
         np.minimum(1, np.maximum.accumulate(np.sort(out["p_value"].to_numpy()) * [2, 1]))

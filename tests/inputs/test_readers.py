@@ -145,7 +145,7 @@ def test_put_events_bad_lines(tmp_path):
         attribute(path, MA)
     path.write_text(json.dumps({"sessionId": "s", "eventList": [
         {"eventType": "click", "sentAt": 1, "recommendationId": "r" * 41}]}) + "\n")
-    with pytest.raises(InputError, match=r"line 1, column RECOMMENDATION_ID: longer than 40"):
+    with pytest.raises(InputError, match=r"line 1, column recommendationId: longer than 40"):
         attribute(path, MA)
 
 
@@ -258,3 +258,30 @@ def test_length_limits_count_characters_not_bytes(tmp_path):
     assert result.health.rows_read["interactions"] == 2 and result.health.events_used == 2
     with pytest.raises(InputError, match=r"line 3, column USER_ID: longer than 256 characters"):
         _run(tmp_path, HEADER + GOOD + "\u00e9" * 257 + ",i1,1700000000,click,,\n")
+
+
+def _put_events(tmp_path, sent_at: list):
+    path = tmp_path / "events.jsonl"
+    lines = [json.dumps({"sessionId": "s", "userId": f"u{i}", "eventList": [
+        {"eventType": "click", "itemId": "i", "sentAt": t}]}) for i, t in enumerate(sent_at)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_put_events_sent_at_may_be_an_iso_8601_string(tmp_path):
+    ma = {"name": "m", "metrics": [{"eventType": "click", "metricName": "c",
+                                    "expression": "SAMPLECOUNT()"}]}
+    numbers = attribute(_put_events(tmp_path, [1767571200, 1767572100.5]), ma).windows
+    (tmp_path / "n").mkdir()
+    iso = attribute(_put_events(tmp_path / "n", ["2026-01-05T00:00:00Z",
+                                                 "2026-01-05T00:15:00.5+00:00"]), ma).windows
+    assert iso.write_csv() == numbers.write_csv()
+    assert numbers["timestamp"].to_list() == [1767571200, 1767572100]
+
+
+def test_put_events_errors_name_the_json_field(tmp_path):
+    ma = {"name": "m", "metrics": [{"eventType": "click", "metricName": "c",
+                                    "expression": "SAMPLECOUNT()"}]}
+    with pytest.raises(InputError, match=r"events.jsonl, line 2.*sentAt") as err:
+        attribute(_put_events(tmp_path, ["2026-01-05T00:00:00Z", "next tuesday"]), ma)
+    assert "TIMESTAMP" not in str(err.value) and err.value.column == "sentAt"

@@ -2,6 +2,7 @@
 
 import argparse
 import inspect
+import math
 import re
 import tempfile
 from pathlib import Path
@@ -99,3 +100,40 @@ def test_the_summary_leads_with_the_primary_comparison(sample):
     assert render.esc(R.sentence(primary, table)) == answer
     assert html.index("Answer:") < html.index("Design:") < html.index("Data:")
     assert "synthetic" in html
+
+
+class _Table:
+    """The parts of a ComparisonTable that sentences read."""
+
+    def __init__(self, rows, correction="holm"):
+        self.frame = pl.DataFrame(rows)
+        self.alpha, self.correction = 0.05, correction
+
+
+def _row(**kw):
+    row = {"metric": "CLICKS", "kind": "per_user", "control": "a", "treatment": "b", "lift": 0.38,
+           "lift_ci_low": 0.069, "lift_ci_high": 0.789, "p_value": 0.0143, "p_adjusted": 0.057,
+           "significant": False, "tested": True, "warnings": None, "why": "x"}
+    return row | kw
+
+
+def test_a_verdict_lost_to_the_correction_says_so_beside_its_interval():
+    rows = [_row(), _row(metric="WATCHES", p_value=0.5, p_adjusted=0.5, lift=0.01,
+                         lift_ci_low=-0.1, lift_ci_high=0.1)]
+    table = _Table(rows)
+    text = R.sentence(rows[0], table)
+    assert "after correcting for 2 tested comparisons" in text
+    assert "95% CI +6.9% to +78.9% before correction, unadjusted p = 0.014" in text
+    assert "Holm-adjusted p = 0.057" in text
+    plain = R.sentence(rows[1], table)
+    assert plain.startswith("No significant difference in WATCHES per assigned user, b vs a")
+
+
+def test_no_verdict_and_unbounded_intervals_read_as_words():
+    table = _Table([_row()])
+    few = R.sentence(_row(significant=None, warnings="only 2 windows: no verdict below 30"),
+                     table)
+    assert few.startswith("No verdict on CLICKS") and "only 2 windows" in few
+    unbounded = R.sentence(_row(lift=-1.0, lift_ci_low=-math.inf, lift_ci_high=math.inf,
+                                p_value=1.0, p_adjusted=1.0), table)
+    assert "CI unbounded" in unbounded and "(," not in unbounded

@@ -107,6 +107,8 @@ def test_wrong_type_is_refused(tmp_path, name, value):
      "parameters report_csv and interactions: give one, not both"),
     (["-p", "design", "user"], "parameter design='user': must be one of users, requests"),
     (["-p", "start", "yesterday"], "parameter start='yesterday': not an ISO date-time"),
+    (["-p", "report_csv", "{tmp}/events.csv", "-p", "window_seconds", "3600"],
+     "parameters window_seconds and window_origin: a report CSV keeps the service's"),
 ])
 def test_parameters_are_checked_before_anything_runs(tmp_path, given, error):
     (tmp_path / "events.csv").write_text("USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE\nu,i,1,click\n")
@@ -127,7 +129,7 @@ def test_a_failed_run_keeps_the_last_good_report_and_shows_the_error_in_words(tm
                                       '"metricName": "c", "expression": "MEAN(Items.X)"}]}')
     done = _run("report", "--out", str(tmp_path), "--name", "wk", "-p", "interactions",
                 str(tmp_path / "events.csv"), "-p", "metric_attribution", str(tmp_path / "ma.json"))
-    assert done.returncode == 1
+    assert done.returncode == 2  # a bad metric attribution: the input's fault
     assert "report failed" in done.stderr and "wk.failed.html" in done.stderr
     assert (tmp_path / "wk.html").read_bytes() == before
     html = (tmp_path / "wk.failed.html").read_text()
@@ -240,5 +242,20 @@ def test_baseline_names_a_source_exactly_never_by_substring(tmp_path):
     assert resolve_source("partner", arns) == "partner"
     with pytest.raises(ConfigError, match="names 2 sources .*eu-west-1.*us-east-1"):
         resolve_source("top-picks", arns)
-    with pytest.raises(ConfigError, match="no such source; sources are top-picks, top-picks, trending-now, partner"):
+    with pytest.raises(ConfigError, match="no such source; sources are top-picks, top-picks, "
+                                          "trending-now, partner"):
         resolve_source("trending", arns)
+
+
+def test_a_baseline_nobody_was_assigned_to_is_bad_input(tmp_path):
+    for name, text in (("events.csv", TINY_EVENTS), ("log.csv", TINY_LOG), ("ma.json", TINY_MA)):
+        (tmp_path / name).write_text(text)
+    done = _run("report", "--out", str(tmp_path / "out"), "--name", "t", "-p", "interactions",
+                str(tmp_path / "events.csv"), "-p", "recommendations", str(tmp_path / "log.csv"),
+                "-p", "metric_attribution", str(tmp_path / "ma.json"), "-p", "baseline",
+                "carousel")
+    assert done.returncode == 2, done.stderr  # the input, not attrkit, is at fault
+    assert "baseline='carousel': no user was assigned to it" in done.stderr
+    assert "the arms are top-picks, trending-now" in done.stderr
+    html = (tmp_path / "out" / "t.failed.html").read_text()
+    assert "papermill" not in html and "Traceback" not in html
