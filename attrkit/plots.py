@@ -22,6 +22,7 @@ import polars as pl
 import seaborn as sns
 
 from attrkit import defaults as D
+from attrkit.attribution.sources import short_name
 from attrkit.frames import to_datetime
 
 PALETTE = ("#1b6ca8", "#e07b39", "#3a9e5c", "#b5475b", "#7d5ba6", "#8c6d46", "#d16ba5",
@@ -73,7 +74,7 @@ def short_label(source: str, width: int = 40) -> str:
         >>> short_label("arn:aws:personalize:us-east-1:111122223333:recommender/top-picks")
         'top-picks'
     """
-    text = source.rsplit("/", 1)[-1] if source.startswith("arn:") else source
+    text = short_name(source)
     return text if len(text) <= width else text[: width - 1] + "…"
 
 

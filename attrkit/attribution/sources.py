@@ -72,6 +72,16 @@ def lookup_sources(
         .alias("_unresolved"))
 
 
+def short_name(source: str) -> str:
+    """How reports name a source: an ARN's last segment (``top-picks``), other names as they are.
+
+    Example:
+        >>> short_name("arn:aws:personalize:us-east-1:111122223333:recommender/top-picks")
+        'top-picks'
+    """
+    return source.rsplit("/", 1)[-1] if source.startswith("arn:") else source
+
+
 def source_of(label: str = "EVENT_ATTRIBUTION_SOURCE", served: str = "_served_by") -> pl.Expr:
     """The source name from an event's label and the log's source (rules 1 to 3)."""
     return pl.coalesce(pl.col(label), pl.col(served).cast(pl.String), pl.lit(D.UNDEFINED_SOURCE))

@@ -24,6 +24,7 @@ from typing import Any
 
 import polars as pl
 
+from attrkit.attribution.sources import short_name
 from attrkit.attribution.windows import window_start
 
 DAY = 86_400
@@ -54,6 +55,11 @@ def served_plan(log: pl.LazyFrame) -> pl.LazyFrame:
     return (log.filter(pl.col("USER_ID").is_not_null())
             .group_by("USER_ID", day_of("TIMESTAMP").alias("day"), pl.col("SOURCE").alias("source"))
             .agg(pl.len().cast(pl.Int64).alias("recommendations")))
+
+
+
+def _users(n: int) -> str:
+    return f"{n:,} user" + ("" if n == 1 else "s")
 
 
 @dataclass(frozen=True)
@@ -90,11 +96,11 @@ class DesignCheck:
 
     def summary(self) -> str:
         """One paragraph of plain text."""
-        arms = ", ".join(f"{k} {v:,}" for k, v in self.users_by_arm.items())
-        text = (f"{self.users:,} users in the recommendations log ({arms}); "
+        arms = ", ".join(f"{short_name(k)} {v:,}" for k, v in self.users_by_arm.items())
+        text = (f"{_users(self.users)} in the recommendations log ({arms}); "
                 f"{self.multi_source_users:,} ({self.multi_source_share:.1%}) were served by "
                 f"more than one source and stay in the arm that served them first; "
-                f"{self.event_users_not_in_log:,} users with events have no arm (not in the log, "
+                f"{_users(self.event_users_not_in_log)} with events have no arm (not in the log, "
                 "or first served after the period analysed) and are not analysed")
         if self.log_rows_without_user:
             text += f"; {self.log_rows_without_user:,} log rows have no USER_ID"

@@ -36,6 +36,7 @@ import polars as pl
 
 from attrkit import defaults as D
 from attrkit.attribution.engine import attribute_exposure
+from attrkit.attribution.sources import short_name
 from attrkit.attribution.users import DAY, UserData
 from attrkit.comparison.results import KINDS, NO_DESIGN, ComparisonTable
 from attrkit.errors import ConfigError
@@ -216,7 +217,7 @@ def compare(
     for s in [*src, *([baseline] if baseline else []), *(x for pair in volume or [] for x in pair)]:
         if s not in present:
             raise ConfigError(f"source {s!r}: not in the windows; sources are "
-                              f"{', '.join(map(_short, present))}")
+                              f"{', '.join(map(short_name, present))}")
 
     warnings: list[str] = []
     total = w.filter(pl.col("metric_name") == chosen[0])
@@ -230,9 +231,9 @@ def compare(
     if design == "users":
         arms = [s for s in users.arms if s in src]
         if baseline is not None and baseline not in arms:
-            raise ConfigError(f"baseline={_short(baseline)!r}: no user was assigned to it, so it "
+            raise ConfigError(f"baseline={short_name(baseline)!r}: no user was assigned to it, so it "
                               "was not randomised; the arms are "
-                              f"{', '.join(map(_short, users.arms))} (or declare design='requests')")
+                              f"{', '.join(map(short_name, users.arms))} (or declare design='requests')")
         check = users.check(chosen[0])
         if len(arms) < 2:
             # nothing randomised to compare: everything is described, nothing tested
@@ -264,11 +265,6 @@ def compare(
     frame = _verdicts(pl.DataFrame(rows, schema=RESULT_SCHEMA, orient="row"), design,
                       correction, alpha)
     return ComparisonTable(frame, warnings, srm, alpha, correction, design, check, described)
-
-
-def _short(source: str) -> str:
-    """An ARN's last segment (``top-picks``), as reports name sources; other names as they are."""
-    return source.rsplit("/", 1)[-1] if source.startswith("arn:") else source
 
 
 def _pairs(src: list[str], baseline: str | None) -> list[tuple[str, str]]:

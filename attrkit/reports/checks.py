@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from attrkit import storage
+from attrkit.attribution.sources import short_name
 from attrkit.errors import ConfigError
 
 NONE = "none"
@@ -102,8 +103,5 @@ def resolve_source(name: str, known: Iterable[str], parameter: str = "baseline")
         raise ConfigError(f"parameter {parameter}={name!r}: names {len(hits)} sources "
                           f"({', '.join(hits)}); give the full name")
     raise ConfigError(f"parameter {parameter}={name!r}: no such source; sources are "
-                      f"{', '.join(short(s) for s in known)}")
+                      f"{', '.join(short_name(s) for s in known)}")
 
-
-def short(source: str) -> str:
-    return source.rsplit("/", 1)[-1] if source.startswith("arn:") else source
