@@ -586,10 +586,10 @@ def daily_rates(data: ReportData, metric: str) -> pl.DataFrame:
         ``day`` (a UTC datetime), ``source``, ``total``, and where known ``per_recommendation``
         and ``per_assigned_user``.
     """
-    from attrkit.attribution.users import DAY
+    from attrkit.attribution.users import day_of
     from attrkit.frames import to_datetime
 
-    day = (pl.col("timestamp") // DAY) * DAY
+    day = day_of("timestamp")
     out = (data.windows.filter(metric_name=metric.upper()).group_by(day.alias("_d"), "source")
            .agg(pl.col("value").sum().alias("total")))
     if data.exposure is not None:
@@ -604,7 +604,7 @@ def daily_rates(data: ReportData, metric: str) -> pl.DataFrame:
                .join(arm, on=["USER_ID", "source"]).group_by(pl.col("day").alias("_d"), "source")
                .agg(pl.col("value").sum().alias("arm_total")))
         joined = (users.assignment.group_by(pl.col("arm").alias("source"),
-                                            ((pl.col("first_served") // DAY) * DAY).alias("_f"))
+                                            day_of("first_served").alias("_f"))
                   .len().sort("_f").with_columns(pl.col("len").cum_sum().over("source")
                                                  .alias("assigned")))
         out = (out.sort("_d").join_asof(joined.select("source", "_f", "assigned"),

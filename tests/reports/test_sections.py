@@ -74,3 +74,41 @@ def test_the_conclusion_says_less_for_a_negative_lift(result):
     none = R.conclusion(attrkit.compare(result.windows.filter(pl.col("source") == A).vstack(
         result.windows.filter(pl.col("source") == B)), baseline=A), 0.05)
     assert any(s.startswith("Described, not tested") and "assume" not in s for s in none)
+
+
+def test_daily_rates_match_an_independent_sql_computation(tmp_path):
+    import duckdb
+
+    import attrkit
+    from attrkit.reports import sections as R
+
+    paths = attrkit.generate_sample(tmp_path, seed=5, days=3, users=3000)
+    data = R.load_data({"interactions": str(paths.interactions), "items": str(paths.items),
+                        "recommendations": str(paths.recommendations),
+                        "metric_attribution": str(paths.metric_attribution)})
+    daily = R.daily_rates(data, "CLICKS").with_columns(
+        pl.col("day").dt.epoch("s").alias("d")).drop("day")
+    w, e = data.windows, data.exposure  # noqa: F841 (read by the SQL)
+    a, v = data.users.assignment, data.users.values  # noqa: F841
+    sql = duckdb.sql("""
+        WITH t AS (SELECT timestamp // 86400 * 86400 AS d, source, sum(value) AS total
+                   FROM w WHERE metric_name = 'CLICKS' GROUP BY ALL),
+             s AS (SELECT timestamp // 86400 * 86400 AS d, source, sum(exposure) AS served
+                   FROM e GROUP BY ALL),
+             own AS (SELECT v.day AS d, v.source, sum(v.value) AS arm_total
+                     FROM v JOIN a ON v.USER_ID = a.USER_ID AND v.source = a.arm
+                     WHERE v.metric_name = 'CLICKS' GROUP BY ALL),
+             n AS (SELECT days.d, a.arm AS source, count(*) AS assigned
+                   FROM (SELECT DISTINCT d FROM t) AS days
+                   JOIN a ON a.first_served < days.d + 86400 GROUP BY ALL)
+        SELECT t.d, t.source, t.total, t.total / s.served AS per_recommendation,
+               own.arm_total / n.assigned AS per_assigned_user
+        FROM t LEFT JOIN s USING (d, source) LEFT JOIN own USING (d, source)
+               LEFT JOIN n USING (d, source)
+    """).pl()
+    got = daily.sort("d", "source")
+    want = sql.select(got.columns).sort("d", "source")
+    assert got["source"].to_list() == want["source"].to_list()
+    for column in ("total", "per_recommendation", "per_assigned_user"):
+        assert got[column].to_list() == pytest.approx(want[column].to_list(), nan_ok=True), column
+    assert got["per_assigned_user"].drop_nulls().len() > 0
