@@ -229,15 +229,6 @@ def jsonable(x: Any) -> Any:
     return x
 
 
-def header(title: str, params: dict[str, Any], window: dict[str, Any]) -> Html:
-    """The report's title block: the data window and the run's parameters."""
-    shown = [(k, v if v != "" else "(default)") for k, v in params.items()]
-    span = (f"{window.get('first_utc', '–')} to {window.get('last_utc', '–')}: "
-            f"{window['windows']:,} windows, {window['missing_windows']:,} missing")
-    return (render.heading(title, 1) + render.paragraphs([span], lead="Data window:")
-            + render.details("Parameters of this run", render.key_values(shown)))
-
-
 def health_section(health: Any, window: dict[str, Any]) -> Html:
     """Data health in plain words, then the numbers."""
     out = render.heading("Data health")
