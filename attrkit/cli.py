@@ -197,8 +197,14 @@ def quarantine_name(report: str | Path) -> str:
 def _attribute(args: argparse.Namespace) -> int:
     from attrkit import storage
     from attrkit.attribution.engine import attribute
+    from attrkit.errors import ConfigError
 
     t0 = time.perf_counter()
+    inputs = [p for p in (args.interactions, args.items, args.recommendations,
+                          args.metric_attribution) if p]
+    if not storage.is_folder(args.out) and storage.same_file(args.out, inputs):
+        raise ConfigError(f"--out {args.out}: is one of the inputs; attrkit never overwrites "
+                          "its input")
     result = attribute(
         args.interactions, args.metric_attribution, items=args.items,
         recommendations=args.recommendations, window_seconds=args.window_seconds,
@@ -209,11 +215,14 @@ def _attribute(args: argparse.Namespace) -> int:
     report = result.write_report(args.out, import_mode=args.import_mode)
     print(f"report: {report} ({result.windows.height:,} rows, "
           f"{time.perf_counter() - t0:.1f} s)")
+    qpath = storage.sibling(report, quarantine_name(report))
     if result.quarantine.height:
         # beside the report, locally or under the same prefix
-        qpath = storage.write_with(storage.sibling(report, quarantine_name(report)),
-                                   lambda p: result.quarantine.write_csv(p, line_terminator="\n"))
+        qpath = storage.write_with(qpath, lambda p: result.quarantine.write_csv(
+            p, line_terminator="\n"))
         print(f"quarantine: {qpath} ({result.quarantine.height:,} rows)")
+    elif storage.remove_local(qpath):  # an earlier run's, which this report does not have
+        print(f"quarantine: none; removed the earlier run's {qpath}")
     print(result.health.summary())
     return 0
 

@@ -34,10 +34,10 @@ _KMS_ARN = re.compile(r"arn:aws.*:kms:.*:[0-9]{12}:key/.*")
 
 # The whole expression grammar. Whitespace is allowed only between tokens, where it cannot change
 # the meaning; function and dataset names are case-insensitive, the column is kept as written.
-_SAMPLECOUNT = re.compile(r"\s*SAMPLECOUNT\s*\(\s*\)\s*", re.IGNORECASE)
+_SAMPLECOUNT = re.compile(r"\s*SAMPLECOUNT\s*\(\s*\)\s*", re.IGNORECASE | re.ASCII)
 _SUM = re.compile(
     r"\s*SUM\s*\(\s*(?P<dataset>ITEMS|INTERACTIONS)\.(?P<column>[A-Za-z_][A-Za-z0-9_]*)\s*\)\s*",
-    re.IGNORECASE,
+    re.IGNORECASE | re.ASCII,  # the grammar is ASCII: no Unicode case folding (ı, ſ)
 )
 
 Function = Literal["samplecount", "sum"]

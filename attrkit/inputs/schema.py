@@ -115,9 +115,11 @@ def _rules_for(
     elif dtype.is_integer() and col.kind == "timestamp":
         # Whole seconds already: range checks only, no round trip through floats.
         limit = D.MAX_PLAUSIBLE_SECONDS * (1000 if timestamp_unit == "ms" else 1)
+        outside = (raw >= limit) | (raw <= -limit)  # not abs(): abs(-2**63) overflows
         if timestamp_unit == "s":
-            rules.append(((raw.abs() >= limit) & (raw.abs() < limit * 1000), _MILLISECONDS))
-        rules.append((raw.abs() >= limit, _OUT_OF_RANGE))
+            far = (raw >= limit * 1000) | (raw <= -limit * 1000)
+            rules.append((outside & ~far, _MILLISECONDS))
+        rules.append((outside, _OUT_OF_RANGE))
         seconds = raw.floordiv(1000) if timestamp_unit == "ms" else raw
         return seconds.cast(pl.Int64), rules
     elif dtype.is_numeric():

@@ -69,13 +69,23 @@ def write_report(
             service's file name; or ``s3://bucket/key`` / ``s3://bucket/prefix/`` (uploaded
             with SSE-KMS when ``kms_key_arn`` is given).
         import_mode: the ``<ImportMode>`` part of the file name.
-        when: the ``<Timestamp>`` part (Unix seconds; default now).
+        when: the ``<Timestamp>`` part (Unix seconds; default now, and in a local folder the
+            next free second, so that two runs never share a name).
     """
+    frame = report_frame(windows)
+
+    def write(target: str | Path) -> Path | str:
+        return storage.write_with(target, lambda p: frame.write_csv(p, line_terminator="\n"),
+                                  kms_key_arn=kms_key_arn, content_type="text/csv")
+
+    if storage.is_folder(path) and when is None and not storage.is_remote(path):
+        # a new name per run, even for two runs in the same second
+        with storage.unique_path(Path(path), lambda n: report_filename(import_mode, n),
+                                 int(time.time())) as target:
+            return write(target)
     if storage.is_folder(path):
         path = storage.join(path, report_filename(import_mode, when))
-    frame = report_frame(windows)
-    return storage.write_with(path, lambda p: frame.write_csv(p, line_terminator="\n"),
-                              kms_key_arn=kms_key_arn, content_type="text/csv")
+    return write(path)
 
 
 def read_report(path: str | Path) -> pl.DataFrame:

@@ -17,7 +17,13 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from attrkit.storage.local import atomic_path, atomic_write_csv, atomic_write_text, write_frame
+from attrkit.storage.local import (
+    atomic_path,
+    atomic_write_csv,
+    atomic_write_text,
+    unique_path,
+    write_frame,
+)
 
 HANDLERS = {"s3": "attrkit.storage.s3"}
 """URL scheme → the module that moves bytes for it (imported on first use)."""
@@ -65,8 +71,37 @@ def local_files(path: PathLike, suffixes: tuple[str, ...]) -> list[Path]:
         return handler(path).download(path, suffix_filter=suffixes)
     p = Path(path)
     if p.is_dir():
-        return sorted(f for f in p.iterdir() if f.suffix.lower() in suffixes)
+        return sorted(f for f in p.iterdir()
+                      if f.suffix.lower() in suffixes and listed(f.name) and f.is_file())
     return [p]
+
+
+def listed(name: str) -> bool:
+    """Whether a file found in a folder or under a prefix is data to read: not hidden
+    (attrkit's own temporary files start with a dot, as editors' and Spark's do) and not a
+    marker such as ``_SUCCESS`` or ``_temporary``.
+
+    Example:
+        >>> [listed(n) for n in ("r.csv", ".r.x1.tmp.csv", "_SUCCESS", "part-0.csv")]
+        [True, False, False, True]
+    """
+    return not name.startswith((".", "_"))
+
+
+def same_file(path: PathLike, others: list[PathLike]) -> bool:
+    """Whether local ``path`` is one of the local files ``others`` (links and ``..`` resolved)."""
+    if is_remote(path):
+        return any(str(path) == str(o) for o in others)
+    target = Path(path).resolve()
+    return any(not is_remote(o) and Path(o).resolve() == target for o in others)
+
+
+def remove_local(path: PathLike) -> bool:
+    """Delete a local regular file if it exists; True if one was deleted (remote: never)."""
+    if is_remote(path) or not Path(path).is_file():
+        return False
+    Path(path).unlink()
+    return True
 
 
 def is_folder(path: PathLike) -> bool:
@@ -117,5 +152,6 @@ def share_link(url: str, *, expires: int = 3600) -> str:
 
 
 __all__ = ["HANDLERS", "atomic_path", "atomic_write_csv", "atomic_write_text", "handler",
-           "is_folder", "is_remote", "join", "local_file", "local_files", "put", "scheme",
-           "share_link", "sibling", "write_frame", "write_with"]
+           "is_folder", "is_remote", "join", "listed", "local_file", "local_files", "put",
+           "remove_local", "same_file", "scheme", "share_link", "sibling", "unique_path",
+           "write_frame", "write_with"]

@@ -7,10 +7,12 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import polars as pl
+
+from attrkit.errors import ConfigError
 
 
 @contextlib.contextmanager
@@ -19,6 +21,9 @@ def atomic_path(path: Path) -> Iterator[Path]:
 
     Readers never see a half-written file, and a failed run leaves nothing behind.
     """
+    if path.exists() and not path.is_file():
+        raise ConfigError(f"{path}: not a regular file (a folder, device, pipe or socket); "
+                          "attrkit writes regular files only, and never replaces anything else")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}",
                                dir=path.parent)
@@ -56,3 +61,31 @@ def write_frame(path: Path, frame: pl.DataFrame) -> None:
     else:
         atomic_write_csv(path, frame)
 
+
+
+@contextlib.contextmanager
+def unique_path(folder: Path, name: Callable[[int], str], start: int) -> Iterator[Path]:
+    """A new file name in ``folder``: ``name(n)`` for the first ``n ≥ start`` that neither a file
+    nor another running writer holds. Runs claim a name with a hidden marker created
+    exclusively, so two runs in the same second get two names; the marker goes when the block
+    ends (write the file inside it)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    n = start
+    while True:
+        target = folder / name(n)
+        claim = folder / f".{target.name}.claim"
+        if not target.exists():
+            try:
+                os.close(os.open(claim, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            except FileExistsError:
+                pass
+            else:
+                if not target.exists():  # written by a run that finished meanwhile?
+                    break
+                os.unlink(claim)
+        n += 1
+    try:
+        yield target
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(claim)

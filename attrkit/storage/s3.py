@@ -12,6 +12,7 @@ from typing import Any
 
 from attrkit import aws_session as session
 from attrkit.errors import AwsError
+from attrkit.storage import listed as storage_listed
 
 
 def parse_s3(url: str) -> tuple[str, str]:
@@ -52,7 +53,8 @@ def download(url: str, *, suffix_filter: tuple[str, ...] = ()) -> list[Path]:
             keys = []
             for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key):
                 keys += [o["Key"] for o in page.get("Contents", []) if not o["Key"].endswith("/")]
-            keys = [k for k in sorted(keys) if not suffix_filter or k.lower().endswith(suffix_filter)]
+            keys = [k for k in sorted(keys) if (not suffix_filter or k.lower().endswith(suffix_filter))
+                    and storage_listed(k.rsplit("/", 1)[-1])]
             if not keys:
                 raise AwsError(f"{url}: no matching objects under this prefix")
         else:
