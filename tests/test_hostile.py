@@ -3,6 +3,7 @@ bad target or input gets one clean line (exit 2) with nothing left behind or ove
 
 import multiprocessing
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -130,3 +131,35 @@ def test_the_expression_grammar_is_ascii(expression):
     with pytest.raises(ConfigError, match="must be SAMPLECOUNT"):
         parse_expression(expression)
     assert parse_expression("sum(items.length)") == ("sum", "items", "length")
+
+
+# -- script in the shared index ----------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["javascript:alert(1)", "index", "INDEX", "../up", ".hidden",
+                                  "a b", "x" * 200])
+def test_run_names_are_plain_file_names(tmp_path, name):
+    done = subprocess.run([sys.executable, "-m", "attrkit", "report", "--out",
+                           str(tmp_path / "out"), "--name", name], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 2 and "must be a plain file name" in done.stderr
+    assert done.stderr.strip().count("\n") == 0
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_index_links_only_report_files_and_forbids_script(tmp_path):
+    import json
+
+    from attrkit.reports.render import CSP
+    from attrkit.reports.run import write_index
+
+    (tmp_path / "good.json").write_text(json.dumps(
+        {"name": "good", "html": "good.html", "status": "ok"}))
+    for i, target in enumerate(["javascript:alert(1)", "https://example.com/x.html",
+                                "../outside.html", "data:text/html,<script>1</script>"]):
+        (tmp_path / f"stray{i}.json").write_text(json.dumps(
+            {"name": f"stray{i}", "html": target, "status": "ok"}))
+    (tmp_path / "partial.json").write_text(json.dumps({"html": "p.html", "status": "ok"}))
+    page = write_index(tmp_path).read_text()
+    assert f'content="{CSP}"' in page
+    assert sorted(re.findall(r"href='([^']*)'", page)) == ["good.html", "p.html"]
+    assert "<script" not in page

@@ -15,11 +15,14 @@ from __future__ import annotations
 import hashlib
 import html
 import math
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import polars as pl
 
+CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+"""The content-security policy of every page attrkit writes: no script, nothing fetched."""
 UP, DOWN = "#1a7f37", "#b42318"
 """Colours of a lift above and below zero."""
 DASH = "–"
@@ -185,14 +188,21 @@ def _interval(low: float | None, high: float | None) -> str:
 
 def index_page(records: Sequence[dict[str, Any]]) -> str:
     """``index.html`` of a folder of reports: one row per run, newest first."""
+    def link(r: dict[str, Any]) -> str:
+        target, text = str(r.get("html", "")), esc(r.get("title", r.get("name", "")))
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*\.html", target, re.ASCII):
+            return text  # not a report file beside the index: shown, never linked
+        return f"<a href='{esc(target)}'>{text}</a>"
+
     rows = "".join(
-        f"<tr><td><a href='{esc(r['html'])}'>{esc(r.get('title', r['name']))}</a></td>"
-        f"<td>{esc(r['name'])}</td>"
+        f"<tr><td>{link(r)}</td>"
+        f"<td>{esc(r.get('name', ''))}</td>"
         f"<td>{esc(r.get('data_window', {}).get('first_utc', DASH))} to "
         f"{esc(r.get('data_window', {}).get('last_utc', DASH))}</td>"
-        f"<td>{esc(r['status'])}</td><td>{esc(r.get('generated_at', ''))}</td></tr>"
+        f"<td>{esc(r.get('status', ''))}</td><td>{esc(r.get('generated_at', ''))}</td></tr>"
         for r in records)
     return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+            f"<meta http-equiv='Content-Security-Policy' content=\"{CSP}\">"
             "<title>attrkit reports</title><style>body{font-family:sans-serif;margin:2em}"
             "td,th{padding:.3em .8em;text-align:left;border-bottom:1px solid #ddd}</style></head>"
             "<body><h1>attrkit reports</h1><table><thead><tr><th>report</th><th>run</th>"

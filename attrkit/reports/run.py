@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -52,6 +53,10 @@ class ReportRun:
     index: Path
     ok: bool
     error: str | None = None
+
+
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,120}", re.ASCII)
+"""A run's name: a plain file name, safe as a link in the index and on any file system."""
 
 
 def templates_dir() -> Path:
@@ -218,11 +223,12 @@ def run_report(
     values = resolve_parameters(path, params)
     effective = {n: p.default for n, p in parameters(path).items()} | values
     CHECKS.get(path.stem, lambda _: None)(effective)
+    stem = name or path.stem
+    if not SAFE_NAME.fullmatch(stem) or stem.lower() in ("index", "index.html"):
+        raise ConfigError(f"name={stem!r}: must be a plain file name of letters, digits, '.', "
+                          "'-' and '_', starting with a letter or digit, and not 'index'")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    stem = name or path.stem
-    if not stem or any(c in stem for c in "/\\") or stem.startswith("."):
-        raise ConfigError(f"name={stem!r}: must be a plain file name")
     error, bad_input = None, False
     with tempfile.TemporaryDirectory(prefix=".attrkit-run-", dir=out) as scratch:
         tmp_nb = Path(scratch) / f"{stem}.ipynb"
