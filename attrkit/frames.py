@@ -9,6 +9,7 @@ comparison's rows.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import polars as pl
@@ -64,6 +65,20 @@ computed); ``significant`` is null where no verdict is given."""
 def to_datetime(epoch_seconds: pl.Expr) -> pl.Expr:
     """Unix seconds as a UTC datetime (microsecond precision): ``timestamp`` → ``window_start``."""
     return pl.from_epoch(epoch_seconds, time_unit="s").dt.replace_time_zone("UTC")
+
+
+def iso_seconds(text: str) -> float:
+    """An ISO 8601 date-time as Unix seconds: UTC when it names no zone, ``Z`` accepted.
+
+    Raises:
+        ValueError: not an ISO 8601 date-time.
+
+    Example:
+        >>> iso_seconds("2026-01-05T00:00"), iso_seconds(" 2026-01-05T00:00:01.5Z")
+        (1767571200.0, 1767571201.5)
+    """
+    t = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    return (t if t.tzinfo else t.replace(tzinfo=UTC)).timestamp()
 
 
 def to_polars(x: Any, what: str) -> pl.DataFrame:

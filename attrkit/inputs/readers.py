@@ -14,7 +14,6 @@ import json
 import os
 import re
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,7 +22,7 @@ import polars as pl
 from attrkit import defaults as D
 from attrkit import storage
 from attrkit.errors import InputError
-from attrkit.frames import is_pandas
+from attrkit.frames import is_pandas, iso_seconds
 from attrkit.inputs.schema import Column, DatasetName, missing_required
 
 Format = Literal["csv", "parquet", "jsonl", "frame"]
@@ -305,10 +304,9 @@ def _sent_at(value: Any) -> str | None:
     """
     if isinstance(value, str) and re.match(r"^\s*\d{4}-\d{2}-\d{2}", value):
         try:
-            t = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+            seconds = iso_seconds(value)
         except ValueError:
             return value
-        seconds = (t if t.tzinfo else t.replace(tzinfo=UTC)).timestamp()
         return str(int(seconds)) if seconds == int(seconds) else repr(seconds)
     return _text(value)
 

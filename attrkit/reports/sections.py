@@ -18,6 +18,7 @@ import polars as pl
 
 from attrkit import defaults as D
 from attrkit.comparison import KINDS
+from attrkit.frames import iso_seconds
 from attrkit.plots import short_label
 from attrkit.reports import render
 from attrkit.reports.render import Html, esc, key_values, paragraphs  # noqa: F401  (earlier names)
@@ -130,8 +131,7 @@ def epoch(text: str) -> int:
         >>> epoch("2026-01-05T00:00")
         1767571200
     """
-    t = datetime.fromisoformat(text)
-    return int((t if t.tzinfo else t.replace(tzinfo=UTC)).timestamp())
+    return int(iso_seconds(text))
 
 
 def between(windows: pl.DataFrame, exposure: pl.DataFrame | None, users: Any,
