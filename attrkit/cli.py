@@ -1,17 +1,21 @@
 """The ``attrkit`` command line.
 
-Exit codes: 0 success, 2 bad usage or bad input (one line on stderr), 1 unexpected failure.
+Exit codes: 0 success; 2 bad usage, bad input or a refusing environment (one line on stderr);
+1 a bug in attrkit (its traceback); 141 stdout closed early (quietly).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 import time
+import traceback
 from pathlib import Path
 
 from attrkit import defaults as D
-from attrkit.errors import AttrkitError
+from attrkit.errors import explain, first_line, one_line
 
 
 class _Parser(argparse.ArgumentParser):
@@ -116,6 +120,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def read_params(path: Path) -> dict:
+    """A YAML file of report parameters: a mapping of names to plain values. Aliases (``&a`` /
+    ``*a``) are refused: parameters never need them, and nested ones expand without bound."""
+    import yaml
+
+    from attrkit.errors import ConfigError, read_small
+
+    class Loader(yaml.SafeLoader):
+        def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+            if self.check_event(yaml.AliasEvent):
+                mark = self.peek_event().start_mark
+                raise ConfigError(f"{path}, line {mark.line + 1}: YAML aliases (*name) are not "
+                                  "allowed in a parameters file; write the value out")
+            return super().compose_node(parent, index)
+
+    try:
+        loaded = yaml.load(read_small(path, str(path)), Loader=Loader) or {}  # noqa: S506
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except ConfigError:
+        raise
+    except (OSError, ValueError, RecursionError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: not a readable YAML file ({first_line(exc)})") from None
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{path}: expected a mapping of parameter names to values")
+    return loaded
+
+
 def _report(args: argparse.Namespace) -> int:
     from attrkit import storage
     from attrkit.errors import ConfigError, ReportError
@@ -123,24 +155,14 @@ def _report(args: argparse.Namespace) -> int:
 
     given: dict = {}
     if args.params_file is not None:
-        import yaml
-
-        try:
-            loaded = yaml.safe_load(args.params_file.read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise ConfigError(f"{args.params_file}: not a readable YAML file "
-                              f"({str(exc).splitlines()[0]})") from None
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"{args.params_file}: expected a mapping of parameter names to "
-                              "values")
-        given.update(loaded)
+        given.update(read_params(args.params_file))
     given.update(dict(args.parameter))
     if args.publish and not storage.is_remote(args.publish):
         raise ConfigError(f"--publish {args.publish}: expected s3://bucket/prefix/")
     try:
         run = run_report(args.template, given, args.out, name=args.name, kernel=args.kernel)
     except ReportError as exc:
-        print(f"attrkit: report failed: {exc}", file=sys.stderr)
+        print(f"attrkit: report failed: {one_line(str(exc))}", file=sys.stderr)
         return 2 if exc.bad_input else 1
     print(f"report: {run.html}")
     print(f"notebook: {run.notebook}")
@@ -228,21 +250,44 @@ def _attribute(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; returns the exit code."""
-    args = build_parser().parse_args(argv)
-    if args.endpoint_url or args.region:
-        from attrkit.personalize import service as aws
+    """Run the CLI; returns the exit code.
 
-        aws.configure(endpoint_url=args.endpoint_url, region=args.region)
+    Every failure of the input or the environment (attrkit's own errors, and the operating
+    system's, polars', JSON's, YAML's and Jupyter's) ends in one line on stderr and exit 2;
+    anything else is a bug in attrkit: its traceback and exit 1. ``ATTRKIT_DEBUG=1`` shows the
+    traceback of every failure. A closed stdout (``attrkit ... | head -1``) ends quietly.
+    """
+    args = build_parser().parse_args(argv)
     try:
+        if args.endpoint_url or args.region:
+            from attrkit.personalize import service as aws
+
+            aws.configure(endpoint_url=args.endpoint_url, region=args.region)
         commands = {"sample": _sample, "attribute": _attribute, "report": _report,
                     "params": _params, "publish": _publish}
         return commands[args.command](args)
-    except AttrkitError as exc:
-        print(f"attrkit: error: {exc}", file=sys.stderr)
-        return 2
+    except BrokenPipeError:
+        _quiet_stdout()
+        return 141  # as a shell reports a command ended by SIGPIPE
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        error = explain(exc)
+        if os.environ.get("ATTRKIT_DEBUG") or error is None:
+            traceback.print_exc()
+            if error is None:
+                print("attrkit: internal error: this is a bug in attrkit; please report it "
+                      "with the traceback above", file=sys.stderr)
+                return 1
+        print(f"attrkit: error: {one_line(str(error))}", file=sys.stderr)
+        return 2
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null so that Python's flush at exit does not fail again."""
+    with contextlib.suppress(OSError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
 
 
 if __name__ == "__main__":

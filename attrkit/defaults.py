@@ -16,6 +16,10 @@ MAX_ID_LENGTH = 256
 MAX_PUT_EVENTS_RECOMMENDATION_ID_LENGTH = 40
 MAX_ATTRIBUTION_SOURCE_LENGTH = 1024
 MAX_PLAUSIBLE_SECONDS = 100_000_000_000
+MAX_CONFIG_BYTES = 1 << 20
+"""A metric attribution or parameters file larger than this (1 MiB) is refused unread."""
+MAX_HEADER_BYTES = 1 << 20
+"""A CSV header line longer than this (1 MiB, tens of thousands of columns) is refused."""
 """|TIMESTAMP| beyond this (year 5138) is not epoch seconds; it usually means milliseconds."""
 IMPORT_MODE = "FULL"
 SEED = 0

@@ -7,6 +7,12 @@ line or row, column) and the rule that failed, on one line.
 
 from __future__ import annotations
 
+import errno
+import os
+import unicodedata
+
+from attrkit import defaults as D
+
 
 class AttrkitError(Exception):
     """Base class: a problem with the caller's inputs or options, explained in one line."""
@@ -63,3 +69,110 @@ class ReportError(AttrkitError):
     def __init__(self, message: str, *, bad_input: bool = False) -> None:
         super().__init__(message)
         self.bad_input = bad_input
+
+
+_OS_HINTS = {
+    errno.EACCES: "check its permissions",
+    errno.EPERM: "check its permissions",
+    errno.ENOSPC: "the disk is full: free space or write elsewhere",
+    errno.EDQUOT: "the disk quota is used up: free space or write elsewhere",
+    errno.EROFS: "the file system is read-only: write elsewhere",
+    errno.ENAMETOOLONG: "a file name is at most 255 bytes: choose a shorter one",
+    errno.EISDIR: "a folder is there, where a file was expected",
+    errno.ENOTDIR: "a file is in the way, where a folder was expected",
+    errno.EEXIST: "a file is in the way, where a folder was expected",
+    errno.ENOENT: "check the path",
+}
+
+
+def explain(exc: BaseException) -> AttrkitError | None:
+    """attrkit's one-line error for a failure of the environment or of the user's input met
+    inside a library (the operating system, polars, JSON, YAML, nbformat, Jupyter), or ``None``
+    when ``exc`` is none of these: then it is a bug in attrkit.
+
+    Example:
+        >>> str(explain(PermissionError(13, "Permission denied", "/data/events.csv")))
+        '/data/events.csv: permission denied; check its permissions'
+        >>> explain(KeyError("x")) is None
+        True
+    """
+    if isinstance(exc, AttrkitError):
+        return exc
+    if isinstance(exc, OSError) and exc.errno is not None:
+        where = exc.filename if exc.filename is not None else "file system"
+        what = (exc.strerror or os.strerror(exc.errno)).lower()
+        hint = _OS_HINTS.get(exc.errno)
+        return AttrkitError(f"{where}: {what}" + (f"; {hint}" if hint else ""))
+    if isinstance(exc, MemoryError):
+        return AttrkitError("out of memory: the input is larger than this machine can hold; "
+                            "try --low-memory or fewer input files")
+    if isinstance(exc, RecursionError):
+        return AttrkitError("an input is nested too deeply to read (JSON or YAML nested "
+                            "thousands of levels)")
+    module = type(exc).__module__.split(".", 1)[0]
+    if module in _LIBRARIES:
+        return AttrkitError(f"{_LIBRARIES[module]}: {first_line(exc)}")
+    return None
+
+
+_LIBRARIES = {
+    "polars": "the data could not be read (polars)",
+    "json": "not valid JSON",
+    "yaml": "not valid YAML",
+    "nbformat": "not a Jupyter notebook",
+    "jupyter_client": "Jupyter",
+    "nbclient": "the notebook's kernel failed",
+    "papermill": "the notebook could not be run",
+}
+
+
+def first_line(exc: BaseException) -> str:
+    """The first non-empty line of an exception's message (its type's name if it has none)."""
+    for line in str(exc).splitlines():
+        if line.strip():
+            return line.strip()
+    return type(exc).__name__
+
+
+def one_line(text: str, limit: int = 2000) -> str:
+    """``text`` made safe to print as one terminal line: control characters (newlines, escape
+    sequences, bidirectional overrides) shown as escapes, and at most ``limit`` characters.
+
+    Example:
+        >>> one_line("source a\\nattrkit: forged line \\x1b[2J")
+        'source a\\\\nattrkit: forged line \\\\x1b[2J'
+    """
+    shown = "".join(_escape(c) for c in text[: limit + 1])
+    if len(text) > limit:
+        shown = shown[:limit] + f"… ({len(text) - limit:,} more characters)"
+    return shown
+
+
+def _escape(char: str) -> str:
+    if unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp", "Cs"):
+        return char.encode("unicode_escape", "backslashreplace").decode("ascii")
+    return char
+
+
+def json_problem(exc: BaseException) -> str:
+    """What was wrong with text that ``json.loads`` refused, in words (for messages that name
+    the file): bad syntax, nesting too deep, a number too long, or bytes that are not UTF-8."""
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    if isinstance(exc, UnicodeDecodeError):
+        return "not valid UTF-8"
+    if hasattr(exc, "msg") and hasattr(exc, "colno"):
+        return f"{exc.msg}, line {exc.lineno} column {exc.colno}"
+    if "digits" in str(exc):
+        return "a number with more than 4,300 digits"
+    return first_line(exc)
+
+
+def read_small(path: os.PathLike[str], name: str, limit: int = D.MAX_CONFIG_BYTES) -> str:
+    """A configuration file's text (UTF-8), refused unread when over ``limit`` bytes: no
+    configuration is that large, and nothing is read into memory to find out."""
+    with open(path, "rb") as fh:
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise ConfigError(f"{name}: larger than {limit:,} bytes; not a configuration file")
+    return data.decode("utf-8")

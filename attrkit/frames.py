@@ -62,6 +62,11 @@ relative; ``tested`` says whether the row is in the multiple-comparison family (
 computed); ``significant`` is null where no verdict is given."""
 
 
+RESERVED_PREFIX = "__attrkit_"
+"""attrkit's working columns (row positions, rule descriptions, hashes) start with this; the
+readers refuse data columns that do, so the two can never meet."""
+
+
 def to_datetime(epoch_seconds: pl.Expr) -> pl.Expr:
     """Unix seconds as a UTC datetime (microsecond precision): ``timestamp`` → ``window_start``."""
     return pl.from_epoch(epoch_seconds, time_unit="s").dt.replace_time_zone("UTC")

@@ -42,28 +42,30 @@ def stages(data: Path, fmt: str) -> list[tuple[str, object]]:
     items_ds = load("items", data / f"items.{fmt}")
     # as the engine does it: IDs checked for repeats by hash (exactly only if a hash repeats)
     typed_log = coerce(log_ds.raw, "recommendations", unique=False).drop(
-        "_column", "_rule", "_value")
-    log = typed_log.filter(~pl.col("_bad")).collect(engine="streaming")
-    items = coerce(items_ds.raw.select("ITEM_ID", "LENGTH", "_pos"), "items", numeric=("LENGTH",))
-    items = items.filter(~pl.col("_bad")).select(
+        "__attrkit_column", "__attrkit_rule", "__attrkit_value")
+    log = typed_log.filter(~pl.col("__attrkit_bad")).collect(engine="streaming")
+    items = coerce(items_ds.raw.select("ITEM_ID", "LENGTH", "__attrkit_pos"), "items",
+                   numeric=("LENGTH",))
+    items = items.filter(~pl.col("__attrkit_bad")).select(
         "ITEM_ID", pl.col("LENGTH").alias("_len"), pl.lit(True).alias("_found")).collect()
 
     def count(lf: pl.LazyFrame):
         # null counts touch every value of every column, so no step is optimised away
         return lambda: lf.select(pl.all().null_count()).collect(engine="streaming")
 
-    scanned = ev.raw.drop("_pos")
+    scanned = ev.raw.drop("__attrkit_pos")
     typed = coerce(ev.raw, "interactions", keep_other_columns=True)
-    valid = typed.filter(~pl.col("_bad")).drop("_pos", "_column", "_rule", "_value", "_bad")
+    valid = typed.filter(~pl.col("__attrkit_bad")).drop(
+        "__attrkit_pos", "__attrkit_column", "__attrkit_rule", "__attrkit_value", "__attrkit_bad")
     cols = valid.collect_schema().names()
     needed = ["TIMESTAMP", "EVENT_TYPE", "EVENT_ATTRIBUTION_SOURCE", "RECOMMENDATION_ID",
               "ITEM_ID"]
-    hashed = valid.select(*needed, _row_hash(cols).alias("_h"))
+    hashed = valid.select(*needed, _row_hash(cols).alias("__attrkit_h"))
     looked_up = lookup_sources(hashed, log)
     grouped = looked_up.with_columns(window_start("TIMESTAMP").alias("_W")).join(
         items.lazy(), on="ITEM_ID", how="left").group_by(
-        "_W", "EVENT_TYPE", "EVENT_ATTRIBUTION_SOURCE", "_served_by").agg(
-        pl.len(), pl.col("_unresolved").sum(), pl.col("_len").sum(), pl.col("_found").null_count())
+        "_W", "EVENT_TYPE", "EVENT_ATTRIBUTION_SOURCE", "__attrkit_served_by").agg(
+        pl.len(), pl.col("__attrkit_unresolved").sum(), pl.col("_len").sum(), pl.col("_found").null_count())
     return [
         ("scan every column (the events' floor)", count(scanned)),
         ("+ type and check every row", count(valid)),

@@ -163,3 +163,290 @@ def test_the_index_links_only_report_files_and_forbids_script(tmp_path):
     assert f'content="{CSP}"' in page
     assert sorted(re.findall(r"href='([^']*)'", page)) == ["good.html", "p.html"]
     assert "<script" not in page
+
+
+# -- one line, exit 2: failures of the environment and of libraries, at one boundary ----------
+
+def _main(capsys, *argv: str) -> tuple[int, str]:
+    from attrkit.cli import main
+
+    code = main(list(argv))
+    err = capsys.readouterr().err
+    return code, err
+
+
+def _one_line(code: int, err: str, *words: str) -> None:
+    assert code == 2, err
+    assert err.count("\n") == 1 and err.startswith("attrkit: error: "), err
+    for w in words:
+        assert w in err, err
+
+
+def _listing(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
+def test_paths_the_system_refuses_get_one_line(tmp_path, capsys):
+    events, ma = _files(tmp_path)
+    before = _listing(tmp_path)
+    cases = [
+        (["--metric-attribution", str(tmp_path)], "is a directory"),  # a folder as the config
+        (["--out", str(events / "r.csv")], "a file is in the way"),  # --out under a regular file
+        (["--out", str(tmp_path / ("x" * 300 + ".csv"))], "at most 255 bytes"),
+    ]
+    for extra, words in cases:
+        args = {"--interactions": str(events), "--metric-attribution": str(ma),
+                "--out": str(tmp_path / "out" / "r.csv")}
+        args.update(dict(zip(extra[::2], extra[1::2], strict=True)))
+        code, err = _main(capsys, "attribute", *[x for kv in args.items() for x in kv])
+        _one_line(code, err, words)
+    assert set(_listing(tmp_path)) - set(before) <= {"out"}  # at most an empty folder
+    assert not any((tmp_path / "out").rglob("*"))
+
+
+def test_report_options_that_name_no_notebook_kernel_or_folder(tmp_path, capsys):
+    not_nb = tmp_path / "t.ipynb"
+    not_nb.write_text("hello")
+    a_file = tmp_path / "a.txt"
+    a_file.write_text("keep")
+    cases = [
+        (["report", str(not_nb), "--out", str(tmp_path / "o")], "not a Jupyter notebook"),
+        (["params", str(not_nb)], "not a Jupyter notebook"),
+        (["report", "--kernel", "no-such-kernel", "--out", str(tmp_path / "o")],
+         "no such Jupyter kernel"),
+        (["report", "--out", str(a_file)], "is a file"),
+    ]
+    for argv, words in cases:
+        _one_line(*_main(capsys, *argv), words)
+    assert a_file.read_text() == "keep" and not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("fault", ["full disk", "permission on the folder", "rename refused"])
+def test_storage_faults_while_writing_give_one_line_and_leave_nothing(tmp_path, capsys,
+                                                                      monkeypatch, fault):
+    """CI runs as root, where chmod provokes nothing: the faults are injected at the storage
+    layer's own calls."""
+    import errno
+
+    from attrkit.storage import local
+
+    events, ma = _files(tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "r.csv").write_text("the previous report\n")
+    if fault == "full disk":
+        def write_csv(self, path, **kw):
+            Path(path).write_text("METRIC_NAME,EV")  # half a file, then the disk is full
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        monkeypatch.setattr(pl.DataFrame, "write_csv", write_csv)
+        words = "the disk is full"
+    elif fault == "permission on the folder":
+        def mkstemp(*a, dir=None, **k):
+            raise PermissionError(errno.EACCES, "Permission denied", str(dir))
+        monkeypatch.setattr(local.tempfile, "mkstemp", mkstemp)
+        words = "check its permissions"
+    else:
+        def replace(src, dst):
+            raise OSError(errno.EROFS, "Read-only file system", str(dst))
+        monkeypatch.setattr(local.os, "replace", replace)
+        words = "read-only"
+    code, err = _main(capsys, "attribute", "--interactions", str(events),
+                      "--metric-attribution", str(ma), "--out", str(out / "r.csv"))
+    _one_line(code, err, words, str(out))
+    assert _listing(out) == ["r.csv"] and (out / "r.csv").read_text() == "the previous report\n"
+
+
+def test_an_unreadable_input_is_named(tmp_path, capsys, monkeypatch):
+    import errno
+
+    events, ma = _files(tmp_path)
+    real_open = Path.open
+
+    def guarded(self, *a, **k):
+        if self == events:
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        return real_open(self, *a, **k)
+
+    monkeypatch.setattr(Path, "open", guarded)
+    code, err = _main(capsys, "attribute", "--interactions", str(events),
+                      "--metric-attribution", str(ma), "--out", str(tmp_path / "o.csv"))
+    _one_line(code, err, str(events), "permission denied")
+    assert not (tmp_path / "o.csv").exists()
+
+
+def test_a_failed_upload_gives_one_line(tmp_path, capsys, monkeypatch):
+    """An upload that fails at the storage layer's handler (here a store that is full)."""
+    import errno
+    import types
+
+    from attrkit import storage
+
+    module = types.ModuleType("full_handler")
+
+    def upload(local, url, **kw):
+        raise OSError(errno.ENOSPC, "No space left on device", url)
+
+    module.upload = upload
+    monkeypatch.setitem(sys.modules, "full_handler", module)
+    monkeypatch.setitem(storage.HANDLERS, "full", "full_handler")
+    events, ma = _files(tmp_path)
+    code, err = _main(capsys, "attribute", "--interactions", str(events),
+                      "--metric-attribution", str(ma), "--out", "full://bucket/r.csv")
+    _one_line(code, err, "full://bucket/r.csv", "disk is full")
+
+
+def test_attrkits_own_bugs_exit_1_with_the_traceback(tmp_path, capsys, monkeypatch):
+    from attrkit.attribution import engine
+
+    def broken(*a, **k):
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(engine, "_run", broken)
+    events, ma = _files(tmp_path)
+    code, err = _main(capsys, "attribute", "--interactions", str(events),
+                      "--metric-attribution", str(ma), "--out", str(tmp_path / "o.csv"))
+    assert code == 1 and "Traceback" in err and "KeyError" in err and "a bug in attrkit" in err
+
+
+# -- internal columns never meet the data's ----------------------------------------------------
+
+def test_columns_named_like_attrkits_working_columns_change_nothing(tmp_path):
+    base = pl.DataFrame({"USER_ID": ["u1", "u1", "u2"], "ITEM_ID": ["i1", "i1", "i2"],
+                         "TIMESTAMP": [1700000000, 1700000000, 1700000950],
+                         "EVENT_TYPE": ["click"] * 3, "RECOMMENDATION_ID": ["r1", "r1", None]})
+    log = pl.DataFrame({"RECOMMENDATION_ID": ["r1"], "SOURCE": ["rec-a"],
+                        "TIMESTAMP": [1699999999], "USER_ID": ["u1"]})
+    names = ["_bad", "_pos", "_h", "_record", "_served_by", "_unresolved", "_found", "_ds",
+             "_column", "_rule", "_value", "SOURCE", "window_start", "events", "value"]
+    noisy = base.with_columns(pl.lit("x").alias(n) for n in names)
+    for dedupe in (False, True):
+        want = attribute(base, MA, recommendations=log, dedupe=dedupe)
+        for data in (noisy, noisy.to_pandas()):
+            got = attribute(data, MA, recommendations=log, dedupe=dedupe,
+                            on_bad_rows="quarantine")
+            assert got.windows.equals(want.windows)
+            assert got.health.duplicates == want.health.duplicates
+    path = tmp_path / "e.csv"
+    noisy.with_columns(pl.lit("y").alias("__attrkit_pos")).write_csv(path)
+    with pytest.raises(InputError, match="reserved for attrkit") as caught:
+        attribute(path, MA)
+    assert caught.value.column == "__attrkit_pos"
+
+
+# -- bounded reading and echoing ----------------------------------------------------------------
+
+def test_a_csv_with_ten_thousand_columns_reads_and_keeps_whole_row_duplicates(tmp_path):
+    extra = [f"c{i}" for i in range(10_000)]
+    row = ["u1", "i1", "1700000000", "click"] + ["x"] * 10_000
+    other = row[:-1] + ["z"]  # differs in the last column only: not a duplicate
+    path = tmp_path / "wide.csv"
+    path.write_text("\n".join(",".join(r) for r in (
+        ["USER_ID", "ITEM_ID", "TIMESTAMP", "EVENT_TYPE", *extra], row, row, other)) + "\n")
+    result = attribute(path, MA)
+    assert result.health.duplicates == 1 and result.health.events_used == 3
+
+
+def test_configuration_that_would_not_fit_is_refused_unread(tmp_path, capsys):
+    events, _ = _files(tmp_path)
+    cases = {
+        "deep.json": "[" * 200_000 + "]" * 200_000,
+        "digits.json": '{"name": "m", "x": ' + "9" * 5000 + "}",
+        "huge.json": '{"name": "' + "m" * 2_000_000 + '"}',
+    }
+    for name, text in cases.items():
+        (tmp_path / name).write_text(text)
+        code, err = _main(capsys, "attribute", "--interactions", str(events),
+                          "--metric-attribution", str(tmp_path / name), "--out",
+                          str(tmp_path / "o.csv"))
+        _one_line(code, err, name)
+        assert len(err) < 500
+    bomb = tmp_path / "bomb.yaml"
+    lines = ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [f"{b}: &{b} [{', '.join(['*' + a] * 9)}]"
+              for a, b in zip("abcdefg", "bcdefgh", strict=True)]
+    bomb.write_text("\n".join(lines) + "\ninteractions: *h\n")
+    code, err = _main(capsys, "report", "--params-file", str(bomb), "--out", str(tmp_path / "r"))
+    _one_line(code, err, "aliases", "line 2")
+    assert len(err) < 500 and not (tmp_path / "r").exists() and not (tmp_path / "o.csv").exists()
+
+
+def test_a_header_line_too_long_and_deep_json_lines(tmp_path):
+    long_header = tmp_path / "long.csv"
+    long_header.write_text("USER_ID," + "x" * (2 << 20) + "\n")
+    with pytest.raises(InputError, match="header line longer"):
+        attribute(long_header, MA)
+    deep = tmp_path / "deep.jsonl"
+    deep.write_text('{"userId": "u1", "sessionId": "s", "eventList": [{"eventType": "click", '
+                    '"itemId": "i1", "sentAt": 1700000000}]}\n' + "[" * 100_000 + "\n")
+    result = attribute(deep, MA, on_bad_rows="quarantine")
+    assert result.quarantine["RULE"].to_list() == ["not valid JSON (nested too deeply)"]
+    assert result.quarantine["LINE"].to_list() == [2] and result.health.events_used == 1
+
+
+# -- the terminal: closed stdout, control characters ------------------------------------------
+
+def test_a_closed_stdout_ends_quietly(tmp_path):
+    events, ma = _files(tmp_path)
+    proc = subprocess.Popen([sys.executable, "-m", "attrkit", "attribute", "--interactions",
+                             str(events), "--metric-attribution", str(ma), "--out",
+                             str(tmp_path / "o.csv")], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    proc.stdout.close()  # as `| head -0` would
+    assert proc.wait(timeout=300) == 141
+    assert proc.stderr.read() == b""
+
+
+def test_control_characters_in_the_data_are_shown_escaped(tmp_path):
+    events = pl.DataFrame({"USER_ID": ["u1", "u2"], "ITEM_ID": ["i1", "i1"],
+                           "TIMESTAMP": [1700000000, 1700000001],
+                           "EVENT_TYPE": ["click", "click\x1b]0;owned\x07"],
+                           "RECOMMENDATION_ID": ["r1", "r2"]})
+    log = pl.DataFrame({"RECOMMENDATION_ID": ["r1", "r2"],
+                        "SOURCE": ["a\nwarning: forged line", "b\x1b[2J"],
+                        "TIMESTAMP": [1699999999] * 2})
+    summary = attribute(events, MA, recommendations=log).health.summary()
+    assert "\x1b" not in summary and "\x07" not in summary
+    assert "\nwarning: forged" not in summary and "a\\nwarning: forged line" in summary
+    assert "b\\x1b[2J" in summary
+
+
+# -- types and numbers no reader expected ---------------------------------------------------------
+
+def test_parquet_lists_bytes_and_uint64_are_rows_that_break_a_rule(tmp_path):
+    cases = {
+        "list": ({"USER_ID": [["u1"], ["u2"]]}, "USER_ID", "must be text, not List(String)"),
+        "bytes": ({"USER_ID": [b"\xff\xfe", b"u2"]}, "USER_ID", "must be text, not Binary"),
+        "uint64": ({"TIMESTAMP": pl.Series([2**64 - 1, 1700000000], dtype=pl.UInt64)},
+                   "TIMESTAMP", "out of range"),
+    }
+    base = {"USER_ID": ["u1", "u2"], "ITEM_ID": ["i1", "i1"], "TIMESTAMP": [1700000000] * 2,
+            "EVENT_TYPE": ["click"] * 2}
+    for name, (columns, column, rule) in cases.items():
+        path = tmp_path / f"{name}.parquet"
+        pl.DataFrame(base | columns).write_parquet(path)
+        with pytest.raises(InputError, match=re.escape(rule)) as caught:
+            attribute(path, MA)
+        assert caught.value.row == 0 and caught.value.column == column
+        q = attribute(path, MA, on_bad_rows="quarantine").quarantine
+        assert q["ROW"][0] == 0 and q["COLUMN"][0] == column
+    assert q.height == 1  # the uint64 file: one row out of range, the other used
+
+
+@pytest.mark.parametrize("option", ["--window-origin", "--window-seconds"])
+def test_window_options_beyond_64_bits(tmp_path, capsys, option):
+    events, ma = _files(tmp_path)
+    code, err = _main(capsys, "attribute", "--interactions", str(events),
+                      "--metric-attribution", str(ma), "--out", str(tmp_path / "o.csv"),
+                      option, str(2**70))
+    _one_line(code, err, option.strip("-").replace("-", "_"))
+
+
+@pytest.mark.parametrize("value", ["NaN", "inf", "-inf", "2.5", "-1"])
+def test_report_csv_values_a_count_cannot_have(tmp_path, value):
+    path = tmp_path / "r.csv"
+    path.write_text("METRIC_NAME,EVENT_TYPE,VALUE,MATH_FUNCTION,EVENT_ATTRIBUTION_SOURCE,"
+                    f"TIMESTAMP\nCLICKS,CLICK,3,samplecount,a,1700000100\nCLICKS,CLICK,{value},"
+                    "samplecount,b,1700000100\n")
+    with pytest.raises(InputError, match="VALUE") as caught:
+        read_report(path)
+    assert caught.value.line == 3

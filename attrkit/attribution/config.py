@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from attrkit import storage
-from attrkit.errors import ConfigError
+from attrkit.errors import ConfigError, json_problem, read_small
 
 _NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9\-_]*")
 _DATASET_GROUP_ARN = re.compile(r"arn:([a-z\d-]+):personalize:.*:.*:.+")
@@ -214,11 +214,14 @@ class MetricAttribution:
         """Load from a JSON file (a local path or ``s3://``); errors name the file."""
         local = storage.local_file(path)  # errors name ``path``, never a scratch copy
         try:
-            data = json.loads(local.read_text(encoding="utf-8"))
+            data = json.loads(read_small(local, str(path)))
         except FileNotFoundError:
             raise ConfigError(f"{path}: file not found") from None
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ConfigError(f"{path}: not valid UTF-8 JSON ({exc})") from None
+        except OSError as exc:  # a folder, no permission
+            raise ConfigError(f"{path}: {(exc.strerror or 'cannot be read').lower()}; expected "
+                              "a readable JSON file") from None
+        except (ValueError, RecursionError) as exc:  # syntax, UTF-8, depth, 4,300+ digits
+            raise ConfigError(f"{path}: not valid UTF-8 JSON ({json_problem(exc)})") from None
         try:
             return cls.from_dict(data)
         except ConfigError as exc:

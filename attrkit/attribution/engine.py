@@ -24,7 +24,7 @@ from attrkit.attribution.users import (
     UserData,
 )
 from attrkit.attribution.windows import check_window
-from attrkit.errors import ConfigError, InputError
+from attrkit.errors import ConfigError, InputError, first_line
 from attrkit.frames import EXPOSURE_SCHEMA, QUARANTINE_SCHEMA, Display
 from attrkit.inputs.readers import Dataset, load
 from attrkit.inputs.schema import coerce
@@ -161,11 +161,12 @@ def attribute(
         try:
             out = _run(ma, datasets, opts)
             break
-        except pl.exceptions.ComputeError:
+        except pl.exceptions.ComputeError as exc:
             # A fast reader stopped at damage it cannot skip; find the lines, then go on without.
             repaired = {k: ds.repair() for k, ds in datasets.items()}
             if not any(repaired.values()):
-                raise
+                files = ", ".join(ds.source for ds in datasets.values())
+                raise InputError(files, f"could not be read ({first_line(exc)})") from None
             datasets = {k: repaired[k] or ds for k, ds in datasets.items()}
 
     if on_bad_rows == "error" and out.quarantine.height:
@@ -206,7 +207,7 @@ def attribute_exposure(
         _raise_first_broken({"recommendations": ds})
         typed = coerce(ds.raw, "recommendations", timestamp_unit=timestamp_unit)
         try:
-            bad = typed.filter(pl.col("_bad")).sort("_pos").head(1).collect()
+            bad = typed.filter(pl.col("__attrkit_bad")).sort("__attrkit_pos").head(1).collect()
             break
         except pl.exceptions.ComputeError:
             repaired = ds.repair()
@@ -215,9 +216,10 @@ def attribute_exposure(
             ds = repaired
     if bad.height:
         first = bad.row(0, named=True)
-        raise ds.error(first["_pos"], _with_value(first["_rule"], first["_value"]),
-                       first["_column"])
-    served = plan.exposure_plan(typed.filter(~pl.col("_bad")), window_seconds, window_origin)
+        raise ds.error(first["__attrkit_pos"],
+                       _with_value(first["__attrkit_rule"], first["__attrkit_value"]),
+                       first["__attrkit_column"])
+    served = plan.exposure_plan(typed.filter(~pl.col("__attrkit_bad")), window_seconds, window_origin)
     return EXECUTOR.collect([served])[0].sort("timestamp", "source")
 
 
@@ -265,8 +267,8 @@ def _check_metric_columns(ma: MetricAttribution, datasets: dict[str, Dataset]) -
 def _raise_first_broken(datasets: dict[str, Dataset]) -> None:
     for ds in datasets.values():
         if ds.broken.height:
-            first = ds.broken.sort("_pos").row(0, named=True)
-            raise ds.error(first["_pos"], first["_rule"], first["_column"])
+            first = ds.broken.sort("__attrkit_pos").row(0, named=True)
+            raise ds.error(first["__attrkit_pos"], first["__attrkit_rule"], first["__attrkit_column"])
 
 
 

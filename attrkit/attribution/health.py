@@ -10,6 +10,7 @@ import polars as pl
 
 from attrkit import defaults as D
 from attrkit.attribution.plan import EVENT_TYPE, SERVED_BY, WINDOW
+from attrkit.errors import one_line
 
 
 @dataclass(frozen=True)
@@ -83,9 +84,14 @@ class Health:
         return out
 
     def summary(self) -> str:
-        """A short text block for a terminal."""
+        """A short text block for a terminal. Values from the data (event types, sources,
+        metric names) are shown escaped: a control character or a newline in a source can
+        neither drive the terminal nor forge a line."""
         def n(x: int) -> str:
             return f"{x:,}"
+
+        def e(text: str) -> str:
+            return one_line(str(text), 200)
 
         lines = [
             "rows read:        " + ", ".join(f"{k} {n(v)}" for k, v in self.rows_read.items()),
@@ -94,7 +100,7 @@ class Health:
             f"duplicates:       {n(self.duplicates)} "
             + ("(removed)" if self.duplicates_removed else "(kept; pass --dedupe to remove)"),
             f"events used:      {n(self.events_used)}",
-            "events by type:   " + ", ".join(f"{k} {n(v)}" for k, v in self.events_by_type.items()),
+            "events by type:   " + ", ".join(f"{e(k)} {n(v)}" for k, v in self.events_by_type.items()),
             f"unattributed:     {n(self.unattributed_events)} ({self.unattributed_share:.1%})",
             f"unresolved recommendation IDs: {n(self.unresolved_ids)} distinct, "
             f"{n(self.unresolved_events)} events",
@@ -104,14 +110,14 @@ class Health:
                "recommender, left out of per-user comparisons)"]
               if self.users_not_in_log is not None else []),
             "events by source:",
-            *(f"  {k}: {n(v)}" for k, v in self.events_by_source.items()),
+            *(f"  {e(k)}: {n(v)}" for k, v in self.events_by_source.items()),
             "metrics:",
         ]
         for name, m in self.metrics.items():
             extra = (f", {n(m.not_summed)} not summed ({n(m.items_not_found)} items not found)"
                      if m.not_summed or m.items_not_found else "")
-            lines.append(f"  {name}: {n(m.events)} events{extra}")
-        lines += [f"warning: {w}" for w in self.warnings]
+            lines.append(f"  {e(name)}: {n(m.events)} events{extra}")
+        lines += [f"warning: {one_line(w)}" for w in self.warnings]
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:

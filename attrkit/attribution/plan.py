@@ -46,14 +46,14 @@ from attrkit.inputs.schema import SCHEMAS, coerce, may_repeat
 
 WINDOW, DAY, EVENT_TYPE = "_W", "_D", "_ET"
 """The window start, the UTC day, and the upper-cased event type of an event or group."""
-HASH, POS = "_h", "_pos"
+HASH, POS = "__attrkit_h", "__attrkit_pos"
 """A 64-bit hash of the whole typed row; the row's line or row number in its input."""
-SERVED_BY = "_served_by"
+SERVED_BY = "__attrkit_served_by"
 """The log's source for the event's recommendation ID (see
 :func:`~attrkit.attribution.sources.lookup_sources`)."""
 GROUP_KEYS = (WINDOW, "EVENT_TYPE", "EVENT_ATTRIBUTION_SOURCE", SERVED_BY)
 """The events' group-by: window start, raw event type, label, and the log's source code."""
-DESCRIBED = ["_column", "_rule", "_value", "_record"]
+DESCRIBED = ["__attrkit_column", "__attrkit_rule", "__attrkit_value", "__attrkit_record"]
 """What :func:`~attrkit.inputs.schema.coerce` says about a bad row."""
 
 SUM_DECIMAL = pl.Decimal(38, 9)
@@ -76,8 +76,8 @@ class Options:
 
 @dataclass(frozen=True)
 class Typed:
-    """Step 1: the typed events (a plan, with ``_bad`` and the described columns), and items and
-    the log typed in memory (``small``, with ``_bad``) beside their plans (``small_plans``)."""
+    """Step 1: the typed events (a plan, with ``__attrkit_bad`` and the described columns), and items and
+    the log typed in memory (``small``, with ``__attrkit_bad``) beside their plans (``small_plans``)."""
 
     events: pl.LazyFrame
     small: dict[str, pl.DataFrame]
@@ -105,7 +105,7 @@ class Resolved:
 
 
 def valid(lf: pl.LazyFrame) -> pl.LazyFrame:
-    return lf.filter(~pl.col("_bad")).drop(*DESCRIBED, "_bad", strict=False)
+    return lf.filter(~pl.col("__attrkit_bad")).drop(*DESCRIBED, "__attrkit_bad", strict=False)
 
 
 def sum_columns(ma: MetricAttribution, dataset: str) -> tuple[str, ...]:
@@ -116,7 +116,7 @@ def sum_columns(ma: MetricAttribution, dataset: str) -> tuple[str, ...]:
 
 def summed(metric: Metric) -> str:
     """The events' column a ``SUM`` metric adds up (item columns arrive prefixed ``_item_``)."""
-    return f"_item_{metric.column}" if metric.dataset == "items" else str(metric.column)
+    return f"__attrkit_item_{metric.column}" if metric.dataset == "items" else str(metric.column)
 
 
 def exact_sum(column: str) -> pl.Expr:
@@ -182,7 +182,7 @@ def resolve_events(ma: MetricAttribution, typed: Typed, log: pl.DataFrame | None
     carried = columns if opts.dedupe else [c for c in columns if c in needed]
     events = events.select(*carried, row_hash(columns).alias(HASH), POS)
     resolved = lookup_sources(events, log)
-    unresolved_ids = resolved.filter("_unresolved").select("RECOMMENDATION_ID").unique()
+    unresolved_ids = resolved.filter("__attrkit_unresolved").select("RECOMMENDATION_ID").unique()
     hashes = resolved.select(HASH, POS)
     if opts.dedupe:
         resolved = resolved.unique(subset=columns, keep="any")
@@ -198,12 +198,13 @@ def by_user(log: pl.DataFrame | None) -> bool:
 
 def with_items(ma: MetricAttribution, typed: Typed, events: pl.LazyFrame) -> pl.LazyFrame:
     """Left-join the item columns a ``SUM(Items.X)`` reads (prefixed ``_item_``), and
-    ``_found`` to count events whose item is missing."""
+    ``__attrkit_found`` to count events whose item is missing."""
     item_cols = sum_columns(ma, "items")
     if not item_cols:
         return events
     items = typed.valid("items").select(
-        "ITEM_ID", *[pl.col(c).alias(f"_item_{c}") for c in item_cols], pl.lit(True).alias("_found"))
+        "ITEM_ID", *[pl.col(c).alias(f"__attrkit_item_{c}") for c in item_cols],
+        pl.lit(True).alias("__attrkit_found"))
     return events.join(items, on="ITEM_ID", how="left", build_side="force_right")
 
 
@@ -216,9 +217,9 @@ def aggregate_plans(ma: MetricAttribution, typed: Typed, resolved: Resolved,
     declared = functools.reduce(operator.or_, (metric_aggregates(m) for m in ma.metrics), {})
     declared.pop("events", None)
     aggs = [pl.len().cast(pl.Int64).alias("events"), *(e.alias(k) for k, e in declared.items())]
-    extra = [pl.col("_unresolved").sum().cast(pl.Int64).alias("unresolved")]
+    extra = [pl.col("__attrkit_unresolved").sum().cast(pl.Int64).alias("unresolved")]
     if sum_columns(ma, "items"):
-        extra.append(pl.col("_found").null_count().cast(pl.Int64).alias("no_item"))
+        extra.append(pl.col("__attrkit_found").null_count().cast(pl.Int64).alias("no_item"))
     plans = {
         "grouped": events.group_by(*GROUP_KEYS).agg(*aggs, *extra),
         "unresolved_ids": resolved.unresolved_ids,
@@ -279,8 +280,9 @@ def metric_values(grouped: pl.DataFrame, ma: MetricAttribution, key: str, *,
 
 
 def row_hash(columns: list[str]) -> pl.Expr:
-    """A 64-bit hash of a whole row: each column hashed with its own seed, combined by xor."""
-    return functools.reduce(operator.xor, [pl.col(c).hash(seed=i) for i, c in enumerate(columns)])
+    """A 64-bit hash of a whole row: one hash of the row as a struct, so that a file with
+    thousands of columns gives one shallow expression, not a chain one column deep each."""
+    return pl.struct(columns).hash()
 
 
 def count_duplicates(hashes: pl.DataFrame, events: pl.LazyFrame, columns: list[str],
@@ -299,22 +301,23 @@ def count_duplicates(hashes: pl.DataFrame, events: pl.LazyFrame, columns: list[s
 
 
 def bad_rows(ds: Dataset, typed: pl.LazyFrame, quarantine: bool, order: int) -> pl.LazyFrame:
-    """The dataset's bad rows in the quarantine's shape (plus ``_pos`` and ``_ds`` to sort):
+    """The dataset's bad rows in the quarantine's shape (plus ``__attrkit_pos`` and
+    ``__attrkit_ds`` to sort):
     those the row rules caught and those the reader could not parse."""
     pos = pl.col(POS)
     line = pos if ds.position == "line" else pl.lit(None, dtype=pl.Int64)
     row = pos if ds.position == "row" else pl.lit(None, dtype=pl.Int64)
-    record = pl.col("_record") if quarantine else pl.lit(None, dtype=pl.String)
-    checked = typed.filter(pl.col("_bad"))
-    broken = ds.broken.lazy().with_columns(pl.col("_value").alias("_record"),
-                                           pl.lit(None, dtype=pl.String).alias("_value"))
+    record = pl.col("__attrkit_record") if quarantine else pl.lit(None, dtype=pl.String)
+    checked = typed.filter(pl.col("__attrkit_bad"))
+    broken = ds.broken.lazy().with_columns(pl.col("__attrkit_value").alias("__attrkit_record"),
+                                           pl.lit(None, dtype=pl.String).alias("__attrkit_value"))
     if not quarantine:
-        broken = broken.with_columns(pl.lit(None, dtype=pl.String).alias("_record"))
+        broken = broken.with_columns(pl.lit(None, dtype=pl.String).alias("__attrkit_record"))
     cols = [pl.lit(ds.name).alias("DATASET"), pl.lit(ds.source).alias("FILE"),
-            line.alias("LINE"), row.alias("ROW"), pl.col("_column").alias("COLUMN"),
-            pl.col("_rule").alias("RULE"), pl.col("_value").alias("VALUE"),
+            line.alias("LINE"), row.alias("ROW"), pl.col("__attrkit_column").alias("COLUMN"),
+            pl.col("__attrkit_rule").alias("RULE"), pl.col("__attrkit_value").alias("VALUE"),
             record.alias("RECORD")]
-    keys = [pos, pl.lit(order).alias("_ds")]
+    keys = [pos, pl.lit(order).alias("__attrkit_ds")]
     return pl.concat([checked.select(*cols, *keys), broken.select(*cols, *keys)], how="vertical")
 
 
@@ -327,11 +330,11 @@ def quarantine_frame(datasets: dict[str, Dataset], typed: Typed, bad_events: int
         ds = datasets[k]
         if k == "interactions" and (bad_events or ds.broken.height):
             plans.append(bad_rows(ds, typed.events, quarantine, i))
-        elif k != "interactions" and (typed.small[k]["_bad"].any() or ds.broken.height):
+        elif k != "interactions" and (typed.small[k]["__attrkit_bad"].any() or ds.broken.height):
             plans.append(bad_rows(ds, typed.small_plans[k], quarantine, i))
     if not plans:
         return pl.DataFrame(schema=QUARANTINE_SCHEMA)
-    return (pl.concat(collect(plans)).sort("_ds", POS).drop(POS, "_ds")
+    return (pl.concat(collect(plans)).sort("__attrkit_ds", POS).drop(POS, "__attrkit_ds")
             .cast(dict(QUARANTINE_SCHEMA)))
 
 

@@ -37,8 +37,8 @@ def id_hashes(ids: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
 def lookup_sources(
     events: pl.LazyFrame, recommendations: pl.DataFrame | pl.LazyFrame | None
 ) -> pl.LazyFrame:
-    """Add ``_served_by`` (the log's source for ``RECOMMENDATION_ID``, an Enum, or null) and
-    ``_unresolved`` (an unlabelled event whose recommendation ID the log does not know).
+    """Add ``__attrkit_served_by`` (the log's source for ``RECOMMENDATION_ID``, an Enum, or null) and
+    ``__attrkit_unresolved`` (an unlabelled event whose recommendation ID the log does not know).
 
     ``RECOMMENDATION_ID`` and ``EVENT_ATTRIBUTION_SOURCE`` may be absent (all null); the log
     needs ``RECOMMENDATION_ID`` (unique) and ``SOURCE``.
@@ -50,26 +50,26 @@ def lookup_sources(
         events = events.with_columns(fill)
     rec_id = pl.col("RECOMMENDATION_ID")
     if recommendations is None:
-        events = events.with_columns(pl.lit(None, dtype=pl.Enum([])).alias("_served_by"))
+        events = events.with_columns(pl.lit(None, dtype=pl.Enum([])).alias("__attrkit_served_by"))
     else:
         log = recommendations.lazy().collect() if isinstance(recommendations, pl.LazyFrame) \
             else recommendations
-        code = pl.col("SOURCE").cast(pl.Enum(log["SOURCE"].unique().sort())).alias("_served_by")
+        code = pl.col("SOURCE").cast(pl.Enum(log["SOURCE"].unique().sort())).alias("__attrkit_served_by")
         k1, k2 = id_hashes(rec_id)
         keyed = log.select(k1.alias("_k1"), k2.alias("_k2_log"), code)
         if keyed["_k1"].n_unique() == keyed.height:
             events = events.with_columns(k1.alias("_k1")).join(
                 keyed.lazy(), on="_k1", how="left", build_side="force_right").with_columns(
                 pl.when(rec_id.is_not_null() & (k2 == pl.col("_k2_log")))
-                .then(pl.col("_served_by")).alias("_served_by")
+                .then(pl.col("__attrkit_served_by")).alias("__attrkit_served_by")
             ).drop("_k1", "_k2_log")
         else:  # two of the log's IDs share a hash: join on the strings themselves
             events = events.join(log.lazy().select("RECOMMENDATION_ID", code),
                                  on="RECOMMENDATION_ID", how="left", build_side="force_right")
     label = pl.col("EVENT_ATTRIBUTION_SOURCE")
     return events.with_columns(
-        (label.is_null() & rec_id.is_not_null() & pl.col("_served_by").is_null())
-        .alias("_unresolved"))
+        (label.is_null() & rec_id.is_not_null() & pl.col("__attrkit_served_by").is_null())
+        .alias("__attrkit_unresolved"))
 
 
 def short_name(source: str) -> str:
@@ -82,7 +82,7 @@ def short_name(source: str) -> str:
     return source.rsplit("/", 1)[-1] if source.startswith("arn:") else source
 
 
-def source_of(label: str = "EVENT_ATTRIBUTION_SOURCE", served: str = "_served_by") -> pl.Expr:
+def source_of(label: str = "EVENT_ATTRIBUTION_SOURCE", served: str = "__attrkit_served_by") -> pl.Expr:
     """The source name from an event's label and the log's source (rules 1 to 3)."""
     return pl.coalesce(pl.col(label), pl.col(served).cast(pl.String), pl.lit(D.UNDEFINED_SOURCE))
 
@@ -90,7 +90,7 @@ def source_of(label: str = "EVENT_ATTRIBUTION_SOURCE", served: str = "_served_by
 def resolve_sources(
     events: pl.LazyFrame, recommendations: pl.DataFrame | pl.LazyFrame | None
 ) -> pl.LazyFrame:
-    """Add ``SOURCE`` and ``_unresolved`` to events.
+    """Add ``SOURCE`` and ``__attrkit_unresolved`` to events.
 
     Args:
         events: typed interactions; ``RECOMMENDATION_ID`` and ``EVENT_ATTRIBUTION_SOURCE`` may be
@@ -106,4 +106,4 @@ def resolve_sources(
         ['SOURCE_NAME_UNDEFINED', 'arn:recA', 'partner']
     """
     return lookup_sources(events, recommendations).with_columns(
-        source_of().alias("SOURCE")).drop("_served_by")
+        source_of().alias("SOURCE")).drop("__attrkit_served_by")

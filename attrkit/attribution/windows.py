@@ -17,11 +17,20 @@ __all__ = ["check_window", "to_datetime", "window_start"]
 
 
 def check_window(length: int, origin: int) -> None:
-    """Raise :class:`ConfigError` unless ``length`` is a positive whole number of seconds."""
+    """Raise :class:`ConfigError` unless ``length`` is a positive whole number of seconds and
+    ``origin`` whole seconds, both within the range of plausible timestamps."""
     if isinstance(length, bool) or not isinstance(length, int) or length <= 0:
         raise ConfigError(f"window_seconds={length!r}: must be a positive whole number of seconds")
     if isinstance(origin, bool) or not isinstance(origin, int):
         raise ConfigError(f"window_origin={origin!r}: must be a whole number of Unix seconds")
+    # Timestamps are within ±MAX_PLAUSIBLE_SECONDS, so these bounds keep every window start
+    # (origin + k * length) inside 64 bits.
+    limit = D.MAX_PLAUSIBLE_SECONDS
+    if length > limit:
+        raise ConfigError(f"window_seconds={length}: must be at most {limit:,} seconds "
+                          "(about 3,000 years)")
+    if not -limit < origin < limit:
+        raise ConfigError(f"window_origin={origin}: must be within ±{limit:,} Unix seconds")
 
 
 def window_start(

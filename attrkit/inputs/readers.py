@@ -1,7 +1,8 @@
 """Where data comes from and goes to: files, frames, and atomic writes.
 
 :func:`load` turns a path (CSV, Parquet, PutEvents JSON Lines) or a pandas/polars frame into a
-:class:`Dataset`: raw columns plus ``_pos`` (the line in a text file, the row elsewhere), still lazy.
+:class:`Dataset`: raw columns plus ``__attrkit_pos`` (the line in a text file, the row
+elsewhere), still lazy.
 Typing and row rules are :mod:`attrkit.inputs.schema`'s job. Damage a fast reader cannot get past
 (malformed CSV lines, bytes that are not UTF-8, JSON that does not parse) is found by a slower,
 line-by-line pass that names the line; see :meth:`Dataset.repair`.
@@ -21,8 +22,8 @@ import polars as pl
 
 from attrkit import defaults as D
 from attrkit import storage
-from attrkit.errors import InputError
-from attrkit.frames import is_pandas, iso_seconds
+from attrkit.errors import InputError, json_problem
+from attrkit.frames import RESERVED_PREFIX, is_pandas, iso_seconds
 from attrkit.inputs.schema import Column, DatasetName, missing_required
 
 Format = Literal["csv", "parquet", "jsonl", "frame"]
@@ -34,7 +35,8 @@ _CSV_TYPES: dict[str, dict[str, pl.DataType]] = {
     "interactions": {"TIMESTAMP": pl.Int64, "EVENT_VALUE": pl.Float64},
     "recommendations": {"TIMESTAMP": pl.Int64},
 }
-_BROKEN_SCHEMA = {"_pos": pl.Int64, "_column": pl.String, "_rule": pl.String, "_value": pl.String}
+_BROKEN_SCHEMA = {"__attrkit_pos": pl.Int64, "__attrkit_column": pl.String,
+                  "__attrkit_rule": pl.String, "__attrkit_value": pl.String}
 
 # PutEvents limits the service enforces on its own API.
 _PUT_EVENTS_OVERRIDES = (
@@ -51,8 +53,10 @@ class Dataset:
         name: ``interactions``, ``items`` or ``recommendations``.
         source: the file path, or ``<pandas.DataFrame>`` / ``<polars.DataFrame>``.
         format: ``csv``, ``parquet``, ``jsonl`` or ``frame``.
-        raw: the raw columns plus ``_pos`` (Int64: 1-based line for text files, 0-based row else).
-        broken: rows that could not be read at all (``_pos``, ``_column``, ``_rule``, ``_value``).
+        raw: the raw columns plus ``__attrkit_pos`` (Int64: 1-based line for text files,
+            0-based row else).
+        broken: rows that could not be read at all (``__attrkit_pos``, ``__attrkit_column``,
+            ``__attrkit_rule``, ``__attrkit_value``).
         overrides: column rules that replace the schema's for this format.
     """
 
@@ -71,13 +75,13 @@ class Dataset:
 
     @property
     def position(self) -> Literal["line", "row"]:
-        """Whether ``_pos`` is a line number (CSV, JSONL) or a row number (Parquet, frames)."""
+        """Whether ``__attrkit_pos`` is a line number (CSV, JSONL) or a row number (Parquet, frames)."""
         return "line" if self.format in ("csv", "jsonl") else "row"
 
     @property
     def columns(self) -> list[str]:
         """The dataset's own column names."""
-        return [c for c in self.raw.collect_schema() if c != "_pos"]
+        return [c for c in self.raw.collect_schema() if c != "__attrkit_pos"]
 
     def error(self, pos: int | None, rule: str, column: str | None = None) -> InputError:
         """An :class:`InputError` pointing at ``pos`` in this dataset, naming the column as the
@@ -101,9 +105,9 @@ class Dataset:
             return replace(self, raw=self.text, text=None)
         if self.format != "csv" or self.repaired:
             return None
+        # Even when no line is broken, the line-by-line read is the one to keep: the fast reader
+        # and Python's csv module disagreed about the file (a stray quote inside a field).
         good, broken = _read_csv_by_line(Path(self.location or self.source))
-        if broken.is_empty():
-            return None
         return replace(self, raw=good.lazy(), broken=broken, repaired=True)
 
 
@@ -164,10 +168,18 @@ def _case_hint(wanted: str, columns: list[str]) -> str:
     return f" (found {near[0]!r}: column names are case-sensitive)" if near else ""
 
 
+def refuse_reserved(source: str, columns: Any) -> None:
+    """Refuse a column whose name starts with attrkit's reserved prefix, so that attrkit's own
+    working columns (``__attrkit_pos``, ``__attrkit_bad``, ...) never meet the data's."""
+    for column in columns:
+        if str(column).startswith(RESERVED_PREFIX):
+            raise InputError(source, f"column names starting with {RESERVED_PREFIX!r} are "
+                             "reserved for attrkit's working columns; rename it", column=column)
+
+
 def _with_row_pos(lf: pl.LazyFrame) -> pl.LazyFrame:
-    if "_pos" in lf.collect_schema():
-        raise InputError("<frame>", "column name _pos is reserved by attrkit", column="_pos")
-    return lf.with_row_index("_pos").with_columns(pl.col("_pos").cast(pl.Int64))
+    refuse_reserved("<frame>", lf.collect_schema())
+    return lf.with_row_index("__attrkit_pos").with_columns(pl.col("__attrkit_pos").cast(pl.Int64))
 
 
 def _load_path(name: DatasetName, path: Path, format: Format | None) -> Dataset:
@@ -182,8 +194,8 @@ def _load_path(name: DatasetName, path: Path, format: Format | None) -> Dataset:
 
         def scan(types: dict[str, pl.DataType]) -> pl.LazyFrame:
             lf = pl.scan_csv(path, infer_schema=False, schema_overrides=types or None,
-                             row_index_name="_pos", row_index_offset=2)
-            return lf.with_columns(pl.col("_pos").cast(pl.Int64))
+                             row_index_name="__attrkit_pos", row_index_offset=2)
+            return lf.with_columns(pl.col("__attrkit_pos").cast(pl.Int64))
 
         # Parse the numeric columns while reading (twice as fast as parsing text afterwards);
         # a value that does not parse sends the run back to the text read (Dataset.repair).
@@ -193,11 +205,13 @@ def _load_path(name: DatasetName, path: Path, format: Format | None) -> Dataset:
         return Dataset(name, str(path), "csv", scan(types), text=scan({}))
     if fmt == "parquet":
         try:
-            lf = pl.scan_parquet(path, row_index_name="_pos")
+            refuse_reserved(str(path), pl.read_parquet_schema(path))
+            lf = pl.scan_parquet(path, row_index_name="__attrkit_pos")
             lf.collect_schema()
         except (pl.exceptions.PolarsError, OSError) as exc:
             raise InputError(str(path), f"not a readable Parquet file ({_first_line(exc)})") from None
-        return Dataset(name, str(path), "parquet", lf.with_columns(pl.col("_pos").cast(pl.Int64)))
+        return Dataset(name, str(path), "parquet",
+                       lf.with_columns(pl.col("__attrkit_pos").cast(pl.Int64)))
     if fmt == "jsonl":
         if name != "interactions":
             raise InputError(str(path), f"{name} are read from CSV or Parquet, not JSON Lines")
@@ -212,14 +226,20 @@ def _first_line(exc: BaseException) -> str:
 
 def _check_csv_header(path: Path) -> list[str]:
     with path.open("rb") as fh:
-        head = fh.readline()
+        head = fh.readline(D.MAX_HEADER_BYTES + 1)
+    if len(head) > D.MAX_HEADER_BYTES:
+        raise InputError(str(path), f"header line longer than {D.MAX_HEADER_BYTES:,} bytes: "
+                         "not a CSV header", line=1)
     try:
         text = head.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise InputError(str(path), "header is not valid UTF-8", line=1) from None
     if not text.strip():
         raise InputError(str(path), "empty file: expected a header row", line=1)
-    names = next(csv.reader([text]))
+    try:
+        names = next(csv.reader([text]))
+    except csv.Error as exc:
+        raise InputError(str(path), f"header is not a CSV line ({exc})", line=1) from None
     seen: set[str] = set()
     for n in names:
         if n in seen:
@@ -227,6 +247,7 @@ def _check_csv_header(path: Path) -> list[str]:
         if not n:
             raise InputError(str(path), "empty column name in the header", line=1)
         seen.add(n)
+    refuse_reserved(str(path), names)
     return names
 
 
@@ -271,7 +292,7 @@ def _read_csv_by_line(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
                 pos.append(line)
                 for n, v in zip(header, record, strict=True):
                     cols[n].append(v if v != "" else None)
-    good = pl.DataFrame({"_pos": pl.Series(pos, dtype=pl.Int64),
+    good = pl.DataFrame({"__attrkit_pos": pl.Series(pos, dtype=pl.Int64),
                          **{n: pl.Series(v, dtype=pl.String) for n, v in cols.items()}})
     return good, _broken_frame(broken)
 
@@ -343,17 +364,17 @@ def _read_put_events(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
                 continue
             try:
                 events, problem = _flatten_request(json.loads(text))
-            except json.JSONDecodeError as exc:
-                events, problem = [], (None, f"not valid JSON ({exc.msg}, column {exc.colno})")
+            except (ValueError, RecursionError) as exc:  # syntax, depth, 4,300+ digits
+                events, problem = [], (None, f"not valid JSON ({json_problem(exc)})")
             if problem:
                 broken.append((line_no, problem[0], problem[1], text.rstrip("\r\n")))
                 continue
             for ev in events:
-                ev["_pos"] = line_no
+                ev["__attrkit_pos"] = line_no
                 rows.append(ev)
-    columns = sorted({k for r in rows for k in r} - {"_pos"})
+    columns = sorted({k for r in rows for k in r} - {"__attrkit_pos"})
     good = pl.DataFrame(
-        {"_pos": pl.Series([r["_pos"] for r in rows], dtype=pl.Int64),
+        {"__attrkit_pos": pl.Series([r["__attrkit_pos"] for r in rows], dtype=pl.Int64),
          **{c: pl.Series([r.get(c) for r in rows], dtype=pl.String) for c in columns}}
     )
     for required in ("USER_ID", "ITEM_ID", "TIMESTAMP", "EVENT_TYPE"):
@@ -397,7 +418,7 @@ def _flatten_request(req: Any) -> tuple[list[dict[str, Any]], tuple[str | None, 
         if props is not None:
             try:
                 decoded = json.loads(props) if isinstance(props, str) else None
-            except json.JSONDecodeError:
+            except (ValueError, RecursionError):
                 decoded = None
             if not isinstance(decoded, dict):
                 return [], (f"eventList[{i}].properties",

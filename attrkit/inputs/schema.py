@@ -1,8 +1,9 @@
 """The three datasets' schemas, and the row rules that turn raw columns into typed ones.
 
 Every rule is a polars expression, so checking stays inside the lazy plan: each row gets the
-first rule it breaks in ``_column`` / ``_rule`` (null when it breaks none) and the offending raw
-value in ``_value``. What happens to a bad row (stop, or quarantine) is the caller's choice.
+first rule it breaks in ``__attrkit_column`` / ``__attrkit_rule`` (null when it breaks none)
+and the offending raw value in ``__attrkit_value``. What happens to a bad row (stop, or
+quarantine) is the caller's choice.
 """
 
 from __future__ import annotations
@@ -72,6 +73,22 @@ def _too_long(value: pl.Expr, max_len: int) -> pl.Expr:
     return pl.when(value.str.len_bytes() > max_len).then(value).str.len_chars() > max_len
 
 
+def _castable(dtype: pl.DataType) -> bool:
+    """Whether values of ``dtype`` can be read as text or numbers: not lists, structs or arrays,
+    nor raw bytes (whose cast to text fails outright on bytes that are not UTF-8)."""
+    return not (dtype.is_nested() or dtype == pl.Binary)
+
+
+def shown(name: str, dtype: pl.DataType) -> pl.Expr:
+    """Column ``name`` as text, for an error message or the quarantine: raw bytes as hex,
+    lists and structs as JSON."""
+    if dtype == pl.Binary:
+        return pl.lit("0x") + pl.col(name).bin.encode("hex")
+    if dtype.is_nested():
+        return pl.struct(pl.col(name)).struct.json_encode().str.slice(len(name) + 4).str.head(-1)
+    return pl.col(name).cast(pl.String)
+
+
 def _rules_for(
     col: Column, dtype: pl.DataType, *, timestamp_unit: D.TimestampUnit
 ) -> tuple[pl.Expr, list[tuple[pl.Expr, str]]]:
@@ -80,6 +97,12 @@ def _rules_for(
     rules: list[tuple[pl.Expr, str]] = []
     if col.required:
         rules.append((raw.is_null(), "required value is missing"))
+
+    if not _castable(dtype):  # lists, structs, binary: no value to read, each row says so
+        kind = "text" if col.kind in ("id", "text", "label") else "a number"
+        rules.append((raw.is_not_null(), f"must be {kind}, not {dtype}"))
+        cast = pl.String if col.kind in ("id", "text", "label") else pl.Int64
+        return pl.lit(None, dtype=cast).alias(col.name), rules
 
     if col.kind in ("id", "text", "label"):
         if dtype.is_integer():
@@ -121,7 +144,7 @@ def _rules_for(
             rules.append((outside & ~far, _MILLISECONDS))
         rules.append((outside, _OUT_OF_RANGE))
         seconds = raw.floordiv(1000) if timestamp_unit == "ms" else raw
-        return seconds.cast(pl.Int64), rules
+        return seconds.cast(pl.Int64, strict=False), rules  # out of range: null, and a rule
     elif dtype.is_numeric():
         parsed = raw.cast(pl.Float64)
     elif isinstance(dtype, pl.Datetime) and col.kind == "timestamp":
@@ -156,20 +179,21 @@ def coerce(
     """Type a raw frame by its dataset's schema and mark each row's first broken rule.
 
     Args:
-        lf: raw columns (strings from CSV/JSONL, typed from Parquet/frames) plus ``_pos``.
+        lf: raw columns (strings from CSV/JSONL, typed from Parquet/frames) plus ``__attrkit_pos``.
         dataset: which schema applies.
         numeric: extra columns that must be numbers (those a ``SUM`` metric reads).
         timestamp_unit: ``"s"`` (the service's unit) or ``"ms"`` to convert.
         keep_other_columns: keep columns the schema does not name (used for duplicate checks).
         overrides: columns whose rules replace the schema's (PutEvents' own limits).
-        record: add ``_record``, the raw row as JSON, for rows that break a rule (quarantine).
+        record: add ``__attrkit_record``, the raw row as JSON, for rows that break a rule (quarantine).
         unique: check that the columns that must be unique are (``False`` leaves it to the
             caller, see :func:`may_repeat`).
 
     Returns:
-        The schema's columns present in ``lf`` (typed), the numeric columns, ``_pos``,
-        ``_column``, ``_rule``, ``_value`` describing the first broken rule or null, and ``_bad``
-        (any rule broken). Filter on ``_bad``: it is far cheaper than the descriptions, which a
+        The schema's columns present in ``lf`` (typed), the numeric columns, ``__attrkit_pos``,
+        ``__attrkit_column``, ``__attrkit_rule``, ``__attrkit_value`` describing the first
+        broken rule or null, and ``__attrkit_bad``
+        (any rule broken). Filter on ``__attrkit_bad``: it is far cheaper than the descriptions, which a
         lazy plan then computes only for the rows it keeps.
     """
     schema = lf.collect_schema()
@@ -196,21 +220,22 @@ def coerce(
             hits.append(hit)
             columns.append(pl.when(hit).then(pl.lit(col.name)))
             rules.append(pl.when(hit).then(pl.lit(rule)))
-            values.append(pl.when(hit).then(pl.col(col.name).cast(pl.String)))
-    keep = [n for n in schema if n not in {c.name for c in spec} and n != "_pos"]
+            values.append(pl.when(hit).then(shown(col.name, schema[col.name])))
+    keep = [n for n in schema if n not in {c.name for c in spec} and n != "__attrkit_pos"]
     extra = [pl.col(n) for n in keep] if keep_other_columns else []
     null = pl.lit(None, dtype=pl.String)
     rule = pl.coalesce(rules) if rules else null
-    raw_record = pl.struct(pl.exclude("_pos")).struct.json_encode()
+    raw_record = pl.struct([shown(n, t).alias(n) if t == pl.Binary else pl.col(n)
+                            for n, t in schema.items() if n != "__attrkit_pos"]).struct.json_encode()
     return lf.select(
         *selected,
         *extra,
-        pl.col("_pos"),
-        (pl.coalesce(columns) if columns else null).alias("_column"),
-        rule.alias("_rule"),
-        (pl.any_horizontal(hits) if hits else pl.lit(False)).alias("_bad"),
-        (pl.coalesce(values) if values else null).alias("_value"),
-        *([pl.when(rule.is_not_null()).then(raw_record).alias("_record")] if record else []),
+        pl.col("__attrkit_pos"),
+        (pl.coalesce(columns) if columns else null).alias("__attrkit_column"),
+        rule.alias("__attrkit_rule"),
+        (pl.any_horizontal(hits) if hits else pl.lit(False)).alias("__attrkit_bad"),
+        (pl.coalesce(values) if values else null).alias("__attrkit_value"),
+        *([pl.when(rule.is_not_null()).then(raw_record).alias("__attrkit_record")] if record else []),
     )
 
 

@@ -117,43 +117,47 @@ def _read_one(path: Path) -> pl.DataFrame:
         if col not in raw.columns:
             raise InputError(str(path), f"missing report column {col}; a report has "
                              + ",".join(REPORT_COLUMNS), line=1, column=col)
-    typed = raw.with_row_index("_line", offset=2).select(
-        pl.col("_line"),
+    typed = raw.select(list(REPORT_COLUMNS)).with_row_index("__attrkit_line", offset=2).select(
+        pl.col("__attrkit_line"),
         pl.col("METRIC_NAME").str.to_uppercase(),
         pl.col("EVENT_TYPE").str.to_uppercase(),
-        pl.col("VALUE").cast(pl.Float64, strict=False).alias("_value"),
+        pl.col("VALUE").cast(pl.Float64, strict=False).alias("__attrkit_value"),
         pl.col("VALUE"),
         pl.col("MATH_FUNCTION").str.to_lowercase(),
         pl.col("EVENT_ATTRIBUTION_SOURCE"),
-        pl.col("TIMESTAMP").cast(pl.Int64, strict=False).alias("_ts"),
+        pl.col("TIMESTAMP").cast(pl.Int64, strict=False).alias("__attrkit_ts"),
         pl.col("TIMESTAMP"),
     )
     checks = [
         ("METRIC_NAME", pl.col("METRIC_NAME").is_null(), "required value is missing"),
-        ("VALUE", pl.col("_value").is_null(), "must be a number"),
+        ("VALUE", ~pl.col("__attrkit_value").is_finite().fill_null(False), "must be a number"),
+        ("VALUE", (pl.col("MATH_FUNCTION") == "samplecount") & (
+            (pl.col("__attrkit_value") < 0) | (pl.col("__attrkit_value") >= 2.0**63)
+            | (pl.col("__attrkit_value").round() != pl.col("__attrkit_value"))).fill_null(False),
+         "a samplecount must be a whole number of events"),
         ("MATH_FUNCTION", ~pl.col("MATH_FUNCTION").is_in(["samplecount", "sum"]).fill_null(False),
          "must be samplecount or sum"),
         ("EVENT_ATTRIBUTION_SOURCE", pl.col("EVENT_ATTRIBUTION_SOURCE").is_null(),
          "required value is missing"),
-        ("TIMESTAMP", pl.col("_ts").is_null(), "must be whole Unix seconds"),
+        ("TIMESTAMP", pl.col("__attrkit_ts").is_null(), "must be whole Unix seconds"),
     ]
     for column, broken, rule in checks:
         bad = typed.filter(broken)
         if bad.height:
-            line = int(bad["_line"][0])
+            line = int(bad["__attrkit_line"][0])
             raise InputError(str(path), f"{rule} (value {bad[column][0]!r})", line=line,
                              column=column)
     return typed.select(
-        to_datetime(pl.col("_ts")).alias("window_start"),
-        pl.col("_ts").alias("timestamp"),
+        to_datetime(pl.col("__attrkit_ts")).alias("window_start"),
+        pl.col("__attrkit_ts").alias("timestamp"),
         pl.col("METRIC_NAME").alias("metric_name"),
         pl.col("EVENT_TYPE").alias("event_type"),
         pl.col("MATH_FUNCTION").alias("math_function"),
         pl.col("EVENT_ATTRIBUTION_SOURCE").alias("source"),
-        pl.col("_value").alias("value"),
+        pl.col("__attrkit_value").alias("value"),
         # A count's value is its number of events; a sum's is unknown from the report alone.
         pl.when(pl.col("MATH_FUNCTION") == "samplecount")
-        .then(pl.col("_value").cast(pl.Int64))
+        .then(pl.col("__attrkit_value").cast(pl.Int64))
         .otherwise(None)
         .alias("events"),
     ).cast(dict(WINDOW_SCHEMA))

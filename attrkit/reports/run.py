@@ -24,7 +24,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from attrkit.errors import ConfigError, ReportError
+from attrkit.errors import ConfigError, ReportError, first_line
 from attrkit.reports import render
 from attrkit.reports.checks import CHECKS
 from attrkit.reports.sections import RESULTS_MIMETYPE, jsonable
@@ -84,7 +84,10 @@ def parameters(template: str | os.PathLike[str] | None = None) -> dict[str, Para
     import papermill
 
     path = template_path(template)
-    found = papermill.inspect_notebook(str(path))
+    try:
+        found = papermill.inspect_notebook(str(path))
+    except Exception as exc:  # noqa: BLE001 - whatever nbformat meets in a file that is no notebook
+        raise ConfigError(f"template {path}: not a Jupyter notebook ({first_line(exc)})") from None
     if not found:
         raise ConfigError(f"template {path}: has no cell tagged 'parameters'")
     out = {}
@@ -228,6 +231,9 @@ def run_report(
         raise ConfigError(f"name={stem!r}: must be a plain file name of letters, digits, '.', "
                           "'-' and '_', starting with a letter or digit, and not 'index'")
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out}: is a file; a report run writes into a folder")
+    kernel = check_kernel(path, kernel)
     out.mkdir(parents=True, exist_ok=True)
     error, bad_input = None, False
     with tempfile.TemporaryDirectory(prefix=".attrkit-run-", dir=out) as scratch:
@@ -270,6 +276,24 @@ def run_report(
         raise ReportError(f"{path.stem}: {error}; the report with the error is at {html_path}",
                           bad_input=bad_input)
     return run
+
+
+def check_kernel(template: Path, kernel: str | None) -> str:
+    """The Jupyter kernel to run ``template`` with (``kernel``, else the notebook's own), checked
+    to exist before anything runs."""
+    import nbformat
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    name = kernel or nbformat.read(str(template), as_version=4).metadata.get(
+        "kernelspec", {}).get("name") or "python3"
+    manager = KernelSpecManager()
+    try:
+        manager.get_kernel_spec(name)
+    except NoSuchKernel:
+        known = ", ".join(sorted(manager.find_kernel_specs())) or "none"
+        raise ConfigError(f"kernel {name!r}: no such Jupyter kernel; installed kernels: "
+                          f"{known}") from None
+    return name
 
 
 def write_index(out_dir: str | os.PathLike[str]) -> Path:

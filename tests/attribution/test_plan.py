@@ -14,7 +14,8 @@ def test_each_metric_declares_the_aggregates_it_needs():
     item_sum = Metric("minutes", "watch", "SUM(Items.LENGTH)")
     own_sum = Metric("revenue", "buy", "SUM(Interactions.EVENT_VALUE)")
     assert set(plan.metric_aggregates(count)) == {"events"}
-    assert set(plan.metric_aggregates(item_sum)) == {"sum:_item_LENGTH", "null:_item_LENGTH"}
+    assert set(plan.metric_aggregates(item_sum)) == {"sum:__attrkit_item_LENGTH",
+                                                      "null:__attrkit_item_LENGTH"}
     assert set(plan.metric_aggregates(own_sum)) == {"sum:EVENT_VALUE", "null:EVENT_VALUE"}
 
 

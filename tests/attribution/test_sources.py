@@ -15,14 +15,14 @@ def test_resolution_rules():
     # label wins even over a known recommendation ID; unknown IDs are undefined and unresolved
     assert out["SOURCE"].to_list() == [
         "arn:campaign/a", "partner", "SOURCE_NAME_UNDEFINED", "SOURCE_NAME_UNDEFINED", "partner"]
-    assert out["_unresolved"].to_list() == [False, False, True, False, False]
+    assert out["__attrkit_unresolved"].to_list() == [False, False, True, False, False]
 
 
 def test_without_a_log_every_id_is_unresolved():
     ev = pl.LazyFrame({"RECOMMENDATION_ID": ["r1", None]})
     out = resolve_sources(ev, None).collect()
     assert out["SOURCE"].to_list() == ["SOURCE_NAME_UNDEFINED"] * 2
-    assert out["_unresolved"].to_list() == [True, False]
+    assert out["__attrkit_unresolved"].to_list() == [True, False]
 
 
 def test_missing_columns_mean_no_label_and_no_id():
@@ -50,7 +50,7 @@ def test_a_first_hash_collision_is_caught_by_the_second(monkeypatch):
     out = sources.resolve_sources(ev, log).collect().sort("k")
     # "xy" has the first key of "cd" but not its second: unresolved, not served by B
     assert out["SOURCE"].to_list() == ["A", "SOURCE_NAME_UNDEFINED"]
-    assert out["_unresolved"].to_list() == [False, True]
+    assert out["__attrkit_unresolved"].to_list() == [False, True]
 
 
 def test_colliding_log_ids_fall_back_to_joining_on_the_strings(monkeypatch):
@@ -60,7 +60,7 @@ def test_colliding_log_ids_fall_back_to_joining_on_the_strings(monkeypatch):
     out = sources.resolve_sources(ev, log).collect().sort("k")
     assert out["SOURCE"].to_list() == ["A", "B", "SOURCE_NAME_UNDEFINED", "A",
                                        "SOURCE_NAME_UNDEFINED"]
-    assert out["_unresolved"].to_list() == [False, False, True, False, False]
+    assert out["__attrkit_unresolved"].to_list() == [False, False, True, False, False]
 
 
 def test_hashed_and_string_joins_agree_on_random_ids():
