@@ -20,7 +20,8 @@ from attrkit.errors import explain, first_line, one_line
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # argparse's own usage errors also exit 2
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        command = self.prog.split(" ", 1)[1] + ": " if " " in self.prog else ""
+        self.exit(2, f"attrkit: error: {command}{one_line(message)}\n")
 
 
 def _positive(text: str) -> int:
@@ -46,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("sample", help="write the seeded video-streaming sample data",
                        description="Write interactions.csv, items.csv, recommendations.csv, "
                        "metric_attribution.json and truth.json (the planted effects) to --out.")
-    s.add_argument("--out", required=True, type=Path, help="folder to write into")
+    s.add_argument("--out", required=True, help="folder to write into")
     s.add_argument("--seed", type=int, default=D.SEED, help="random seed (default %(default)s)")
     s.add_argument("--days", type=_positive, default=14, help="days of traffic (default 14)")
     s.add_argument("--users", type=_positive, default=20_000,
@@ -160,19 +161,20 @@ def _report(args: argparse.Namespace) -> int:
     if args.publish and not storage.is_remote(args.publish):
         raise ConfigError(f"--publish {args.publish}: expected s3://bucket/prefix/")
     try:
-        run = run_report(args.template, given, args.out, name=args.name, kernel=args.kernel)
+        run = run_report(args.template, given, args.out, name=args.name, kernel=args.kernel,
+                         progress=sys.stderr.isatty())
     except ReportError as exc:
         print(f"attrkit: report failed: {one_line(str(exc))}", file=sys.stderr)
         return 2 if exc.bad_input else 1
-    print(f"report: {run.html}")
-    print(f"notebook: {run.notebook}")
-    print(f"results: {run.json}")
-    print(f"index: {run.index}")
+    print(f"report: {one_line(str(run.html))}")
+    print(f"notebook: {one_line(str(run.notebook))}")
+    print(f"results: {one_line(str(run.json))}")
+    print(f"index: {one_line(str(run.index))}")
     if args.publish:
         prefix = args.publish if args.publish.endswith("/") else args.publish + "/"
         html_url = storage.put(run.html, prefix, content_type="text/html; charset=utf-8")
         storage.put(run.json, prefix, content_type="application/json")
-        print(f"published: {html_url}")
+        print(f"published: {one_line(html_url)}")
         link = storage.share_link(html_url, expires=args.expires)
         print(f"share (expires in {args.expires} s): {link}")
     return 0
@@ -194,20 +196,23 @@ def _params(args: argparse.Namespace) -> int:
     from attrkit.reports.run import parameters, template_path
 
     path = template_path(args.template)
-    print(f"{path.stem} ({path}):")
+    print(f"{one_line(path.stem)} ({one_line(str(path))}):")
     for p in parameters(path).values():
         print(f"  {p.name} ({p.type}, default {p.default!r})\n      {p.help}")
     return 0
 
 
 def _sample(args: argparse.Namespace) -> int:
+    from attrkit.errors import ConfigError
     from attrkit.simulate.sample import generate_sample
 
+    if not args.out.strip():
+        raise ConfigError("--out: empty; name a folder to write the sample into")
     t0 = time.perf_counter()
     paths = generate_sample(args.out, seed=args.seed, days=args.days, users=args.users)
-    print(f"sample written to {args.out} in {time.perf_counter() - t0:.1f} s:")
+    print(f"sample written to {one_line(str(args.out))} in {time.perf_counter() - t0:.1f} s:")
     for name in ("interactions", "items", "recommendations", "metric_attribution", "truth"):
-        print(f"  {getattr(paths, name)}")
+        print(f"  {one_line(str(getattr(paths, name)))}")
     return 0
 
 
@@ -222,6 +227,8 @@ def _attribute(args: argparse.Namespace) -> int:
     from attrkit.errors import ConfigError
 
     t0 = time.perf_counter()
+    if not args.out.strip():
+        raise ConfigError("--out: empty; name a report file or a folder")
     inputs = [p for p in (args.interactions, args.items, args.recommendations,
                           args.metric_attribution) if p]
     if not storage.is_folder(args.out) and storage.same_file(args.out, inputs):
@@ -235,16 +242,16 @@ def _attribute(args: argparse.Namespace) -> int:
         low_memory=args.low_memory,
     )
     report = result.write_report(args.out, import_mode=args.import_mode)
-    print(f"report: {report} ({result.windows.height:,} rows, "
+    print(f"report: {one_line(str(report))} ({result.windows.height:,} rows, "
           f"{time.perf_counter() - t0:.1f} s)")
     qpath = storage.sibling(report, quarantine_name(report))
     if result.quarantine.height:
         # beside the report, locally or under the same prefix
         qpath = storage.write_with(qpath, lambda p: result.quarantine.write_csv(
             p, line_terminator="\n"))
-        print(f"quarantine: {qpath} ({result.quarantine.height:,} rows)")
+        print(f"quarantine: {one_line(str(qpath))} ({result.quarantine.height:,} rows)")
     elif storage.remove_local(qpath):  # an earlier run's, which this report does not have
-        print(f"quarantine: none; removed the earlier run's {qpath}")
+        print(f"quarantine: none; removed the earlier run's {one_line(str(qpath))}")
     print(result.health.summary())
     return 0
 

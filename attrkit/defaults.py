@@ -18,6 +18,9 @@ MAX_ATTRIBUTION_SOURCE_LENGTH = 1024
 MAX_PLAUSIBLE_SECONDS = 100_000_000_000
 MAX_CONFIG_BYTES = 1 << 20
 """A metric attribution or parameters file larger than this (1 MiB) is refused unread."""
+MAX_SUMMED_VALUE = 1e27
+"""A value a SUM reads must be smaller than this in magnitude: sums are exact, to 9 decimals
+in 38 digits, and a billion such values still fit."""
 MAX_HEADER_BYTES = 1 << 20
 """A CSV header line longer than this (1 MiB, tens of thousands of columns) is refused."""
 """|TIMESTAMP| beyond this (year 5138) is not epoch seconds; it usually means milliseconds."""

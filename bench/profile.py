@@ -65,7 +65,8 @@ def stages(data: Path, fmt: str) -> list[tuple[str, object]]:
     grouped = looked_up.with_columns(window_start("TIMESTAMP").alias("_W")).join(
         items.lazy(), on="ITEM_ID", how="left").group_by(
         "_W", "EVENT_TYPE", "EVENT_ATTRIBUTION_SOURCE", "__attrkit_served_by").agg(
-        pl.len(), pl.col("__attrkit_unresolved").sum(), pl.col("_len").sum(), pl.col("_found").null_count())
+        pl.len(), pl.col("__attrkit_unresolved").sum(), pl.col("_len").sum(),
+        pl.col("_found").null_count())
     return [
         ("scan every column (the events' floor)", count(scanned)),
         ("+ type and check every row", count(valid)),

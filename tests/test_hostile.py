@@ -190,7 +190,7 @@ def test_paths_the_system_refuses_get_one_line(tmp_path, capsys):
     events, ma = _files(tmp_path)
     before = _listing(tmp_path)
     cases = [
-        (["--metric-attribution", str(tmp_path)], "is a directory"),  # a folder as the config
+        (["--metric-attribution", str(tmp_path)], "not a regular file"),  # a folder as the config
         (["--out", str(events / "r.csv")], "a file is in the way"),  # --out under a regular file
         (["--out", str(tmp_path / ("x" * 300 + ".csv"))], "at most 255 bytes"),
     ]
@@ -450,3 +450,131 @@ def test_report_csv_values_a_count_cannot_have(tmp_path, value):
     with pytest.raises(InputError, match="VALUE") as caught:
         read_report(path)
     assert caught.value.line == 3
+
+
+# -- found by a second hunt: names, links, pipes, patterns ---------------------------------------
+
+def test_file_names_that_are_not_utf8_are_refused_by_name(tmp_path, capsys):
+    events, ma = _files(tmp_path)
+    odd = Path(os.fsdecode(bytes(tmp_path) + b"/ev\xff.csv"))
+    odd.write_bytes(events.read_bytes())
+    _one_line(*_main(capsys, "attribute", "--interactions", str(odd), "--metric-attribution",
+                     str(ma), "--out", str(tmp_path / "o.csv")), "not valid UTF-8")
+    out = os.fsdecode(bytes(tmp_path) + b"/r\xfe.csv")
+    _one_line(*_main(capsys, "attribute", "--interactions", str(events), "--metric-attribution",
+                     str(ma), "--out", out), "not valid UTF-8")
+    assert not Path(out).exists()
+
+
+def test_a_loop_of_links_as_out(tmp_path, capsys):
+    events, ma = _files(tmp_path)
+    (tmp_path / "l1.csv").symlink_to(tmp_path / "l2.csv")
+    (tmp_path / "l2.csv").symlink_to(tmp_path / "l1.csv")
+    _one_line(*_main(capsys, "attribute", "--interactions", str(events), "--metric-attribution",
+                     str(ma), "--out", str(tmp_path / "l1.csv")), "loop of symbolic links")
+
+
+def test_a_pipe_as_a_configuration_file_is_refused_without_waiting(tmp_path):
+    events, _ = _files(tmp_path)
+    fifo = tmp_path / "ma.json"
+    fifo.unlink()
+    os.mkfifo(fifo)
+    done = _attribute(events, fifo, tmp_path / "o.csv")  # would block forever if opened
+    assert done.returncode == 2 and "not a regular file" in done.stderr
+    assert done.stderr.count("\n") == 1
+
+
+def test_a_file_whose_name_looks_like_a_pattern_is_read_as_itself(tmp_path):
+    events, _ = _files(tmp_path)
+    for name in ("week*.csv", "week2.csv", "a[1].csv", "a1.csv"):
+        (tmp_path / name).write_text(EVENTS if "*" in name or "[" in name else EVENTS + EVENTS
+                                     .split("\n", 1)[1])
+    for literal in ("week*.csv", "a[1].csv"):
+        assert attribute(tmp_path / literal, MA).health.rows_read == {"interactions": 2}
+
+
+def test_values_beyond_what_can_be_summed_or_shown_are_rows_that_break_a_rule(tmp_path):
+    ma = {"name": "m", "metrics": [{"eventType": "click", "metricName": "value",
+                                    "expression": "SUM(Interactions.EVENT_VALUE)"}]}
+    csv_path = tmp_path / "e.csv"
+    csv_path.write_text("USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE,EVENT_VALUE\n"
+                        "u1,i1,1700000000,click,1e30\nu2,i1,1700000001,click,2.5\n")
+    result = attribute(csv_path, ma, on_bad_rows="quarantine")
+    assert result.quarantine["LINE"].to_list() == [2] and result.windows["value"].sum() == 2.5
+    assert "too large to sum" in result.quarantine["RULE"][0]
+    pq = tmp_path / "e.parquet"
+    pl.DataFrame({"USER_ID": pl.Series([None, 2], dtype=pl.Duration("ms")),
+                  "ITEM_ID": ["i1", "i1"],
+                  "TIMESTAMP": pl.Series([2**62, 1_700_000_000_000], dtype=pl.Datetime("ms")),
+                  "EVENT_TYPE": ["click"] * 2, "EVENT_VALUE": [1.0, 2.0]}).write_parquet(pq)
+    q = attribute(pq, ma, on_bad_rows="quarantine").quarantine
+    assert q.select("ROW", "COLUMN").rows() == [(0, "USER_ID"), (1, "USER_ID")]
+    pl.read_parquet(pq).with_columns(pl.col("USER_ID").cast(pl.Int64).cast(pl.String)
+                                     .fill_null("u1")).write_parquet(pq)
+    q = attribute(pq, ma, on_bad_rows="quarantine").quarantine
+    assert q.select("ROW", "COLUMN").rows() == [(0, "TIMESTAMP")]
+    assert q["VALUE"][0] == str(2**62)  # the stored number: no calendar has that date
+
+
+@pytest.mark.parametrize("column", ["Interactions.USER_ID", "Interactions.TIMESTAMP",
+                                    "Items.ITEM_ID", "Interactions.__attrkit_pos"])
+def test_a_sum_of_an_id_time_or_working_column_is_refused(column):
+    with pytest.raises(ConfigError, match="not a number to sum"):
+        parse_expression(f"SUM({column})")
+
+
+def test_lone_surrogate_escapes_in_put_events_are_lines_that_break_a_rule(tmp_path):
+    path = tmp_path / "e.jsonl"
+    good = ('{"userId": "u1", "sessionId": "s", "eventList": [{"eventType": "click", '
+            '"itemId": "i1", "sentAt": 1700000000}]}')
+    path.write_text("\n".join([good, good.replace('"u1"', '"\\ud800"'),
+                               good.replace('"click"', '"\\udc80click"')]) + "\n")
+    result = attribute(path, MA, on_bad_rows="quarantine")
+    assert result.quarantine["LINE"].to_list() == [2, 3] and result.health.events_used == 1
+
+
+def test_report_timestamps_beyond_the_calendar(tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_text("METRIC_NAME,EVENT_TYPE,VALUE,MATH_FUNCTION,EVENT_ATTRIBUTION_SOURCE,"
+                    "TIMESTAMP\nCLICKS,CLICK,3,samplecount,a,10000000000000\n")
+    with pytest.raises(InputError, match="out of range") as caught:
+        read_report(path)
+    assert caught.value.line == 2 and caught.value.column == "TIMESTAMP"
+
+
+@pytest.mark.parametrize("argv", [["--users", "1"], ["--seed", "-1"],
+                                  ["--users", str(2**63)], ["--days", "100000"]])
+def test_sample_sizes_outside_what_can_be_made(tmp_path, capsys, argv):
+    _one_line(*_main(capsys, "sample", "--out", str(tmp_path / "s"), *argv), "sample")
+    assert not (tmp_path / "s").exists()
+
+
+def test_usage_errors_of_subcommands_are_attrkit_lines(capsys):
+    from attrkit.cli import main
+
+    with pytest.raises(SystemExit) as done:
+        main(["sample", "--out", "x", "--days", "0"])
+    err = capsys.readouterr().err
+    assert done.value.code == 2 and err == ("attrkit: error: sample: argument --days: '0' must "
+                                            "be at least 1\n")
+
+
+def test_paths_with_control_characters_are_printed_escaped(tmp_path):
+    events, ma = _files(tmp_path)
+    done = _attribute(events, ma, tmp_path / "r\x1b[2J.csv")
+    assert done.returncode == 0 and "\x1b" not in done.stdout and "r\\x1b[2J.csv" in done.stdout
+
+
+def test_a_failed_report_says_one_line_and_an_empty_one_says_why(tmp_path):
+    events, ma = _files(tmp_path)
+    bad = tmp_path / "bad.csv"
+    bad.write_text(EVENTS.replace("1700000950", "soon"))
+    empty = tmp_path / "empty.csv"
+    empty.write_text(EVENTS.split("\n", 1)[0] + "\n")
+    for data, words in ((bad, "must be Unix epoch seconds"), (empty, "no events to compare")):
+        done = subprocess.run([sys.executable, "-m", "attrkit", "report", "-p", "interactions",
+                               str(data), "-p", "metric_attribution", str(ma), "--out",
+                               str(tmp_path / "rep")], capture_output=True, text=True,
+                              timeout=600)
+        assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+        assert words in done.stderr and "report failed" in done.stderr

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from attrkit import storage
-from attrkit.errors import ConfigError, json_problem, read_small
+from attrkit.errors import ConfigError, has_surrogate, json_problem, read_small
 
 _NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9\-_]*")
 _DATASET_GROUP_ARN = re.compile(r"arn:([a-z\d-]+):personalize:.*:.*:.+")
@@ -42,6 +42,20 @@ _SUM = re.compile(
 
 Function = Literal["samplecount", "sum"]
 Dataset = Literal["items", "interactions"]
+
+
+_NOT_SUMMABLE = {
+    "interactions": {"USER_ID", "ITEM_ID", "TIMESTAMP", "EVENT_TYPE", "IMPRESSION",
+                     "RECOMMENDATION_ID", "EVENT_ATTRIBUTION_SOURCE"},
+    "items": {"ITEM_ID"},
+}
+"""Schema columns that hold IDs, times or labels: never what a SUM reads."""
+
+
+def _refuse_unknown(what: str, data: dict[str, Any], known: set[str]) -> None:
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"{what}: unknown key {unknown[0]!r}; expected {sorted(known)}")
 
 
 def parse_expression(expression: str) -> tuple[Function, Dataset | None, str | None]:
@@ -69,7 +83,12 @@ def parse_expression(expression: str) -> tuple[Function, Dataset | None, str | N
     m = _SUM.fullmatch(expression)
     if m:
         dataset: Dataset = "items" if m["dataset"].lower() == "items" else "interactions"
-        return "sum", dataset, m["column"]
+        column = m["column"]
+        if column.upper() in _NOT_SUMMABLE[dataset] or column.startswith("__attrkit_"):
+            raise ConfigError(f"expression {expression!r}: {column} is not a number to sum "
+                              f"(an ID, a time or a label of the {dataset} schema); sum a "
+                              "numeric column such as EVENT_VALUE or Items.PRICE")
+        return "sum", dataset, column
     raise ConfigError(
         f"expression {expression!r}: must be SAMPLECOUNT() or SUM(Items.<COLUMN>) or "
         "SUM(Interactions.<COLUMN>); nothing else is supported by metric attribution"
@@ -194,12 +213,17 @@ class MetricAttribution:
         if not isinstance(raw_metrics, list):
             raise ConfigError("metrics: required, a list of 1 to 10 metric objects")
         metrics = [_metric_from_dict(i, m) for i, m in enumerate(raw_metrics)]
-        out = data.get("metricsOutputConfig") or {}
+        if has_surrogate(data):
+            raise ConfigError("metric attribution: holds a \\u escape that is no character (a "
+                              "lone surrogate); names must be valid Unicode")
+        out = data.get("metricsOutputConfig", {})
         if not isinstance(out, dict):
             raise ConfigError("metricsOutputConfig: expected an object")
-        dest = out.get("s3DataDestination") or {}
+        _refuse_unknown("metricsOutputConfig", out, {"roleArn", "s3DataDestination"})
+        dest = out.get("s3DataDestination", {})
         if not isinstance(dest, dict):
             raise ConfigError("metricsOutputConfig.s3DataDestination: expected an object")
+        _refuse_unknown("metricsOutputConfig.s3DataDestination", dest, {"path", "kmsKeyArn"})
         return cls(
             name=data["name"],
             metrics=tuple(metrics),
@@ -220,6 +244,8 @@ class MetricAttribution:
         except OSError as exc:  # a folder, no permission
             raise ConfigError(f"{path}: {(exc.strerror or 'cannot be read').lower()}; expected "
                               "a readable JSON file") from None
+        except ConfigError:
+            raise
         except (ValueError, RecursionError) as exc:  # syntax, UTF-8, depth, 4,300+ digits
             raise ConfigError(f"{path}: not valid UTF-8 JSON ({json_problem(exc)})") from None
         try:

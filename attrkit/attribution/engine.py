@@ -161,7 +161,7 @@ def attribute(
         try:
             out = _run(ma, datasets, opts)
             break
-        except pl.exceptions.ComputeError as exc:
+        except pl.exceptions.PolarsError as exc:
             # A fast reader stopped at damage it cannot skip; find the lines, then go on without.
             repaired = {k: ds.repair() for k, ds in datasets.items()}
             if not any(repaired.values()):
@@ -171,7 +171,7 @@ def attribute(
 
     if on_bad_rows == "error" and out.quarantine.height:
         first = out.quarantine.row(0, named=True)
-        ds = datasets[first["DATASET"]]
+        ds = datasets[first["DATASET"]].named(first["FILE"])
         raise ds.error(first["LINE"] if first["LINE"] is not None else first["ROW"],
                        _with_value(first["RULE"], first["VALUE"]), first["COLUMN"])
     n_sources = len(out.health.events_by_source)
@@ -252,9 +252,10 @@ def _check_metric_columns(ma: MetricAttribution, datasets: dict[str, Dataset]) -
         if ds is None:
             raise ConfigError(f"{where} needs the items dataset; pass items= (--items)")
         schema = ds.raw.collect_schema()
-        if m.column not in schema:
-            raise ConfigError(f"{where} reads column {m.column} of {name}, which {ds.source} does "
-                              f"not have; columns: {', '.join(ds.columns)}")
+        lacking = ds.lacking(m.column)
+        if lacking:
+            raise ConfigError(f"{where} reads column {m.column} of {name}, which {lacking} does "
+                              f"not have; columns: {', '.join(ds.named(lacking).columns)}")
         dtype = schema[m.column]
         if not (dtype.is_numeric() or dtype == pl.String):
             raise ConfigError(f"{where} sums column {m.column} of {name} in {ds.source}, which is "

@@ -304,7 +304,7 @@ def bad_rows(ds: Dataset, typed: pl.LazyFrame, quarantine: bool, order: int) -> 
     """The dataset's bad rows in the quarantine's shape (plus ``__attrkit_pos`` and
     ``__attrkit_ds`` to sort):
     those the row rules caught and those the reader could not parse."""
-    pos = pl.col(POS)
+    pos = ds.position_in_file()
     line = pos if ds.position == "line" else pl.lit(None, dtype=pl.Int64)
     row = pos if ds.position == "row" else pl.lit(None, dtype=pl.Int64)
     record = pl.col("__attrkit_record") if quarantine else pl.lit(None, dtype=pl.String)
@@ -313,11 +313,11 @@ def bad_rows(ds: Dataset, typed: pl.LazyFrame, quarantine: bool, order: int) -> 
                                            pl.lit(None, dtype=pl.String).alias("__attrkit_value"))
     if not quarantine:
         broken = broken.with_columns(pl.lit(None, dtype=pl.String).alias("__attrkit_record"))
-    cols = [pl.lit(ds.name).alias("DATASET"), pl.lit(ds.source).alias("FILE"),
+    cols = [pl.lit(ds.name).alias("DATASET"), ds.file_name().alias("FILE"),
             line.alias("LINE"), row.alias("ROW"), pl.col("__attrkit_column").alias("COLUMN"),
             pl.col("__attrkit_rule").alias("RULE"), pl.col("__attrkit_value").alias("VALUE"),
             record.alias("RECORD")]
-    keys = [pos, pl.lit(order).alias("__attrkit_ds")]
+    keys = [pl.col(POS), pl.lit(order).alias("__attrkit_ds")]
     return pl.concat([checked.select(*cols, *keys), broken.select(*cols, *keys)], how="vertical")
 
 

@@ -39,7 +39,7 @@ from attrkit.attribution.engine import attribute_exposure
 from attrkit.attribution.sources import short_name
 from attrkit.attribution.users import DAY, UserData
 from attrkit.comparison.results import KINDS, NO_DESIGN, ComparisonTable
-from attrkit.errors import ConfigError
+from attrkit.errors import ConfigError, InputError
 from attrkit.frames import RESULT_SCHEMA, to_polars
 from attrkit.stats import (
     Comparison,
@@ -205,6 +205,9 @@ def compare(
     math_fn = dict(w.select("metric_name", "math_function").unique().iter_rows()) \
         if "math_function" in w.columns else {}
     all_metrics = sorted(w["metric_name"].unique().to_list())
+    if not all_metrics:
+        raise InputError("the windows", "no events to compare: no event matched a metric's "
+                         "event type" + (" from start on" if start else ""))
     chosen = [m.upper() for m in metrics] if metrics else all_metrics
     unknown = sorted(set(chosen) - set(all_metrics))
     if unknown:

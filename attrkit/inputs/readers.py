@@ -22,7 +22,7 @@ import polars as pl
 
 from attrkit import defaults as D
 from attrkit import storage
-from attrkit.errors import InputError, json_problem
+from attrkit.errors import InputError, has_surrogate, json_problem
 from attrkit.frames import RESERVED_PREFIX, is_pandas, iso_seconds
 from attrkit.inputs.schema import Column, DatasetName, missing_required
 
@@ -72,6 +72,36 @@ class Dataset:
     text: pl.LazyFrame | None = None
     """For CSV: the same file read as text, used when the typed read meets a value it cannot
     parse, so that the row rules can name the line, the column and the rule."""
+    parts: tuple[Dataset, ...] = ()
+    """For an input of several files: each file's own dataset. ``raw`` is then their rows in
+    file order, and ``__attrkit_pos`` holds the file's index above :data:`PART_BITS` bits and
+    the line or row within the file below them, so positions stay unique and ordered."""
+
+    def file_of(self, pos: int | None) -> Dataset:
+        """The file (a part, or this dataset) that position ``pos`` is in."""
+        return self.parts[pos >> PART_BITS] if self.parts and pos is not None else self
+
+    def file_name(self) -> pl.Expr:
+        """Each row's file, from ``__attrkit_pos``."""
+        if not self.parts:
+            return pl.lit(self.source, dtype=pl.String)
+        return (pl.col("__attrkit_pos") // (1 << PART_BITS)).replace_strict(
+            list(range(len(self.parts))), [p.source for p in self.parts], return_dtype=pl.String)
+
+    def position_in_file(self) -> pl.Expr:
+        """Each row's line or row number within its file, from ``__attrkit_pos``."""
+        pos = pl.col("__attrkit_pos")
+        return pos % (1 << PART_BITS) if self.parts else pos
+
+    def named(self, source: str) -> Dataset:
+        """The file of this input called ``source`` (this dataset when it is one file)."""
+        return next((p for p in self.parts if p.source == source), self)
+
+    def lacking(self, column: str) -> str | None:
+        """The first file of this input without ``column`` (parts may differ, as data lakes'
+        Parquet parts do), or ``None``."""
+        files = self.parts or (self,)
+        return next((p.source for p in files if column not in p.columns), None)
 
     @property
     def position(self) -> Literal["line", "row"]:
@@ -86,6 +116,8 @@ class Dataset:
     def error(self, pos: int | None, rule: str, column: str | None = None) -> InputError:
         """An :class:`InputError` pointing at ``pos`` in this dataset, naming the column as the
         file does (a PutEvents field such as ``sentAt``, not attrkit's ``TIMESTAMP``)."""
+        if self.parts and pos is not None:
+            return self.file_of(pos).error(pos % (1 << PART_BITS), rule, column)
         if self.format == "jsonl" and column in _JSON_FIELDS:
             rule = rule.replace(column, _JSON_FIELDS[column])
             column = _JSON_FIELDS[column]
@@ -101,6 +133,12 @@ class Dataset:
         it is read line by line, and the returned dataset holds the readable rows in memory and
         the unreadable ones in ``broken``.
         """
+        if self.parts:
+            fixed = [p.repair() for p in self.parts]
+            if not any(fixed):
+                return None
+            return combine(self.name, self.source,
+                           tuple(f or p for f, p in zip(fixed, self.parts, strict=True)))
         if self.text is not None:
             return replace(self, raw=self.text, text=None)
         if self.format != "csv" or self.repaired:
@@ -142,13 +180,8 @@ def load(
         ds = Dataset(name, f"<{kind}>", "frame", _with_row_pos(data.lazy()))
     elif is_pandas(data):
         ds = Dataset(name, "<pandas.DataFrame>", "frame", _with_row_pos(pl.from_pandas(data).lazy()))
-    elif storage.is_remote(data):
-        local = storage.local_file(data)
-        fmt = format or _SUFFIXES.get(Path(data).suffix.lower())
-        ds = _load_path(name, local, fmt)
-        ds = replace(ds, source=data, location=str(local))
     elif isinstance(data, str | os.PathLike):
-        ds = _load_path(name, Path(data), format)
+        ds = _load_files(name, data, format)
     else:
         raise TypeError(f"{name}: expected a path or a DataFrame, got {type(data).__name__}")
     for col, dtype in ds.raw.collect_schema().items():
@@ -161,6 +194,62 @@ def load(
         raise InputError(ds.source, f"missing required column {missing[0]} for {name}{hint}; "
                          f"columns found: {', '.join(ds.columns) or 'none'}", column=missing[0])
     return ds
+
+
+PART_BITS = 40
+"""Bits of ``__attrkit_pos`` for the line or row within one file of a many-file input (a
+trillion lines per file; the bits above count files)."""
+
+
+def _load_files(name: DatasetName, data: str | os.PathLike[str], format: Format | None) -> Dataset:
+    """A file, a folder, a glob pattern or an S3 key, prefix or pattern, as one dataset."""
+    shown = str(data)
+    many = (storage.is_pattern(shown) and not Path(shown).exists()) or storage.is_folder(data)
+    suffixes = tuple(k for k, f in _SUFFIXES.items() if format in (None, f))
+    if not many and not storage.is_remote(data):
+        return _load_path(name, Path(data), format, shown)
+    files = storage.expand(data, suffixes)
+    if not files:
+        raise InputError(shown, f"no {name} files here (names ending in "
+                         f"{', '.join(suffixes)}; hidden, temporary and marker files such as "
+                         "_SUCCESS are skipped)")
+    formats = sorted({format or _SUFFIXES[Path(n).suffix.lower()] for n, _ in files})
+    if len(formats) > 1:
+        first = {f: next(n for n, _ in files if _SUFFIXES[Path(n).suffix.lower()] == f)
+                 for f in formats}
+        raise InputError(shown, "holds files of more than one format ("
+                         + ", ".join(first.values()) + "); one format per input")
+    parts = tuple(replace(_load_path(name, local, formats[0], n), location=str(local))
+                  for n, local in files)
+    return parts[0] if len(parts) == 1 and not many else combine(name, shown, parts)
+
+
+def combine(name: DatasetName, source: str, parts: tuple[Dataset, ...]) -> Dataset:
+    """Several files of one input as one dataset. Columns are matched by name: CSV headers
+    must agree; Parquet parts may differ (a column one part lacks is null there), but each
+    part must have the required columns."""
+    first = parts[0]
+    for part in parts:
+        missing = missing_required(name, part.columns)
+        if missing:
+            raise InputError(part.source, f"missing required column {missing[0]} for {name} "
+                             f"(other files of {source} have it)", column=missing[0])
+        if first.format == "csv" and set(part.columns) != set(first.columns):
+            extra = sorted(set(part.columns) ^ set(first.columns))
+            raise InputError(part.source, f"header differs from {first.source}'s (columns "
+                             f"{', '.join(extra)} in one only); the CSV files of one input "
+                             "share one header", line=1)
+
+    def shifted(lf: pl.LazyFrame, i: int) -> pl.LazyFrame:
+        return lf.with_columns(pl.col("__attrkit_pos") + (i << PART_BITS))
+
+    raw = pl.concat([shifted(p.raw, i) for i, p in enumerate(parts)], how="diagonal_relaxed")
+    text = (pl.concat([shifted(p.text, i) for i, p in enumerate(parts) if p.text is not None],
+                      how="diagonal_relaxed")
+            if all(p.text is not None for p in parts) else None)
+    broken = pl.concat([shifted(p.broken.lazy(), i) for i, p in enumerate(parts)]).collect()
+    return Dataset(name, source, first.format, raw, broken, first.overrides,
+                   repaired=all(p.repaired for p in parts), text=text, parts=parts)
 
 
 def _case_hint(wanted: str, columns: list[str]) -> str:
@@ -182,18 +271,21 @@ def _with_row_pos(lf: pl.LazyFrame) -> pl.LazyFrame:
     return lf.with_row_index("__attrkit_pos").with_columns(pl.col("__attrkit_pos").cast(pl.Int64))
 
 
-def _load_path(name: DatasetName, path: Path, format: Format | None) -> Dataset:
-    fmt = format or _SUFFIXES.get(path.suffix.lower())
+def _load_path(name: DatasetName, path: Path, format: Format | None,
+               shown: str | None = None) -> Dataset:
+    src = storage.check_name(shown or str(path))
+    fmt = format or _SUFFIXES.get(Path(src).suffix.lower()) or _SUFFIXES.get(
+        path.suffix.lower())
     if fmt is None:
-        raise InputError(str(path), f"cannot tell the format from the suffix {path.suffix!r}; "
+        raise InputError(src, f"cannot tell the format from the suffix {path.suffix!r}; "
                          "use .csv, .parquet or .jsonl (or pass format=)")
     if not path.is_file():
-        raise InputError(str(path), f"{name} file not found")
+        raise InputError(src, f"{name} file not found")
     if fmt == "csv":
-        header = _check_csv_header(path)
+        header = _check_csv_header(path, src)
 
         def scan(types: dict[str, pl.DataType]) -> pl.LazyFrame:
-            lf = pl.scan_csv(path, infer_schema=False, schema_overrides=types or None,
+            lf = pl.scan_csv(path, infer_schema=False, schema_overrides=types or None, glob=False,
                              row_index_name="__attrkit_pos", row_index_offset=2)
             return lf.with_columns(pl.col("__attrkit_pos").cast(pl.Int64))
 
@@ -201,53 +293,54 @@ def _load_path(name: DatasetName, path: Path, format: Format | None) -> Dataset:
         # a value that does not parse sends the run back to the text read (Dataset.repair).
         types = {c: t for c, t in _CSV_TYPES.get(name, {}).items() if c in header}
         if not types:
-            return Dataset(name, str(path), "csv", scan({}))
-        return Dataset(name, str(path), "csv", scan(types), text=scan({}))
+            return Dataset(name, src, "csv", scan({}))
+        return Dataset(name, src, "csv", scan(types), text=scan({}))
     if fmt == "parquet":
         try:
-            refuse_reserved(str(path), pl.read_parquet_schema(path))
-            lf = pl.scan_parquet(path, row_index_name="__attrkit_pos")
+            refuse_reserved(src, pl.read_parquet_schema(path))
+            lf = pl.scan_parquet(path, row_index_name="__attrkit_pos", glob=False)
             lf.collect_schema()
         except (pl.exceptions.PolarsError, OSError) as exc:
-            raise InputError(str(path), f"not a readable Parquet file ({_first_line(exc)})") from None
-        return Dataset(name, str(path), "parquet",
+            raise InputError(src, f"not a readable Parquet file ({_first_line(exc)})") from None
+        return Dataset(name, src, "parquet",
                        lf.with_columns(pl.col("__attrkit_pos").cast(pl.Int64)))
     if fmt == "jsonl":
         if name != "interactions":
-            raise InputError(str(path), f"{name} are read from CSV or Parquet, not JSON Lines")
+            raise InputError(src, f"{name} are read from CSV or Parquet, not JSON Lines")
         good, broken = _read_put_events(path)
-        return Dataset(name, str(path), "jsonl", good.lazy(), broken, _PUT_EVENTS_OVERRIDES)
-    raise InputError(str(path), f"unknown format {fmt!r}")
+        return Dataset(name, src, "jsonl", good.lazy(), broken, _PUT_EVENTS_OVERRIDES)
+    raise InputError(src, f"unknown format {fmt!r}")
 
 
 def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
-def _check_csv_header(path: Path) -> list[str]:
+def _check_csv_header(path: Path, src: str | None = None) -> list[str]:
+    src = src or str(path)
     with path.open("rb") as fh:
         head = fh.readline(D.MAX_HEADER_BYTES + 1)
     if len(head) > D.MAX_HEADER_BYTES:
-        raise InputError(str(path), f"header line longer than {D.MAX_HEADER_BYTES:,} bytes: "
+        raise InputError(src, f"header line longer than {D.MAX_HEADER_BYTES:,} bytes: "
                          "not a CSV header", line=1)
     try:
         text = head.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise InputError(str(path), "header is not valid UTF-8", line=1) from None
+        raise InputError(src, "header is not valid UTF-8", line=1) from None
     if not text.strip():
-        raise InputError(str(path), "empty file: expected a header row", line=1)
+        raise InputError(src, "empty file: expected a header row", line=1)
     try:
         names = next(csv.reader([text]))
     except csv.Error as exc:
-        raise InputError(str(path), f"header is not a CSV line ({exc})", line=1) from None
+        raise InputError(src, f"header is not a CSV line ({exc})", line=1) from None
     seen: set[str] = set()
     for n in names:
         if n in seen:
-            raise InputError(str(path), f"column {n} appears twice in the header", line=1, column=n)
+            raise InputError(src, f"column {n} appears twice in the header", line=1, column=n)
         if not n:
-            raise InputError(str(path), "empty column name in the header", line=1)
+            raise InputError(src, "empty column name in the header", line=1)
         seen.add(n)
-    refuse_reserved(str(path), names)
+    refuse_reserved(src, names)
     return names
 
 
@@ -348,6 +441,9 @@ def _text(value: Any) -> str | None:
     return json.dumps(value)
 
 
+_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
 def _read_put_events(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Flatten PutEvents requests (one JSON object per line) into one row per event."""
     rows: list[dict[str, str | None]] = []
@@ -363,7 +459,13 @@ def _read_put_events(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
             if not text.strip():
                 continue
             try:
-                events, problem = _flatten_request(json.loads(text))
+                request = json.loads(text)
+                if _SURROGATE.search(text) and has_surrogate(request):
+                    problem = (None, "holds a \\u escape that is no character (a lone "
+                               "surrogate); text must be valid Unicode")
+                    events = []
+                else:
+                    events, problem = _flatten_request(request)
             except (ValueError, RecursionError) as exc:  # syntax, depth, 4,300+ digits
                 events, problem = [], (None, f"not valid JSON ({json_problem(exc)})")
             if problem:
@@ -420,9 +522,9 @@ def _flatten_request(req: Any) -> tuple[list[dict[str, Any]], tuple[str | None, 
                 decoded = json.loads(props) if isinstance(props, str) else None
             except (ValueError, RecursionError):
                 decoded = None
-            if not isinstance(decoded, dict):
+            if not isinstance(decoded, dict) or has_surrogate(decoded):
                 return [], (f"eventList[{i}].properties",
-                            "properties must be a JSON object encoded as a string")
+                            "properties must be a JSON object encoded as a string, in Unicode")
             for key, value in decoded.items():
                 col = upper_snake(key)
                 if col in row:

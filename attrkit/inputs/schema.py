@@ -74,9 +74,11 @@ def _too_long(value: pl.Expr, max_len: int) -> pl.Expr:
 
 
 def _castable(dtype: pl.DataType) -> bool:
-    """Whether values of ``dtype`` can be read as text or numbers: not lists, structs or arrays,
-    nor raw bytes (whose cast to text fails outright on bytes that are not UTF-8)."""
-    return not (dtype.is_nested() or dtype == pl.Binary)
+    """Whether values of ``dtype`` can be read as text or numbers: text, numbers, booleans,
+    dates and categories; not lists, structs, arrays, durations or times, nor raw bytes (whose
+    cast to text fails outright on bytes that are not UTF-8)."""
+    return (dtype == pl.String or dtype.is_numeric() or dtype == pl.Boolean
+            or isinstance(dtype, pl.Datetime | pl.Date | pl.Categorical | pl.Enum))
 
 
 def shown(name: str, dtype: pl.DataType) -> pl.Expr:
@@ -86,6 +88,10 @@ def shown(name: str, dtype: pl.DataType) -> pl.Expr:
         return pl.lit("0x") + pl.col(name).bin.encode("hex")
     if dtype.is_nested():
         return pl.struct(pl.col(name)).struct.json_encode().str.slice(len(name) + 4).str.head(-1)
+    if not _castable(dtype) or isinstance(dtype, pl.Datetime):
+        # durations, times; date-times as stored (a date-time beyond the calendar cannot be
+        # written out as one)
+        return pl.col(name).cast(pl.Int64, strict=False).cast(pl.String)
     return pl.col(name).cast(pl.String)
 
 
@@ -148,12 +154,18 @@ def _rules_for(
     elif dtype.is_numeric():
         parsed = raw.cast(pl.Float64)
     elif isinstance(dtype, pl.Datetime) and col.kind == "timestamp":
-        parsed = raw.dt.epoch("ms").cast(pl.Float64) / (1000.0 if timestamp_unit == "s" else 1.0)
+        # From the stored integer: converting a date-time beyond the calendar's range fails.
+        per_second = {"ms": 1e3, "us": 1e6, "ns": 1e9}[dtype.time_unit or "us"]
+        parsed = raw.cast(pl.Int64).cast(pl.Float64) / per_second * (
+            1000.0 if timestamp_unit == "ms" else 1.0)
     else:
         parsed = raw.cast(pl.Float64, strict=False)
         rules.append((raw.is_not_null(), f"must be a number, not {dtype}"))
     rules.append((parsed.is_nan() | parsed.is_infinite(), "must be a finite number"))
     if col.kind == "number":
+        # Sums are exact to 9 decimals in 38 digits; a value this large would overflow them.
+        rules.append((parsed.abs() >= D.MAX_SUMMED_VALUE,
+                      f"larger than {D.MAX_SUMMED_VALUE:.0e} in magnitude; too large to sum"))
         return parsed, rules
 
     seconds = parsed / 1000.0 if timestamp_unit == "ms" else parsed
@@ -225,7 +237,8 @@ def coerce(
     extra = [pl.col(n) for n in keep] if keep_other_columns else []
     null = pl.lit(None, dtype=pl.String)
     rule = pl.coalesce(rules) if rules else null
-    raw_record = pl.struct([shown(n, t).alias(n) if t == pl.Binary else pl.col(n)
+    raw_record = pl.struct([shown(n, t).alias(n) if t == pl.Binary or isinstance(t, pl.Datetime)
+                            else pl.col(n)
                             for n, t in schema.items() if n != "__attrkit_pos"]).struct.json_encode()
     return lf.select(
         *selected,

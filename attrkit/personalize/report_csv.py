@@ -140,6 +140,9 @@ def _read_one(path: Path) -> pl.DataFrame:
         ("EVENT_ATTRIBUTION_SOURCE", pl.col("EVENT_ATTRIBUTION_SOURCE").is_null(),
          "required value is missing"),
         ("TIMESTAMP", pl.col("__attrkit_ts").is_null(), "must be whole Unix seconds"),
+        ("TIMESTAMP", (pl.col("__attrkit_ts") >= D.MAX_PLAUSIBLE_SECONDS)
+         | (pl.col("__attrkit_ts") <= -D.MAX_PLAUSIBLE_SECONDS),
+         "is out of range for Unix epoch seconds"),
     ]
     for column, broken, rule in checks:
         bad = typed.filter(broken)

@@ -25,8 +25,8 @@ def given(value: Any) -> bool:
 
 
 def _exists(name: str, value: str, *, folder_ok: bool = False) -> None:
-    if storage.is_remote(value):
-        return  # checked when read: a remote object's absence is an AWS error with its own line
+    if storage.is_remote(value) or (storage.is_pattern(value) and not Path(value).exists()):
+        return  # checked when read: an AWS error, or a pattern that matches no file
     path = Path(value).expanduser()
     if not path.exists():
         raise ConfigError(f"parameter {name}={value!r}: no such file")
@@ -36,8 +36,10 @@ def _exists(name: str, value: str, *, folder_ok: bool = False) -> None:
 
 def check_attribution_report(p: dict[str, Any]) -> None:
     """The attribution report's inputs and options, before anything runs."""
+    from attrkit.attribution.windows import check_window
     from attrkit.comparison import DESIGNS
     from attrkit.reports.sections import epoch
+    from attrkit.simulate.sample import check_size
     from attrkit.stats.multiple import CORRECTIONS
 
     if given(p.get("report_csv")):
@@ -46,13 +48,13 @@ def check_attribution_report(p: dict[str, Any]) -> None:
                               "Personalize report CSV, or the interactions to attribute)")
         _exists("report_csv", p["report_csv"], folder_ok=True)
     elif given(p.get("interactions")):
-        _exists("interactions", p["interactions"])
+        _exists("interactions", p["interactions"], folder_ok=True)
         if not given(p.get("metric_attribution")):
             raise ConfigError("parameter metric_attribution: required with interactions (the "
                               "CreateMetricAttribution JSON that names the metrics)")
     for name in ("items", "recommendations", "metric_attribution"):
         if given(p.get(name)):
-            _exists(name, p[name])
+            _exists(name, p[name], folder_ok=name != "metric_attribution")
     if p.get("design") and p["design"] not in DESIGNS:
         raise ConfigError(f"parameter design={p['design']!r}: must be one of "
                           f"{', '.join(DESIGNS)}, or empty")
@@ -69,6 +71,12 @@ def check_attribution_report(p: dict[str, Any]) -> None:
             except ValueError:
                 raise ConfigError(f"parameter {name}={p[name]!r}: not an ISO date-time such as "
                                   "2026-01-05T00:00") from None
+    if p.get("start") and p.get("end") and epoch(p["start"]) >= epoch(p["end"]):
+        raise ConfigError(f"parameters start={p['start']!r} and end={p['end']!r}: start must "
+                          "be before end")
+    if not given(p.get("report_csv")) and not given(p.get("interactions")):
+        check_size(seed=p.get("seed", 0), days=p.get("sample_days", 14), users=2)
+    check_window(p.get("window_seconds", 900), p.get("window_origin", 0))
     if given(p.get("report_csv")) and (p.get("window_seconds", 900) != 900
                                        or p.get("window_origin", 0) != 0):
         raise ConfigError("parameters window_seconds and window_origin: a report CSV keeps the "

@@ -242,6 +242,9 @@ def run_report(
             papermill.execute_notebook(
                 str(path), str(tmp_nb), parameters=values, kernel_name=kernel,
                 progress_bar=progress, language="python",
+                # The kernel's own log (its warning that local TCP is unencrypted) is not
+                # the user's business; errors in cells reach the notebook as before.
+                extra_arguments=["--IPKernelApp.log_level=ERROR"],
             )
         except PapermillExecutionError as exc:
             error = f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}"

@@ -26,6 +26,7 @@ import numpy as np
 import polars as pl
 
 from attrkit import defaults as D
+from attrkit.errors import ConfigError
 from attrkit.storage import atomic_write_text, write_frame
 
 ACCOUNT_PREFIX = "arn:aws:personalize:us-east-1:111122223333"
@@ -92,6 +93,23 @@ def _day_times(rng: np.random.Generator, n: int, days: int) -> np.ndarray:
     return START + day * 86400 + _times_of_day(rng, n)
 
 
+MAX_DAYS, MAX_USERS, MAX_USER_DAYS = 366, 10_000_000, 20_000_000
+"""The largest sample: a year, ten million users, twenty million user-days (a few GB of
+memory while it is made: a sample, not a load test)."""
+
+
+def check_size(*, seed: int, days: int, users: int) -> None:
+    """Raise :class:`ConfigError` unless the sample's seed and size can be generated."""
+    for name, value, low, high in (("seed", seed, 0, 2**63 - 1), ("days", days, 1, MAX_DAYS),
+                                   ("users", users, 2, MAX_USERS)):
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ConfigError(f"sample {name}={value!r}: must be a whole number from {low:,} "
+                              f"to {high:,}")
+    if days * users > MAX_USER_DAYS:
+        raise ConfigError(f"sample of {users:,} users for {days:,} days: at most "
+                          f"{MAX_USER_DAYS:,} user-days")
+
+
 def generate_frames(*, seed: int = D.SEED, days: int = 14, users: int = 20_000,
                     lift: float = B_LIFT) -> dict:
     """Generate the sample in memory: frames ``interactions``, ``items``, ``recommendations``
@@ -103,8 +121,7 @@ def generate_frames(*, seed: int = D.SEED, days: int = 14, users: int = 20_000,
         >>> sorted(frames)
         ['interactions', 'items', 'recommendations', 'truth']
     """
-    if days < 1 or users < 2:
-        raise ValueError(f"days={days}, users={users}: need at least 1 day and 2 users")
+    check_size(seed=seed, days=days, users=users)
     rng = np.random.default_rng(seed)
     user_days = users * days
 

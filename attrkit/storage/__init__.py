@@ -10,6 +10,7 @@ registered today (:mod:`attrkit.storage.s3`). Local writes are atomic
 
 from __future__ import annotations
 
+import glob
 import importlib
 import tempfile
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from attrkit.errors import ConfigError
 from attrkit.storage.local import (
     atomic_path,
     atomic_write_csv,
@@ -76,6 +78,38 @@ def local_files(path: PathLike, suffixes: tuple[str, ...]) -> list[Path]:
     return [p]
 
 
+GLOB = frozenset("*?[")
+"""Characters that make a path a pattern (``events/2026-11-*.parquet``)."""
+
+
+def is_pattern(path: Any) -> bool:
+    """Whether ``path`` is a glob pattern rather than one file or folder."""
+    return any(c in GLOB for c in str(path))
+
+
+def expand(path: PathLike, suffixes: tuple[str, ...]) -> list[tuple[str, Path]]:
+    """Every data file that ``path`` names, as ``(name to show in messages, local file)`` in
+    name order: a file; a folder (searched to any depth, as data lakes partition them); a glob
+    pattern (``**`` for any depth); an ``s3://`` key, prefix ending in ``/``, or key pattern.
+    In folders, prefixes and patterns only names ending in one of ``suffixes`` count, and
+    hidden, temporary and marker files and folders (``.x``, ``_SUCCESS``, ``_temporary/``)
+    are skipped. A folder or pattern that names no file gives an empty list."""
+    if is_remote(path):
+        return handler(path).download_named(str(path), suffix_filter=suffixes)
+    text = str(path)
+    if is_pattern(text):
+        root = Path(text.split("*")[0].split("?")[0].split("[")[0]).parent
+        found = [Path(p) for p in glob.glob(text, recursive=True)]
+    elif Path(text).is_dir():
+        root = Path(text)
+        found = list(root.rglob("*"))
+    else:
+        return [(text, Path(text))]
+    keep = sorted(p for p in found if p.suffix.lower() in suffixes and p.is_file()
+                  and all(listed(part) for part in p.relative_to(root).parts))
+    return [(str(p), p) for p in keep]
+
+
 def listed(name: str) -> bool:
     """Whether a file found in a folder or under a prefix is data to read: not hidden
     (attrkit's own temporary files start with a dot, as editors' and Spark's do) and not a
@@ -92,8 +126,22 @@ def same_file(path: PathLike, others: list[PathLike]) -> bool:
     """Whether local ``path`` is one of the local files ``others`` (links and ``..`` resolved)."""
     if is_remote(path):
         return any(str(path) == str(o) for o in others)
-    target = Path(path).resolve()
-    return any(not is_remote(o) and Path(o).resolve() == target for o in others)
+    try:
+        target = Path(path).resolve()
+        return any(not is_remote(o) and Path(o).resolve() == target for o in others)
+    except (RuntimeError, OSError):  # a symbolic link loop
+        raise ConfigError(f"{check_name(str(path))}: a loop of symbolic links") from None
+
+
+def check_name(path: str) -> str:
+    """``path`` if its name is text; a name with bytes that are not UTF-8 (which the
+    operating system allows) is refused, as the libraries attrkit reads with cannot open it."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        shown = str(path).encode("utf-8", "backslashreplace").decode("ascii", "replace")
+        raise ConfigError(f"{shown}: the file name is not valid UTF-8; rename it") from None
+    return str(path)
 
 
 def remove_local(path: PathLike) -> bool:
@@ -151,7 +199,7 @@ def share_link(url: str, *, expires: int = 3600) -> str:
     return handler(url).presign(url, expires=expires)
 
 
-__all__ = ["HANDLERS", "atomic_path", "atomic_write_csv", "atomic_write_text", "handler",
-           "is_folder", "is_remote", "join", "listed", "local_file", "local_files", "put",
-           "remove_local", "same_file", "scheme", "share_link", "sibling", "unique_path",
-           "write_frame", "write_with"]
+__all__ = ["GLOB", "HANDLERS", "atomic_path", "atomic_write_csv", "atomic_write_text",
+           "check_name", "expand", "handler", "is_folder", "is_pattern", "is_remote", "join",
+           "listed", "local_file", "local_files", "put", "remove_local", "same_file", "scheme",
+           "share_link", "sibling", "unique_path", "write_frame", "write_with"]

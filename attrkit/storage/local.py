@@ -21,6 +21,9 @@ def atomic_path(path: Path) -> Iterator[Path]:
 
     Readers never see a half-written file, and a failed run leaves nothing behind.
     """
+    from attrkit.storage import check_name
+
+    check_name(str(path))
     if path.exists() and not path.is_file():
         raise ConfigError(f"{path}: not a regular file (a folder, device, pipe or socket); "
                           "attrkit writes regular files only, and never replaces anything else")

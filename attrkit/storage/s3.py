@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -44,29 +45,67 @@ def _scratch_dir() -> Path:
 def download(url: str, *, suffix_filter: tuple[str, ...] = ()) -> list[Path]:
     """Download an object, or every object under a prefix ending in ``/``, to a scratch folder
     kept until the process ends. Returns the local paths, in key order."""
+    return [local for _, local in download_named(url, suffix_filter=suffix_filter)]
+
+
+def download_named(url: str, *, suffix_filter: tuple[str, ...] = ()) -> list[tuple[str, Path]]:
+    """As :func:`download`, with each object's URL: one key; every key under a prefix ending
+    in ``/``; or every key a pattern matches (``s3://b/events/2026-11-*.parquet``; ``*`` does
+    not cross ``/``, ``**`` does). Hidden, temporary and marker objects are skipped."""
     bucket, key = parse_s3(url)
     s3 = session.client("s3")
-    dest = _scratch_dir()
     errors = session.botocore_errors()
+    pattern = any(c in key for c in "*?[")
     try:
-        if key == "" or key.endswith("/"):
+        if pattern or key == "" or key.endswith("/"):
+            prefix = re.split(r"[*?\[]", key, maxsplit=1)[0] if pattern else key
             keys = []
-            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key):
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
                 keys += [o["Key"] for o in page.get("Contents", []) if not o["Key"].endswith("/")]
-            keys = [k for k in sorted(keys) if (not suffix_filter or k.lower().endswith(suffix_filter))
-                    and storage_listed(k.rsplit("/", 1)[-1])]
+            keys = [k for k in sorted(keys)
+                    if (not suffix_filter or k.lower().endswith(suffix_filter))
+                    and (not pattern or _matches(k, key))
+                    and all(storage_listed(part) for part in k[len(prefix):].split("/") if part)]
             if not keys:
-                raise AwsError(f"{url}: no matching objects under this prefix")
+                raise AwsError(f"{url}: no matching objects")
         else:
             keys = [key]
+        dest = _scratch_dir()
         out = []
         for i, k in enumerate(keys):
             local = dest / f"{i:05d}-{Path(k).name}"
             s3.download_file(bucket, k, str(local))
-            out.append(local)
+            out.append((f"s3://{bucket}/{k}", local))
         return out
     except errors as exc:
         raise _s3_error(s3, exc, bucket, url) from None
+
+
+def _matches(key: str, pattern: str) -> bool:
+    """Glob matching of a whole key: ``*`` and ``?`` stay within one ``/`` level, ``**`` spans
+    levels (as :func:`glob.glob` with ``recursive=True``)."""
+    return re.fullmatch(_glob_regex(pattern), key) is not None
+
+
+def _glob_regex(pattern: str) -> str:
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return "".join(out)
 
 
 def _s3_error(s3: Any, exc: BaseException, bucket: str, url: str) -> AwsError:

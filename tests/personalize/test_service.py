@@ -18,6 +18,7 @@ from botocore.stub import Stubber
 import attrkit
 from attrkit import aws, aws_session
 from attrkit.cli import main
+from attrkit.errors import AwsError
 
 MA = {"name": "t", "datasetGroupArn": "arn:aws:personalize:us-east-1:111122223333:dataset-group/dg",
       "metrics": [{"eventType": "click", "metricName": "clicks", "expression": "SAMPLECOUNT()"},
@@ -100,6 +101,28 @@ def test_attribute_from_s3_equals_local(bucket, tmp_path):
     bad_url = _put(bucket, "in/bad.csv", bad, tmp_path)
     with pytest.raises(attrkit.InputError, match=rf"{bad_url}, line 2, column TIMESTAMP"):
         attrkit.attribute(bad_url, MA, items=urls["items"])
+
+
+def test_interactions_under_an_s3_prefix_or_pattern_equal_local(bucket, tmp_path):
+    data = _recent_events()
+    ev = data["interactions"]
+    half = ev.height // 2
+    _put(bucket, "lake/day=1/part-0.csv", ev.head(half), tmp_path)
+    _put(bucket, "lake/day=2/part-1.csv", ev.tail(ev.height - half), tmp_path)
+    _put(bucket, "lake/_temporary/part-9.csv", ev, tmp_path)  # a writer's leftovers
+    _put(bucket, "lake/day=2/_SUCCESS.csv", ev, tmp_path)
+    local = attrkit.attribute(ev, MA, items=data["items"])
+    for given_as in (f"s3://{bucket}/lake/", f"s3://{bucket}/lake/day=*/part-*.csv",
+                     f"s3://{bucket}/lake/**/*.csv"):
+        remote = attrkit.attribute(given_as, MA, items=data["items"])
+        assert remote.windows.equals(local.windows), given_as
+        assert remote.health.rows_read == {"interactions": ev.height, "items": 2}
+    bad = ev.head(3).with_columns(pl.lit("soon").alias("TIMESTAMP"))
+    url = _put(bucket, "lake/day=3/part-2.csv", bad, tmp_path)
+    with pytest.raises(attrkit.InputError, match=rf"{url}, line 2, column TIMESTAMP"):
+        attrkit.attribute(f"s3://{bucket}/lake/", MA, items=data["items"])
+    with pytest.raises(AwsError, match="no matching objects"):
+        attrkit.attribute(f"s3://{bucket}/lake/day=9*/*.csv", MA, items=data["items"])
 
 
 def test_write_and_read_reports_under_a_prefix(bucket):
