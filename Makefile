@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 SAMPLE := build/sample
 REPORT := build/report
 
-.PHONY: report attribute test lint bench profile calibrate lab browser clean
+.PHONY: report attribute test lint bench bench-large profile calibrate lab browser java clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,8 +45,14 @@ browser:
 	  echo "installing Debian's chromium for the browser tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
+## java: Debian's headless Java runtime, for the tests that run Apache Spark in local mode
+java:
+	@command -v java >/dev/null 2>&1 || { \
+	  echo "installing Debian's headless Java runtime for the Spark tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-jre-headless; }
+
 ## test: install with the dev extras, lint, run the whole suite
-test: $(VENV)/.installed-dev browser
+test: $(VENV)/.installed-dev browser java
 	$(BIN)/ruff check attrkit tests bench
 	$(BIN)/python -m pytest
 	$(BIN)/python -m pytest -p no:cacheprovider --nbval-lax --nbval-current-env notebooks/
@@ -65,6 +71,11 @@ calibrate: $(VENV)/.installed
 EVENTS ?= 10000000
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/run.py --events $(EVENTS)
+
+## bench-large: attrkit and DuckDB on 50 and 200 million events, Parquet (about 25 minutes, 25 GB of disk)
+bench-large: $(VENV)/.installed-dev
+	$(BIN)/python bench/run.py --events 50000000 --formats parquet --methods attrkit-api,attrkit-cli,duckdb,duckdb-checked,polars --out bench/out/50m
+	$(BIN)/python bench/run.py --events 200000000 --formats parquet --methods attrkit-api,duckdb --out bench/out/200m
 
 ## profile: where attribution's time goes, one step of the plan at a time (after make bench)
 profile: $(VENV)/.installed-dev

@@ -58,10 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
                        "windows, write the service's S3 report CSV and print the health summary.")
     a.add_argument("--interactions", required=True,
                    help="interactions: .csv (Personalize bulk), .parquet, .jsonl (PutEvents); "
-                   "a path or s3://bucket/key")
-    a.add_argument("--items", help="items: .csv or .parquet")
+                   "a file, a folder, a glob ('events/2026-11-*.parquet'), or "
+                   "s3://bucket/key, s3://bucket/prefix/ or an s3:// pattern")
+    a.add_argument("--items", help="items: .csv or .parquet; a file, folder, glob or s3://")
     a.add_argument("--recommendations",
-                   help="recommendations log: .csv or .parquet")
+                   help="recommendations log: .csv or .parquet; a file, folder, glob or s3://")
     a.add_argument("--metric-attribution", required=True,
                    help="metric attribution JSON (CreateMetricAttribution request shape)")
     a.add_argument("--out", required=True,
@@ -80,6 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="most distinct sources allowed (default %(default)s)")
     a.add_argument("--timestamp-unit", choices=("s", "ms"), default="s",
                    help="unit of TIMESTAMP columns (default s)")
+    a.add_argument("--engine", choices=("polars", "spark"), default="polars",
+                   help="polars: embedded, on this machine (default); spark: Apache Spark "
+                   "(pip install 'attrkit[spark]'), the same report byte for byte")
+    a.add_argument("--spark-master", metavar="URL",
+                   help="Spark master for --engine spark (default local[2]; e.g. yarn, "
+                   "spark://host:7077)")
     a.add_argument("--import-mode", choices=("FULL", "INCREMENTAL"), default=D.IMPORT_MODE,
                    help="the <ImportMode> in the report's file name (default %(default)s)")
     r = sub.add_parser("report", help="run a report notebook and render it to HTML",
@@ -221,6 +228,19 @@ def quarantine_name(report: str | Path) -> str:
     return Path(str(report).rsplit("/", 1)[-1]).stem + ".quarantine.csv"
 
 
+def _spark(args: argparse.Namespace) -> object:
+    """The Spark session for ``--engine spark`` (None for the embedded engine)."""
+    if args.engine != "spark":
+        if args.spark_master:
+            from attrkit.errors import ConfigError
+
+            raise ConfigError("--spark-master: only with --engine spark")
+        return None
+    from attrkit.attribution.spark import session
+
+    return session(master=args.spark_master)
+
+
 def _attribute(args: argparse.Namespace) -> int:
     from attrkit import storage
     from attrkit.attribution.engine import attribute
@@ -239,7 +259,8 @@ def _attribute(args: argparse.Namespace) -> int:
         recommendations=args.recommendations, window_seconds=args.window_seconds,
         window_origin=args.window_origin, dedupe=args.dedupe, on_bad_rows=args.on_bad_rows,
         max_sources=args.max_sources, timestamp_unit=args.timestamp_unit,
-        low_memory=args.low_memory,
+        low_memory=args.low_memory, progress=sys.stderr.isatty(), engine=args.engine,
+        spark=_spark(args),
     )
     report = result.write_report(args.out, import_mode=args.import_mode)
     print(f"report: {one_line(str(report))} ({result.windows.height:,} rows, "
@@ -278,7 +299,9 @@ def main(argv: list[str] | None = None) -> int:
         return 141  # as a shell reports a command ended by SIGPIPE
     except KeyboardInterrupt:
         return 130
-    except Exception as exc:
+    except BaseException as exc:  # noqa: BLE001 - a library's panic is a BaseException
+        if not isinstance(exc, Exception) and type(exc).__name__ != "PanicException":
+            raise
         error = explain(exc)
         if os.environ.get("ATTRKIT_DEBUG") or error is None:
             traceback.print_exc()

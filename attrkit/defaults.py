@@ -21,6 +21,9 @@ MAX_CONFIG_BYTES = 1 << 20
 MAX_SUMMED_VALUE = 1e27
 """A value a SUM reads must be smaller than this in magnitude: sums are exact, to 9 decimals
 in 38 digits, and a billion such values still fit."""
+CHUNK_ROWS = 10_000_000
+"""Events aggregated at a time: more events are aggregated a chunk at a time and the partial
+results added up, so memory holds one chunk's work (see the README's Performance)."""
 MAX_HEADER_BYTES = 1 << 20
 """A CSV header line longer than this (1 MiB, tens of thousands of columns) is refused."""
 """|TIMESTAMP| beyond this (year 5138) is not epoch seconds; it usually means milliseconds."""

@@ -119,6 +119,7 @@ def explain(exc: BaseException) -> AttrkitError | None:
 
 _LIBRARIES = {
     "polars": "the data could not be read (polars)",
+    "pyo3_runtime": "the data could not be read (polars stopped)",
     "json": "not valid JSON",
     "yaml": "not valid YAML",
     "nbformat": "not a Jupyter notebook",

@@ -8,6 +8,7 @@ of rows are exact copies of another (client retries). Written as CSV and Parquet
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -30,9 +31,12 @@ METRIC_ATTRIBUTION = {
 }
 
 
-def generate(out: Path, n: int, seed: int = 0, chunk: int = 2_000_000) -> dict:
+def generate(out: Path, n: int, seed: int = 0, chunk: int = 2_000_000,
+             formats: tuple[str, ...] = ("parquet", "csv")) -> dict:
     """Write ``interactions.{csv,parquet}``, ``items.*``, ``recommendations.*`` and
-    ``metric_attribution.json`` to ``out``, building the events in chunks."""
+    ``metric_attribution.json`` to ``out``. The events are made, copied (client retries) and
+    shuffled a chunk at a time, each chunk written to a part file, and the parts then streamed
+    into one file: memory holds a chunk, so 200 million events can be made on one machine."""
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     n_recs = max(1, n // 4)
@@ -48,14 +52,16 @@ def generate(out: Path, n: int, seed: int = 0, chunk: int = 2_000_000) -> dict:
         "GENRE": np.array(["drama", "comedy", "kids"])[rng.integers(0, 3, N_ITEMS)],
     }).select(pl.format("item-{}", pl.col("_i").cast(pl.String).str.zfill(6)).alias("ITEM_ID"),
               "LENGTH", "GENRE")
-    parts = []
-    copies = n // 200
-    for start in range(0, n - copies, chunk):
-        m = min(chunk, n - copies - start)
+    scratch = out / "_parts"
+    scratch.mkdir(exist_ok=True)
+    for i, start in enumerate(range(0, n, chunk)):
+        size = min(chunk, n - start)
+        copies = size // 200
+        m = size - copies
         kind = rng.random(m)
         rec = np.where(kind < 0.5, rng.integers(0, n_recs + n_recs // 50, m), -1)
         label = np.where((kind >= 0.5) & (kind < 0.6), rng.integers(0, 2, m), -1)
-        parts.append(pl.DataFrame({
+        events = pl.DataFrame({
             "USER_ID": rng.integers(0, N_USERS, m),
             "ITEM_ID": rng.integers(0, N_ITEMS + 200, m),  # a few items missing
             "TIMESTAMP": START + rng.integers(0, DAYS * 86400, m),
@@ -73,18 +79,23 @@ def generate(out: Path, n: int, seed: int = 0, chunk: int = 2_000_000) -> dict:
             pl.when(pl.col("_label") == 0).then(pl.lit("partner-carousel"))
             .when(pl.col("_label") == 1).then(pl.lit("email-campaign"))
             .alias("EVENT_ATTRIBUTION_SOURCE"),
-        ))
-    events = pl.concat(parts)
-    retries = events.sample(copies, seed=seed)
-    events = pl.concat([events, retries]).sample(fraction=1.0, shuffle=True, seed=seed + 1)
-    events.write_parquet(out / "interactions.parquet")
-    events.write_csv(out / "interactions.csv")
+        )
+        retries = events.sample(copies, seed=seed + i)
+        pl.concat([events, retries]).sample(fraction=1.0, shuffle=True, seed=seed + i + 1
+                                            ).write_parquet(scratch / f"{i:06d}.parquet")
+    parts = pl.scan_parquet(scratch / "*.parquet")
+    if "parquet" in formats:
+        parts.sink_parquet(out / "interactions.parquet")
+    if "csv" in formats:
+        parts.sink_csv(out / "interactions.csv")
+    shutil.rmtree(scratch)
     for name, frame in (("items", items), ("recommendations", recs)):
-        frame.write_parquet(out / f"{name}.parquet")
-        frame.write_csv(out / f"{name}.csv")
+        for fmt in formats:
+            getattr(frame, f"write_{fmt}")(out / f"{name}.{fmt}")
     (out / "metric_attribution.json").write_text(json.dumps(METRIC_ATTRIBUTION, indent=2))
     return {"events": n, "recommendations": n_recs, "items": N_ITEMS}
 
 
 if __name__ == "__main__":
-    print(generate(Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]) if len(sys.argv) > 3 else 0))
+    print(generate(Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]) if len(sys.argv) > 3 else 0,
+                   formats=tuple(sys.argv[4].split(",")) if len(sys.argv) > 4 else ("parquet", "csv")))

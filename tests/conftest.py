@@ -89,3 +89,13 @@ def ma_json(tmp_path: Path) -> Path:
 def write_csv(path: Path, text: str) -> Path:
     path.write_bytes(text.encode() if isinstance(text, str) else text)
     return path
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local Spark session (two cores) for the whole test run."""
+    from attrkit.attribution.spark import session
+
+    made = session(master="local[2]")
+    yield made
+    made.stop()

@@ -17,9 +17,10 @@ from typing import Any
 import polars as pl
 
 from attrkit import defaults as D
-from attrkit.attribution import plan
+from attrkit.attribution import buckets, plan
 from attrkit.attribution.config import MetricAttribution
 from attrkit.attribution.health import Health, build_health, with_unlogged_users
+from attrkit.attribution.sources import log_keys
 from attrkit.attribution.users import (
     UserData,
 )
@@ -101,11 +102,17 @@ def attribute(
     max_sources: int = D.MAX_SOURCES,
     timestamp_unit: D.TimestampUnit = "s",
     low_memory: bool = False,
+    chunk_rows: int = D.CHUNK_ROWS,
+    progress: bool = False,
+    engine: str = "polars",
+    spark: Any = None,
 ) -> Attribution:
     """Attribute interactions to sources and aggregate the metrics in windows.
 
     Args:
-        interactions: events: a path (CSV, Parquet, PutEvents JSON Lines) or a frame.
+        interactions: events: a path (CSV, Parquet, PutEvents JSON Lines) or a frame. A path
+            may name one file, a folder (read to any depth), a glob pattern or an ``s3://``
+            key, prefix or pattern; so may ``items`` and ``recommendations``.
         metric_attribution: a :class:`MetricAttribution`, its request dict, or a JSON path.
         items: the items data, needed by ``SUM(Items.X)`` metrics.
         recommendations: the recommendations log that resolves recommendation IDs to sources.
@@ -119,6 +126,15 @@ def attribute(
         low_memory: read the events twice, for the windows and then for the health counts,
             instead of once for both: a lower peak memory (about 40% at 10 to 50 million
             events) for a longer run (15 to 50%). The results are the same.
+        chunk_rows: events attributed at a time (default 10 million). More events are first
+            written to temporary files in buckets (by recommendation ID, else by row hash), then
+            attributed a bucket at a time and added up, so that memory holds one bucket's work
+            (:mod:`attrkit.attribution.buckets`). The results are the same, byte for byte.
+        progress: show a bar over the buckets on stderr (the command line does in a terminal).
+        engine: ``"polars"`` (the embedded engine, the default) or ``"spark"``: the same plan
+            on Apache Spark (:mod:`attrkit.attribution.spark`; ``pip install attrkit[spark]``),
+            whose report is byte-identical.
+        spark: the ``SparkSession`` for ``engine="spark"``; a local one is made when omitted.
 
     Returns:
         An :class:`Attribution`.
@@ -145,6 +161,17 @@ def attribute(
         raise ConfigError(f"timestamp_unit={timestamp_unit!r}: must be 's' or 'ms'")
     if isinstance(max_sources, bool) or not isinstance(max_sources, int) or max_sources < 1:
         raise ConfigError(f"max_sources={max_sources!r}: must be a positive whole number")
+    if engine not in ("polars", "spark"):
+        raise ConfigError(f"engine={engine!r}: must be 'polars' or 'spark'")
+    if engine == "spark":
+        out = _on_spark(ma, interactions, items, recommendations, spark, plan.Options(
+            window_seconds=window_seconds, window_origin=window_origin, dedupe=dedupe,
+            quarantine=on_bad_rows == "quarantine", timestamp_unit=timestamp_unit))
+        if on_bad_rows == "error" and out.quarantine.height:
+            first = out.quarantine.row(0, named=True)
+            raise InputError(first["FILE"], _with_value(first["RULE"], first["VALUE"]),
+                             line=first["LINE"], row=first["ROW"], column=first["COLUMN"])
+        return _checked(out, max_sources, str(interactions), ma, window_seconds, window_origin)
     datasets = {"interactions": load("interactions", interactions)}
     if items is not None:
         datasets["items"] = load("items", items)
@@ -154,14 +181,16 @@ def attribute(
 
     opts = plan.Options(window_seconds=window_seconds, window_origin=window_origin,
                         dedupe=dedupe, quarantine=on_bad_rows == "quarantine",
-                        timestamp_unit=timestamp_unit, low_memory=low_memory)
+                        timestamp_unit=timestamp_unit, low_memory=low_memory,
+                        chunk_rows=_positive_int("chunk_rows", chunk_rows), progress=progress)
     while True:
         if on_bad_rows == "error":
             _raise_first_broken(datasets)
         try:
             out = _run(ma, datasets, opts)
             break
-        except pl.exceptions.PolarsError as exc:
+        except (pl.exceptions.PolarsError, pl.exceptions.PanicException) as exc:
+            # (a panic: polars met damage it did not expect, in a file it was given)
             # A fast reader stopped at damage it cannot skip; find the lines, then go on without.
             repaired = {k: ds.repair() for k, ds in datasets.items()}
             if not any(repaired.values()):
@@ -174,13 +203,31 @@ def attribute(
         ds = datasets[first["DATASET"]].named(first["FILE"])
         raise ds.error(first["LINE"] if first["LINE"] is not None else first["ROW"],
                        _with_value(first["RULE"], first["VALUE"]), first["COLUMN"])
+    return _checked(out, max_sources, datasets["interactions"].source, ma, window_seconds,
+                    window_origin)
+
+
+def _checked(out: _Outputs, max_sources: int, source: str, ma: MetricAttribution,
+             window_seconds: int, window_origin: int) -> Attribution:
     n_sources = len(out.health.events_by_source)
     if n_sources > max_sources:
-        raise InputError(datasets["interactions"].source,
-                         f"{n_sources} distinct attribution sources; the service allows at most "
-                         f"{max_sources} (raise max_sources / --max-sources to allow more)")
+        raise InputError(source, f"{n_sources} distinct attribution sources; the service allows "
+                         f"at most {max_sources} (raise max_sources / --max-sources to allow "
+                         "more)")
     return Attribution(out.windows, out.health, out.quarantine, ma, window_seconds,
                        window_origin, out.exposure, out.traffic, out.users)
+
+
+def _on_spark(ma: MetricAttribution, interactions: Input, items: Input | None,
+              recommendations: Input | None, spark: Any, opts: plan.Options) -> _Outputs:
+    from attrkit.attribution import spark as on_spark
+
+    result = on_spark.run(ma, interactions, items, recommendations, opts,
+                          on_spark.session(spark))
+    done = buckets.Buckets(result.out, result.valid_rows, result.duplicates, result.unassigned)
+    names = [k for k, v in (("interactions", interactions), ("items", items),
+                            ("recommendations", recommendations)) if v is not None]
+    return _finish(ma, names, opts, done, result.quarantine, result.rows_read, result.log_users)
 
 
 def attribute_exposure(
@@ -273,6 +320,12 @@ def _raise_first_broken(datasets: dict[str, Dataset]) -> None:
 
 
 
+def _positive_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{name}={value!r}: must be a positive whole number")
+    return value
+
+
 class PolarsExecutor:
     """Runs the plan with polars' streaming engine: the frames of one call share one read of
     their inputs."""
@@ -298,11 +351,26 @@ class _Outputs:
 
 
 def _run(ma: MetricAttribution, datasets: dict[str, Dataset], opts: plan.Options) -> _Outputs:
-    """The plan's steps in order, on :data:`EXECUTOR`."""
+    """The plan's steps in order, on :data:`EXECUTOR`: in one pass, or in buckets when the
+    events are more than a chunk (:mod:`~attrkit.attribution.buckets`); the same bytes."""
     collect = EXECUTOR.collect
+    total = collect([datasets["interactions"].raw.select(pl.len())])[0].item()  # Parquet: metadata
+    n = -(-total // opts.chunk_rows)
+    if n > 1:
+        typed = plan.type_datasets(ma, datasets, opts, collect, log_in_memory=False)
+        try:
+            done = buckets.run(ma, typed, opts, n, collect, progress=opts.progress)
+        except buckets.NeedsOnePass:  # the log repeats an ID: the one pass names the row
+            pass
+        else:
+            log_users = "recommendations" in typed.small_plans and "USER_ID" in \
+                typed.small_plans["recommendations"].collect_schema()
+            return _finish(ma, list(datasets), opts, done,
+                           *_local(datasets, typed, opts, total, done, collect), log_users)
     typed = plan.type_datasets(ma, datasets, opts, collect)
     log = typed.log
-    resolved = plan.resolve_events(ma, typed, log, opts)
+    resolved = plan.resolve_events(ma, typed, log, opts,
+                                   log_keys(log) if log is not None else None)
     plans = plan.aggregate_plans(ma, typed, resolved, log, datasets["interactions"].raw, opts)
     # Sharing one read, the executor holds the events until every output has taken them; with
     # low_memory the windows are read first, then the counts.
@@ -310,22 +378,36 @@ def _run(ma: MetricAttribution, datasets: dict[str, Dataset], opts: plan.Options
     batches = [names[:1], names[1:]] if opts.low_memory else [names]
     out = {n: df for batch in batches
            for n, df in zip(batch, collect([plans[n] for n in batch]), strict=True)}
-    rows, valid_rows = out["read"].item(), out["hashes"].height
-    quarantine = plan.quarantine_frame(datasets, typed, rows - valid_rows, opts.quarantine,
-                                       collect)
-    rows_read = {"interactions": rows, **{k: df.height for k, df in typed.small.items()}}
-    rows_read = {k: n + datasets[k].broken.height for k, n in rows_read.items()}
-    grouped = plan.by_source(out["grouped"], plan.WINDOW)
-    values = plan.metric_values(grouped, ma, plan.WINDOW, health=True)
     duplicates = plan.count_duplicates(out["hashes"], typed.valid("interactions"),
                                        resolved.columns, collect)
-    health = build_health(ma, datasets, opts.dedupe, values, grouped, quarantine, rows_read,
-                          duplicates, out["unresolved_ids"].height)
+    unassigned = int(log["USER_ID"].null_count()) if plan.by_user(log) else 0
+    done = buckets.Buckets(out, out["hashes"].height, duplicates, unassigned)
+    return _finish(ma, list(datasets), opts, done,
+                   *_local(datasets, typed, opts, total, done, collect), plan.by_user(log))
+
+
+def _finish(ma: MetricAttribution, names: list[str], opts: plan.Options, done: buckets.Buckets,
+            quarantine: pl.DataFrame, rows_read: dict[str, int], log_users: bool) -> _Outputs:
+    """The health summary and the per-user data from the aggregated outputs (either engine)."""
+    out = done.out
+    grouped = plan.by_source(out["grouped"], plan.WINDOW)
+    values = plan.metric_values(grouped, ma, plan.WINDOW, health=True)
+    health = build_health(ma, names, opts.dedupe, values, grouped, quarantine, rows_read,
+                          done.duplicates, out["unresolved_ids"].height)
     users = None
-    if plan.by_user(log):
-        users = plan.user_data(ma, out, log)
+    if log_users:
+        users = plan.user_data(ma, out, done.unassigned)
         health = with_unlogged_users(health, out["user_values"], out["assignment"])
     return _Outputs(
         plan.windows_frame(values), health, quarantine,
         out["exposure"].sort("timestamp", "source") if "exposure" in out else None,
         out["traffic"].sort("source") if "traffic" in out else None, users)
+
+
+def _local(datasets: dict[str, Dataset], typed: plan.Typed, opts: plan.Options, rows: int,
+           done: buckets.Buckets, collect: plan.Collect) -> tuple[pl.DataFrame, dict[str, int]]:
+    """The embedded engine's quarantine and rows read."""
+    quarantine = plan.quarantine_frame(datasets, typed, rows - done.valid_rows, opts.quarantine,
+                                       collect)
+    rows_read = {"interactions": rows, **{k: df.height for k, df in typed.small.items()}}
+    return quarantine, {k: n + datasets[k].broken.height for k, n in rows_read.items()}

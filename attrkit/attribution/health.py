@@ -127,7 +127,7 @@ class Health:
                                  ) + render.bullets(self.warnings)
 
 
-def build_health(ma: Any, datasets: dict[str, Any], dedupe: bool, values: pl.DataFrame,
+def build_health(ma: Any, datasets: Any, dedupe: bool, values: pl.DataFrame,
                  grouped: pl.DataFrame, quarantine: pl.DataFrame, rows_read: dict[str, int],
                  duplicates: int, unresolved_ids: int) -> Health:
     """The summary from the plan's outputs: ``values`` (each metric per window and source, with

@@ -72,6 +72,8 @@ class Options:
     quarantine: bool = False
     timestamp_unit: D.TimestampUnit = "s"
     low_memory: bool = False
+    chunk_rows: int = D.CHUNK_ROWS
+    progress: bool = False
 
 
 @dataclass(frozen=True)
@@ -140,14 +142,20 @@ def metric_value(metric: Metric) -> tuple[pl.Expr, pl.Expr]:
     return pl.col(f"sum:{col}").cast(pl.Float64), pl.col(f"null:{col}")
 
 
+def type_events(ma: MetricAttribution, ev: Dataset, raw: pl.LazyFrame, opts: Options
+                ) -> pl.LazyFrame:
+    """The interactions' rows ``raw`` (all of them, or a chunk) typed and checked."""
+    return coerce(raw, "interactions", numeric=sum_columns(ma, "interactions"),
+                  timestamp_unit=opts.timestamp_unit, keep_other_columns=True,
+                  overrides=ev.overrides, record=opts.quarantine)
+
+
 def type_datasets(ma: MetricAttribution, datasets: dict[str, Dataset], opts: Options,
-                  collect: Collect) -> Typed:
+                  collect: Collect, log_in_memory: bool = True) -> Typed:
     """Step 1. Which rule a bad row breaks is worked out later, only if there are bad rows. IDs
     that must be unique are checked by hash first; exactly only when a hash repeats."""
     ev = datasets["interactions"]
-    events = coerce(ev.raw, "interactions", numeric=sum_columns(ma, "interactions"),
-                    timestamp_unit=opts.timestamp_unit, keep_other_columns=True,
-                    overrides=ev.overrides, record=opts.quarantine)
+    events = type_events(ma, ev, ev.raw, opts)
     item_cols = sum_columns(ma, "items")
 
     def typed(k: str, unique: bool) -> pl.LazyFrame:
@@ -159,29 +167,39 @@ def type_datasets(ma: MetricAttribution, datasets: dict[str, Dataset], opts: Opt
 
     names = [k for k in ("items", "recommendations") if k in datasets]
     plans = {k: typed(k, unique=False) for k in names}
-    small = dict(zip(names, collect([plans[k].drop(DESCRIBED, strict=False) for k in names]),
-                     strict=True))
+
+    def kept(k: str) -> pl.LazyFrame:  # the log's sources as codes: few names, many rows
+        if k == "recommendations" and not log_in_memory:  # how many rows, which are bad
+            return plans[k].select("__attrkit_bad")
+        lf = plans[k].drop(DESCRIBED, strict=False)
+        return lf.with_columns(pl.col("SOURCE").cast(pl.Categorical)) if k != "items" else lf
+
+    small = dict(zip(names, collect([kept(k) for k in names]), strict=True))
     for k in names:
         unique_col = next(c.name for c in SCHEMAS[k] if c.unique)
-        if may_repeat(small[k][unique_col]):
+        if unique_col in small[k].columns and may_repeat(small[k][unique_col]):
             plans[k] = typed(k, unique=True)
-            small[k] = collect([plans[k].drop(DESCRIBED, strict=False)])[0]
+            small[k] = collect([kept(k)])[0]
+    if "recommendations" in small and log_in_memory:  # codes in the sources' sorted order
+        log = small["recommendations"]
+        small["recommendations"] = log.with_columns(pl.col("SOURCE").cast(pl.String).cast(
+            pl.Enum(log["SOURCE"].drop_nulls().unique().cast(pl.String).sort())))
     return Typed(events, small, plans)
 
 
 def resolve_events(ma: MetricAttribution, typed: Typed, log: pl.DataFrame | None,
-                   opts: Options) -> Resolved:
+                   opts: Options, keys: pl.DataFrame | None = None) -> Resolved:
     """Step 2. Sources are looked up before duplicates are dropped (a row and its copy resolve
     alike), so the counts and the windows share one read. Each column carried through the join
     costs time: only those the metrics need go on (all of them when duplicates are dropped)."""
     events = typed.valid("interactions")
-    columns = [c for c in events.collect_schema().names() if c != POS]
+    columns = [c for c in events.collect_schema().names() if c != POS]  # the same in every chunk
     needed = ["TIMESTAMP", "EVENT_TYPE", "EVENT_ATTRIBUTION_SOURCE", "RECOMMENDATION_ID",
               *(["ITEM_ID"] if sum_columns(ma, "items") else []),
               *(["USER_ID"] if by_user(log) else []), *sum_columns(ma, "interactions")]
     carried = columns if opts.dedupe else [c for c in columns if c in needed]
     events = events.select(*carried, row_hash(columns).alias(HASH), POS)
-    resolved = lookup_sources(events, log)
+    resolved = lookup_sources(events, log, keys)
     unresolved_ids = resolved.filter("__attrkit_unresolved").select("RECOMMENDATION_ID").unique()
     hashes = resolved.select(HASH, POS)
     if opts.dedupe:
@@ -209,10 +227,11 @@ def with_items(ma: MetricAttribution, typed: Typed, events: pl.LazyFrame) -> pl.
 
 
 def aggregate_plans(ma: MetricAttribution, typed: Typed, resolved: Resolved,
-                    log: pl.DataFrame | None, raw: pl.LazyFrame, opts: Options
-                    ) -> dict[str, pl.LazyFrame]:
+                    log: pl.DataFrame | None, raw: pl.LazyFrame, opts: Options,
+                    log_outputs: bool = True) -> dict[str, pl.LazyFrame]:
     """Step 3: every output, named. The metrics declare what each group needs; the health
-    summary adds the events, the unresolved ones, and the items not found."""
+    summary adds the events, the unresolved ones, and the items not found. The outputs that
+    read the log alone come with the first chunk of events only (``log_outputs``)."""
     events = with_items(ma, typed, resolved.events)
     declared = functools.reduce(operator.or_, (metric_aggregates(m) for m in ma.metrics), {})
     declared.pop("events", None)
@@ -223,22 +242,48 @@ def aggregate_plans(ma: MetricAttribution, typed: Typed, resolved: Resolved,
     plans = {
         "grouped": events.group_by(*GROUP_KEYS).agg(*aggs, *extra),
         "unresolved_ids": resolved.unresolved_ids,
-        "read": raw.select(pl.len().cast(pl.Int64).alias("rows")),  # Parquet: its metadata
         "hashes": resolved.hashes,
     }
-    if log is not None:
+    if log is not None and log_outputs:
         plans["exposure"] = exposure_plan(log.lazy(), opts.window_seconds, opts.window_origin)
     if by_user(log):
         lf = log.lazy()
-        plans["traffic"] = lf.group_by(pl.col("SOURCE").alias("source")).agg(
-            pl.col("USER_ID").n_unique().cast(pl.Int64).alias("users"),
-            pl.len().cast(pl.Int64).alias("recommendations"))
         # Per user and UTC day: the units of a user-randomised comparison.
         keys = ("USER_ID", day_of("TIMESTAMP").alias(DAY), *GROUP_KEYS[1:])
         plans["user_values"] = events.group_by(*keys).agg(*aggs)
-        plans["assignment"] = assignment_plan(lf)
-        plans["served"] = served_plan(lf)
+        if log_outputs:
+            plans |= log_user_plans(lf)
     return plans
+
+
+def log_user_plans(log: pl.LazyFrame) -> dict[str, pl.LazyFrame]:
+    """What the log alone says about users: traffic per source, each user's assignment, and
+    the recommendations served per user, day and source."""
+    return {
+        "traffic": log.group_by(pl.col("SOURCE").cast(pl.String).alias("source")).agg(
+            pl.col("USER_ID").n_unique().cast(pl.Int64).alias("users"),
+            pl.len().cast(pl.Int64).alias("recommendations")),
+        "assignment": assignment_plan(log),
+        "served": served_plan(log),
+    }
+
+
+ADDED_UP = ("grouped", "user_values", "hashes", "unresolved_ids")
+"""The outputs each chunk of events gives part of; :func:`add_up` joins the parts."""
+
+
+def add_up(parts: list[dict[str, pl.DataFrame]]) -> dict[str, pl.DataFrame]:
+    """One output from the chunks' partial outputs: groups and hashes side by side (the steps
+    after group them again, and sums are exact decimals, so the order does not matter), the
+    unresolved IDs once each. (The rows read are counted once, before the chunks.)"""
+    out = dict(parts[0])
+    if len(parts) == 1:
+        return out
+    for name in ADDED_UP:
+        if name in out:
+            out[name] = pl.concat([p[name] for p in parts])
+    out["unresolved_ids"] = out["unresolved_ids"].unique()
+    return out
 
 
 def exposure_plan(log: pl.LazyFrame, window_seconds: int, window_origin: int) -> pl.LazyFrame:
@@ -294,8 +339,11 @@ def count_duplicates(hashes: pl.DataFrame, events: pl.LazyFrame, columns: list[s
     if ordered.n_unique() == ordered.len():  # one linear pass over sorted values
         return 0
     shared = ordered.filter(ordered == ordered.shift(1)).unique()
-    positions = hashes.filter(pl.col(HASH).is_in(shared.implode()))[POS]
-    rows = events.filter(pl.col(POS).is_in(positions.implode()))
+    if POS in hashes.columns:
+        positions = hashes.filter(pl.col(HASH).is_in(shared.implode()))[POS]
+        rows = events.filter(pl.col(POS).is_in(positions.implode()))
+    else:  # hashes of many chunks come without positions: hash the events again to find them
+        rows = events.filter(row_hash(columns).is_in(shared.implode()))
     sharing, distinct = collect([rows.select(pl.len(), pl.struct(columns).n_unique())])[0].row(0)
     return int(sharing - distinct)
 
@@ -347,7 +395,7 @@ def windows_frame(values: pl.DataFrame) -> pl.DataFrame:
     ).cast(dict(WINDOW_SCHEMA)).sort("timestamp", "metric_name", "source")
 
 
-def user_data(ma: MetricAttribution, out: dict[str, pl.DataFrame], log: pl.DataFrame
+def user_data(ma: MetricAttribution, out: dict[str, pl.DataFrame], unassigned: int
               ) -> UserData:
     """Step 4's per-user output: assignment, the metrics per user, day and source, and the
     recommendations served (:class:`~attrkit.attribution.users.UserData`)."""
@@ -358,4 +406,4 @@ def user_data(ma: MetricAttribution, out: dict[str, pl.DataFrame], log: pl.DataF
         out["assignment"].cast(dict(ASSIGNMENT_SCHEMA)).sort("USER_ID"),
         values.cast(dict(VALUES_SCHEMA)).sort("USER_ID", "day", "metric_name", "source"),
         out["served"].cast(dict(SERVED_SCHEMA)).sort("USER_ID", "day", "source"),
-        int(log["USER_ID"].null_count()))
+        unassigned)

@@ -35,7 +35,8 @@ def id_hashes(ids: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
 
 
 def lookup_sources(
-    events: pl.LazyFrame, recommendations: pl.DataFrame | pl.LazyFrame | None
+    events: pl.LazyFrame, recommendations: pl.DataFrame | pl.LazyFrame | None,
+    keys: pl.DataFrame | None = None,
 ) -> pl.LazyFrame:
     """Add ``__attrkit_served_by`` (the log's source for ``RECOMMENDATION_ID``, an Enum, or null) and
     ``__attrkit_unresolved`` (an unlabelled event whose recommendation ID the log does not know).
@@ -54,10 +55,10 @@ def lookup_sources(
     else:
         log = recommendations.lazy().collect() if isinstance(recommendations, pl.LazyFrame) \
             else recommendations
-        code = pl.col("SOURCE").cast(pl.Enum(log["SOURCE"].unique().sort())).alias("__attrkit_served_by")
+        code = source_code(log)
         k1, k2 = id_hashes(rec_id)
-        keyed = log.select(k1.alias("_k1"), k2.alias("_k2_log"), code)
-        if keyed["_k1"].n_unique() == keyed.height:
+        keyed = log_keys(log) if keys is None else keys
+        if keyed is not None:
             events = events.with_columns(k1.alias("_k1")).join(
                 keyed.lazy(), on="_k1", how="left", build_side="force_right").with_columns(
                 pl.when(rec_id.is_not_null() & (k2 == pl.col("_k2_log")))
@@ -70,6 +71,24 @@ def lookup_sources(
     return events.with_columns(
         (label.is_null() & rec_id.is_not_null() & pl.col("__attrkit_served_by").is_null())
         .alias("__attrkit_unresolved"))
+
+
+def source_code(log: pl.DataFrame) -> pl.Expr:
+    """The log's ``SOURCE`` as an Enum of its sources in sorted order (as it is already once
+    the log is typed: four bytes a row, not the source's name)."""
+    if isinstance(log.schema["SOURCE"], pl.Enum):
+        return pl.col("SOURCE").alias("__attrkit_served_by")
+    return pl.col("SOURCE").cast(pl.Enum(log["SOURCE"].drop_nulls().unique().sort())).alias(
+        "__attrkit_served_by")
+
+
+def log_keys(log: pl.DataFrame) -> pl.DataFrame | None:
+    """The log keyed for the join: two 64-bit hashes of each recommendation ID and its source
+    code (twenty bytes a row, made once per run); ``None`` when two IDs share the first hash
+    (then the join is on the IDs themselves)."""
+    k1, k2 = id_hashes(pl.col("RECOMMENDATION_ID"))
+    keyed = log.select(k1.alias("_k1"), k2.alias("_k2_log"), source_code(log))
+    return keyed if keyed["_k1"].n_unique() == keyed.height else None
 
 
 def short_name(source: str) -> str:

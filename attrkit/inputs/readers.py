@@ -300,7 +300,7 @@ def _load_path(name: DatasetName, path: Path, format: Format | None,
             refuse_reserved(src, pl.read_parquet_schema(path))
             lf = pl.scan_parquet(path, row_index_name="__attrkit_pos", glob=False)
             lf.collect_schema()
-        except (pl.exceptions.PolarsError, OSError) as exc:
+        except (pl.exceptions.PolarsError, pl.exceptions.PanicException, OSError) as exc:
             raise InputError(src, f"not a readable Parquet file ({_first_line(exc)})") from None
         return Dataset(name, src, "parquet",
                        lf.with_columns(pl.col("__attrkit_pos").cast(pl.Int64)))

@@ -37,14 +37,25 @@ ORDER BY TIMESTAMP, METRIC_NAME, EVENT_ATTRIBUTION_SOURCE
 """
 
 
-@pytest.mark.parametrize("seed", range(6))
-@pytest.mark.parametrize("length, origin, dedupe", [(900, 0, False), (900, 24, True),
-                                                    (3600, -1000, False)])
-def test_report_matches_duckdb(tmp_path, seed, length, origin, dedupe):
+CASES = [(seed, *case) for seed in range(6) for case in [(900, 0, False), (900, 24, True),
+                                                          (3600, -1000, False)]]
+
+
+@pytest.mark.parametrize("engine, seed, length, origin, dedupe",
+                         [("polars", *c) for c in CASES] + [("spark", *c) for c in CASES[:4]])
+def test_report_matches_duckdb(tmp_path, request, engine, seed, length, origin, dedupe):
     data = random_data(seed)
-    result = attribute(data["interactions"], CLICKS_WATCH_MINUTES, items=data["items"],
-                       recommendations=data["recommendations"], window_seconds=length,
-                       window_origin=origin, dedupe=dedupe)
+    given = data
+    kw = {}
+    if engine == "spark":  # Spark reads files
+        given = {k: tmp_path / f"{k}.parquet" for k in data}
+        for k, frame in data.items():
+            frame.write_parquet(given[k])
+        given = {k: str(p) for k, p in given.items()}
+        kw = {"engine": "spark", "spark": request.getfixturevalue("spark")}
+    result = attribute(given["interactions"], CLICKS_WATCH_MINUTES, items=given["items"],
+                       recommendations=given["recommendations"], window_seconds=length,
+                       window_origin=origin, dedupe=dedupe, **kw)
     con = duckdb.connect()
     for name, frame in (("events", data["interactions"]), ("items", data["items"]),
                         ("log", data["recommendations"])):

@@ -1,0 +1,151 @@
+"""The attribution on Apache Spark (local mode, two cores) against the embedded engine: the
+same report bytes, health, exposure, per-user data and quarantine, on random data with every
+edge and bad rows; bad input gets the same one line. The DuckDB differential test runs on both
+engines too (test_differential.py)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+from conftest import CLICKS_WATCH_MINUTES as MA
+from conftest import random_data
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import attrkit
+
+
+def _damaged(seed: int) -> dict[str, pl.DataFrame]:
+    """Random data with bad rows of several kinds and a log that ties users to lists."""
+    data = random_data(seed)
+    i = pl.int_range(pl.len())
+    data["interactions"] = data["interactions"].with_columns(
+        pl.when(i % 37 == 3).then(None).otherwise(pl.col("USER_ID")).alias("USER_ID"),
+        pl.when(i % 41 == 5).then(pl.lit(99_999_999_999_000)).otherwise(pl.col("TIMESTAMP"))
+        .alias("TIMESTAMP"),
+        pl.when(i % 43 == 7).then(pl.lit("  ")).otherwise(pl.col("ITEM_ID")).alias("ITEM_ID"),
+        pl.when(i % 47 == 9).then(pl.lit("caf\u00e9")).otherwise(
+            pl.col("EVENT_ATTRIBUTION_SOURCE")).alias("EVENT_ATTRIBUTION_SOURCE"))
+    log = data["recommendations"].with_columns(pl.format("u{}", i % 20).alias("USER_ID"))
+    data["recommendations"] = pl.concat([log, log.head(2)])  # two repeated IDs
+    return data
+
+
+def _write(data: dict[str, pl.DataFrame], folder: Path, fmt: str) -> dict[str, str]:
+    paths = {k: str(folder / f"{k}.{fmt}") for k in data}
+    for k, frame in data.items():
+        getattr(frame, f"write_{fmt}")(paths[k])
+    return paths
+
+
+def _both(paths: dict[str, str], spark, **kw) -> tuple[attrkit.Attribution, attrkit.Attribution]:
+    args = (paths["interactions"], MA)
+    inputs = {"items": paths["items"], "recommendations": paths["recommendations"]}
+    return (attrkit.attribute(*args, **inputs, **kw),
+            attrkit.attribute(*args, **inputs, engine="spark", spark=spark, **kw))
+
+
+def _assert_same(a: attrkit.Attribution, b: attrkit.Attribution, folder: Path, fmt: str) -> None:
+    assert a.windows.equals(b.windows)
+    assert a.health == b.health
+    assert (a.write_report(folder / "a.csv", when=0).read_bytes()
+            == b.write_report(folder / "b.csv", when=0).read_bytes())
+    assert a.exposure.equals(b.exposure) and a.traffic.equals(b.traffic)
+    for part in ("assignment", "values", "served"):
+        assert getattr(a.users, part).equals(getattr(b.users, part))
+    # CSV lines are blank on Spark (it reads a file in splits); everything else is the same
+    cols = [c for c in a.quarantine.columns if c != "LINE"]
+    assert a.quarantine.select(cols).sort(cols).equals(b.quarantine.select(cols).sort(cols))
+    assert b.quarantine["LINE"].null_count() == b.quarantine.height
+    if fmt == "parquet":
+        assert a.quarantine.equals(b.quarantine)  # rows numbered, in the same order
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_spark_gives_the_embedded_engines_bytes(spark, tmp_path, fmt):
+    paths = _write(_damaged(3), tmp_path, fmt)
+    a, b = _both(paths, spark, on_bad_rows="quarantine")
+    assert a.quarantine.height > 20
+    _assert_same(a, b, tmp_path, fmt)
+
+
+@settings(max_examples=4, deadline=None)
+@given(seed=st.integers(0, 10_000), length=st.sampled_from([60, 900, 3600]),
+       origin=st.integers(-1000, 1000), dedupe=st.booleans(),
+       fmt=st.sampled_from(["parquet", "csv"]))
+def test_both_engines_write_the_same_bytes(spark, tmp_path_factory, seed, length, origin,
+                                           dedupe, fmt):
+    folder = tmp_path_factory.mktemp("spark")
+    paths = _write(_damaged(seed), folder, fmt)
+    a, b = _both(paths, spark, on_bad_rows="quarantine", window_seconds=length,
+                 window_origin=origin, dedupe=dedupe)
+    _assert_same(a, b, folder, fmt)
+
+
+def test_a_folder_of_parts_on_both_engines(spark, tmp_path):
+    data = random_data(4)
+    (tmp_path / "events" / "day=1").mkdir(parents=True)
+    (tmp_path / "events" / "day=2").mkdir()
+    data["interactions"].head(200).write_parquet(tmp_path / "events" / "day=1" / "p.parquet")
+    data["interactions"].tail(-200).write_parquet(tmp_path / "events" / "day=2" / "p.parquet")
+    (tmp_path / "events" / "_SUCCESS").write_text("")
+    paths = _write({k: v for k, v in data.items() if k != "interactions"}, tmp_path, "parquet")
+    paths["interactions"] = str(tmp_path / "events")
+    a, b = _both(paths, spark)
+    assert a.windows.equals(b.windows) and a.health == b.health
+
+
+@pytest.mark.parametrize("fmt, where", [("parquet", "row 3"), ("csv", "")])
+def test_a_bad_row_is_one_line_on_spark(spark, tmp_path, fmt, where):
+    paths = _write(_damaged(5), tmp_path, fmt)
+    with pytest.raises(attrkit.InputError) as caught:
+        attrkit.attribute(paths["interactions"], MA, items=paths["items"], engine="spark",
+                          spark=spark)
+    message = str(caught.value)
+    assert message.startswith(paths["interactions"]) and "\n" not in message
+    assert where in message and caught.value.column is not None
+
+
+def test_the_command_line_on_spark(tmp_path):
+    paths = _write(_damaged(6), tmp_path, "parquet")
+    base = [sys.executable, "-m", "attrkit", "attribute", "--interactions", paths["interactions"],
+            "--items", paths["items"], "--metric-attribution", str(tmp_path / "ma.json"),
+            "--engine", "spark", "--out"]
+    (tmp_path / "ma.json").write_text(__import__("json").dumps(MA))
+    bad = subprocess.run([*base, str(tmp_path / "r.csv")], capture_output=True, text=True,
+                         timeout=600)
+    assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0, bad.stderr
+    assert "row 3, column USER_ID" in bad.stderr and not (tmp_path / "r.csv").exists()
+    good = subprocess.run([*base, str(tmp_path / "q.csv"), "--on-bad-rows", "quarantine"],
+                          capture_output=True, text=True, timeout=600)
+    assert good.returncode == 0, good.stderr
+    want = attrkit.attribute(paths["interactions"], MA, items=paths["items"],
+                             on_bad_rows="quarantine").write_report(tmp_path / "w.csv", when=0)
+    got = (tmp_path / "q.csv").read_text().splitlines()
+    assert got == want.read_text().splitlines()
+
+
+def test_local_cluster_crosses_process_boundaries(tmp_path):
+    """Two executor processes and a driver, as on a cluster: the same bytes."""
+    paths = _write(_damaged(7), tmp_path, "parquet")
+    code = f"""
+import attrkit, json, sys
+from attrkit.attribution.spark import session
+spark = session(master="local-cluster[2,1,1024]")
+r = attrkit.attribute({paths['interactions']!r}, json.loads({__import__('json').dumps(MA)!r}),
+    items={paths['items']!r}, recommendations={paths['recommendations']!r},
+    on_bad_rows="quarantine", engine="spark", spark=spark)
+r.write_report({str(tmp_path / 'cluster.csv')!r}, when=0)
+spark.stop()
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    want = attrkit.attribute(paths["interactions"], MA, items=paths["items"],
+                             recommendations=paths["recommendations"], on_bad_rows="quarantine")
+    assert (tmp_path / "cluster.csv").read_bytes() == want.write_report(
+        tmp_path / "local.csv", when=0).read_bytes()
