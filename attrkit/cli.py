@@ -12,6 +12,7 @@ import os
 import sys
 import time
 import traceback
+import warnings
 from pathlib import Path
 
 from attrkit import defaults as D
@@ -228,6 +229,18 @@ def quarantine_name(report: str | Path) -> str:
     return Path(str(report).rsplit("/", 1)[-1]).stem + ".quarantine.csv"
 
 
+def _input_files(paths: list[str]) -> list[str]:
+    """The inputs and every local file they name (a folder's or a pattern's files)."""
+    from attrkit import storage
+
+    files = list(paths)
+    for p in paths:
+        if not storage.is_remote(p) and (storage.is_folder(p) or storage.is_pattern(p)):
+            files += [str(f) for _, f in storage.expand(p, (".csv", ".parquet", ".pq", ".jsonl",
+                                                            ".ndjson", ".json"))]
+    return files
+
+
 def _spark(args: argparse.Namespace) -> object:
     """The Spark session for ``--engine spark`` (None for the embedded engine)."""
     if args.engine != "spark":
@@ -249,11 +262,13 @@ def _attribute(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     if not args.out.strip():
         raise ConfigError("--out: empty; name a report file or a folder")
-    inputs = [p for p in (args.interactions, args.items, args.recommendations,
-                          args.metric_attribution) if p]
-    if not storage.is_folder(args.out) and storage.same_file(args.out, inputs):
-        raise ConfigError(f"--out {args.out}: is one of the inputs; attrkit never overwrites "
-                          "its input")
+    inputs = _input_files([p for p in (args.interactions, args.items, args.recommendations,
+                                       args.metric_attribution) if p])
+    if not storage.is_folder(args.out):
+        for target in (args.out, storage.sibling(args.out, quarantine_name(args.out))):
+            if storage.same_file(target, inputs):
+                raise ConfigError(f"--out {args.out}: {target} is one of the inputs; attrkit "
+                                  "never overwrites its input")
     result = attribute(
         args.interactions, args.metric_attribution, items=args.items,
         recommendations=args.recommendations, window_seconds=args.window_seconds,
@@ -266,7 +281,9 @@ def _attribute(args: argparse.Namespace) -> int:
     print(f"report: {one_line(str(report))} ({result.windows.height:,} rows, "
           f"{time.perf_counter() - t0:.1f} s)")
     qpath = storage.sibling(report, quarantine_name(report))
-    if result.quarantine.height:
+    if storage.same_file(qpath, inputs):  # a report name chosen in a folder of inputs
+        print(f"quarantine: not written: {one_line(str(qpath))} is one of the inputs")
+    elif result.quarantine.height:
         # beside the report, locally or under the same prefix
         qpath = storage.write_with(qpath, lambda p: result.quarantine.write_csv(
             p, line_terminator="\n"))
@@ -286,6 +303,8 @@ def main(argv: list[str] | None = None) -> int:
     traceback of every failure. A closed stdout (``attrkit ... | head -1``) ends quietly.
     """
     args = build_parser().parse_args(argv)
+    # polars' note that many files are being read at once is for its developers, not the user
+    warnings.filterwarnings("ignore", message=".*POLARS_MAX_BLOCKING_THREAD_COUNT")
     try:
         if args.endpoint_url or args.region:
             from attrkit.personalize import service as aws

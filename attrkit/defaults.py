@@ -24,6 +24,9 @@ in 38 digits, and a billion such values still fit."""
 CHUNK_ROWS = 10_000_000
 """Events aggregated at a time: more events are aggregated a chunk at a time and the partial
 results added up, so memory holds one chunk's work (see the README's Performance)."""
+MAX_CSV_FILES = 1_000
+"""The most CSV files read as one input (polars' reader stalls on thousands; Parquet has no
+such limit)."""
 MAX_HEADER_BYTES = 1 << 20
 """A CSV header line longer than this (1 MiB, tens of thousands of columns) is refused."""
 """|TIMESTAMP| beyond this (year 5138) is not epoch seconds; it usually means milliseconds."""

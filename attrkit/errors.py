@@ -120,6 +120,8 @@ def explain(exc: BaseException) -> AttrkitError | None:
 _LIBRARIES = {
     "polars": "the data could not be read (polars)",
     "pyo3_runtime": "the data could not be read (polars stopped)",
+    "py4j": "Spark failed",
+    "pyspark": "Spark failed",
     "json": "not valid JSON",
     "yaml": "not valid YAML",
     "nbformat": "not a Jupyter notebook",

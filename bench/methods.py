@@ -1,8 +1,9 @@
 """One benchmark method per process, so wall time and peak RSS are its own.
 
 Usage: python bench/methods.py METHOD FORMAT DATA_DIR OUT_CSV
-METHOD: attrkit-api, attrkit-cli, duckdb, duckdb-checked (the same job with attrkit's checks),
-polars (DuckDB's query in polars), pandas, scan (read the needed columns only).
+METHOD: attrkit-api, attrkit-cli, attrkit-spark (local[2]), duckdb, duckdb-checked (the same job
+with attrkit's checks), polars (DuckDB's query in polars), pandas, scan (read the needed columns
+only).
 Every method writes the report as the service's S3 CSV (scan writes a row count).
 """
 
@@ -12,7 +13,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from attrkit import defaults as D  # the limits the checked SQL applies, as attrkit does
+# This folder's profile.py must not stand in for the standard library's (pyspark imports it).
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+from attrkit import defaults as D  # noqa: E402  # the limits the checked SQL applies, as attrkit does
 
 REPORT_HEADER = "METRIC_NAME,EVENT_TYPE,VALUE,MATH_FUNCTION,EVENT_ATTRIBUTION_SOURCE,TIMESTAMP"
 NEEDED = ["ITEM_ID", "TIMESTAMP", "EVENT_TYPE", "RECOMMENDATION_ID", "EVENT_ATTRIBUTION_SOURCE"]
@@ -28,6 +32,21 @@ def attrkit_api(fmt: str, data: Path, out: Path) -> None:
     h = result.health
     _write_counts(out, {"rows": h.rows_read["interactions"], "bad_rows": sum(h.quarantined.values()),
                         "duplicates": h.duplicates, "unresolved_ids": h.unresolved_ids})
+
+
+def attrkit_spark(fmt: str, data: Path, out: Path) -> None:
+    """attrkit on Apache Spark in local mode, two cores (the driver JVM is this process's child,
+    so its peak RSS is in this job's)."""
+    import attrkit
+    from attrkit.attribution.spark import session
+
+    spark = session(master="local[2]")
+    result = attrkit.attribute(str(data / f"interactions.{fmt}"),
+                               data / "metric_attribution.json", items=str(data / f"items.{fmt}"),
+                               recommendations=str(data / f"recommendations.{fmt}"),
+                               engine="spark", spark=spark)
+    result.write_report(out)
+    spark.stop()
 
 
 def attrkit_cli(fmt: str, data: Path, out: Path) -> None:
@@ -207,7 +226,8 @@ def scan(fmt: str, data: Path, out: Path) -> None:
     counts.write_csv(out)
 
 
-METHODS = {"attrkit-api": attrkit_api, "attrkit-cli": attrkit_cli, "duckdb": duckdb_sql,
+METHODS = {"attrkit-api": attrkit_api, "attrkit-cli": attrkit_cli,
+           "attrkit-spark": attrkit_spark, "duckdb": duckdb_sql,
            "duckdb-checked": duckdb_checked, "polars": polars_plain,
            "pandas": pandas_job, "scan": scan}
 

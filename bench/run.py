@@ -23,7 +23,8 @@ from pathlib import Path
 import polars as pl
 
 HERE = Path(__file__).resolve().parent
-JOBS = ("attrkit-api", "attrkit-cli", "duckdb", "duckdb-checked", "polars", "pandas")
+JOBS = ("attrkit-api", "attrkit-cli", "attrkit-spark", "duckdb", "duckdb-checked", "polars",
+        "pandas")
 COUNTED = ("attrkit-api", "duckdb-checked")  # jobs that write <report>.counts.json
 
 

@@ -19,7 +19,8 @@ def _load():
 def test_small_benchmark_agrees(tmp_path, capsys):
     bench = _load()
     results = bench.main(["--events", "30000", "--data", str(tmp_path / "data"),
-                          "--out", str(tmp_path / "out")])
+                          "--out", str(tmp_path / "out"), "--methods",
+                          "attrkit-api,attrkit-cli,duckdb,duckdb-checked,polars,pandas"])
     methods = {(r["method"], r["format"]) for r in results["runs"]}
     assert methods == {(m, f) for m in ("attrkit-api", "attrkit-cli", "duckdb", "duckdb-checked",
                                         "polars", "pandas", "scan") for f in ("parquet", "csv")}

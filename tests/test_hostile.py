@@ -578,3 +578,17 @@ def test_a_failed_report_says_one_line_and_an_empty_one_says_why(tmp_path):
                               timeout=600)
         assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
         assert words in done.stderr and "report failed" in done.stderr
+
+
+def test_out_naming_a_file_of_a_folder_input_is_refused(tmp_path, capsys):
+    events, ma = _files(tmp_path)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "part-0.csv").write_text(EVENTS)
+    (folder / "r.quarantine.csv").write_text(EVENTS)
+    for out in (folder / "part-0.csv", folder / "r.csv"):  # the part; the quarantine's name
+        code, err = _main(capsys, "attribute", "--interactions", str(folder),
+                          "--metric-attribution", str(ma), "--out", str(out))
+        _one_line(code, err, "is one of the inputs")
+    assert (folder / "part-0.csv").read_text() == EVENTS
+    assert (folder / "r.quarantine.csv").read_text() == EVENTS and not (folder / "r.csv").exists()

@@ -183,9 +183,7 @@ def attribute(
                         dedupe=dedupe, quarantine=on_bad_rows == "quarantine",
                         timestamp_unit=timestamp_unit, low_memory=low_memory,
                         chunk_rows=_positive_int("chunk_rows", chunk_rows), progress=progress)
-    while True:
-        if on_bad_rows == "error":
-            _raise_first_broken(datasets)
+    while True:  # (in error mode too: the first bad row, broken or breaking a rule, is named)
         try:
             out = _run(ma, datasets, opts)
             break

@@ -53,7 +53,9 @@ def session(spark: Any = None, master: str | None = None) -> Any:
                .appName("attrkit").config("spark.ui.enabled", "false")
                .config("spark.sql.shuffle.partitions", "8")
                .config("spark.sql.session.timeZone", "UTC")
-               .config("spark.ui.showConsoleProgress", "false"))
+               .config("spark.ui.showConsoleProgress", "false")
+               .config("spark.driver.memory",
+                       os.environ.get("ATTRKIT_SPARK_DRIVER_MEMORY", "4g")))
     # The JVM's own warnings and Spark's log go to a file, not the user's terminal: the
     # Java process takes the stderr it is started with.
     log = Path(tempfile.gettempdir()) / f"attrkit-spark-{os.getpid()}.log"
@@ -94,13 +96,7 @@ def _read(spark: Any, name: str, data: Any) -> Any:
         return df.withColumn(FILE, F.lit(f"<{type(data).__name__}>")).withColumn(
             ROW, F.monotonically_increasing_id()), "frame"
     path = str(data)
-    if path.lower().endswith(".jsonl") or path.lower().endswith(".json"):
-        raise ConfigError(f"{path}: PutEvents JSON Lines are read by the embedded engine only")
-    fmt = "parquet" if ".parquet" in path.lower() or ".pq" in path.lower() else "csv"
-    if os.path.isdir(path):
-        found = {f.rsplit(".", 1)[-1].lower() for _, _, fs in os.walk(path) for f in fs
-                 if not f.startswith((".", "_"))}
-        fmt = "parquet" if "parquet" in found else "csv"
+    fmt = _format(path)
     reader = spark.read.option("recursiveFileLookup", "true") if os.path.isdir(path) else spark.read
     if fmt == "parquet":
         df = reader.parquet(path).select("*", F.col("_metadata.file_path").alias(FILE),
@@ -141,6 +137,26 @@ def _numbers_read_as_such(df: Any, name: str) -> Any:
     return df
 
 
+def _format(path: str) -> str:
+    """CSV or Parquet, from the path's suffix (or pattern's), or a local folder's files."""
+    lower = path.lower().rstrip("/")
+    if lower.endswith((".jsonl", ".ndjson", ".json")):
+        raise ConfigError(f"{path}: PutEvents JSON Lines are read by the embedded engine only")
+    if lower.endswith((".parquet", ".pq")):
+        return "parquet"
+    if lower.endswith(".csv"):
+        return "csv"
+    if os.path.isdir(path):
+        found = {f.rsplit(".", 1)[-1].lower() for _, _, fs in os.walk(path) for f in fs
+                 if not f.startswith((".", "_")) and "." in f}
+        if found & {"parquet", "pq"} and "csv" in found:
+            raise ConfigError(f"{path}: holds CSV and Parquet files; one format per input")
+        if found & {"parquet", "pq"} or "csv" in found:
+            return "parquet" if found & {"parquet", "pq"} else "csv"
+    raise ConfigError(f"{path}: cannot tell CSV from Parquet here; name the files with a "
+                      f"pattern such as {path.rstrip('/')}/*.parquet")
+
+
 def _polars_type(dtype: Any) -> str:
     """How the embedded engine names a type in a rule (``must be text, not Float64``)."""
     names = {"DoubleType": "Float64", "FloatType": "Float32", "BooleanType": "Boolean",
@@ -148,6 +164,29 @@ def _polars_type(dtype: Any) -> str:
              "TimestampType": "Datetime(time_unit='us', time_zone='UTC')",
              "TimestampNTZType": "Datetime(time_unit='us', time_zone=None)"}
     return names.get(type(dtype).__name__, dtype.simpleString())
+
+
+def _text_rules(rule: Rule, dtype: Any, raw: Any, rules: list[tuple[Any, str]],
+                integral: bool) -> tuple[Any, list[tuple[Any, str]]]:
+    """The rules of an ID, a text or a label column (see :func:`_rules`)."""
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    value = raw if isinstance(dtype, T.StringType) else raw.cast("string")
+    if not (integral or isinstance(dtype, T.StringType)):
+        rules.append((raw.isNotNull(), f"must be text, not {_polars_type(dtype)}"))
+    if rule.kind == "id":
+        rules.append((value.rlike(r"(?U)^\s*$"), "must not be empty or blank"))
+        rules.append((F.char_length(value) > rule.max_len,
+                      f"longer than {rule.max_len} characters"))
+        return value, rules
+    value = F.when(value == "", None).otherwise(value)
+    if rule.kind == "label":
+        rules.append((value.rlike(r"(?U)^\s*$"), "must not be blank"))
+        rules.append((F.char_length(value) > rule.max_len,
+                      f"longer than {rule.max_len} characters"))
+        rules.append((value.rlike(_NOT_PRINTABLE_ASCII), "must be printable ASCII"))
+    return value, rules
 
 
 def _rules(rule: Rule, dtype: Any, unit: str) -> tuple[Any, list[tuple[Any, str]]]:
@@ -163,21 +202,7 @@ def _rules(rule: Rule, dtype: Any, unit: str) -> tuple[Any, list[tuple[Any, str]
     integral = isinstance(dtype, T.ByteType | T.ShortType | T.IntegerType | T.LongType)
     numeric = integral or isinstance(dtype, T.FloatType | T.DoubleType | T.DecimalType)
     if rule.kind in ("id", "text", "label"):
-        value = raw if isinstance(dtype, T.StringType) else raw.cast("string")
-        if not (integral or isinstance(dtype, T.StringType)):
-            rules.append((raw.isNotNull(), f"must be text, not {_polars_type(dtype)}"))
-        if rule.kind == "id":
-            rules.append((value.rlike(r"(?U)^\s*$"), "must not be empty or blank"))
-            rules.append((F.char_length(value) > rule.max_len,
-                          f"longer than {rule.max_len} characters"))
-            return value, rules
-        value = F.when(value == "", None).otherwise(value)
-        if rule.kind == "label":
-            rules.append((value.rlike(r"(?U)^\s*$"), "must not be blank"))
-            rules.append((F.char_length(value) > rule.max_len,
-                          f"longer than {rule.max_len} characters"))
-            rules.append((value.rlike(_NOT_PRINTABLE_ASCII), "must be printable ASCII"))
-        return value, rules
+        return _text_rules(rule, dtype, raw, rules, integral)
     if isinstance(dtype, T.StringType):
         parsed = F.regexp_replace(raw, r"(?U)^\s+|\s+$", "").try_cast("double")
         unparsed = raw.isNotNull() & parsed.isNull()
@@ -214,6 +239,19 @@ def _rules(rule: Rule, dtype: Any, unit: str) -> tuple[Any, list[tuple[Any, str]
     rules.append((F.abs(seconds) >= limit, _OUT_OF_RANGE))
     safe = F.when(F.isnan(parsed) | infinite | (F.abs(seconds) >= limit), None).otherwise(seconds)
     return F.floor(safe).cast("long"), rules
+
+
+def _repeats(df: Any, name: str) -> bool:
+    """Whether the column that must be unique holds a value twice (one aggregate; the row rule,
+    a window over every row, is added only then)."""
+    from pyspark.sql import functions as F
+
+    column = next((c.name for c in SCHEMAS[name] if c.unique), None)
+    if column is None or column not in df.columns:
+        return False
+    value = F.col(column).cast("string")
+    return bool(df.filter(value.isNotNull()).groupBy(value).count()
+                .filter(F.col("count") > 1).limit(1).count())
 
 
 def _typed(df: Any, name: str, numeric: tuple[str, ...], unit: str, unique: bool = True) -> Any:
@@ -266,22 +304,50 @@ def run(ma: MetricAttribution, interactions: Any, items: Any, recommendations: A
         read["items"] = (df.select("ITEM_ID", *plan.sum_columns(ma, "items"), FILE, ROW), fmt)
     numeric = {"interactions": plan.sum_columns(ma, "interactions"),
                "items": plan.sum_columns(ma, "items"), "recommendations": ()}
-    typed = {k: _typed(df, k, numeric[k], opts.timestamp_unit).cache()
-             for k, (df, _) in read.items()}
+    # The raw record of a row is written out only for bad rows, read again for them alone.
+    described = {k: _typed(df, k, numeric[k], opts.timestamp_unit, unique=_repeats(df, k))
+                 for k, (df, _) in read.items()}
+    typed = {k: df.drop(RECORD).cache() for k, df in described.items()}
     counts = {k: typed[k].groupBy().agg(F.count(F.lit(1)).alias("n"),
                                         F.sum(F.col(BAD).cast("long")).alias("bad")).first()
               for k in typed}
     rows_read = {k: int(c["n"]) for k, c in counts.items()}
-    quarantine = _quarantine(typed, read, opts)
+    quarantine = _quarantine({k: df for k, df in described.items() if counts[k]["bad"]}, read,
+                             opts)
     valid = {k: df.filter(~F.col(BAD)).drop(BAD, COL, RULE, VALUE, RECORD)
              for k, df in typed.items()}
+    events, duplicates = _resolved(ma, valid, opts)
+    aggs = _aggregates(ma)
+    extra = [F.sum(F.col("__attrkit_unresolved").cast("long")).alias("unresolved")]
+    if plan.sum_columns(ma, "items"):
+        extra.append(F.sum(F.col("__attrkit_found").isNull().cast("long")).alias("no_item"))
+    out = {"grouped": events.groupBy(*plan.GROUP_KEYS).agg(*aggs, *extra),
+           "unresolved_ids": events.filter("__attrkit_unresolved")
+           .select("RECOMMENDATION_ID").distinct()}
+    log = valid.get("recommendations")
+    logged, unassigned = _log_outputs(log, events, aggs, opts)
+    frames = {k: _to_polars(v) for k, v in (out | logged).items()}
+    sources = (frames["exposure"]["source"].unique().sort() if "exposure" in frames
+               else pl.Series([], dtype=pl.String))
+    for df in [*typed.values(), events]:
+        df.unpersist()
+    valid_rows = rows_read["interactions"] - int(counts["interactions"]["bad"] or 0)
+    return Result(_as_embedded(frames, sources), quarantine, rows_read, valid_rows, duplicates,
+                  unassigned, "user_values" in logged)
+
+
+def _resolved(ma: MetricAttribution, valid: dict[str, Any], opts: plan.Options
+              ) -> tuple[Any, int]:
+    """The valid events with their source, item columns and window (cached), and how many
+    exactly repeat another."""
+    from pyspark.sql import functions as F
+
     events = valid["interactions"].drop(FILE, ROW)
     columns = events.columns
     for c in ("RECOMMENDATION_ID", "EVENT_ATTRIBUTION_SOURCE"):
         if c not in columns:
             events = events.withColumn(c, F.lit(None).cast("string"))
-    valid_rows = rows_read["interactions"] - int(counts["interactions"]["bad"] or 0)
-    duplicates = valid_rows - events.select(*[F.col(f"`{c}`") for c in columns]).distinct().count()
+    duplicates = _duplicates(events, columns)
     if opts.dedupe:
         events = events.dropDuplicates(columns)
     log = valid.get("recommendations")
@@ -298,45 +364,51 @@ def run(ma: MetricAttribution, interactions: Any, items: Any, recommendations: A
         events = events.join(valid["items"].select(
             "ITEM_ID", *[F.col(c).alias(f"__attrkit_item_{c}") for c in item_cols],
             F.lit(True).alias("__attrkit_found")), on="ITEM_ID", how="left")
-    events = events.withColumn(plan.WINDOW, _window(F.col("TIMESTAMP"), opts.window_seconds,
-                                                    opts.window_origin)).cache()
-    aggs = _aggregates(ma)
-    extra = [F.sum(F.col("__attrkit_unresolved").cast("long")).alias("unresolved")]
-    if item_cols:
-        extra.append(F.sum(F.col("__attrkit_found").isNull().cast("long")).alias("no_item"))
-    out = {"grouped": events.groupBy(*plan.GROUP_KEYS).agg(*aggs, *extra)}
-    unresolved = events.filter("__attrkit_unresolved").select("RECOMMENDATION_ID").distinct()
-    out["unresolved_ids"] = unresolved
-    log_users = log is not None and "USER_ID" in log.columns
-    unassigned = 0
-    if log is not None:
-        out["exposure"] = log.groupBy(
-            _window(F.col("TIMESTAMP"), opts.window_seconds, opts.window_origin)
-            .alias("timestamp"), F.col("SOURCE").alias("source")).agg(
-            F.count(F.lit(1)).cast("double").alias("exposure"))
-    if log_users:
-        day = _window(F.col("TIMESTAMP"), 86400, 0)
-        out["user_values"] = events.groupBy("USER_ID", day.alias(plan.DAY),
-                                            *plan.GROUP_KEYS[1:]).agg(*aggs)
-        users = F.col("USER_ID")
-        out["traffic"] = log.groupBy(F.col("SOURCE").alias("source")).agg(
-            (F.count_distinct(users) + F.max(users.isNull().cast("long"))).alias("users"),
-            F.count(F.lit(1)).alias("recommendations"))
-        known = log.filter(users.isNotNull())
-        out["assignment"] = known.groupBy("USER_ID").agg(
-            F.min_by("SOURCE", F.struct("TIMESTAMP", "SOURCE")).alias("arm"),
-            F.min("TIMESTAMP").alias("first_served"),
-            F.count_distinct("SOURCE").alias("sources_served"))
-        out["served"] = known.groupBy("USER_ID", day.alias("day"), F.col("SOURCE").alias(
-            "source")).agg(F.count(F.lit(1)).alias("recommendations"))
-        unassigned = log.filter(users.isNull()).count()
-    frames = {k: _to_polars(v) for k, v in out.items()}
-    sources = (frames["exposure"]["source"].unique().sort() if "exposure" in frames
-               else pl.Series([], dtype=pl.String))
-    frames = _as_embedded(frames, sources)
-    for df in typed.values():
-        df.unpersist()
-    return Result(frames, quarantine, rows_read, valid_rows, duplicates, unassigned, log_users)
+    window = _window(F.col("TIMESTAMP"), opts.window_seconds, opts.window_origin)
+    return events.withColumn(plan.WINDOW, window).cache(), duplicates
+
+
+def _log_outputs(log: Any, events: Any, aggs: list[Any], opts: plan.Options
+                 ) -> tuple[dict[str, Any], int]:
+    """What the log gives: exposure; with users, the per-user values, traffic, assignment and
+    recommendations served (as :func:`attrkit.attribution.plan.log_user_plans`)."""
+    from pyspark.sql import functions as F
+
+    if log is None:
+        return {}, 0
+    out = {"exposure": log.groupBy(
+        _window(F.col("TIMESTAMP"), opts.window_seconds, opts.window_origin).alias("timestamp"),
+        F.col("SOURCE").alias("source")).agg(F.count(F.lit(1)).cast("double").alias("exposure"))}
+    if "USER_ID" not in log.columns:
+        return out, 0
+    day, users = _window(F.col("TIMESTAMP"), 86400, 0), F.col("USER_ID")
+    out["user_values"] = events.groupBy("USER_ID", day.alias(plan.DAY),
+                                        *plan.GROUP_KEYS[1:]).agg(*aggs)
+    out["traffic"] = log.groupBy(F.col("SOURCE").alias("source")).agg(
+        (F.count_distinct(users) + F.max(users.isNull().cast("long"))).alias("users"),
+        F.count(F.lit(1)).alias("recommendations"))
+    known = log.filter(users.isNotNull())
+    out["assignment"] = known.groupBy("USER_ID").agg(
+        F.min_by("SOURCE", F.struct("TIMESTAMP", "SOURCE")).alias("arm"),
+        F.min("TIMESTAMP").alias("first_served"),
+        F.count_distinct("SOURCE").alias("sources_served"))
+    out["served"] = known.groupBy("USER_ID", day.alias("day"), F.col("SOURCE").alias(
+        "source")).agg(F.count(F.lit(1)).alias("recommendations"))
+    return out, log.filter(users.isNull()).count()
+
+
+def _duplicates(events: Any, columns: list[str]) -> int:
+    """Rows that exactly repeat another: rows whose 64-bit hash no other row shares are
+    distinct; only the rest are compared whole (as the embedded engine does)."""
+    from pyspark.sql import functions as F
+
+    rows = events.select(*[F.col(f"`{c}`") for c in columns]).withColumn(
+        "__attrkit_h", F.xxhash64(*[F.col(f"`{c}`") for c in columns]))
+    shared = rows.groupBy("__attrkit_h").count().filter(F.col("count") > 1).select("__attrkit_h")
+    if not shared.limit(1).count():
+        return 0
+    sharing = rows.join(F.broadcast(shared), on="__attrkit_h").drop("__attrkit_h")
+    return sharing.count() - sharing.distinct().count()
 
 
 def _window(ts: Any, length: int, origin: int) -> Any:

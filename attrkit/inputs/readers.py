@@ -208,6 +208,8 @@ def _load_files(name: DatasetName, data: str | os.PathLike[str], format: Format 
     suffixes = tuple(k for k, f in _SUFFIXES.items() if format in (None, f))
     if not many and not storage.is_remote(data):
         return _load_path(name, Path(data), format, shown)
+    if not storage.is_remote(data) and not storage.is_pattern(shown) and not Path(shown).exists():
+        raise InputError(shown, f"{name} folder not found")
     files = storage.expand(data, suffixes)
     if not files:
         raise InputError(shown, f"no {name} files here (names ending in "
@@ -219,6 +221,10 @@ def _load_files(name: DatasetName, data: str | os.PathLike[str], format: Format 
                  for f in formats}
         raise InputError(shown, "holds files of more than one format ("
                          + ", ".join(first.values()) + "); one format per input")
+    if formats[0] == "csv" and len(files) > D.MAX_CSV_FILES:
+        raise InputError(shown, f"{len(files):,} CSV files; at most {D.MAX_CSV_FILES:,} are read "
+                         "as one input (polars' CSV reader stalls on thousands at once): combine "
+                         "them, or write Parquet")
     parts = tuple(replace(_load_path(name, local, formats[0], n), location=str(local))
                   for n, local in files)
     return parts[0] if len(parts) == 1 and not many else combine(name, shown, parts)
@@ -229,7 +235,14 @@ def combine(name: DatasetName, source: str, parts: tuple[Dataset, ...]) -> Datas
     must agree; Parquet parts may differ (a column one part lacks is null there), but each
     part must have the required columns."""
     first = parts[0]
+    kinds = {}
     for part in parts:
+        for column, dtype in part.raw.collect_schema().items():
+            kind = _kind(dtype)
+            if kind is not None and kinds.setdefault(column, (kind, part.source))[0] != kind:
+                raise InputError(part.source, f"{column} holds {kind} here but "
+                                 f"{kinds[column][0]} in {kinds[column][1]}; the files of one "
+                                 "input must agree on each column's type", column=column)
         missing = missing_required(name, part.columns)
         if missing:
             raise InputError(part.source, f"missing required column {missing[0]} for {name} "
@@ -250,6 +263,15 @@ def combine(name: DatasetName, source: str, parts: tuple[Dataset, ...]) -> Datas
     broken = pl.concat([shifted(p.broken.lazy(), i) for i, p in enumerate(parts)]).collect()
     return Dataset(name, source, first.format, raw, broken, first.overrides,
                    repaired=all(p.repaired for p in parts), text=text, parts=parts)
+
+
+def _kind(dtype: pl.DataType) -> str | None:
+    """What kind of values a column holds, for comparing the parts of one input: numbers and
+    text mix (the text rules read both), a date-time and a number do not (the number would be
+    read as the date-time's microseconds). ``None``: a column of nulls only, which fits any."""
+    if dtype == pl.Null:
+        return None
+    return "dates or times" if dtype.is_temporal() else "numbers or text"
 
 
 def _case_hint(wanted: str, columns: list[str]) -> str:
@@ -358,20 +380,26 @@ def _read_csv_by_line(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
     pos: list[int] = []
     broken: list[tuple[int, str | None, str, str | None]] = []
     with path.open("r", encoding="utf-8-sig", errors="surrogateescape", newline="") as fh:
-        reader = csv.reader(fh)
-        next(reader)
-        start = 2
+        next(fh, None)
+        lines = _Lines(fh)
+        reader = csv.reader(lines)
         while True:
+            line = lines.start()
             try:
                 record = next(reader)
             except StopIteration:
                 break
-            except csv.Error as exc:
-                broken.append((start, None, f"malformed CSV ({exc})", None))
-                start = reader.line_num + 1
+            except csv.Error as exc:  # a field past the size limit: a quote left open
+                broken.append((line, None, f"malformed CSV ({exc})", lines.first()))
+                reader = lines.rewind()
                 continue
-            line = start
-            start = reader.line_num + 1
+            if lines.spanned() > 1 and len(record) != len(header):
+                # A quote opened on this line and closed lines later swallowed the lines between
+                # into one field: this line is broken, and the lines after it are read again.
+                broken.append((line, None, "malformed CSV line: a quote opened here is closed "
+                               f"{lines.spanned() - 1} lines later", lines.first()))
+                reader = lines.rewind()
+                continue
             text = ",".join(record)
             if not record:
                 continue  # a blank line holds no record
@@ -388,6 +416,41 @@ def _read_csv_by_line(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
     good = pl.DataFrame({"__attrkit_pos": pl.Series(pos, dtype=pl.Int64),
                          **{n: pl.Series(v, dtype=pl.String) for n, v in cols.items()}})
     return good, _broken_frame(broken)
+
+
+class _Lines:
+    """A CSV file's lines for :mod:`csv`, remembering those of the record being read so that a
+    broken record that ran over several lines can be read again from its second line."""
+
+    def __init__(self, fh: Any) -> None:
+        self.fh, self.replay, self.taken, self.read = fh, [], [], 1  # the header is line 1
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        line = self.replay.pop() if self.replay else next(self.fh)
+        self.taken.append(line)
+        self.read += 1
+        return line
+
+    def start(self) -> int:
+        """Begin a record; returns its first line's number."""
+        self.taken = []
+        return self.read + 1
+
+    def spanned(self) -> int:
+        return len(self.taken)
+
+    def first(self) -> str | None:
+        return self.taken[0].rstrip("\r\n")[:1000] if self.taken else None
+
+    def rewind(self) -> Any:
+        """Read again from the second line of the record just read; a fresh reader."""
+        again = self.taken[1:]
+        self.replay += reversed(again)
+        self.read -= len(again)
+        return csv.reader(self)
 
 
 def _has_bad_bytes(text: str) -> bool:

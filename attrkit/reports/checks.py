@@ -81,6 +81,8 @@ def check_attribution_report(p: dict[str, Any]) -> None:
                                        or p.get("window_origin", 0) != 0):
         raise ConfigError("parameters window_seconds and window_origin: a report CSV keeps the "
                           "service's 15-minute windows; they apply to interactions only")
+    if (p.get("engine") or "polars") not in ("polars", "spark"):
+        raise ConfigError(f"parameter engine={p['engine']!r}: must be polars or spark")
     if p.get("timestamp_unit", "s") not in ("s", "ms"):
         raise ConfigError(f"parameter timestamp_unit={p['timestamp_unit']!r}: must be s or ms")
     if p.get("window_seconds", 900) <= 0:

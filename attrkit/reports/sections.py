@@ -446,7 +446,7 @@ def load_data(p: dict[str, Any]) -> ReportData:
             recommendations=names["recommendations"] if given(names["recommendations"]) else None,
             dedupe=p.get("dedupe", False), timestamp_unit=p.get("timestamp_unit", "s"),
             window_seconds=p.get("window_seconds", 900),
-            window_origin=p.get("window_origin", 0))
+            window_origin=p.get("window_origin", 0), engine=p.get("engine") or "polars")
         windows, health, exposure, traffic, users = (result.windows, result.health,
                                                      result.exposure, result.traffic, result.users)
         metrics = [m.name.upper() for m in result.metric_attribution.metrics]

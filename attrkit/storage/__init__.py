@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import glob
 import importlib
+import os
+import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -89,25 +91,55 @@ def is_pattern(path: Any) -> bool:
 
 def expand(path: PathLike, suffixes: tuple[str, ...]) -> list[tuple[str, Path]]:
     """Every data file that ``path`` names, as ``(name to show in messages, local file)`` in
-    name order: a file; a folder (searched to any depth, as data lakes partition them); a glob
-    pattern (``**`` for any depth); an ``s3://`` key, prefix ending in ``/``, or key pattern.
-    In folders, prefixes and patterns only names ending in one of ``suffixes`` count, and
-    hidden, temporary and marker files and folders (``.x``, ``_SUCCESS``, ``_temporary/``)
-    are skipped. A folder or pattern that names no file gives an empty list."""
+    name order: a file; a folder (searched to any depth, following links, as data lakes
+    partition them); a glob pattern (``**`` for any depth; a folder it matches is searched
+    too); an ``s3://`` key, prefix ending in ``/``, or key pattern. In folders and patterns
+    only names ending in one of ``suffixes`` count, and hidden, temporary and marker files and
+    folders (``.x``, ``_SUCCESS``, ``_temporary/``) are skipped. Each file is listed once,
+    however many links or patterns lead to it. A link to nothing is an error.
+    A folder or pattern that names no file gives an empty list."""
     if is_remote(path):
         return handler(path).download_named(str(path), suffix_filter=suffixes)
     text = str(path)
-    if is_pattern(text):
-        root = Path(text.split("*")[0].split("?")[0].split("[")[0]).parent
-        found = [Path(p) for p in glob.glob(text, recursive=True)]
-    elif Path(text).is_dir():
-        root = Path(text)
-        found = list(root.rglob("*"))
+    if Path(text).is_dir():
+        found = _walk(Path(text), suffixes)
+    elif is_pattern(text) and not Path(text).exists():
+        root = Path(os.path.dirname(re.split(r"[*?\[]", text, maxsplit=1)[0]) or ".")
+        found = []
+        for hit in sorted(glob.glob(text, recursive=True)):
+            p = Path(hit)
+            if not all(listed(part) for part in p.relative_to(root).parts):
+                continue
+            found += _walk(p, suffixes) if p.is_dir() else [p] if p.suffix.lower() in suffixes \
+                else []
     else:
         return [(text, Path(text))]
-    keep = sorted(p for p in found if p.suffix.lower() in suffixes and p.is_file()
-                  and all(listed(part) for part in p.relative_to(root).parts))
-    return [(str(p), p) for p in keep]
+    seen: set[Path] = set()
+    out = []
+    for p in sorted(found):
+        if p.is_symlink() and not p.exists():
+            raise ConfigError(f"{p}: a link to nothing; remove it or point it at a file")
+        real = p.resolve()
+        if real not in seen and p.is_file():
+            seen.add(real)
+            out.append((str(p), p))
+    return out
+
+
+def _walk(root: Path, suffixes: tuple[str, ...]) -> list[Path]:
+    """Data files under ``root`` at any depth, following links to folders once each (a loop of
+    links is not followed round), skipping hidden, temporary and marker names."""
+    out, visited = [], set()
+    for folder, dirs, files in os.walk(root, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in visited:
+            dirs[:] = []
+            continue
+        visited.add(real)
+        dirs[:] = sorted(d for d in dirs if listed(d))
+        out += [Path(folder) / f for f in files
+                if listed(f) and Path(f).suffix.lower() in suffixes]
+    return out
 
 
 def listed(name: str) -> bool:

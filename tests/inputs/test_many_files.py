@@ -141,3 +141,80 @@ def test_a_duplicate_across_files_is_a_duplicate(tmp_path):
     result = attrkit.attribute(tmp_path, CLICKS, dedupe=True)
     assert result.health.duplicates == 1 and result.health.events_used == 1
     assert np.isclose(result.windows["value"].sum(), 1)
+
+
+def _parts(folder, rows: list[str]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, row in enumerate(rows):
+        (folder / f"part-{i}.csv").write_text(HEADER + row)
+
+
+ROWS = [f"u{i},i1,{1700000000 + i},click\n" for i in range(4)]
+
+
+def test_links_are_followed_once_and_loops_not_round(tmp_path):
+    _parts(tmp_path / "elsewhere", ROWS[:2])
+    _parts(tmp_path / "d" / "real", ROWS[2:])
+    (tmp_path / "d" / "linked").symlink_to(tmp_path / "elsewhere")
+    (tmp_path / "d" / "self").symlink_to(tmp_path / "d")
+    for given_as in (tmp_path / "d", f"{tmp_path}/d/**/*.csv", f"{tmp_path}/d/**/**/*.csv"):
+        assert attrkit.attribute(given_as, CLICKS).health.rows_read == {"interactions": 4}
+
+
+def test_patterns_that_match_folders_and_folders_that_look_like_patterns(tmp_path):
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "events-a.csv").write_text(HEADER + ROWS[0])
+    _parts(tmp_path / "d" / "events-b", ROWS[1:3])
+    assert attrkit.attribute(f"{tmp_path}/d/events-*", CLICKS).health.rows_read == {
+        "interactions": 3}
+    assert attrkit.attribute(f"{tmp_path}/d/*/", CLICKS).health.rows_read == {"interactions": 2}
+    _parts(tmp_path / "ev[2026]", ROWS)
+    assert attrkit.attribute(tmp_path / "ev[2026]", CLICKS).health.rows_read == {
+        "interactions": 4}
+    _parts(tmp_path / "_staged", ROWS[:1])
+    assert attrkit.attribute(f"{tmp_path}/_staged/*.csv", CLICKS).health.rows_read == {
+        "interactions": 1}
+
+
+def test_a_link_to_nothing_and_a_missing_folder_are_named(tmp_path):
+    _parts(tmp_path / "d", ROWS[:1])
+    (tmp_path / "d" / "part-x.csv").symlink_to(tmp_path / "gone.csv")
+    with pytest.raises(ConfigError, match="a link to nothing"):
+        attrkit.attribute(tmp_path / "d", CLICKS)
+    with pytest.raises(InputError, match="folder not found"):
+        attrkit.attribute(f"{tmp_path}/nope/", CLICKS)
+
+
+def test_parts_that_disagree_on_dates_and_numbers_are_named(tmp_path):
+    base = {"USER_ID": ["u1"], "ITEM_ID": ["i1"], "EVENT_TYPE": ["click"]}
+    pl.DataFrame(base | {"TIMESTAMP": [1700000000]}).write_parquet(tmp_path / "a.parquet")
+    pl.DataFrame(base | {"TIMESTAMP": pl.Series([1700000000 * 10**6], dtype=pl.Datetime("us"))}
+                 ).write_parquet(tmp_path / "b.parquet")
+    with pytest.raises(InputError, match="dates or times here but numbers or text") as caught:
+        attrkit.attribute(tmp_path, CLICKS)
+    assert caught.value.source == str(tmp_path / "b.parquet")
+
+
+def test_too_many_csv_files_is_said_not_hung(tmp_path, monkeypatch):
+    from attrkit import defaults
+
+    monkeypatch.setattr(defaults, "MAX_CSV_FILES", 3)
+    _parts(tmp_path / "d", ROWS)
+    with pytest.raises(InputError, match="4 CSV files; at most 3"):
+        attrkit.attribute(tmp_path / "d", CLICKS)
+
+
+def test_a_quote_left_open_costs_its_line_only(tmp_path):
+    path = tmp_path / "e.csv"
+    path.write_text(HEADER + ROWS[0] + 'u9,"i1,1700000009,click\n' + "".join(ROWS[1:]))
+    result = attrkit.attribute(path, CLICKS, on_bad_rows="quarantine")
+    assert result.quarantine["LINE"].to_list() == [3] and result.health.events_used == 4
+    assert result.health.rows_read == {"interactions": 5}
+
+
+def test_error_mode_names_the_first_bad_row_whatever_its_kind(tmp_path):
+    (tmp_path / "a.csv").write_text(HEADER + ROWS[0] + "u2,i1,soon,click\n")
+    (tmp_path / "b.csv").write_text(HEADER + "u3,i1\n")  # malformed, in a later file
+    with pytest.raises(InputError) as caught:
+        attrkit.attribute(tmp_path, CLICKS)
+    assert (caught.value.source, caught.value.line) == (str(tmp_path / "a.csv"), 3)
