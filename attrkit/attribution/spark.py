@@ -28,15 +28,22 @@ from attrkit.attribution import plan
 from attrkit.attribution.config import MetricAttribution
 from attrkit.errors import ConfigError, InputError
 from attrkit.frames import RESERVED_PREFIX
-from attrkit.inputs.schema import _ISO, _MILLISECONDS, _NOT_PRINTABLE_ASCII, _OUT_OF_RANGE, SCHEMAS
+from attrkit.inputs.schema import (
+    _ISO,
+    _MILLISECONDS,
+    _NOT_PRINTABLE_ASCII,
+    _OUT_OF_RANGE,
+    SCHEMAS,
+    raw_record,
+    shown,
+)
 from attrkit.inputs.schema import Column as Rule
 
 warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas",
                         category=FutureWarning)
 
 FILE, ROW = "__attrkit_file", "__attrkit_pos"
-BAD, COL, RULE, VALUE, RECORD = ("__attrkit_bad", "__attrkit_column", "__attrkit_rule",
-                                 "__attrkit_value", "__attrkit_record")
+BAD, COL, RULE, RECORD = "__attrkit_bad", "__attrkit_column", "__attrkit_rule", "__attrkit_raw"
 SERVED = plan.SERVED_BY
 
 
@@ -277,8 +284,9 @@ def _typed(df: Any, name: str, numeric: tuple[str, ...], unit: str, unique: bool
             hits.append((F.coalesce(broken, F.lit(False)), rule.name, text))
     named = {r.name for r in spec}
     extra = [F.col(f"`{c}`") for c in df.columns if c not in named and c not in (FILE, ROW)]
-    raw_cols = [F.col(f"`{c}`") for c in df.columns if c not in (FILE, ROW)]
-    record = F.to_json(F.struct(*raw_cols), {"ignoreNullFields": "false"})
+    # The raw row, for the bad rows' VALUE and RECORD, which the driver writes out as the
+    # embedded engine does (its number formats, not Java's).
+    raw = F.struct(*[F.col(f"`{c}`") for c in df.columns if c not in (FILE, ROW)])
     first = hits
     return df.select(
         *selected, *extra, F.col(FILE), F.col(ROW),
@@ -287,9 +295,7 @@ def _typed(df: Any, name: str, numeric: tuple[str, ...], unit: str, unique: bool
                    ).alias(COL),
         F.coalesce(*[F.when(h, F.lit(t)) for h, _, t in first], F.lit(None).cast("string")
                    ).alias(RULE),
-        F.coalesce(*[F.when(h, F.col(f"`{c}`").cast("string")) for h, c, _ in first],
-                   F.lit(None).cast("string")).alias(VALUE),
-        record.alias(RECORD))
+        raw.alias(RECORD))
 
 
 def run(ma: MetricAttribution, interactions: Any, items: Any, recommendations: Any,
@@ -304,6 +310,7 @@ def run(ma: MetricAttribution, interactions: Any, items: Any, recommendations: A
         read["items"] = (df.select("ITEM_ID", *plan.sum_columns(ma, "items"), FILE, ROW), fmt)
     numeric = {"interactions": plan.sum_columns(ma, "interactions"),
                "items": plan.sum_columns(ma, "items"), "recommendations": ()}
+    _check_sums(ma, read, given)
     # The raw record of a row is written out only for bad rows, read again for them alone.
     described = {k: _typed(df, k, numeric[k], opts.timestamp_unit, unique=_repeats(df, k))
                  for k, (df, _) in read.items()}
@@ -314,7 +321,7 @@ def run(ma: MetricAttribution, interactions: Any, items: Any, recommendations: A
     rows_read = {k: int(c["n"]) for k, c in counts.items()}
     quarantine = _quarantine({k: df for k, df in described.items() if counts[k]["bad"]}, read,
                              opts)
-    valid = {k: df.filter(~F.col(BAD)).drop(BAD, COL, RULE, VALUE, RECORD)
+    valid = {k: df.filter(~F.col(BAD)).drop(BAD, COL, RULE, RECORD)
              for k, df in typed.items()}
     events, duplicates = _resolved(ma, valid, opts)
     aggs = _aggregates(ma)
@@ -334,6 +341,29 @@ def run(ma: MetricAttribution, interactions: Any, items: Any, recommendations: A
     valid_rows = rows_read["interactions"] - int(counts["interactions"]["bad"] or 0)
     return Result(_as_embedded(frames, sources), quarantine, rows_read, valid_rows, duplicates,
                   unassigned, "user_values" in logged)
+
+
+def _check_sums(ma: MetricAttribution, read: dict[str, Any], given: dict[str, Any]) -> None:
+    """A SUM must read a column that exists and, where the file is typed, holds numbers (as
+    the embedded engine checks before reading any row)."""
+    from pyspark.sql import types as T
+
+    for m in ma.metrics:
+        if m.function != "sum":
+            continue
+        name = "items" if m.dataset == "items" else "interactions"
+        where = f"metric {m.name!r}: {m.expression}"
+        if name not in read:
+            raise ConfigError(f"{where} needs the items dataset; pass items= (--items)")
+        df, fmt = read[name]
+        types = {f.name: f.dataType for f in df.schema.fields}
+        if m.column not in types:
+            raise ConfigError(f"{where} reads column {m.column} of {name}, which {given[name]} "
+                              f"does not have; columns: "
+                              f"{', '.join(c for c in df.columns if c not in (FILE, ROW))}")
+        if fmt == "parquet" and isinstance(types[m.column], T.StringType):
+            raise ConfigError(f"{where} sums column {m.column} of {name} in {given[name]}, which "
+                              "holds text, not numbers")
 
 
 def _resolved(ma: MetricAttribution, valid: dict[str, Any], opts: plan.Options
@@ -457,6 +487,20 @@ def _as_embedded(frames: dict[str, pl.DataFrame], sources: pl.Series) -> dict[st
     return out
 
 
+def _described(bad: pl.DataFrame, record: bool) -> pl.DataFrame:
+    """The bad rows' VALUE (the offending raw value) and RECORD (the raw row as JSON), written
+    by the embedded engine's own functions from the raw values Spark sent."""
+    fields = {f.name: f.dtype for f in bad.schema["_raw"].fields}
+
+    def field(name: str) -> pl.Expr:
+        return pl.col("_raw").struct.field(name)
+
+    value = pl.coalesce([pl.when(pl.col("COLUMN") == n).then(shown(field(n), t))
+                         for n, t in fields.items()] or [pl.lit(None, dtype=pl.String)])
+    whole = raw_record(fields, of=field) if record else pl.lit(None, dtype=pl.String)
+    return bad.with_columns(value.alias("VALUE"), whole.alias("RECORD")).drop("_raw")
+
+
 def _quarantine(typed: dict[str, Any], read: dict[str, Any], opts: plan.Options) -> pl.DataFrame:
     """Every dataset's bad rows in the quarantine's shape: Parquet rows numbered within their
     file; CSV lines blank (Spark reads a file in splits and cannot number them exactly)."""
@@ -469,10 +513,9 @@ def _quarantine(typed: dict[str, Any], read: dict[str, Any], opts: plan.Options)
             F.lit(name).alias("DATASET"), F.col(FILE).alias("FILE"),
             F.lit(None).cast("long").alias("LINE"),
             (F.col(ROW) if fmt == "parquet" else F.lit(None).cast("long")).alias("ROW"),
-            F.col(COL).alias("COLUMN"), F.col(RULE).alias("RULE"), F.col(VALUE).alias("VALUE"),
-            (F.col(RECORD) if opts.quarantine else F.lit(None).cast("string")).alias("RECORD"),
+            F.col(COL).alias("COLUMN"), F.col(RULE).alias("RULE"), F.col(RECORD).alias("_raw"),
             F.lit(order).alias("_ds"), F.col(ROW).alias("_pos"))
-        parts.append(_to_polars(bad))
+        parts.append(_described(_to_polars(bad), opts.quarantine))
     frame = pl.concat(parts, how="vertical_relaxed") if parts else pl.DataFrame()
     from attrkit.frames import QUARANTINE_SCHEMA
 

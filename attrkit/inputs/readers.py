@@ -443,7 +443,11 @@ class _Lines:
         return len(self.taken)
 
     def first(self) -> str | None:
-        return self.taken[0].rstrip("\r\n")[:1000] if self.taken else None
+        """The record's first line, as text (bytes that are not UTF-8 replaced), shortened."""
+        if not self.taken:
+            return None
+        line = self.taken[0].rstrip("\r\n")[:1000]
+        return line.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
     def rewind(self) -> Any:
         """Read again from the second line of the record just read; a fresh reader."""

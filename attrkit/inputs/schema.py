@@ -9,7 +9,7 @@ quarantine) is the caller's choice.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import polars as pl
 
@@ -81,18 +81,28 @@ def _castable(dtype: pl.DataType) -> bool:
             or isinstance(dtype, pl.Datetime | pl.Date | pl.Categorical | pl.Enum))
 
 
-def shown(name: str, dtype: pl.DataType) -> pl.Expr:
-    """Column ``name`` as text, for an error message or the quarantine: raw bytes as hex,
-    lists and structs as JSON."""
+def shown(name: str | pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """Column ``name`` (or an expression) as text, for an error message or the quarantine: raw
+    bytes as hex, lists and structs as JSON."""
+    col = pl.col(name) if isinstance(name, str) else name
     if dtype == pl.Binary:
-        return pl.lit("0x") + pl.col(name).bin.encode("hex")
+        return pl.lit("0x") + col.bin.encode("hex")
     if dtype.is_nested():
-        return pl.struct(pl.col(name)).struct.json_encode().str.slice(len(name) + 4).str.head(-1)
+        return pl.struct(col.alias("v")).struct.json_encode().str.slice(5).str.head(-1)
     if not _castable(dtype) or isinstance(dtype, pl.Datetime):
         # durations, times; date-times as stored (a date-time beyond the calendar cannot be
         # written out as one)
-        return pl.col(name).cast(pl.Int64, strict=False).cast(pl.String)
-    return pl.col(name).cast(pl.String)
+        return col.cast(pl.Int64, strict=False).cast(pl.String)
+    return col.cast(pl.String)
+
+
+def raw_record(columns: dict[str, pl.DataType], of: Any = None) -> pl.Expr:
+    """A row's raw values as one JSON object (the quarantine's RECORD): bytes as hex and
+    date-times as stored, which JSON cannot hold as they are. ``of`` gives each column's
+    expression (default: the column itself)."""
+    of = of or pl.col
+    return pl.struct([shown(of(n), t).alias(n) if t == pl.Binary or isinstance(t, pl.Datetime)
+                      else of(n).alias(n) for n, t in columns.items()]).struct.json_encode()
 
 
 def _rules_for(
@@ -237,9 +247,7 @@ def coerce(
     extra = [pl.col(n) for n in keep] if keep_other_columns else []
     null = pl.lit(None, dtype=pl.String)
     rule = pl.coalesce(rules) if rules else null
-    raw_record = pl.struct([shown(n, t).alias(n) if t == pl.Binary or isinstance(t, pl.Datetime)
-                            else pl.col(n)
-                            for n, t in schema.items() if n != "__attrkit_pos"]).struct.json_encode()
+    record_of = raw_record({n: t for n, t in schema.items() if n != "__attrkit_pos"})
     return lf.select(
         *selected,
         *extra,
@@ -248,7 +256,7 @@ def coerce(
         rule.alias("__attrkit_rule"),
         (pl.any_horizontal(hits) if hits else pl.lit(False)).alias("__attrkit_bad"),
         (pl.coalesce(values) if values else null).alias("__attrkit_value"),
-        *([pl.when(rule.is_not_null()).then(raw_record).alias("__attrkit_record")] if record else []),
+        *([pl.when(rule.is_not_null()).then(record_of).alias("__attrkit_record")] if record else []),
     )
 
 

@@ -149,3 +149,43 @@ spark.stop()
                              recommendations=paths["recommendations"], on_bad_rows="quarantine")
     assert (tmp_path / "cluster.csv").read_bytes() == want.write_report(
         tmp_path / "local.csv", when=0).read_bytes()
+
+
+KINDS = {  # one bad value of each kind the row rules know, in an otherwise good row
+    "missing": ("USER_ID", None), "blank id": ("ITEM_ID", "   "),
+    "long id": ("ITEM_ID", "x" * 300), "milliseconds": ("TIMESTAMP", "1700000000000"),
+    "iso date": ("TIMESTAMP", "2026-01-05T10:00:00Z"), "not a number": ("TIMESTAMP", "soon"),
+    "out of range": ("TIMESTAMP", "99999999999999999"), "label not ascii": (
+        "EVENT_ATTRIBUTION_SOURCE", "caf\u00e9"), "blank label": ("EVENT_ATTRIBUTION_SOURCE", " "),
+    "value not a number": ("EVENT_VALUE", "lots"), "value too large": ("EVENT_VALUE", "1e30"),
+    "value infinite": ("EVENT_VALUE", "inf"),
+}
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_every_kind_of_bad_value_is_set_aside_alike(spark, tmp_path, fmt):
+    """The bad-input kinds on both engines: the same rows, columns, rules and values."""
+    good = {"USER_ID": "u1", "ITEM_ID": "i1", "TIMESTAMP": "1700000000", "EVENT_TYPE": "watch",
+            "EVENT_VALUE": "2.5", "RECOMMENDATION_ID": None, "EVENT_ATTRIBUTION_SOURCE": None}
+    kinds = {k: v for k, v in KINDS.items() if fmt == "csv" or k != "value not a number"}
+    rows = [good] + [dict(good, **{column: value}) for column, value in kinds.values()]
+    events = pl.DataFrame(rows, schema={k: pl.String for k in good})
+    ma = {"name": "m", "metrics": [{"eventType": "watch", "metricName": "value",
+                                    "expression": "SUM(Interactions.EVENT_VALUE)"}]}
+    path = tmp_path / f"e.{fmt}"
+    if fmt == "parquet":  # a summed column of text is refused before any row, by both
+        events.write_parquet(path)
+        messages = []
+        for kw in ({}, {"engine": "spark", "spark": spark}):
+            with pytest.raises(attrkit.ConfigError, match="holds text, not numbers") as caught:
+                attrkit.attribute(str(path), ma, **kw)
+            messages.append(str(caught.value))
+        assert messages[0] == messages[1]
+        events = events.with_columns(pl.col("EVENT_VALUE").cast(pl.Float64))
+    getattr(events, f"write_{fmt}")(path)
+    a = attrkit.attribute(str(path), ma, on_bad_rows="quarantine")
+    b = attrkit.attribute(str(path), ma, on_bad_rows="quarantine", engine="spark", spark=spark)
+    assert a.quarantine.height == len(kinds) and a.windows.equals(b.windows)
+    cols = ["DATASET", "FILE", "ROW", "COLUMN", "RULE", "VALUE", "RECORD"]
+    assert a.quarantine.select(cols).sort(cols).equals(b.quarantine.select(cols).sort(cols))
+    assert a.health == b.health
