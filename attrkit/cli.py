@@ -1,7 +1,8 @@
 """The ``attrkit`` command line.
 
 Exit codes: 0 success; 2 bad usage, bad input or a refusing environment (one line on stderr);
-1 a bug in attrkit (its traceback); 141 stdout closed early (quietly).
+1 a bug in attrkit (its traceback); 141 stdout closed early (quietly); 3 to 8 an alarm of
+``attrkit compare --fail-on`` fired (:data:`~attrkit.comparison.alarms.ALARMS`).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import sys
 import time
 import traceback
@@ -16,10 +18,16 @@ import warnings
 from pathlib import Path
 
 from attrkit import defaults as D
+from attrkit.comparison.alarms import ALARMS
 from attrkit.errors import explain, first_line, one_line
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        # a relative date (-7d, -2w) is a value, as a negative number is, never an option
+        self._negative_number_matcher = re.compile(r"^-\d+$|^-\d*\.\d+$|^-\d+[dw]$", re.I)
+
     def error(self, message: str) -> None:  # argparse's own usage errors also exit 2
         command = self.prog.split(" ", 1)[1] + ": " if " " in self.prog else ""
         self.exit(2, f"attrkit: error: {command}{one_line(message)}\n")
@@ -33,6 +41,38 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
     return value
+
+
+def _input_options(a: argparse.ArgumentParser, *, required: bool) -> None:
+    """The options that name raw inputs and how they are attributed (attribute, compare)."""
+    a.add_argument("--interactions", required=required,
+                   help="interactions: .csv (Personalize bulk), .parquet, .jsonl (PutEvents); "
+                   "a file, a folder, a glob ('events/2026-11-*.parquet'), or "
+                   "s3://bucket/key, s3://bucket/prefix/ or an s3:// pattern")
+    a.add_argument("--items", help="items: .csv or .parquet; a file, folder, glob or s3://")
+    a.add_argument("--recommendations",
+                   help="recommendations log: .csv or .parquet; a file, folder, glob or s3://")
+    a.add_argument("--metric-attribution", required=required,
+                   help="metric attribution JSON (CreateMetricAttribution request shape)")
+    a.add_argument("--window-seconds", type=_positive, default=D.WINDOW_SECONDS,
+                   help="window length in seconds (default %(default)s)")
+    a.add_argument("--window-origin", type=int, default=D.WINDOW_ORIGIN,
+                   help="windows start at origin + k * length, Unix seconds (default 0)")
+    a.add_argument("--dedupe", action="store_true", help="remove exact duplicate events")
+    a.add_argument("--low-memory", action="store_true",
+                   help="read the events twice, holding less at a time (slower)")
+    a.add_argument("--on-bad-rows", choices=("error", "quarantine"), default="error",
+                   help="stop at the first bad row (default) or quarantine bad rows and go on")
+    a.add_argument("--max-sources", type=_positive, default=D.MAX_SOURCES,
+                   help="most distinct sources allowed (default %(default)s)")
+    a.add_argument("--timestamp-unit", choices=("s", "ms"), default="s",
+                   help="unit of TIMESTAMP columns (default s)")
+    a.add_argument("--engine", choices=("polars", "spark"), default="polars",
+                   help="polars: embedded, on this machine (default); spark: Apache Spark "
+                   "(pip install 'attrkit[spark]'), the same report byte for byte")
+    a.add_argument("--spark-master", metavar="URL",
+                   help="Spark master for --engine spark (default local[2]; e.g. yarn, "
+                   "spark://host:7077)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,37 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
     a = sub.add_parser("attribute", help="attribute events to sources and write the S3 report",
                        description="Resolve each event's source, aggregate the metrics in "
                        "windows, write the service's S3 report CSV and print the health summary.")
-    a.add_argument("--interactions", required=True,
-                   help="interactions: .csv (Personalize bulk), .parquet, .jsonl (PutEvents); "
-                   "a file, a folder, a glob ('events/2026-11-*.parquet'), or "
-                   "s3://bucket/key, s3://bucket/prefix/ or an s3:// pattern")
-    a.add_argument("--items", help="items: .csv or .parquet; a file, folder, glob or s3://")
-    a.add_argument("--recommendations",
-                   help="recommendations log: .csv or .parquet; a file, folder, glob or s3://")
-    a.add_argument("--metric-attribution", required=True,
-                   help="metric attribution JSON (CreateMetricAttribution request shape)")
+    _input_options(a, required=True)
     a.add_argument("--out", required=True,
                    help="report file path, or a folder (existing, or ending in /) to write "
                    "the service's file name into; s3://bucket/key or s3://bucket/prefix/ too")
-    a.add_argument("--window-seconds", type=_positive, default=D.WINDOW_SECONDS,
-                   help="window length in seconds (default %(default)s)")
-    a.add_argument("--window-origin", type=int, default=D.WINDOW_ORIGIN,
-                   help="windows start at origin + k * length, Unix seconds (default 0)")
-    a.add_argument("--dedupe", action="store_true", help="remove exact duplicate events")
-    a.add_argument("--low-memory", action="store_true",
-                   help="read the events twice, holding less at a time (slower)")
-    a.add_argument("--on-bad-rows", choices=("error", "quarantine"), default="error",
-                   help="stop at the first bad row (default) or quarantine bad rows and go on")
-    a.add_argument("--max-sources", type=_positive, default=D.MAX_SOURCES,
-                   help="most distinct sources allowed (default %(default)s)")
-    a.add_argument("--timestamp-unit", choices=("s", "ms"), default="s",
-                   help="unit of TIMESTAMP columns (default s)")
-    a.add_argument("--engine", choices=("polars", "spark"), default="polars",
-                   help="polars: embedded, on this machine (default); spark: Apache Spark "
-                   "(pip install 'attrkit[spark]'), the same report byte for byte")
-    a.add_argument("--spark-master", metavar="URL",
-                   help="Spark master for --engine spark (default local[2]; e.g. yarn, "
-                   "spark://host:7077)")
     a.add_argument("--import-mode", choices=("FULL", "INCREMENTAL"), default=D.IMPORT_MODE,
                    help="the <ImportMode> in the report's file name (default %(default)s)")
     r = sub.add_parser("report", help="run a report notebook and render it to HTML",
@@ -107,6 +120,42 @@ def build_parser() -> argparse.ArgumentParser:
                    "presigned URL")
     r.add_argument("--expires", type=_positive, default=7 * 24 * 3600,
                    help="presigned URL lifetime in seconds (default 7 days)")
+
+    c = sub.add_parser("compare", help="compare sources: the table, as text, CSV or JSON",
+                       description="Compare sources as attrkit.compare does, on a report CSV "
+                       "(attrkit's or the service's) or on raw inputs (the options of attrkit "
+                       "attribute), and print the table; --format csv or json prints exactly "
+                       "the columns of compare(...).frame. --fail-on turns checks into exit "
+                       "codes for a scheduler: " + ", ".join(
+                           f"{n} {code}" for n, (code, _) in ALARMS.items())
+                       + " (the first named that fired); 0 when none fired.")
+    c.add_argument("--report", help="report CSV (attrkit's or the service's), a folder of them, "
+                   "s3://bucket/key or s3://bucket/prefix/; instead of --interactions")
+    _input_options(c, required=False)
+    c.add_argument("--baseline", help="the control source, as the report names it (top-picks); "
+                   "default: every pair")
+    c.add_argument("--sources", help="sources to compare, comma-separated (default all)")
+    c.add_argument("--metrics", help="metrics to compare, comma-separated (default all)")
+    c.add_argument("--design", choices=("users", "requests", "observational"),
+                   help="how sources were assigned (default users when the log has USER_ID, "
+                   "else undeclared: window-level results without verdicts)")
+    c.add_argument("--alpha", type=float, default=D.ALPHA,
+                   help="significance level (default %(default)s)")
+    c.add_argument("--correction", default=D.CORRECTION,
+                   help="p-value adjustment across the tested comparisons (default %(default)s)")
+    c.add_argument("--start", help="first window compared: ISO date-time in UTC "
+                   "(2026-11-23) or relative (-7d: midnight UTC seven days before today)")
+    c.add_argument("--end", help="compare windows before this: ISO date-time in UTC or "
+                   "relative (today: midnight UTC today)")
+    c.add_argument("--format", choices=("table", "csv", "json"), default="table",
+                   help="table: for a terminal (default); csv, json: compare(...).frame's "
+                   "columns on stdout (JSON: a list of rows, NaN and infinities as null)")
+    c.add_argument("--fail-on", metavar="ALARMS",
+                   help="comma-separated alarms that end the run with their exit code: "
+                   + ", ".join(ALARMS))
+    c.add_argument("--max-unattributed", type=float, default=D.MAX_UNATTRIBUTED_SHARE,
+                   help="the unattributed alarm's (and warning's) threshold: share of the first "
+                   "metric with no source (default %(default)s)")
 
     pub = sub.add_parser("publish", help="publish a report to a destination",
                          description="Publish a report's windows elsewhere.")
@@ -294,6 +343,110 @@ def _attribute(args: argparse.Namespace) -> int:
     return 0
 
 
+ATTRIBUTE_ONLY = {"items": None, "recommendations": None, "metric_attribution": None,
+                  "dedupe": False, "low_memory": False, "on_bad_rows": "error",
+                  "max_sources": D.MAX_SOURCES, "timestamp_unit": "s", "engine": "polars",
+                  "spark_master": None, "window_seconds": D.WINDOW_SECONDS,
+                  "window_origin": D.WINDOW_ORIGIN}
+"""Options of raw inputs, and their defaults: with --report they must stay as they are."""
+
+
+def _compare_inputs(args: argparse.Namespace) -> tuple:
+    """The windows, exposure, traffic, users and health that ``attrkit compare`` compares."""
+    from attrkit.errors import ConfigError
+
+    if bool(args.report) == bool(args.interactions):
+        raise ConfigError("compare: give --report (a report CSV, folder or S3 prefix) or "
+                          "--interactions with --metric-attribution, not both")
+    if args.report:
+        for name, default in ATTRIBUTE_ONLY.items():
+            if getattr(args, name) != default:
+                raise ConfigError(f"--{name.replace('_', '-')}: applies to --interactions, not "
+                                  "to --report (a report is already attributed)")
+        from attrkit.personalize.report_csv import read_report
+
+        return read_report(args.report), None, None, None, None
+    if not args.metric_attribution:
+        raise ConfigError("--metric-attribution: required with --interactions (the "
+                          "CreateMetricAttribution JSON that names the metrics)")
+    from attrkit.attribution.engine import attribute
+
+    result = attribute(
+        args.interactions, args.metric_attribution, items=args.items,
+        recommendations=args.recommendations, window_seconds=args.window_seconds,
+        window_origin=args.window_origin, dedupe=args.dedupe, on_bad_rows=args.on_bad_rows,
+        max_sources=args.max_sources, timestamp_unit=args.timestamp_unit,
+        low_memory=args.low_memory, progress=sys.stderr.isatty(), engine=args.engine,
+        spark=_spark(args))
+    return result.windows, result.exposure, result.traffic, result.users, result.health
+
+
+def _names(text: str | None, known: list[str], option: str) -> list[str] | None:
+    from attrkit.reports.checks import resolve_source
+
+    names = [n.strip() for n in (text or "").split(",") if n.strip()]
+    return [resolve_source(n, known, option) for n in names] or None
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from attrkit.comparison import alarms, compare
+    from attrkit.errors import ConfigError
+    from attrkit.reports.sections import between
+
+    fail_on = alarms.parse(args.fail_on) if args.fail_on is not None else []
+    windows, exposure, traffic, users, health = _compare_inputs(args)
+    try:
+        windows, exposure, users = between(windows, exposure, users, args.start or "",
+                                           args.end or "")
+    except ValueError as exc:
+        raise ConfigError(f"--start/--end: {exc}") from None
+    known = sorted(set(windows["source"].unique().to_list())
+                   | set(users.arms if users is not None else []))
+    baseline = _names(args.baseline, known, "--baseline")
+    table = compare(windows, exposure=exposure, traffic=traffic, users=users,
+                    baseline=baseline[0] if baseline else None,
+                    sources=_names(args.sources, known, "--sources"),
+                    metrics=[m.strip() for m in args.metrics.split(",") if m.strip()]
+                    if args.metrics else None, design=args.design, alpha=args.alpha,
+                    correction=args.correction, max_unattributed=args.max_unattributed)
+    if args.format == "csv":
+        sys.stdout.write(table.frame.write_csv())
+    elif args.format == "json":
+        sys.stdout.write(table.frame.write_json() + "\n")
+    else:
+        print(_terminal_table(table))
+    found = alarms.evaluate(fail_on, table, health, args.max_unattributed)
+    for alarm in found:
+        print(f"attrkit: alarm {one_line(alarm.line())}", file=sys.stderr)
+    return alarms.exit_code(found)
+
+
+def _terminal_table(table: object) -> str:
+    """The comparison for a terminal: one row per comparison, text escaped; then the design
+    and the warnings."""
+    import polars as pl
+
+    from attrkit.plots import short_label
+    from attrkit.reports import render
+
+    f, g = render.formatter("+.1%"), render.formatter(".3g")
+    rows = [{
+        "metric": r["metric"], "compares": (r["kind"] or "").replace("_", " "),
+        "treatment vs control": f"{short_label(r['treatment'])} vs {short_label(r['control'])}",
+        "lift": f(r["lift"]), f"{1 - table.alpha:.0%} CI": f"[{f(r['lift_ci_low'])}, "
+        f"{f(r['lift_ci_high'])}]", "p": g(r["p_value"]), "p adjusted": g(r["p_adjusted"]),
+        "verdict": render.verdict(r["significant"], r["lift"], r["tested"], r["method"]),
+    } for r in table.frame.iter_rows(named=True)]
+    shown = pl.DataFrame(rows, orient="row").with_columns(
+        pl.all().map_elements(lambda v: one_line(str(v), 120), return_dtype=pl.String))
+    with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=250, fmt_str_lengths=120,
+                   tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True,
+                   tbl_formatting="ASCII_MARKDOWN"):
+        text = str(shown) if rows else "no comparisons"
+    notes = [f"design: {table.design_text}", *(f"warning: {w}" for w in table.warnings)]
+    return text + "\n" + "\n".join(one_line(n) for n in notes)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code.
 
@@ -311,7 +464,7 @@ def main(argv: list[str] | None = None) -> int:
 
             aws.configure(endpoint_url=args.endpoint_url, region=args.region)
         commands = {"sample": _sample, "attribute": _attribute, "report": _report,
-                    "params": _params, "publish": _publish}
+                    "params": _params, "publish": _publish, "compare": _compare}
         return commands[args.command](args)
     except BrokenPipeError:
         _quiet_stdout()

@@ -44,6 +44,9 @@ N_STAR = 5000
 """The sample size an always-valid sequence is tuned for, when none is known (units)."""
 POWER = 0.8
 """Target power of the detectable-effect and sample-size calculations."""
+MAX_UNATTRIBUTED_SHARE = 0.5
+"""A comparison warns when more than this share of its first metric has no source
+(``SOURCE_NAME_UNDEFINED``); ``attrkit compare --fail-on unattributed`` alarms on the same."""
 SRM_THRESHOLD = 0.001
 """A sample-ratio check's p-value below this is a mismatch."""
 MIN_USERS = 100

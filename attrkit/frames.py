@@ -9,7 +9,9 @@ comparison's rows.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import os
+import re
+from datetime import UTC, date, datetime
 from typing import Any
 
 import polars as pl
@@ -84,6 +86,68 @@ def iso_seconds(text: str) -> float:
     """
     t = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
     return (t if t.tzinfo else t.replace(tzinfo=UTC)).timestamp()
+
+
+TODAY_VARIABLE = "ATTRKIT_TODAY"
+"""An environment variable naming the day relative dates count from (``2026-11-30``); unset,
+today's date in UTC. A scheduler's backfill sets it to the run's date."""
+_RELATIVE = re.compile(r"([+-])(\d{1,5})([dw])", re.ASCII)
+
+
+def today() -> int:
+    """Midnight UTC of the day relative dates count from, as Unix seconds: the date in
+    ``ATTRKIT_TODAY`` when it is set, else today's date in UTC."""
+    pinned = os.environ.get(TODAY_VARIABLE, "").strip()
+    if not pinned:
+        now = datetime.now(UTC)
+        return int(datetime(now.year, now.month, now.day, tzinfo=UTC).timestamp())
+    try:
+        day = date.fromisoformat(pinned)
+    except ValueError:
+        raise ValueError(f"{TODAY_VARIABLE}={pinned!r}: not a date such as 2026-11-30") from None
+    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
+
+
+def when(text: str) -> int:
+    """A date as Unix seconds: an ISO 8601 date or date-time (UTC unless it names a zone), or a
+    date relative to today (:func:`today`, midnight UTC): ``today``, ``yesterday``, ``-7d``
+    (midnight seven days before today), ``+1d``, ``-2w``. ``start=-7d`` with ``end=today`` is
+    the last seven whole days, whenever it runs.
+
+    Raises:
+        ValueError: none of these.
+
+    Example:
+        >>> os.environ[TODAY_VARIABLE] = "2026-11-30"
+        >>> when("today"), when("-7d") == when("2026-11-23"), when("2026-11-30T06:00Z")
+        (1795996800, True, 1796018400)
+        >>> del os.environ[TODAY_VARIABLE]
+    """
+    t = str(text).strip().lower()
+    if t in ("today", "yesterday"):
+        return today() - (86_400 if t == "yesterday" else 0)
+    hit = _RELATIVE.fullmatch(t)
+    if hit:
+        sign, n, unit = hit.groups()
+        days = int(n) * (7 if unit == "w" else 1)
+        return today() + (1 if sign == "+" else -1) * days * 86_400
+    try:
+        return int(iso_seconds(str(text)))
+    except ValueError:
+        raise ValueError(f"{text!r}: not a date: give an ISO date or date-time in UTC "
+                         "(2026-11-23, 2026-11-23T06:00), today, yesterday, or days or weeks "
+                         "before or after today (-7d, +1d, -2w)") from None
+
+
+def is_relative(text: Any) -> bool:
+    """Whether ``text`` is a date relative to today (``today``, ``yesterday``, ``-7d``)."""
+    t = str(text).strip().lower()
+    return isinstance(text, str) and (t in ("today", "yesterday") or bool(_RELATIVE.fullmatch(t)))
+
+
+def iso_day(seconds: int) -> str:
+    """Unix seconds as an ISO date-time in UTC, to the second (``2026-11-23T00:00:00Z``)."""
+    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def to_polars(x: Any, what: str) -> pl.DataFrame:

@@ -249,3 +249,55 @@ def plot_daily(daily: pl.DataFrame, metric: str, column: str, *, ax: Any = None)
     _time_axis(ax, shown["day"].to_list())
     ax.set_xlabel("day (UTC)")
     return ax
+
+
+@_themed
+def plot_runs(points: pl.DataFrame, metric: str, *, ax: Any = None) -> Any:
+    """A metric's headline lift in each run, oldest first, one point per run with its interval:
+    filled where the interval is always-valid (runs that look at one experiment), open where it
+    is the run's own fixed-horizon interval.
+
+    Args:
+        points: ``run`` (the x label), ``pair`` (treatment vs control), ``lift``, ``low``,
+            ``high`` (relative, as fractions; null or infinite where unbounded) and
+            ``always_valid``.
+    """
+    ax = _ax(ax, (max(6.0, min(16.0, 1.0 + 0.55 * points.height)), 3.4))
+    pairs = points["pair"].unique(maintain_order=True).to_list()
+    colours = {p: PALETTE[i % len(PALETTE)] for i, p in enumerate(pairs)}
+    x = list(range(points.height))
+    finite = [v for c in ("low", "high", "lift") for v in points[c].to_list()
+              if v is not None and math.isfinite(v)]
+    lo, hi = (min(finite) * 100, max(finite) * 100) if finite else (-1.0, 1.0)
+    pad = max((hi - lo) * 0.15, 0.5)
+    for i, r in enumerate(points.iter_rows(named=True)):
+        colour = colours[r["pair"]]
+        low = r["low"] * 100 if r["low"] is not None and math.isfinite(r["low"]) else lo - pad
+        high = r["high"] * 100 if r["high"] is not None and math.isfinite(r["high"]) else hi + pad
+        ax.vlines(i, low, high, color=colour, lw=2.2 if r["always_valid"] else 1.2)
+        ax.plot([i], [r["lift"] * 100], marker="o", markersize=6, color=colour,
+                markerfacecolor=colour if r["always_valid"] else "white", zorder=3)
+    for p, c in colours.items():
+        ax.plot([], [], marker="o", color=c, lw=1.2, label=p)
+    ax.axhline(0, color="#444444", lw=1)
+    ax.set_ylim(min(lo - pad, -pad), max(hi + pad, pad))
+    ax.set_xlim(-0.6, max(x, default=0) + 0.6)
+    ax.set_xticks(x, points["run"].to_list(), rotation=30 if points.height > 6 else 0,
+                  ha="right" if points.height > 6 else "center")
+    ax.set_ylabel("relative lift (%)")
+    ax.set_xlabel("run (data up to)")
+    ax.set_title(f"{metric}: lift by run (filled: always-valid interval)")
+    ax.legend(loc="best")
+    return ax
+
+
+def png(ax: Any) -> bytes:
+    """The figure of ``ax`` as PNG bytes, the same bytes for the same plot (no metadata), and
+    the figure closed."""
+    import io
+
+    fig = ax.figure
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+    return buf.getvalue()

@@ -40,7 +40,7 @@ from attrkit.attribution.sources import short_name
 from attrkit.attribution.users import DAY, UserData
 from attrkit.comparison.results import KINDS, NO_DESIGN, ComparisonTable
 from attrkit.errors import ConfigError, InputError
-from attrkit.frames import RESULT_SCHEMA, to_polars
+from attrkit.frames import RESULT_SCHEMA, to_polars, when
 from attrkit.stats import (
     Comparison,
     RatioStats,
@@ -60,7 +60,7 @@ Design = Literal["users", "requests", "observational"]
 DESIGNS = ("users", "requests", "observational")
 MIN_WINDOWS = D.MIN_WINDOWS
 MIN_USERS = D.MIN_USERS
-MAX_UNATTRIBUTED_SHARE = 0.5
+MAX_UNATTRIBUTED_SHARE = D.MAX_UNATTRIBUTED_SHARE
 def exposure_from_log(
     recommendations: Any,
     *,
@@ -121,8 +121,9 @@ def compare(
     traffic: Any = None,
     srm_threshold: float = D.SRM_THRESHOLD,
     volume: list[tuple[str, str]] | None = None,
-    start: int | None = None,
+    start: int | str | None = None,
     cap: float | None = None,
+    max_unattributed: float = D.MAX_UNATTRIBUTED_SHARE,
 ) -> ComparisonTable:
     """Compare sources on every metric, as the declared design randomised them.
 
@@ -146,12 +147,15 @@ def compare(
             so).
         volume: pairs ``(control, treatment)`` whose per-window totals are to be compared
             anyway: labelled a comparison of volume, never a verdict, outside the family.
-        start: the experiment's start, Unix seconds at midnight UTC: only windows and days from
+        start: the experiment's start, Unix seconds at midnight UTC (or a date, ``"2026-11-02"``,
+            ``"-28d"``; see :func:`attrkit.frames.when`): only windows and days from
             it are compared. Under ``users``, each user's metric (all sources) on the days
             before it is a pre-period covariate, and the per-user rows are CUPED-adjusted
             (θ pooled across arms). Every user must have been assigned on or after it.
         cap: under ``users``, cap per-user values at this quantile of both arms' values
             (e.g. 0.99), for heavy-tailed sums: the comparison is then of the capped metric.
+        max_unattributed: a warning when more than this share of the first metric is
+            ``SOURCE_NAME_UNDEFINED`` (the share is :attr:`ComparisonTable.unattributed_share`).
 
     Example:
         >>> import polars as pl, numpy as np
@@ -191,6 +195,15 @@ def compare(
     if cap is not None and not (isinstance(cap, float) and 0.5 <= cap < 1):
         raise ConfigError(f"cap={cap!r}: must be a quantile between 0.5 and 1, such as 0.99")
     pre = None
+    if isinstance(start, str):
+        try:
+            start = when(start)
+        except ValueError as exc:
+            raise ConfigError(f"start={exc}") from None
+    if isinstance(max_unattributed, bool) or not (
+            isinstance(max_unattributed, int | float) and 0 <= max_unattributed <= 1):
+        raise ConfigError(f"max_unattributed={max_unattributed!r}: must be a share between 0 "
+                          "and 1")
     if start is not None:
         if isinstance(start, bool) or not isinstance(start, int) or start % DAY:
             raise ConfigError(f"start={start!r}: must be Unix seconds at midnight UTC (a whole day)")
@@ -226,7 +239,7 @@ def compare(
     total = w.filter(pl.col("metric_name") == chosen[0])
     undefined = total.filter(source=D.UNDEFINED_SOURCE)["value"].sum()
     share = undefined / total["value"].sum() if total["value"].sum() else 0.0
-    if share > MAX_UNATTRIBUTED_SHARE:
+    if share > max_unattributed:
         warnings.append(f"{share:.1%} of {chosen[0]} is unattributed (SOURCE_NAME_UNDEFINED); "
                         "check labels and the recommendations log")
 
@@ -267,7 +280,8 @@ def compare(
                         | {"kind": "volume"})
     frame = _verdicts(pl.DataFrame(rows, schema=RESULT_SCHEMA, orient="row"), design,
                       correction, alpha)
-    return ComparisonTable(frame, warnings, srm, alpha, correction, design, check, described)
+    return ComparisonTable(frame, warnings, srm, alpha, correction, design, check, described,
+                           share)
 
 
 def _pairs(src: list[str], baseline: str | None) -> list[tuple[str, str]]:

@@ -40,6 +40,8 @@ class ComparisonTable(Display):
             (:class:`~attrkit.attribution.users.DesignCheck`), under ``users``.
         described: sources and metrics described, not tested: per metric and source the
             total, its share, and (with users) the mean per assigned user.
+        unattributed_share: the share of the first metric compared that went to
+            ``SOURCE_NAME_UNDEFINED``.
     """
 
     frame: pl.DataFrame
@@ -50,6 +52,7 @@ class ComparisonTable(Display):
     design: str | None = None
     design_check: DesignCheck | None = None
     described: pl.DataFrame | None = None
+    unattributed_share: float | None = None
 
     @property
     def design_text(self) -> str:

@@ -68,9 +68,8 @@ def check_attribution_report(p: dict[str, Any]) -> None:
         if p.get(name):
             try:
                 epoch(p[name])
-            except ValueError:
-                raise ConfigError(f"parameter {name}={p[name]!r}: not an ISO date-time such as "
-                                  "2026-01-05T00:00") from None
+            except ValueError as exc:
+                raise ConfigError(f"parameter {name}={exc}") from None
     if p.get("start") and p.get("end") and epoch(p["start"]) >= epoch(p["end"]):
         raise ConfigError(f"parameters start={p['start']!r} and end={p['end']!r}: start must "
                           "be before end")

@@ -186,25 +186,103 @@ def _interval(low: float | None, high: float | None) -> str:
     return f"[{f(low)}, {f(high)}]"
 
 
-def index_page(records: Sequence[dict[str, Any]]) -> str:
-    """``index.html`` of a folder of reports: one row per run, newest first."""
-    def link(r: dict[str, Any]) -> str:
-        target, text = str(r.get("html", "")), esc(r.get("title", r.get("name", "")))
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*\.html", target, re.ASCII):
-            return text  # not a report file beside the index: shown, never linked
-        return f"<a href='{esc(target)}'>{text}</a>"
+DESIGNS = {"users": "users randomised", "requests": "requests randomised",
+           "observational": "observational", None: "not declared", "unknown": DASH}
+"""A run's design in the index, in a few words."""
 
-    rows = "".join(
-        f"<tr><td>{link(r)}</td>"
-        f"<td>{esc(r.get('name', ''))}</td>"
-        f"<td>{esc(r.get('data_window', {}).get('first_utc', DASH))} to "
-        f"{esc(r.get('data_window', {}).get('last_utc', DASH))}</td>"
-        f"<td>{esc(r.get('status', ''))}</td><td>{esc(r.get('generated_at', ''))}</td></tr>"
-        for r in records)
+
+def image(png: bytes, alt: str) -> Html:
+    """A PNG embedded in the page (``data:``, which the content-security policy allows)."""
+    import base64
+
+    return Html(f"<img alt='{esc(alt)}' style='max-width:100%' "
+                f"src='data:image/png;base64,{base64.b64encode(png).decode('ascii')}'>")
+
+
+def _run_link(run: Any) -> str:
+    text = esc(run.title or run.name)
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*\.html", run.html, re.ASCII):
+        return text  # not a report file beside the index: shown, never linked
+    return f"<a href='{esc(run.html)}'>{text}</a>"
+
+
+def headline_text(h: Any, alpha: float) -> str:
+    """A run's primary comparison of one metric in a line: the lift, its interval (and the
+    always-valid one where the run shares its experiment) and the verdict."""
+    from attrkit.plots import short_label
+
+    f = formatter("+.1%")
+    pair = f"{short_label(h.treatment)} vs {short_label(h.control)}"
+    kind = f" {h.kind.replace('_', ' ')}" if h.kind else ""
+    text = f"{h.metric}{kind}, {pair}: {f(h.lift)} ({1 - alpha:.0%} CI {_interval(h.low, h.high)}"
+    low, high, valid = h.interval
+    if valid:
+        text += f"; always-valid {_interval(low, high)}"
+    return text + f") {h.verdict}".rstrip()
+
+
+def _run_row(run: Any) -> str:
+    window = f"{run.window[0]} to {run.window[1]}" if run.window else DASH
+    comps = "".join(f"<li>{esc(headline_text(h, run.alpha))}</li>" for h in run.headlines)
+    warns = "".join(f"<li>{esc(w)}</li>" for w in run.warnings)
+    return (f"<tr><td>{_run_link(run)}<br><small>{esc(run.name)}</small></td>"
+            f"<td>{esc(window)}</td><td>{esc(DESIGNS.get(run.design, run.design))}</td>"
+            f"<td><ul>{comps}</ul></td><td><ul>{warns}</ul></td><td>{esc(run.status)}</td>"
+            f"<td>{esc(run.generated_at)}</td></tr>")
+
+
+def _looks_note(runs: Sequence[Any]) -> str:
+    shared = [r.name for r in runs if any(h.shared for h in r.headlines)]
+    ok = [r for r in runs if r.status == "ok" and r.headlines]
+    if shared:
+        return ("Looking every week is repeated testing. Runs whose data start at the same "
+                "window, with the same title, design and pair, are looks at one experiment ("
+                + ", ".join(shared) + "): for them the chart and the table show the always-valid "
+                "interval (filled points), which stays valid however often it is looked at. A "
+                "fixed-horizon interval looked at every week would, by chance, exclude zero "
+                "sooner or later.")
+    if len(ok) > 1:
+        return ("Each run's interval is its own fixed-horizon interval (open points): these runs "
+                "cover different data, so they are separate experiments. Among many runs, an "
+                "occasional significant one is expected by chance; look for a lift that holds "
+                "run after run.")
+    return ""
+
+
+def index_page(records: Sequence[Any], charts: dict[str, bytes] | None = None,
+               skipped: Sequence[str] = ()) -> str:
+    """``index.html`` of a folder of reports: the latest answer first, each metric's headline
+    lift across runs (one chart per metric), then one row per run, newest first: data window,
+    design, each metric's primary comparison with its interval and verdict, and warnings.
+
+    ``records`` are :class:`~attrkit.reports.history.Run` (or run JSON records, read as such);
+    ``charts`` PNG bytes per metric. Static, no script, nothing fetched (:data:`CSP`)."""
+    from attrkit.reports.history import read_run
+
+    runs = [read_run(r) if isinstance(r, dict) else r for r in records]
+    latest = next((r for r in runs if r.status == "ok" and r.headlines), None)
+    lead = ""
+    if latest is not None:
+        span = f", data {latest.window[0]} to {latest.window[1]}" if latest.window else ""
+        lead = (f"<p><b>Latest ({_run_link(latest)}{esc(span)}):</b></p><ul>"
+                + "".join(f"<li>{esc(headline_text(h, latest.alpha))}</li>"
+                          for h in latest.headlines) + "</ul>")
+    note = _looks_note(runs)
+    trend = ""
+    if charts or note:
+        trend = ("<h2>Headline lift by run</h2>" + (paragraphs([note]) if note else "")
+                 + "".join(f"<div>{image(png, f'{metric}: lift by run')}</div>"
+                           for metric, png in (charts or {}).items()))
+    rows = "".join(_run_row(r) for r in runs)
+    unread = paragraphs([f"Not shown: {', '.join(skipped)} (not readable as a run's JSON)."]
+                        ) if skipped else ""
     return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
             f"<meta http-equiv='Content-Security-Policy' content=\"{CSP}\">"
             "<title>attrkit reports</title><style>body{font-family:sans-serif;margin:2em}"
-            "td,th{padding:.3em .8em;text-align:left;border-bottom:1px solid #ddd}</style></head>"
-            "<body><h1>attrkit reports</h1><table><thead><tr><th>report</th><th>run</th>"
-            "<th>data window</th><th>status</th><th>generated (UTC)</th></tr></thead>"
-            f"<tbody>{rows}</tbody></table></body></html>\n")
+            "td,th{padding:.3em .8em;text-align:left;vertical-align:top;"
+            "border-bottom:1px solid #ddd}ul{margin:0;padding-left:1.1em}</style></head>"
+            f"<body><h1>attrkit reports</h1>{lead}{trend}<h2>Runs, newest first</h2>"
+            "<table><thead><tr><th>report</th><th>data window</th><th>design</th>"
+            "<th>primary comparison per metric</th><th>warnings</th><th>status</th>"
+            f"<th>generated (UTC)</th></tr></thead><tbody>{rows}</tbody></table>{unread}"
+            "</body></html>\n")

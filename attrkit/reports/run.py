@@ -5,6 +5,8 @@
 - ``DIR/NAME.ipynb`` — the executed notebook;
 - ``DIR/NAME.html`` — code hidden, plots embedded, nothing fetched from the network;
 - ``DIR/NAME.json`` — parameters, key results, attrkit version, data window, status;
+- ``DIR/NAME.comparison.csv`` and ``.parquet`` — the comparison table, with the columns of
+  ``compare(...).frame`` (:data:`~attrkit.frames.RESULT_SCHEMA`);
 - ``DIR/index.html`` — every run in ``DIR``, newest first.
 
 A failing cell still produces the notebook, the HTML (each error in words, one line) and the JSON
@@ -25,12 +27,16 @@ from pathlib import Path
 from typing import Any
 
 from attrkit.errors import ConfigError, ReportError, first_line
+from attrkit.frames import is_relative, iso_day, when
 from attrkit.reports import render
 from attrkit.reports.checks import CHECKS
 from attrkit.reports.sections import RESULTS_MIMETYPE, jsonable
 from attrkit.storage import atomic_write_text
 
 DEFAULT_TEMPLATE = "attribution_report"
+DATE_PARAMETERS = ("start", "end")
+"""Parameters that take a date: a date relative to today (``-7d``, ``today``) is resolved once,
+before the run, so the notebook, its HTML and its JSON show the dates the run used."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,8 @@ class ReportRun:
     index: Path
     ok: bool
     error: str | None = None
+    exports: tuple[Path, ...] = ()
+    """The comparison table as ``NAME.comparison.csv`` and ``NAME.comparison.parquet``."""
 
 
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,120}", re.ASCII)
@@ -226,6 +234,9 @@ def run_report(
     values = resolve_parameters(path, params)
     effective = {n: p.default for n, p in parameters(path).items()} | values
     CHECKS.get(path.stem, lambda _: None)(effective)
+    relative = {k: v for k, v in values.items() if k in DATE_PARAMETERS and is_relative(v)}
+    values |= {k: iso_day(when(v)) for k, v in relative.items()}
+    effective |= values
     stem = name or path.stem
     if not SAFE_NAME.fullmatch(stem) or stem.lower() in ("index", "index.html"):
         raise ConfigError(f"name={stem!r}: must be a plain file name of letters, digits, '.', "
@@ -258,6 +269,8 @@ def run_report(
         atomic_write_text(nb_path, nbformat.writes(notebook))
     atomic_write_text(html_path, render_html(_in_words(notebook)))
     results = _results(notebook)
+    exports = _write_exports(out, stem, results.pop("comparison_ipc", None)) if error is None \
+        else ()
     record = {
         "name": stem,
         "template": path.stem,
@@ -265,20 +278,47 @@ def run_report(
         "status": "ok" if error is None else "failed",
         "error": error,
         "parameters": jsonable(effective),
+        "relative_dates": relative,
         "results": jsonable(results.get("results", {})),
         "data_window": jsonable(results.get("data_window", {})),
         "attrkit_version": __version__,
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "html": html_path.name,
         "notebook": nb_path.name,
+        "exports": [p.name for p in exports],
     }
     atomic_write_text(json_path, json.dumps(record, indent=2, sort_keys=True) + "\n")
     index = write_index(out)
-    run = ReportRun(nb_path, html_path, json_path, index, error is None, error)
+    run = ReportRun(nb_path, html_path, json_path, index, error is None, error, exports)
     if error is not None:
         raise ReportError(f"{path.stem}: {error}; the report with the error is at {html_path}",
                           bad_input=bad_input)
     return run
+
+
+EXPORTS = ("comparison.csv", "comparison.parquet")
+
+
+def _write_exports(out: Path, stem: str, payload: str | None) -> tuple[Path, ...]:
+    """The comparison table (the columns of ``compare(...).frame``) as CSV and Parquet beside
+    the run's JSON; a run whose notebook published none leaves no earlier run's table behind."""
+    import base64
+    import io
+
+    import polars as pl
+
+    paths = tuple(out / f"{stem}.{ext}" for ext in EXPORTS)
+    if not payload:
+        for p in paths:
+            p.unlink(missing_ok=True)
+        return ()
+    frame = pl.read_ipc(io.BytesIO(base64.b64decode(payload)))
+    atomic_write_text(paths[0], frame.write_csv())
+    from attrkit.storage.local import atomic_path
+
+    with atomic_path(paths[1]) as tmp:
+        frame.write_parquet(tmp)
+    return paths
 
 
 def check_kernel(template: Path, kernel: str | None) -> str:
@@ -300,18 +340,34 @@ def check_kernel(template: Path, kernel: str | None) -> str:
 
 
 def write_index(out_dir: str | os.PathLike[str]) -> Path:
-    """``index.html`` linking every run recorded in ``out_dir``, newest first."""
+    """``index.html`` of every run recorded in ``out_dir``: the latest answer, each metric's
+    headline lift across runs as a chart, and one row per run, newest first
+    (:mod:`attrkit.reports.history`)."""
+    import polars as pl
+
+    from attrkit import plots
+    from attrkit.reports import history
+
     out = Path(out_dir)
-    runs = []
-    for p in out.glob("*.json"):
-        try:
-            rec = json.loads(p.read_text())
-        except (OSError, json.JSONDecodeError):
-            continue
-        if isinstance(rec, dict) and "html" in rec and "status" in rec:
-            runs.append(rec)
-    runs.sort(key=lambda r: (r.get("generated_at", ""), r.get("name", "")), reverse=True)
-    page = render.index_page(runs)
+    runs, skipped = history.read_runs(out)
+    charts = {}
+    for metric, points in history.trends(runs).items():
+        rows = [{"run": _day(run) or run.name,
+                 "pair": f"{plots.short_label(h.treatment)} vs {plots.short_label(h.control)}",
+                 "lift": h.lift, "low": h.interval[0], "high": h.interval[1],
+                 "always_valid": h.interval[2]} for run, h in points]
+        frame = pl.DataFrame(rows, schema={"run": pl.String, "pair": pl.String,
+                                           "lift": pl.Float64, "low": pl.Float64,
+                                           "high": pl.Float64, "always_valid": pl.Boolean})
+        charts[metric] = plots.png(plots.plot_runs(frame, metric))
+    page = render.index_page(runs, charts, skipped)
     path = out / "index.html"
     atomic_write_text(path, page)
     return path
+
+
+def _day(run: Any) -> str | None:
+    """A run's label on the trend chart: the last day of its data, and its name."""
+    if run.last_window is None:
+        return None
+    return f"{datetime.fromtimestamp(run.last_window, tz=UTC):%Y-%m-%d}\n{run.name}"

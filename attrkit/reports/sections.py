@@ -18,7 +18,7 @@ import polars as pl
 
 from attrkit import defaults as D
 from attrkit.comparison import KINDS
-from attrkit.frames import iso_seconds
+from attrkit.frames import when
 from attrkit.plots import short_label
 from attrkit.reports import render
 from attrkit.reports.render import Html, esc, key_values, paragraphs  # noqa: F401  (earlier names)
@@ -125,19 +125,21 @@ def conclusion(table: Any, alpha: float) -> list[str]:
 
 
 def epoch(text: str) -> int:
-    """An ISO date-time (UTC unless it says otherwise) as Unix seconds.
+    """A date as Unix seconds: ISO (UTC unless it says otherwise) or relative to today
+    (``-7d``, ``today``; see :func:`attrkit.frames.when`).
 
     Example:
         >>> epoch("2026-01-05T00:00")
         1767571200
     """
-    return int(iso_seconds(text))
+    return when(text)
 
 
 def between(windows: pl.DataFrame, exposure: pl.DataFrame | None, users: Any,
             start: str = "", end: str = "") -> tuple[pl.DataFrame, pl.DataFrame | None, Any]:
     """The report's date range: windows and exposure from ``start`` (inclusive) to ``end``
-    (exclusive), ISO date-times in UTC, empty for open; per-user data by whole UTC days."""
+    (exclusive), ISO date-times in UTC or dates relative to today (``-7d``, ``today``), empty
+    for open; per-user data by whole UTC days."""
     lo, hi = (epoch(start) if start else None), (epoch(end) if end else None)
     keep = pl.lit(True)
     if lo is not None:
@@ -365,12 +367,54 @@ def conclusion_section(sentences: list[str]) -> Html:
     return render.heading("Conclusion") + render.paragraphs(sentences)
 
 
+def headlines(table: Any, data: ReportData, alpha: float) -> list[dict[str, Any]]:
+    """Each metric's primary comparison (:func:`monitored`, chosen before any p-value is seen):
+    the lift with its fixed-horizon interval and verdict, and where it was tested, the
+    always-valid interval at the run's last look (:func:`~attrkit.monitor`), which stays valid
+    however many runs look at the same experiment. For the run's JSON and the index."""
+    from attrkit.comparison import monitor
+
+    out = []
+    for metric in data.metrics:
+        r = monitored(table, metric)
+        if r is None or r["metric"] != metric:
+            continue
+        low = high = None
+        if r["tested"] and table.design in ("users", "requests"):
+            watch = monitor(data.windows, metric=metric, control=r["control"],
+                            treatment=r["treatment"], exposure=data.exposure, users=data.users,
+                            design=table.design, alpha=alpha)
+            if watch.height:
+                low, high = watch["ci_low"][-1], watch["ci_high"][-1]
+        out.append({k: r[k] for k in ("metric", "kind", "control", "treatment", "lift",
+                                      "lift_ci_low", "lift_ci_high", "p_adjusted", "significant",
+                                      "tested")}
+                   | {"verdict": render.verdict(r["significant"], r["lift"], r["tested"],
+                                                r["method"]),
+                      "always_valid_low": low, "always_valid_high": high})
+    return out
+
+
+def frame_payload(frame: pl.DataFrame) -> str:
+    """A frame as base64 Arrow IPC: carried in the results bundle so that ``attrkit report``
+    writes the comparison table beside the JSON exactly as :func:`~attrkit.compare` made it."""
+    import base64
+    import io
+
+    buf = io.BytesIO()
+    frame.write_ipc(buf)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
 def results(title: str, window: dict[str, Any], table: Any, sentences: list[str], health: Any,
-            monitor_note: str) -> dict[str, Any]:
-    """The run's key results, for its JSON (:func:`results_bundle`)."""
+            monitor_note: str, headline: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The run's key results, for its JSON (:func:`results_bundle`): ``headline`` is each
+    metric's primary comparison (:func:`headlines`); ``comparison_ipc`` carries the whole
+    comparison table, which ``attrkit report`` writes as CSV and Parquet, not into the JSON."""
     return jsonable({
-        "title": title, "data_window": window,
+        "title": title, "data_window": window, "comparison_ipc": frame_payload(table.frame),
         "results": {
+            "headline": headline, "alpha": table.alpha, "correction": table.correction,
             "conclusion": sentences, "design": table.design,
             "design_check": (table.design_check.to_dict() if table.design_check is not None
                              else None),

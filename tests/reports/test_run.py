@@ -106,7 +106,7 @@ def test_wrong_type_is_refused(tmp_path, name, value):
     (["-p", "report_csv", "{tmp}/events.csv", "-p", "interactions", "{tmp}/events.csv"],
      "parameters report_csv and interactions: give one, not both"),
     (["-p", "design", "user"], "parameter design='user': must be one of users, requests"),
-    (["-p", "start", "yesterday"], "parameter start='yesterday': not an ISO date-time"),
+    (["-p", "start", "last week"], "parameter start='last week': not a date"),
     (["-p", "report_csv", "{tmp}/events.csv", "-p", "window_seconds", "3600"],
      "parameters window_seconds and window_origin: a report CSV keeps the service's"),
 ])

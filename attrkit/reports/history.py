@@ -1,0 +1,190 @@
+"""Results over time: the runs recorded in a folder of reports, read for its ``index.html``.
+
+Each run's JSON (written by :func:`~attrkit.reports.run.run_report`) is read as it is: runs
+written by earlier versions of attrkit lack some fields and show what they have. A run's
+*headline* is each metric's primary comparison (the first tested row of the metric, the
+baseline pair per assigned user under a per-user design), chosen before any p-value is seen.
+
+Looking at a fixed-horizon interval every week is repeated testing. Runs whose data start at
+the same window, with the same title and design, and that compare the same pair on the same
+metric, are looks at one experiment: for them the index shows the always-valid interval, which
+stays valid however often it is looked at. Runs over different data (``start=-7d`` each week)
+are separate experiments, each with its own interval.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+MAX_CHARTED = 52
+"""The most recent runs drawn in a trend chart (a year of weekly runs); the table lists all."""
+
+
+def number(x: Any) -> float | None:
+    """A number from a run's JSON (``"nan"`` and ``"inf"`` as JSON writes them), else None."""
+    if isinstance(x, bool) or x is None:
+        return None
+    if isinstance(x, int | float):
+        return float(x)
+    if isinstance(x, str) and x in ("nan", "inf", "-inf"):
+        return float(x)
+    return None
+
+
+@dataclass
+class Headline:
+    """One metric's primary comparison in one run."""
+
+    metric: str
+    control: str
+    treatment: str
+    kind: str
+    lift: float | None
+    low: float | None
+    high: float | None
+    verdict: str
+    always_valid_low: float | None = None
+    always_valid_high: float | None = None
+    shared: bool = False
+    """Whether this run is one of several looks at one experiment (then the always-valid
+    interval is the one to read)."""
+
+    @property
+    def interval(self) -> tuple[float | None, float | None, bool]:
+        """The interval to show: always-valid when the run shares its experiment and has one,
+        else the run's own; and whether it is the always-valid one."""
+        if self.shared and self.always_valid_low is not None and self.always_valid_high is not None:
+            return self.always_valid_low, self.always_valid_high, True
+        return self.low, self.high, False
+
+
+@dataclass
+class Run:
+    """One run as the index shows it."""
+
+    name: str
+    title: str
+    html: str
+    status: str
+    generated_at: str
+    window: tuple[str, str] | None
+    first_window: int | None
+    last_window: int | None
+    design: str | None
+    alpha: float = 0.05
+    headlines: list[Headline] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def experiment(self) -> tuple[Any, ...] | None:
+        """What makes runs looks at one experiment: title, design and the first window."""
+        if self.status != "ok" or self.first_window is None or self.design not in (
+                "users", "requests"):
+            return None
+        return (self.title, self.design, self.first_window)
+
+
+def _headlines(results: dict[str, Any]) -> list[Headline]:
+    """The run's headline rows; for runs written before headlines were recorded, the first
+    tested comparison of each metric (else the first with a lift), as the report chose it."""
+    from attrkit.reports.render import verdict
+
+    rows = results.get("headline")
+    if not isinstance(rows, list):
+        rows, seen = [], set()
+        comps = [c for c in results.get("comparisons") or [] if isinstance(c, dict)]
+        for tested in (True, False):
+            for c in comps:
+                lift = number(c.get("lift"))
+                if (c.get("metric") not in seen and lift is not None and not math.isnan(lift)
+                        and bool(c.get("tested")) == tested):
+                    seen.add(c.get("metric"))
+                    rows.append(c | {"verdict": verdict(c.get("significant"), lift,
+                                                        c.get("tested"), c.get("method"))})
+        order = [c.get("metric") for c in comps]
+        rows.sort(key=lambda r: order.index(r.get("metric")))
+    out = []
+    for r in rows:
+        if not isinstance(r, dict) or not isinstance(r.get("metric"), str):
+            continue
+        out.append(Headline(
+            r["metric"], str(r.get("control", "")), str(r.get("treatment", "")),
+            str(r.get("kind") or ""), number(r.get("lift")), number(r.get("lift_ci_low")),
+            number(r.get("lift_ci_high")), str(r.get("verdict") or ""),
+            number(r.get("always_valid_low")), number(r.get("always_valid_high"))))
+    return out
+
+
+def read_run(record: dict[str, Any]) -> Run:
+    """A run from its JSON record, whatever version of attrkit wrote it."""
+    results = record.get("results") if isinstance(record.get("results"), dict) else {}
+    window = record.get("data_window") if isinstance(record.get("data_window"), dict) else {}
+    span = ((str(window.get("first_utc")), str(window.get("last_utc")))
+            if window.get("first_utc") else None)
+    first, last = window.get("first"), window.get("last")
+    warnings = [str(w) for w in results.get("warnings") or [] if w]
+    if record.get("status") != "ok" and record.get("error"):
+        warnings.insert(0, f"failed: {record['error']}")
+    design = results.get("design") if "design" in results else "unknown"
+    params = record.get("parameters") if isinstance(record.get("parameters"), dict) else {}
+    alpha = number(results.get("alpha", params.get("alpha")))
+    alpha = alpha if alpha is not None and 0 < alpha < 1 else 0.05
+    return Run(
+        name=str(record.get("name", "")), title=str(record.get("title") or record.get("name", "")),
+        html=str(record.get("html", "")), status=str(record.get("status", "")),
+        generated_at=str(record.get("generated_at", "")), window=span,
+        first_window=first if isinstance(first, int) else None,
+        last_window=last if isinstance(last, int) else None,
+        design=design if isinstance(design, str) or design is None else "unknown", alpha=alpha,
+        headlines=_headlines(results), warnings=warnings)
+
+
+def read_runs(folder: str | Path) -> tuple[list[Run], list[str]]:
+    """Every run recorded in ``folder``, newest first, and the JSON files that could not be
+    read as runs (named on the index, never dropped silently)."""
+    runs, skipped = [], []
+    for p in sorted(Path(folder).glob("*.json")):
+        if p.name.startswith("."):
+            continue
+        try:
+            record = json.loads(p.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+            skipped.append(p.name)
+            continue
+        if isinstance(record, dict) and "html" in record and "status" in record:
+            runs.append(read_run(record))
+    runs.sort(key=lambda r: (r.generated_at, r.name), reverse=True)
+    _mark_shared(runs)
+    return runs, skipped
+
+
+def _mark_shared(runs: list[Run]) -> None:
+    """Mark each headline that is one of several looks at one experiment (same title, design,
+    first window, metric and pair)."""
+    looks: dict[tuple[Any, ...], int] = {}
+    for run in runs:
+        for h in run.headlines:
+            if run.experiment is not None:
+                key = (*run.experiment, h.metric, h.control, h.treatment, h.kind)
+                looks[key] = looks.get(key, 0) + 1
+    for run in runs:
+        for h in run.headlines:
+            if run.experiment is not None:
+                h.shared = looks[(*run.experiment, h.metric, h.control, h.treatment, h.kind)] > 1
+
+
+def trends(runs: list[Run]) -> dict[str, list[tuple[Run, Headline]]]:
+    """Per metric, its headline in each successful run, oldest first (by the data's last
+    window, then when the run was made), the latest :data:`MAX_CHARTED`."""
+    out: dict[str, list[tuple[Run, Headline]]] = {}
+    ordered = sorted((r for r in runs if r.status == "ok"),
+                     key=lambda r: (r.last_window or 0, r.generated_at, r.name))
+    for run in ordered:
+        for h in run.headlines:
+            if h.lift is not None and math.isfinite(h.lift):
+                out.setdefault(h.metric, []).append((run, h))
+    return {m: points[-MAX_CHARTED:] for m, points in out.items()}

@@ -1,0 +1,163 @@
+"""Results over time: the index of a folder of runs, the exported comparison tables, and
+relative dates in a report's parameters."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+import attrkit
+from attrkit.frames import RESULT_SCHEMA, TODAY_VARIABLE
+from attrkit.reports import history, render
+from attrkit.reports.run import write_index
+from attrkit.simulate.sample import RECOMMENDER_A
+
+# The sample's data run from 2026-01-05; with today pinned to 2026-01-07, "-2d" is its start.
+TODAY = "2026-01-07"
+
+
+def _report(out, name, *params):
+    env = os.environ | {TODAY_VARIABLE: TODAY}
+    done = subprocess.run([sys.executable, "-m", "attrkit", "report", "--out", str(out),
+                           "--name", name, "-p", "sample_days", "3", *params],
+                          capture_output=True, text=True, timeout=600, env=env)
+    assert done.returncode == 0, done.stderr
+    return json.loads((out / f"{name}.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory):
+    """Two weekly-style looks at one experiment: the first two days, then all three."""
+    out = tmp_path_factory.mktemp("weekly")
+    first = _report(out, "look-1", "-p", "start", "-2d", "-p", "end", "today")
+    second = _report(out, "look-2", "-p", "start", "2026-01-05")
+    return out, first, second
+
+
+def test_relative_dates_are_resolved_once_at_the_pinned_clock(two_runs):
+    _, first, second = two_runs
+    assert first["parameters"]["start"] == "2026-01-05T00:00:00Z"
+    assert first["parameters"]["end"] == "2026-01-07T00:00:00Z"
+    assert first["relative_dates"] == {"start": "-2d", "end": "today"}
+    assert first["data_window"]["first_utc"] == "2026-01-05 00:00 UTC"
+    assert first["data_window"]["last_utc"] == "2026-01-06 23:45 UTC"
+    assert second["relative_dates"] == {}
+    assert second["data_window"]["last"] >= first["data_window"]["last"] + 86_400
+
+
+def test_each_report_exports_its_comparison_table_as_compare_makes_it(two_runs):
+    out, first, _ = two_runs
+    assert first["exports"] == ["look-1.comparison.csv", "look-1.comparison.parquet"]
+    parquet = pl.read_parquet(out / "look-1.comparison.parquet")
+    csv = pl.read_csv(out / "look-1.comparison.csv", schema=RESULT_SCHEMA)
+    assert parquet.schema == RESULT_SCHEMA
+    assert_frame_equal(csv, parquet, check_exact=True)
+    # independently: the API on the same sample and dates
+    sample = attrkit.generate_sample(out / "api-sample", seed=0, days=3)
+    result = attrkit.attribute(sample.interactions, sample.metric_attribution,
+                               items=sample.items, recommendations=sample.recommendations)
+    from attrkit.reports.sections import between
+
+    w, e, u = between(result.windows, result.exposure, result.users, "2026-01-05",
+                      "2026-01-07")
+    api = attrkit.compare(w, exposure=e, users=u, traffic=result.traffic,
+                          baseline=RECOMMENDER_A).frame
+    assert_frame_equal(parquet, api, check_exact=True)
+
+
+def test_two_runs_give_two_rows_and_a_trend_chart_per_metric(two_runs):
+    out, first, second = two_runs
+    page = (out / "index.html").read_text()
+    body = page.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    assert body.count("<tr>") == 2
+    assert body.index("look-2.html") < body.index("look-1.html")  # newest first
+    metrics = [h["metric"] for h in second["results"]["headline"]]
+    assert metrics == ["CLICKS", "WATCHES", "WATCH_MINUTES"]
+    charts = re.findall(r"<img alt='([^']*)' style='max-width:100%' src='data:image/png;base64,",
+                        page)
+    assert charts == [f"{m}: lift by run" for m in metrics]
+    # each row: data window, design, each metric's primary comparison with interval, verdict
+    assert "2026-01-05 00:00 UTC to 2026-01-06 23:45 UTC" in body
+    assert body.count("users randomised") == 2
+    for h in second["results"]["headline"]:
+        lift = render.formatter("+.1%")(h["lift"])
+        assert f"{h['metric']} per user, because-you-watched vs top-picks: {lift} (95% CI" in body
+    # both runs start at the same window with the same design: one experiment, looked at twice
+    assert "always-valid [" in body and "are looks at one experiment (look-2, look-1)" in page
+    assert "<script" not in page.lower() and f'content="{render.CSP}"' in page
+    assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", page, re.I)
+
+
+def test_the_always_valid_interval_is_wider_and_contains_the_fixed_one(two_runs):
+    _, first, second = two_runs
+    for run in (first, second):
+        for h in run["results"]["headline"]:
+            assert h["tested"] and h["always_valid_low"] is not None
+            assert h["always_valid_low"] <= h["lift_ci_low"] + 0.01
+            assert h["always_valid_high"] >= h["lift_ci_high"] - 0.01
+
+
+def test_the_index_is_the_same_bytes_when_rebuilt(two_runs):
+    out, _, _ = two_runs
+    before = (out / "index.html").read_bytes()
+    assert write_index(out).read_bytes() == before
+
+
+def _older(record: dict) -> dict:
+    """The run as attrkit 0.1 of earlier issues wrote it: no headline, alpha or exports."""
+    old = json.loads(json.dumps(record))
+    for key in ("exports", "relative_dates"):
+        old.pop(key)
+    for key in ("headline", "alpha", "correction"):
+        old["results"].pop(key)
+    return old
+
+
+def test_an_older_runs_json_still_renders_with_what_it_has(two_runs, tmp_path):
+    out, first, second = two_runs
+    (tmp_path / "look-1.json").write_text(json.dumps(_older(first)))
+    (tmp_path / "look-2.json").write_text(json.dumps(second))
+    (tmp_path / "bare.json").write_text(json.dumps(
+        {"name": "bare", "html": "bare.html", "status": "ok"}))
+    (tmp_path / "broken.json").write_text("{not json")
+    page = write_index(tmp_path).read_text()
+    body = page.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    assert body.count("<tr>") == 3 and "bare.html" in body
+    # the older run's headline comes from its comparisons: the same lines as the new record's
+    old_run = history.read_run(_older(first))
+    new_run = history.read_run(first)
+    assert [(h.metric, h.lift, h.low, h.high, h.verdict) for h in old_run.headlines] == [
+        (h.metric, h.lift, h.low, h.high, h.verdict) for h in new_run.headlines]
+    assert all(h.always_valid_low is None for h in old_run.headlines)
+    assert "Not shown: broken.json" in page
+    assert len(re.findall(r"data:image/png;base64,", page)) == 3
+
+
+def test_runs_over_different_data_are_separate_experiments(two_runs, tmp_path):
+    _, first, second = two_runs
+    later = json.loads(json.dumps(second))
+    later["name"], later["html"] = "next-week", "next-week.html"
+    later["data_window"]["first"] += 7 * 86_400
+    later["generated_at"] = "2999-01-01T00:00:00+00:00"
+    runs = [history.read_run(r) for r in (first, later)]
+    history._mark_shared(runs)
+    assert not any(h.shared for r in runs for h in r.headlines)
+    page = render.index_page(runs)
+    assert "separate experiments" in page and "always-valid [" not in page
+
+
+def test_a_hostile_title_in_a_run_is_text_on_the_index(tmp_path):
+    record = {"name": "x", "html": "x.html", "status": "ok", "title": "<script>alert(1)</script>",
+              "results": {"design": "users", "headline": [
+                  {"metric": "<img src=x>", "control": "a", "treatment": "b", "lift": "nan",
+                   "lift_ci_low": "-inf", "lift_ci_high": "inf", "verdict": "<b>"}]}}
+    (tmp_path / "x.json").write_text(json.dumps(record))
+    page = write_index(tmp_path).read_text()
+    assert "<script>" not in page and "&lt;script&gt;" in page and "<img src=x>" not in page
