@@ -33,11 +33,15 @@ attribute: $(VENV)/.installed $(SAMPLE)/truth.json
 	  --recommendations $(SAMPLE)/recommendations.csv \
 	  --metric-attribution $(SAMPLE)/metric_attribution.json --out build/attribution/
 
-## lab: JupyterLab on notebooks/ with the project's kernel
-lab: $(VENV)/.installed
+## lab: JupyterLab on notebooks/ with the project's kernel; prints the URL (LAB_PORT, LAB_IP to change)
+LAB_PORT ?= 8888
+LAB_IP   ?=
+$(VENV)/.installed-lab: pyproject.toml $(VENV)/.installed
 	$(BIN)/python -m pip install -q -e '.[lab]'
-	$(BIN)/python -m ipykernel install --sys-prefix --name attrkit --display-name "attrkit (.venv)"
-	$(BIN)/jupyter lab notebooks/
+	touch $@
+
+lab: $(VENV)/.installed-lab
+	$(BIN)/attrkit lab notebooks --port $(LAB_PORT) $(if $(LAB_IP),--ip $(LAB_IP))
 
 ## browser: Debian's chromium, for the tests that open rendered reports
 browser:

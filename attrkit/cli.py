@@ -170,6 +170,17 @@ def build_parser() -> argparse.ArgumentParser:
                     help="your CloudWatch namespace (AWS/ is reserved)")
     cw.add_argument("--dataset-group-arn", required=True, help="the DatasetGroupArn dimension")
 
+    lab = sub.add_parser("lab", help="JupyterLab on a folder of notebooks, with attrkit's kernel",
+                         description="Install the 'attrkit' Jupyter kernel into this "
+                         "environment and start JupyterLab on FOLDER; prints the URL (with its "
+                         "token) once the server answers. As root it passes --allow-root; in a "
+                         "container it listens on every interface (a mapped port reaches it), "
+                         "elsewhere on 127.0.0.1. Kernel traffic is encrypted (CurveZMQ).")
+    lab.add_argument("folder", nargs="?", default=".", help="folder of notebooks (default .)")
+    lab.add_argument("--port", type=_positive, default=8888, help="port (default %(default)s)")
+    lab.add_argument("--ip", help="address to listen on (default 127.0.0.1; 0.0.0.0 in a "
+                     "container)")
+
     q = sub.add_parser("params", help="list a report template's parameters",
                        description="List the parameters of a report template with their "
                        "types, defaults and help.")
@@ -247,6 +258,12 @@ def _publish(args: argparse.Namespace) -> int:
     print(f"sent {sent:,} data points to CloudWatch namespace {args.namespace} "
           f"({windows.height:,} windows in the report; points already stored are not re-sent)")
     return 0
+
+
+def _lab(args: argparse.Namespace) -> int:
+    from attrkit.reports import lab
+
+    return lab.run(args.folder, port=args.port, ip=args.ip)
 
 
 def _params(args: argparse.Namespace) -> int:
@@ -464,7 +481,7 @@ def main(argv: list[str] | None = None) -> int:
 
             aws.configure(endpoint_url=args.endpoint_url, region=args.region)
         commands = {"sample": _sample, "attribute": _attribute, "report": _report,
-                    "params": _params, "publish": _publish, "compare": _compare}
+                    "params": _params, "publish": _publish, "compare": _compare, "lab": _lab}
         return commands[args.command](args)
     except BrokenPipeError:
         _quiet_stdout()

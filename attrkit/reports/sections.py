@@ -209,6 +209,53 @@ def power_table(table: Any, windows: pl.DataFrame, exposure: pl.DataFrame | None
                                       "mde_fixed": pl.Float64, "mde_sequential": pl.Float64})
 
 
+def planted_lift(truth: Any) -> float | None:
+    """The lift the sample plants per recommendation served, from its ``truth.json``."""
+    import json
+    from pathlib import Path
+
+    data = json.loads(Path(truth).read_text()) if not isinstance(truth, dict) else truth
+    return data.get("planted", {}).get("relative_lift_clicks_per_list_B_vs_A")
+
+
+def why_not_significant(table: Any, power: pl.DataFrame, planted: float | None = None
+                        ) -> list[str]:
+    """Why a lift may not be significant on these data, in sentences, from the power table
+    (:func:`power_table`): the smallest lift each tested comparison detects with 80 % power,
+    against the planted lift when the data are the sample (``truth.json``), and what would
+    help."""
+    if not power.height:
+        return ["Nothing was tested, so there is no power to discuss: declare the design, or "
+                "give a recommendations log with USER_ID."]
+    unit = power.columns[3]
+    n = int(power[unit].min())
+    out = [f"With {n:,} {unit} in the smaller arm, the smallest lifts these data detect with 80% "
+           f"power range from {power['mde_fixed'].min():.1%} to {power['mde_fixed'].max():.1%} "
+           f"(fixed horizon), and {power['mde_sequential'].min():.1%} to "
+           f"{power['mde_sequential'].max():.1%} for the always-valid interval."]
+    where = power.filter(kind="per_recommendation")
+    if planted is not None and where.height:
+        below = where.filter(pl.col("mde_fixed") > planted)
+        out.append(
+            f"The sample plants a {planted:+.1%} lift per recommendation served on every "
+            "metric (watches follow clicks). "
+            + (f"{below.height} of the {where.height} comparisons per recommendation served "
+               f"cannot reliably see it (their detectable lift is above {planted:.1%}): "
+               + ", ".join(r["metric"] for r in below.iter_rows(named=True))
+               + "; they miss an effect of that size more often than they find it." if below.height
+               else "Every comparison per recommendation served can see it with 80% power: "
+               "one time in five an effect of that size is still missed."))
+        seen = table.frame.filter(pl.col("tested") & (pl.col("kind") == "per_recommendation"))
+        out.append("Here, per recommendation served: " + "; ".join(
+            f"{r['metric']} {r['lift']:+.1%}, "
+            + render.verdict(r["significant"], r["lift"], r["tested"], r["method"])
+            for r in seen.iter_rows(named=True)) + ".")
+    out.append(f"The correction across {_family(table)} tested comparisons raises the bar "
+               "further. A lift that is real but not significant here needs more users or more "
+               "days: the detectable lift shrinks with the square root of the sample.")
+    return out
+
+
 def results_bundle(data: dict[str, Any]) -> Any:
     """A display object carrying results for ``attrkit report`` (invisible in the HTML)."""
     from IPython.display import display
