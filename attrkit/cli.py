@@ -170,6 +170,14 @@ def build_parser() -> argparse.ArgumentParser:
                     help="your CloudWatch namespace (AWS/ is reserved)")
     cw.add_argument("--dataset-group-arn", required=True, help="the DatasetGroupArn dimension")
 
+    ix = sub.add_parser("index", help="rebuild a folder's index.html of report runs",
+                        description="Write DIR/index.html: the latest answer, each metric's "
+                        "headline lift across runs, every run's window, design, comparisons and "
+                        "warnings. Notebooks executed into DIR by papermill itself (Airflow's "
+                        "PapermillOperator) first get the HTML, JSON and comparison table that "
+                        "attrkit report writes.")
+    ix.add_argument("folder", type=Path, help="the folder of report runs")
+
     lab = sub.add_parser("lab", help="JupyterLab on a folder of notebooks, with attrkit's kernel",
                          description="Install the 'attrkit' Jupyter kernel into this "
                          "environment and start JupyterLab on FOLDER; prints the URL (with its "
@@ -257,6 +265,18 @@ def _publish(args: argparse.Namespace) -> int:
                                   dataset_group_arn=args.dataset_group_arn)
     print(f"sent {sent:,} data points to CloudWatch namespace {args.namespace} "
           f"({windows.height:,} windows in the report; points already stored are not re-sent)")
+    return 0
+
+
+def _index(args: argparse.Namespace) -> int:
+    from attrkit.errors import ConfigError
+    from attrkit.reports.run import record_notebooks, write_index
+
+    if not args.folder.is_dir():
+        raise ConfigError(f"{args.folder}: folder not found")
+    for path in record_notebooks(args.folder):
+        print(f"recorded: {one_line(str(path))}")
+    print(f"index: {one_line(str(write_index(args.folder)))}")
     return 0
 
 
@@ -481,7 +501,8 @@ def main(argv: list[str] | None = None) -> int:
 
             aws.configure(endpoint_url=args.endpoint_url, region=args.region)
         commands = {"sample": _sample, "attribute": _attribute, "report": _report,
-                    "params": _params, "publish": _publish, "compare": _compare, "lab": _lab}
+                    "params": _params, "publish": _publish, "compare": _compare, "lab": _lab,
+                    "index": _index}
         return commands[args.command](args)
     except BrokenPipeError:
         _quiet_stdout()

@@ -16,6 +16,7 @@ marks the run failed. Parameters are checked before anything runs (:mod:`attrkit
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -228,8 +229,6 @@ def run_report(
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    from attrkit import __version__
-
     path = template_path(template)
     values = resolve_parameters(path, params)
     effective = {n: p.default for n, p in parameters(path).items()} | values
@@ -264,17 +263,33 @@ def run_report(
         # A failed run is kept beside the last good one, never over it.
         if error is not None:
             stem = f"{stem}.failed"
-        nb_path, html_path, json_path = (out / f"{stem}.{ext}"
-                                         for ext in ("ipynb", "html", "json"))
+        nb_path = out / f"{stem}.ipynb"
         atomic_write_text(nb_path, nbformat.writes(notebook))
+    html_path, json_path, exports = _record(out, stem, notebook, path.stem, effective, error,
+                                            relative)
+    index = write_index(out)
+    run = ReportRun(nb_path, html_path, json_path, index, error is None, error, exports)
+    if error is not None:
+        raise ReportError(f"{path.stem}: {error}; the report with the error is at {html_path}",
+                          bad_input=bad_input)
+    return run
+
+
+def _record(out: Path, stem: str, notebook: Any, template: str, effective: dict[str, Any],
+            error: str | None, relative: dict[str, str]) -> tuple[Path, Path, tuple[Path, ...]]:
+    """Beside an executed notebook ``out/stem.ipynb``: its HTML, its JSON record and its
+    exported comparison table."""
+    from attrkit import __version__
+
+    html_path, json_path = out / f"{stem}.html", out / f"{stem}.json"
     atomic_write_text(html_path, render_html(_in_words(notebook)))
     results = _results(notebook)
     exports = _write_exports(out, stem, results.pop("comparison_ipc", None)) if error is None \
         else ()
     record = {
         "name": stem,
-        "template": path.stem,
-        "title": results.get("title") or effective.get("title") or path.stem,
+        "template": template,
+        "title": results.get("title") or effective.get("title") or template,
         "status": "ok" if error is None else "failed",
         "error": error,
         "parameters": jsonable(effective),
@@ -284,16 +299,45 @@ def run_report(
         "attrkit_version": __version__,
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "html": html_path.name,
-        "notebook": nb_path.name,
+        "notebook": f"{stem}.ipynb",
         "exports": [p.name for p in exports],
     }
     atomic_write_text(json_path, json.dumps(record, indent=2, sort_keys=True) + "\n")
-    index = write_index(out)
-    run = ReportRun(nb_path, html_path, json_path, index, error is None, error, exports)
-    if error is not None:
-        raise ReportError(f"{path.stem}: {error}; the report with the error is at {html_path}",
-                          bad_input=bad_input)
-    return run
+    return html_path, json_path, exports
+
+
+def record_notebooks(out_dir: str | os.PathLike[str]) -> list[Path]:
+    """Notebooks executed elsewhere (papermill, Airflow's ``PapermillOperator``) into
+    ``out_dir`` get what ``attrkit report`` writes beside its own: the HTML, the JSON record
+    and the comparison table. A notebook that already has its JSON is left as it is; returns
+    the JSON files written."""
+    import nbformat
+
+    out = Path(out_dir)
+    written = []
+    for nb_path in sorted(out.glob("*.ipynb")):
+        stem = nb_path.stem
+        if (nb_path.name.startswith(".") or (out / f"{stem}.json").exists()
+                or not SAFE_NAME.fullmatch(stem) or stem.lower() == "index"):
+            continue
+        try:
+            notebook = nbformat.read(str(nb_path), as_version=4)
+        except Exception as exc:  # noqa: BLE001 - whatever nbformat meets in a damaged file
+            raise ConfigError(f"{nb_path}: not a Jupyter notebook ({first_line(exc)})") from None
+        meta = notebook.metadata.get("papermill", {})
+        if not meta:
+            continue  # not an executed report: a notebook someone keeps here
+        error = next((f"{o.get('ename')}: {o.get('evalue')}" for c in notebook.cells
+                      for o in c.get("outputs", []) if o.get("output_type") == "error"), None)
+        if error is None and meta.get("exception"):
+            error = "the notebook stopped with an error"
+        template = Path(str(meta.get("input_path") or stem)).stem
+        defaults = {}
+        with contextlib.suppress(ConfigError):
+            defaults = {n: p.default for n, p in parameters(nb_path).items()}
+        effective = defaults | dict(meta.get("parameters") or {})
+        written.append(_record(out, stem, notebook, template, effective, error, {})[1])
+    return written
 
 
 EXPORTS = ("comparison.csv", "comparison.parquet")

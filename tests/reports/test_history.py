@@ -161,3 +161,36 @@ def test_a_hostile_title_in_a_run_is_text_on_the_index(tmp_path):
     (tmp_path / "x.json").write_text(json.dumps(record))
     page = write_index(tmp_path).read_text()
     assert "<script>" not in page and "&lt;script&gt;" in page and "<img src=x>" not in page
+
+
+def test_notebooks_run_by_papermill_itself_are_recorded_and_indexed(tmp_path):
+    """As Airflow's PapermillOperator leaves them: executed notebooks only."""
+    import nbformat
+    import papermill
+
+    from attrkit.cli import main
+    from attrkit.reports.run import template_path
+
+    kwargs = {"progress_bar": False, "extra_arguments": ["--IPKernelApp.log_level=ERROR"]}
+    papermill.execute_notebook(str(template_path()), str(tmp_path / "weekly-1.ipynb"),
+                               parameters={"sample_days": 2}, **kwargs)
+    with pytest.raises(papermill.PapermillExecutionError):
+        papermill.execute_notebook(str(template_path()), str(tmp_path / "weekly-2.ipynb"),
+                                   parameters={"sample_days": 2, "primary_metric": "nope"},
+                                   **kwargs)
+    nbformat.write(nbformat.v4.new_notebook(), str(tmp_path / "scratch.ipynb"))
+    assert main(["index", str(tmp_path)]) == 0
+    ok = json.loads((tmp_path / "weekly-1.json").read_text())
+    failed = json.loads((tmp_path / "weekly-2.json").read_text())
+    assert ok["status"] == "ok" and ok["template"] == "attribution_report"
+    assert ok["parameters"]["sample_days"] == 2 and ok["parameters"]["alpha"] == 0.05
+    assert ok["exports"] == ["weekly-1.comparison.csv", "weekly-1.comparison.parquet"]
+    assert pl.read_parquet(tmp_path / "weekly-1.comparison.parquet").schema == RESULT_SCHEMA
+    assert failed["status"] == "failed" and "primary_metric='nope'" in failed["error"]
+    assert not (tmp_path / "scratch.json").exists()  # not an executed report
+    page = (tmp_path / "index.html").read_text()
+    assert "weekly-1.html" in page and "weekly-2.html" in page
+    assert "failed: ConfigError: parameter primary_metric=" in page
+    before = (tmp_path / "weekly-1.json").read_bytes()
+    assert main(["index", str(tmp_path)]) == 0
+    assert (tmp_path / "weekly-1.json").read_bytes() == before  # recorded once
