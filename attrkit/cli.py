@@ -246,6 +246,9 @@ def _report(args: argparse.Namespace) -> int:
     print(f"notebook: {one_line(str(run.notebook))}")
     print(f"results: {one_line(str(run.json))}")
     print(f"index: {one_line(str(run.index))}")
+    if run.exports:
+        print("comparison: " + ", ".join(one_line(str(p)) for p in run.exports))
+    _answer(run.json)
     if args.publish:
         prefix = args.publish if args.publish.endswith("/") else args.publish + "/"
         html_url = storage.put(run.html, prefix, content_type="text/html; charset=utf-8")
@@ -254,6 +257,17 @@ def _report(args: argparse.Namespace) -> int:
         link = storage.share_link(html_url, expires=args.expires)
         print(f"share (expires in {args.expires} s): {link}")
     return 0
+
+
+def _answer(record: Path) -> None:
+    """Each metric's primary comparison, as the index shows it, one line each."""
+    import json
+
+    from attrkit.reports import history, render
+
+    run = history.read_run(json.loads(record.read_text(encoding="utf-8")))
+    for h in run.headlines:
+        print(f"answer: {one_line(render.headline_text(h, run.alpha))}")
 
 
 def _publish(args: argparse.Namespace) -> int:
@@ -426,17 +440,12 @@ def _names(text: str | None, known: list[str], option: str) -> list[str] | None:
 
 
 def _compare(args: argparse.Namespace) -> int:
+    from attrkit.attribution.windows import between
     from attrkit.comparison import alarms, compare
-    from attrkit.errors import ConfigError
-    from attrkit.reports.sections import between
 
     fail_on = alarms.parse(args.fail_on) if args.fail_on is not None else []
     windows, exposure, traffic, users, health = _compare_inputs(args)
-    try:
-        windows, exposure, users = between(windows, exposure, users, args.start or "",
-                                           args.end or "")
-    except ValueError as exc:
-        raise ConfigError(f"--start/--end: {exc}") from None
+    windows, exposure, users = between(windows, exposure, users, args.start, args.end)
     known = sorted(set(windows["source"].unique().to_list())
                    | set(users.arms if users is not None else []))
     baseline = _names(args.baseline, known, "--baseline")
@@ -480,7 +489,13 @@ def _terminal_table(table: object) -> str:
                    tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True,
                    tbl_formatting="ASCII_MARKDOWN"):
         text = str(shown) if rows else "no comparisons"
-    notes = [f"design: {table.design_text}", *(f"warning: {w}" for w in table.warnings)]
+    from attrkit.comparison.results import NO_DESIGN
+
+    design = (table.design_text if table.design is not None else
+              "not declared: window-level results assume each request was randomised on its "
+              "own, so no verdicts; pass --design requests if so, or --recommendations with a "
+              "USER_ID column for a per-user analysis")
+    notes = [f"design: {design}", *(f"warning: {w}" for w in table.warnings if w != NO_DESIGN)]
     return text + "\n" + "\n".join(one_line(n) for n in notes)
 
 

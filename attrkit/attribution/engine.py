@@ -9,6 +9,7 @@ streaming engine on one machine, is the default.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,6 +77,19 @@ class Attribution(Display):
         target is encrypted with the metric attribution's KMS key when it names one."""
         return write_report(self.windows, path, import_mode=import_mode, when=when,
                             kms_key_arn=self.metric_attribution.kms_key_arn)
+
+    def between(self, start: str | int | None = None, end: str | int | None = None
+                ) -> Attribution:
+        """The same attribution restricted to a date range: windows from ``start`` and before
+        ``end`` (ISO dates in UTC, Unix seconds, or relative: ``"-7d"``, ``"today"``), the
+        exposure alike, per-user data by whole UTC days. The health still describes every
+        row read. ``attrkit.compare(result.between("-7d", "today"))`` is the last seven whole
+        days, as ``attrkit compare --start -7d --end today`` and the report's ``start``/``end``.
+        """
+        from attrkit.attribution.windows import between
+
+        windows, exposure, users = between(self.windows, self.exposure, self.users, start, end)
+        return dataclasses.replace(self, windows=windows, exposure=exposure, users=users)
 
     def to_polars(self) -> pl.DataFrame:
         """The windowed frame."""

@@ -7,13 +7,16 @@ windows that start before it.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 import polars as pl
 
 from attrkit import defaults as D
-from attrkit.errors import ConfigError
-from attrkit.frames import to_datetime
+from attrkit.errors import ConfigError, InputError
+from attrkit.frames import to_datetime, when
 
-__all__ = ["check_window", "to_datetime", "window_start"]
+__all__ = ["between", "check_window", "to_datetime", "window_start"]
 
 
 def check_window(length: int, origin: int) -> None:
@@ -52,3 +55,47 @@ def window_start(
     t = pl.col(timestamp) if isinstance(timestamp, str) else timestamp
     # Integer floor division floors toward minus infinity, which is what negative offsets need.
     return ((t - origin) // length) * length + origin
+
+
+def between(windows: pl.DataFrame, exposure: pl.DataFrame | None, users: Any,
+            start: str | int | None = None, end: str | int | None = None
+            ) -> tuple[pl.DataFrame, pl.DataFrame | None, Any]:
+    """Windows, exposure and per-user data in a date range: windows that start from ``start``
+    (inclusive) and before ``end`` (exclusive), per-user data by whole UTC days. Each bound is
+    Unix seconds, an ISO date or date-time in UTC, or a date relative to today (``-7d``,
+    ``today``; :func:`attrkit.frames.when`); empty or None for open.
+
+    Raises:
+        ConfigError: a bound that is not a date, or ``start`` not before ``end``.
+    """
+    def bound(name: str, x: Any) -> int | None:
+        if x is None or x == "":
+            return None
+        if isinstance(x, int) and not isinstance(x, bool):
+            return x
+        try:
+            return when(str(x))
+        except ValueError as exc:
+            raise ConfigError(f"{name}={exc}") from None
+
+    lo, hi = bound("start", start), bound("end", end)
+    if lo is not None and hi is not None and lo >= hi:
+        raise ConfigError(f"start={start!r} and end={end!r}: start must be before end")
+    keep = pl.lit(True)
+    if lo is not None:
+        keep &= pl.col("timestamp") >= lo
+    if hi is not None:
+        keep &= pl.col("timestamp") < hi
+    if exposure is not None:
+        exposure = exposure.filter(keep)
+    if users is not None and (lo is not None or hi is not None):
+        users = users.between(lo, hi)
+    kept = windows.filter(keep)
+    if windows.height and not kept.height:
+        span = [f"{datetime.fromtimestamp(t, tz=UTC):%Y-%m-%d %H:%M} UTC"
+                for t in (windows["timestamp"].min(), windows["timestamp"].max())]
+        given = " ".join(f"{k}={v}" for k, v in (("start", start), ("end", end))
+                         if v is not None and v != "")
+        raise InputError(given, "no data in this date "
+                         f"range; the data's windows run from {span[0]} to {span[1]}")
+    return kept, exposure, users

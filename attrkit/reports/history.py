@@ -54,6 +54,20 @@ class Headline:
     interval is the one to read)."""
 
     @property
+    def verdict_shown(self) -> str:
+        """The verdict to read: where the run is one of several looks at one experiment, the
+        always-valid interval's (a fixed-horizon verdict, looked at every week, would find a
+        difference by chance sooner or later)."""
+        low, high, valid = self.interval
+        if not valid or low is None or high is None:
+            return self.verdict
+        if low > 0:
+            return "▲ higher (always-valid)"
+        if high < 0:
+            return "▼ lower (always-valid)"
+        return "not significant (always-valid)"
+
+    @property
     def interval(self) -> tuple[float | None, float | None, bool]:
         """The interval to show: always-valid when the run shares its experiment and has one,
         else the run's own; and whether it is the always-valid one."""
@@ -76,6 +90,8 @@ class Run:
     last_window: int | None
     design: str | None
     alpha: float = 0.05
+    asked: tuple[str, str] | None = None
+    """The date range the run's parameters asked for (``start``, ``end``), when they did."""
     headlines: list[Headline] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -140,6 +156,8 @@ def read_run(record: dict[str, Any]) -> Run:
         first_window=first if isinstance(first, int) else None,
         last_window=last if isinstance(last, int) else None,
         design=design if isinstance(design, str) or design is None else "unknown", alpha=alpha,
+        asked=((str(params.get("start") or "…"), str(params.get("end") or "…"))
+               if params.get("start") or params.get("end") else None),
         headlines=_headlines(results), warnings=warnings)
 
 
@@ -175,6 +193,13 @@ def _mark_shared(runs: list[Run]) -> None:
         for h in run.headlines:
             if run.experiment is not None:
                 h.shared = looks[(*run.experiment, h.metric, h.control, h.treatment, h.kind)] > 1
+
+
+def latest(runs: list[Run]) -> Run | None:
+    """The successful run with the newest data (then the most recently made): the answer the
+    index leads with, whatever order backfills ran in."""
+    done = [r for r in runs if r.status == "ok" and r.headlines]
+    return max(done, key=lambda r: (r.last_window or 0, r.generated_at, r.name), default=None)
 
 
 def trends(runs: list[Run]) -> dict[str, list[tuple[Run, Headline]]]:

@@ -39,12 +39,13 @@ def install_kernel() -> str:
     return install(kernel_name=KERNEL, display_name="attrkit (.venv)", prefix=sys.prefix)
 
 
-def command(folder: str, port: int, ip: str, token: str) -> list[str]:
+def command(folder: str, port: int, ip: str) -> list[str]:
     """The ``jupyter lab`` command line (what Jupyter needs where it runs)."""
+    # the token goes in the environment (JUPYTER_TOKEN), not on the command line, where
+    # anyone on the machine could read it with ps
     cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--ServerApp.ip={ip}",
            f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
-           f"--ServerApp.root_dir={folder}", f"--IdentityProvider.token={token}",
-           "--KernelManager.transport_encryption=auto"]
+           f"--ServerApp.root_dir={folder}", "--KernelManager.transport_encryption=auto"]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")  # Jupyter refuses root without it; containers run as root
     return cmd
@@ -71,7 +72,7 @@ def run(folder: str = "notebooks", port: int = 8888, ip: str | None = None,
     install_kernel()
     ip = ip or ("0.0.0.0" if in_container() else "127.0.0.1")  # noqa: S104 - a container's port
     token = token or secrets.token_hex(24)
-    server = subprocess.Popen(command(folder, port, ip, token))
+    server = subprocess.Popen(command(folder, port, ip), env=os.environ | {"JUPYTER_TOKEN": token})
     host = "127.0.0.1" if ip in ("0.0.0.0", "::") else ip  # noqa: S104
     status = f"http://{host}:{port}/api/status?token={token}"
     deadline = time.monotonic() + wait

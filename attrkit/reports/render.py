@@ -218,11 +218,12 @@ def headline_text(h: Any, alpha: float) -> str:
     low, high, valid = h.interval
     if valid:
         text += f"; always-valid {_interval(low, high)}"
-    return text + f") {h.verdict}".rstrip()
+    return text + f") {h.verdict_shown}".rstrip()
 
 
 def _run_row(run: Any) -> str:
-    window = f"{run.window[0]} to {run.window[1]}" if run.window else DASH
+    window = (f"{run.window[0]} to {run.window[1]}" if run.window else
+              f"asked: {run.asked[0]} to {run.asked[1]}" if run.asked else DASH)
     comps = "".join(f"<li>{esc(headline_text(h, run.alpha))}</li>" for h in run.headlines)
     warns = "".join(f"<li>{esc(w)}</li>" for w in run.warnings)
     return (f"<tr><td>{_run_link(run)}<br><small>{esc(run.name)}</small></td>"
@@ -257,16 +258,20 @@ def index_page(records: Sequence[Any], charts: dict[str, bytes] | None = None,
 
     ``records`` are :class:`~attrkit.reports.history.Run` (or run JSON records, read as such);
     ``charts`` PNG bytes per metric. Static, no script, nothing fetched (:data:`CSP`)."""
+    from attrkit.reports.history import latest as newest
     from attrkit.reports.history import read_run
 
     runs = [read_run(r) if isinstance(r, dict) else r for r in records]
-    latest = next((r for r in runs if r.status == "ok" and r.headlines), None)
+    latest = newest(runs)
     lead = ""
+    if runs and runs[0].status != "ok":
+        lead += (f"<p><b>The most recent run failed:</b> {_run_link(runs[0])} "
+                 f"({esc(runs[0].generated_at)}): {esc('; '.join(runs[0].warnings[:1]))}</p>")
     if latest is not None:
         span = f", data {latest.window[0]} to {latest.window[1]}" if latest.window else ""
-        lead = (f"<p><b>Latest ({_run_link(latest)}{esc(span)}):</b></p><ul>"
-                + "".join(f"<li>{esc(headline_text(h, latest.alpha))}</li>"
-                          for h in latest.headlines) + "</ul>")
+        lead += (f"<p><b>Latest ({_run_link(latest)}{esc(span)}):</b></p><ul>"
+                 + "".join(f"<li>{esc(headline_text(h, latest.alpha))}</li>"
+                           for h in latest.headlines) + "</ul>")
     note = _looks_note(runs)
     trend = ""
     if charts or note:

@@ -22,7 +22,7 @@ import os
 import re
 import tempfile
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -149,6 +149,8 @@ def coerce_parameter(param: Parameter, value: Any) -> Any:
         except (TypeError, ValueError):
             raise bad from None
     if kind == "str":
+        if isinstance(value, datetime | date):  # YAML reads an unquoted 2026-11-02 as a date
+            return value.isoformat()
         if isinstance(value, bool | int | float) and not isinstance(value, str):
             return str(value)
         if not isinstance(value, str):
@@ -252,9 +254,10 @@ def run_report(
             papermill.execute_notebook(
                 str(path), str(tmp_nb), parameters=values, kernel_name=kernel,
                 progress_bar=progress, language="python",
-                # The kernel's own log (its warning that local TCP is unencrypted) is not
-                # the user's business; errors in cells reach the notebook as before.
-                extra_arguments=["--IPKernelApp.log_level=ERROR"],
+                # The kernel's own log (its warning that local TCP is unencrypted, the
+                # interrupt it logs when stopped after a failed cell) is not the user's
+                # business; errors in cells reach the notebook, a dead kernel papermill.
+                extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
             )
         except PapermillExecutionError as exc:
             error = f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}"

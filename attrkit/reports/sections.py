@@ -137,20 +137,12 @@ def epoch(text: str) -> int:
 
 def between(windows: pl.DataFrame, exposure: pl.DataFrame | None, users: Any,
             start: str = "", end: str = "") -> tuple[pl.DataFrame, pl.DataFrame | None, Any]:
-    """The report's date range: windows and exposure from ``start`` (inclusive) to ``end``
-    (exclusive), ISO date-times in UTC or dates relative to today (``-7d``, ``today``), empty
-    for open; per-user data by whole UTC days."""
-    lo, hi = (epoch(start) if start else None), (epoch(end) if end else None)
-    keep = pl.lit(True)
-    if lo is not None:
-        keep &= pl.col("timestamp") >= lo
-    if hi is not None:
-        keep &= pl.col("timestamp") < hi
-    if exposure is not None:
-        exposure = exposure.filter(keep)
-    if users is not None and (lo is not None or hi is not None):
-        users = users.between(lo, hi)
-    return windows.filter(keep), exposure, users
+    """The report's date range (:func:`attrkit.attribution.windows.between`): windows and
+    exposure from ``start`` (inclusive) to ``end`` (exclusive), ISO date-times in UTC or dates
+    relative to today (``-7d``, ``today``), empty for open; per-user data by whole UTC days."""
+    from attrkit.attribution.windows import between as in_range
+
+    return in_range(windows, exposure, users, start or None, end or None)
 
 
 def monitored(table: Any, metric: str | None = None) -> dict[str, Any] | None:
@@ -251,8 +243,12 @@ def why_not_significant(table: Any, power: pl.DataFrame, planted: float | None =
             + render.verdict(r["significant"], r["lift"], r["tested"], r["method"])
             for r in seen.iter_rows(named=True)) + ".")
     out.append(f"The correction across {_family(table)} tested comparisons raises the bar "
-               "further. A lift that is real but not significant here needs more users or more "
-               "days: the detectable lift shrinks with the square root of the sample.")
+               "further.")
+    missed = table.frame.filter(pl.col("tested") & ~pl.col("significant").fill_null(False))
+    if missed.height:
+        out.append(f"{missed.height} tested comparison(s) are not significant: a lift that is "
+                   "real but not significant here needs more users or more days (the "
+                   "detectable lift shrinks with the square root of the sample).")
     return out
 
 
@@ -287,6 +283,12 @@ def health_section(health: Any, window: dict[str, Any]) -> Html:
             "quarantined rows) is not available."]) + render.key_values(
             [("missing windows", window["missing_windows"])])
     h = health
+    scope = []
+    if (window.get("first") is not None and h.first_window is not None
+            and (window["first"], window["last"]) != (h.first_window, h.last_window)):
+        scope = [f"These counts cover every row read, windows from {_utc(h.first_window)} to "
+                 f"{_utc(h.last_window)}; the comparisons cover {window['first_utc']} to "
+                 f"{window['last_utc']} (start and end)."]
     rows = [
         ("events used", f"{h.events_used:,}"),
         ("unattributed share (SOURCE_NAME_UNDEFINED)", f"{h.unattributed_share:.1%}"),
@@ -300,7 +302,7 @@ def health_section(health: Any, window: dict[str, Any]) -> Html:
     ]
     rows += [(f"{name}: events not summed", f"{m.not_summed:,} ({m.items_not_found:,} items "
               "not found)") for name, m in h.metrics.items() if m.not_summed]
-    return out + render.key_values(rows) + render.bullets(h.warnings)
+    return out + render.paragraphs(scope) + render.key_values(rows) + render.bullets(h.warnings)
 
 
 def metrics_intro() -> Html:
@@ -599,7 +601,6 @@ def summary(title: str, data: ReportData, table: Any, window: dict[str, Any],
             p: dict[str, Any]) -> Html:
     """The report's opening: the question, the data, the answer for the primary metric, the
     design and what the data says about it, and the caveats."""
-    from pathlib import Path
 
     if data.origin == "sample":
         about = (f"the bundled synthetic sample (seed {p.get('seed', 0)}, "
@@ -609,7 +610,7 @@ def summary(title: str, data: ReportData, table: Any, window: dict[str, Any],
         about = ("a Personalize metric-attribution report: totals per 15-minute window and "
                  "source, with no users and no recommendations served.")
     else:
-        about = "; ".join(f"{k} {Path(v).name}" for k, v in data.inputs.items()) + "."
+        about = "; ".join(f"{k} {v}" for k, v in data.inputs.items()) + "."
     span = (f"{window.get('first_utc', '–')} to {window.get('last_utc', '–')} "
             f"({window['windows']:,} windows).")
     top = monitored(table, data.primary_metric)

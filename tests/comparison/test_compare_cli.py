@@ -166,6 +166,11 @@ def test_relative_dates_at_a_pinned_clock(capsys, monkeypatch, week, attributed)
     api = attrkit.compare(w, exposure=e, users=u, traffic=attributed.traffic,
                           baseline=RECOMMENDER_A).frame
     assert_frame_equal(_csv(out), api, check_exact=True)
+    # the API's own date range, in the same words
+    in_range = attributed.between("-3d", "today")
+    assert in_range.health is attributed.health
+    assert_frame_equal(attrkit.compare(in_range, baseline=RECOMMENDER_A).frame, api,
+                       check_exact=True)
     assert w["timestamp"].min() == when("2026-01-06") and w["timestamp"].max() < when("today")
     # the report's parameters take the same dates
     from attrkit.reports.checks import check_attribution_report
@@ -199,7 +204,10 @@ def test_a_bad_pinned_today_is_named(monkeypatch):
     (["--interactions", "e.csv"], "--metric-attribution: required with --interactions"),
     (["--report", "{r}", "--dedupe"], "--dedupe: applies to --interactions"),
     (["--report", "{r}", "--fail-on", "srm,nope"], "unknown alarm 'nope'"),
-    (["--report", "{r}", "--start", "last monday"], "--start/--end: 'last monday': not a date"),
+    (["--report", "{r}", "--start", "last monday"], "start='last monday': not a date"),
+    (["--report", "{r}", "--start", "2030-01-01"], "start=2030-01-01: no data in this date range; "
+     "the data's windows run from 2026-01-05 00:00 UTC to"),
+    (["--report", "{r}", "--start", "-1d", "--end", "-3d"], "start must be before end"),
     (["--report", "{r}", "--baseline", "nobody"], "--baseline='nobody': no such source"),
     (["--report", "{r}", "--metrics", "likes"], "'LIKES' is not in the windows"),
 ])

@@ -55,6 +55,7 @@ def test_the_sample_fallback_explains_a_planted_effect_with_the_power_table(tmp_
     assert "No INTERACTIONS path set: the bundled sample" in text
     assert "The sample plants a +8.0% lift per recommendation served" in text
     assert "Here, per recommendation served: CLICKS " in text
+    assert "Answer: because-you-watched drove" in text or "Answer: No " in text
 
 
 def test_a_wrong_path_fails_with_the_files_name(tmp_path, small_sample):

@@ -29,7 +29,13 @@ def _report(out, name, *params):
                            "--name", name, "-p", "sample_days", "3", *params],
                           capture_output=True, text=True, timeout=600, env=env)
     assert done.returncode == 0, done.stderr
-    return json.loads((out / f"{name}.json").read_text())
+    record = json.loads((out / f"{name}.json").read_text())
+    # the terminal says where the table went and what the answer is, as the index does
+    assert f"comparison: {out / name}.comparison.csv, {out / name}.comparison.parquet" \
+        in done.stdout
+    assert done.stdout.count("\nanswer: ") == len(record["results"]["headline"])
+    assert "answer: CLICKS per user, because-you-watched vs top-picks: +" in done.stdout
+    return record
 
 
 @pytest.fixture(scope="module")
@@ -91,6 +97,8 @@ def test_two_runs_give_two_rows_and_a_trend_chart_per_metric(two_runs):
         assert f"{h['metric']} per user, because-you-watched vs top-picks: {lift} (95% CI" in body
     # both runs start at the same window with the same design: one experiment, looked at twice
     assert "always-valid [" in body and "are looks at one experiment (look-2, look-1)" in page
+    # the verdict read off a shared experiment is the always-valid interval's
+    assert "(always-valid)" in body and "▲ higher<" not in body
     assert "<script" not in page.lower() and f'content="{render.CSP}"' in page
     assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", page, re.I)
 
@@ -194,3 +202,50 @@ def test_notebooks_run_by_papermill_itself_are_recorded_and_indexed(tmp_path):
     before = (tmp_path / "weekly-1.json").read_bytes()
     assert main(["index", str(tmp_path)]) == 0
     assert (tmp_path / "weekly-1.json").read_bytes() == before  # recorded once
+
+
+def test_the_index_leads_with_the_newest_data_and_says_when_the_last_run_failed(two_runs):
+    _, first, second = two_runs
+    backfill = json.loads(json.dumps(first))  # older data, made last (a backfill)
+    backfill["name"], backfill["html"] = "backfill", "backfill.html"
+    backfill["generated_at"] = "2999-01-01T00:00:00+00:00"
+    runs = [history.read_run(r) for r in (backfill, second)]
+    runs.sort(key=lambda r: r.generated_at, reverse=True)
+    assert history.latest(runs).name == "look-2"
+    page = render.index_page(runs)
+    assert "<b>Latest (<a href='look-2.html'>" in page
+    failed = {"name": "broke", "html": "broke.html", "status": "failed",
+              "generated_at": "3000-01-01T00:00:00+00:00", "error": "cell 3: InputError: x",
+              "parameters": {"start": "2026-12-07T00:00:00Z", "end": "2026-12-14T00:00:00Z"}}
+    page = render.index_page([history.read_run(failed), *runs])
+    assert "The most recent run failed:</b> <a href='broke.html'>" in page
+    assert "asked: 2026-12-07T00:00:00Z to 2026-12-14T00:00:00Z" in page
+
+
+def test_a_report_says_when_its_health_covers_more_than_its_dates(two_runs):
+    out, _, _ = two_runs
+    narrow = (out / "look-1.html").read_text()  # two of the three days
+    assert ("These counts cover every row read, windows from 2026-01-05 00:00 UTC to "
+            "2026-01-08 00:00 UTC; the comparisons cover 2026-01-05 00:00 UTC to 2026-01-06 "
+            "23:45 UTC") in narrow
+    # look-2 compares every window read: nothing to say
+    assert "These counts cover every row read" not in (out / "look-2.html").read_text()
+
+
+def test_a_date_range_without_data_is_bad_input_naming_the_data_span(tmp_path):
+    from attrkit.errors import InputError
+    from attrkit.reports.sections import load_data
+
+    with pytest.raises(InputError, match=r"start=2030-01-01 end=2030-01-08: no data in this date "
+                       r"range; the data's windows run from 2026-01-05 00:00 UTC to "):
+        load_data({"sample_days": 1, "start": "2030-01-01", "end": "2030-01-08"})
+
+
+def test_unquoted_dates_in_a_parameters_file_are_dates(tmp_path):
+    from attrkit.cli import read_params
+    from attrkit.reports.run import resolve_parameters, template_path
+
+    path = tmp_path / "p.yaml"
+    path.write_text("start: 2026-11-02\nend: 2026-11-09T06:00:00\n")
+    values = resolve_parameters(template_path(), read_params(path))
+    assert values == {"start": "2026-11-02", "end": "2026-11-09T06:00:00"}

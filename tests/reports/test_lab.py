@@ -93,6 +93,12 @@ def test_make_lab_answers_on_its_port_with_the_projects_kernel():
         import attrkit
 
         assert printed.split() == [attrkit.__version__, sys.prefix]
+        # the token is not on any command line, where ps would show it
+        for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+            try:
+                assert token.encode() not in cmdline.read_bytes()
+            except (FileNotFoundError, PermissionError, ProcessLookupError):
+                pass
         # a request without the token is refused
         with pytest.raises(urllib.error.HTTPError):
             urllib.request.urlopen(f"{api}/kernels", timeout=30)
