@@ -20,6 +20,7 @@ from pathlib import Path
 from attrkit import defaults as D
 from attrkit.comparison.alarms import ALARMS
 from attrkit.errors import explain, first_line, one_line
+from attrkit.stats.multiple import CORRECTIONS
 
 
 class _Parser(argparse.ArgumentParser):
@@ -40,6 +41,16 @@ def _positive(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def _share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be between 0 and 1")
     return value
 
 
@@ -139,9 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--design", choices=("users", "requests", "observational"),
                    help="how sources were assigned (default users when the log has USER_ID, "
                    "else undeclared: window-level results without verdicts)")
-    c.add_argument("--alpha", type=float, default=D.ALPHA,
-                   help="significance level (default %(default)s)")
-    c.add_argument("--correction", default=D.CORRECTION,
+    c.add_argument("--alpha", type=_share, default=D.ALPHA,
+                   help="significance level, between 0 and 1 (default %(default)s)")
+    c.add_argument("--correction", default=D.CORRECTION, choices=CORRECTIONS,
                    help="p-value adjustment across the tested comparisons (default %(default)s)")
     c.add_argument("--start", help="first window compared: ISO date-time in UTC "
                    "(2026-11-23) or relative (-7d: midnight UTC seven days before today)")
@@ -150,9 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--format", choices=("table", "csv", "json"), default="table",
                    help="table: for a terminal (default); csv, json: compare(...).frame's "
                    "columns on stdout (JSON: a list of rows, NaN and infinities as null)")
-    c.add_argument("--fail-on", metavar="ALARMS",
-                   help="comma-separated alarms that end the run with their exit code: "
-                   + ", ".join(ALARMS))
+    c.add_argument("--fail-on", metavar="ALARMS", action="append",
+                   help="comma-separated alarms that end the run with their exit code "
+                   "(repeatable): " + ", ".join(ALARMS))
     c.add_argument("--max-unattributed", type=float, default=D.MAX_UNATTRIBUTED_SHARE,
                    help="the unattributed alarm's (and warning's) threshold: share of the first "
                    "metric with no source (default %(default)s)")
@@ -288,8 +299,11 @@ def _index(args: argparse.Namespace) -> int:
 
     if not args.folder.is_dir():
         raise ConfigError(f"{args.folder}: folder not found")
-    for path in record_notebooks(args.folder):
+    written, skipped = record_notebooks(args.folder)
+    for path in written:
         print(f"recorded: {one_line(str(path))}")
+    for line in skipped:
+        print(f"not recorded: {one_line(line)}")
     print(f"index: {one_line(str(write_index(args.folder)))}")
     return 0
 
@@ -408,7 +422,8 @@ def _compare_inputs(args: argparse.Namespace) -> tuple:
 
     if bool(args.report) == bool(args.interactions):
         raise ConfigError("compare: give --report (a report CSV, folder or S3 prefix) or "
-                          "--interactions with --metric-attribution, not both")
+                          "--interactions with --metric-attribution" + (
+                              ", not both" if args.report else ""))
     if args.report:
         for name, default in ATTRIBUTE_ONLY.items():
             if getattr(args, name) != default:
@@ -442,26 +457,38 @@ def _names(text: str | None, known: list[str], option: str) -> list[str] | None:
 def _compare(args: argparse.Namespace) -> int:
     from attrkit.attribution.windows import between
     from attrkit.comparison import alarms, compare
+    from attrkit.errors import AttrkitError
 
-    fail_on = alarms.parse(args.fail_on) if args.fail_on is not None else []
+    fail_on = alarms.parse(",".join(args.fail_on)) if args.fail_on is not None else []
     windows, exposure, traffic, users, health = _compare_inputs(args)
     windows, exposure, users = between(windows, exposure, users, args.start, args.end)
     known = sorted(set(windows["source"].unique().to_list())
                    | set(users.arms if users is not None else []))
     baseline = _names(args.baseline, known, "--baseline")
-    table = compare(windows, exposure=exposure, traffic=traffic, users=users,
-                    baseline=baseline[0] if baseline else None,
-                    sources=_names(args.sources, known, "--sources"),
-                    metrics=[m.strip() for m in args.metrics.split(",") if m.strip()]
-                    if args.metrics else None, design=args.design, alpha=args.alpha,
-                    correction=args.correction, max_unattributed=args.max_unattributed)
-    if args.format == "csv":
-        sys.stdout.write(table.frame.write_csv())
-    elif args.format == "json":
-        sys.stdout.write(table.frame.write_json() + "\n")
+    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
+    try:
+        table = compare(windows, exposure=exposure, traffic=traffic, users=users,
+                        baseline=baseline[0] if baseline else None,
+                        sources=_names(args.sources, known, "--sources"), metrics=metrics,
+                        design=args.design, alpha=args.alpha, correction=args.correction,
+                        max_unattributed=args.max_unattributed)
+    except AttrkitError as exc:
+        # what can still be checked without a comparison (the share of events with no source,
+        # the rows' health) is, so that an alarm is not hidden behind the error it explains
+        found = alarms.evaluate(fail_on, None, health, args.max_unattributed, windows=windows,
+                                metrics=metrics, why=str(exc))
+        if not alarms.exit_code(found):
+            raise
+        print(f"attrkit: error: {one_line(str(exc))}", file=sys.stderr)
     else:
-        print(_terminal_table(table))
-    found = alarms.evaluate(fail_on, table, health, args.max_unattributed)
+        if args.format == "csv":
+            sys.stdout.write(table.frame.write_csv())
+        elif args.format == "json":
+            sys.stdout.write(table.frame.write_json() + "\n")
+        else:
+            print(_terminal_table(table))
+        found = alarms.evaluate(fail_on, table, health, args.max_unattributed,
+                                baseline=baseline[0] if baseline else None)
     for alarm in found:
         print(f"attrkit: alarm {one_line(alarm.line())}", file=sys.stderr)
     return alarms.exit_code(found)
@@ -476,9 +503,13 @@ def _terminal_table(table: object) -> str:
     from attrkit.reports import render
 
     f, g = render.formatter("+.1%"), render.formatter(".3g")
+    names = set(table.frame["control"].to_list()) | set(table.frame["treatment"].to_list())
+    short = {n: short_label(n) for n in names}
+    if len(set(short.values())) < len(names):  # two sources that look alike: their full names
+        short = {n: one_line(n, 200) for n in names}
     rows = [{
         "metric": r["metric"], "compares": (r["kind"] or "").replace("_", " "),
-        "treatment vs control": f"{short_label(r['treatment'])} vs {short_label(r['control'])}",
+        "treatment vs control": f"{short[r['treatment']]} vs {short[r['control']]}",
         "lift": f(r["lift"]), f"{1 - table.alpha:.0%} CI": f"[{f(r['lift_ci_low'])}, "
         f"{f(r['lift_ci_high'])}]", "p": g(r["p_value"]), "p adjusted": g(r["p_adjusted"]),
         "verdict": render.verdict(r["significant"], r["lift"], r["tested"], r["method"]),

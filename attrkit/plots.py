@@ -35,7 +35,7 @@ THEME = {
     "grid.color": "#e4e4e4", "grid.linewidth": 0.8, "axes.titlesize": 12,
     "axes.titleweight": "bold", "axes.labelsize": 10, "legend.fontsize": 8,
     "legend.frameon": False, "font.family": "DejaVu Sans", "svg.fonttype": "none",
-    "text.usetex": False,
+    "text.usetex": False, "text.parse_math": False,  # a label with $...$ is text, not maths
 }
 
 

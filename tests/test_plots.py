@@ -118,3 +118,14 @@ def test_the_monitor_axis_always_holds_zero():
         to_datetime(pl.col("timestamp")).alias("window_start"))
     low, high = plots.plot_monitor(frame).get_ylim()
     assert low < 0 < high
+
+
+@pytest.mark.parametrize("label", ["deals$^{$", "$5 off and $10 off", "$\\frac{1}{0}$"])
+def test_dollar_signs_in_labels_are_text_not_maths(label):
+    w = _windows(1, ["a", label])
+    ax = plots.plot_metric(w, "clicks")
+    assert plots.short_label(label) in [t.get_text() for t in ax.get_legend().get_texts()]
+    assert plots.png(ax)[:4] == b"\x89PNG"  # drawn: mathtext would raise on the first
+    runs = pl.DataFrame({"run": [label, "w2"], "pair": [f"{label} vs a"] * 2, "lift": [0.1, 0.2],
+                         "low": [0.0, 0.1], "high": [0.2, None], "always_valid": [True, False]})
+    assert plots.png(plots.plot_runs(runs, label))[:4] == b"\x89PNG"

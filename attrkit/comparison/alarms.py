@@ -71,13 +71,21 @@ def _health(name: str, health: Any, count: Any, what: str) -> tuple[str, str]:
 
 
 def evaluate(names: list[str], table: Any, health: Any = None,
-             max_unattributed: float = D.MAX_UNATTRIBUTED_SHARE) -> list[Alarm]:
+             max_unattributed: float = D.MAX_UNATTRIBUTED_SHARE, *, baseline: str | None = None,
+             windows: pl.DataFrame | None = None, metrics: list[str] | None = None,
+             why: str = "") -> list[Alarm]:
     """The alarms ``names`` on a comparison (:class:`~attrkit.ComparisonTable`) and the health
-    of the data behind it (None for a report read back, which has none)."""
+    of the data behind it (None for a report read back, which has none).
+
+    Without a comparison (``table`` None, ``why`` says why), the share with no source is read
+    from ``windows`` (its first metric, or of ``metrics``), and the comparison's alarms are not
+    computable. ``regression`` needs the ``baseline`` the comparison was made against."""
     out = []
     for name in names:
         code = ALARMS[name][0]
-        if name == "srm":
+        if name in ("srm", "regression") and table is None:
+            status, detail = "not computable", f"no comparison: {why}"
+        elif name == "srm":
             srm = table.srm
             status, detail = (
                 ("not computable", "no users, recommendations served or planned split are "
@@ -85,13 +93,7 @@ def evaluate(names: list[str], table: Any, health: Any = None,
                 ("fired" if srm.mismatch else "clear",
                  f"p = {srm.p_value:.3g} (threshold {srm.threshold:g})"))
         elif name == "unattributed":
-            share, limit = table.unattributed_share, max_unattributed
-            if share is None:
-                status, detail = "not computable", "no metric to measure it on"
-            else:
-                metric = table.frame["metric"][0] if table.frame.height else "the metric"
-                status = "fired" if share > limit else "clear"
-                detail = f"{share:.1%} of {metric} has no source (threshold {limit:.1%})"
+            status, detail = _unattributed(table, windows, metrics, max_unattributed)
         elif name == "bad-rows":
             status, detail = _health(name, health, lambda h: sum(h.quarantined.values()),
                                      "rows set aside")
@@ -102,15 +104,40 @@ def evaluate(names: list[str], table: Any, health: Any = None,
             status, detail = _health(name, health, lambda h: h.unresolved_events,
                                      "events with an unknown recommendation ID")
         else:
-            status, detail = _regression(table)
+            status, detail = _regression(table, baseline)
         out.append(Alarm(name, code, status, detail))
     return out
 
 
-def _regression(table: Any) -> tuple[str, str]:
-    tested = table.frame.filter(pl.col("tested") & pl.col("significant").is_not_null())
+def _unattributed(table: Any, windows: pl.DataFrame | None, metrics: list[str] | None,
+                  limit: float) -> tuple[str, str]:
+    if table is not None:
+        share = table.unattributed_share
+        metric = table.frame["metric"][0] if table.frame.height else "the metric"
+    else:
+        known = sorted(windows["metric_name"].unique().to_list()) if windows is not None else []
+        chosen = [m.upper() for m in metrics or known if m.upper() in known]
+        if not chosen:
+            return "not computable", "no metric to measure it on"
+        metric = chosen[0]
+        w = windows.filter(metric_name=metric)
+        total = w["value"].sum()
+        share = w.filter(source=D.UNDEFINED_SOURCE)["value"].sum() / total if total else 0.0
+    if share is None:
+        return "not computable", "no metric to measure it on"
+    return ("fired" if share > limit else "clear",
+            f"{share:.1%} of {metric} has no source (threshold {limit:.1%})")
+
+
+def _regression(table: Any, baseline: str | None) -> tuple[str, str]:
+    if baseline is None:
+        return "not computable", ("no baseline: name the control with --baseline (without one, "
+                                  "every pair is compared and none is the control)")
+    tested = table.frame.filter(pl.col("tested") & pl.col("significant").is_not_null()
+                                & (pl.col("control") == baseline))
     if not tested.height:
-        return "not computable", "no comparison was tested with a verdict (declare the design)"
+        return "not computable", ("no comparison against the baseline has a verdict (the design "
+                                  "is undeclared or observational, or too few users or windows)")
     worse = tested.filter(pl.col("significant") & (pl.col("lift") < 0))
     if not worse.height:
         return "clear", f"none of {tested.height} tested comparisons is significantly lower"

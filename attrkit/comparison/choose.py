@@ -221,7 +221,7 @@ def compare(
     if not all_metrics:
         raise InputError("the windows", "no events to compare: no event matched a metric's "
                          "event type" + (" from start on" if start else ""))
-    chosen = [m.upper() for m in metrics] if metrics else all_metrics
+    chosen = list(dict.fromkeys(m.upper() for m in metrics)) if metrics else all_metrics
     unknown = sorted(set(chosen) - set(all_metrics))
     if unknown:
         raise ConfigError(f"metrics: {unknown[0]!r} is not in the windows; metrics are "
@@ -229,7 +229,8 @@ def compare(
     present = w["source"].unique().sort().to_list()
     if design == "users":
         present = sorted(set(present) | set(users.arms))
-    src = sources or [s for s in present if s != D.UNDEFINED_SOURCE]
+    src = (list(dict.fromkeys(sources)) if sources
+           else [s for s in present if s != D.UNDEFINED_SOURCE])
     for s in [*src, *([baseline] if baseline else []), *(x for pair in volume or [] for x in pair)]:
         if s not in present:
             raise ConfigError(f"source {s!r}: not in the windows; sources are "

@@ -24,15 +24,33 @@ MAX_CHARTED = 52
 """The most recent runs drawn in a trend chart (a year of weekly runs); the table lists all."""
 
 
+MAX_LIFT = 1e6
+"""A lift (or bound) beyond this many times the control is not a number a run can have."""
+MAX_BYTES = 16 << 20
+"""A run's JSON larger than this (16 MiB) is not read (a run's record is a few kilobytes)."""
+
+
 def number(x: Any) -> float | None:
-    """A number from a run's JSON (``"nan"`` and ``"inf"`` as JSON writes them), else None."""
+    """A number from a run's JSON (``"nan"`` and ``"inf"`` as JSON writes them), else None;
+    finite values beyond :data:`MAX_LIFT` are None too."""
     if isinstance(x, bool) or x is None:
         return None
-    if isinstance(x, int | float):
-        return float(x)
-    if isinstance(x, str) and x in ("nan", "inf", "-inf"):
-        return float(x)
-    return None
+    if isinstance(x, int | float) or isinstance(x, str) and x in ("nan", "inf", "-inf"):
+        x = float(x)
+    else:
+        return None
+    return x if not math.isfinite(x) or abs(x) <= MAX_LIFT else None
+
+
+def _text(x: Any) -> str:
+    return x if isinstance(x, str) else "" if x is None else json.dumps(x)[:200]
+
+
+def _seconds(x: Any) -> int | None:
+    from attrkit import defaults as D
+
+    ok = isinstance(x, int) and not isinstance(x, bool) and abs(x) < D.MAX_PLAUSIBLE_SECONDS
+    return x if ok else None
 
 
 @dataclass
@@ -112,7 +130,9 @@ def _headlines(results: dict[str, Any]) -> list[Headline]:
     rows = results.get("headline")
     if not isinstance(rows, list):
         rows, seen = [], set()
-        comps = [c for c in results.get("comparisons") or [] if isinstance(c, dict)]
+        found = results.get("comparisons")
+        comps = [c for c in (found if isinstance(found, list) else [])
+                 if isinstance(c, dict) and isinstance(c.get("metric"), str)]
         for tested in (True, False):
             for c in comps:
                 lift = number(c.get("lift"))
@@ -128,35 +148,39 @@ def _headlines(results: dict[str, Any]) -> list[Headline]:
         if not isinstance(r, dict) or not isinstance(r.get("metric"), str):
             continue
         out.append(Headline(
-            r["metric"], str(r.get("control", "")), str(r.get("treatment", "")),
-            str(r.get("kind") or ""), number(r.get("lift")), number(r.get("lift_ci_low")),
-            number(r.get("lift_ci_high")), str(r.get("verdict") or ""),
+            r["metric"], _text(r.get("control")), _text(r.get("treatment")),
+            _text(r.get("kind")), number(r.get("lift")), number(r.get("lift_ci_low")),
+            number(r.get("lift_ci_high")), _text(r.get("verdict")),
             number(r.get("always_valid_low")), number(r.get("always_valid_high"))))
     return out
 
 
 def read_run(record: dict[str, Any]) -> Run:
-    """A run from its JSON record, whatever version of attrkit wrote it."""
-    results = record.get("results") if isinstance(record.get("results"), dict) else {}
-    window = record.get("data_window") if isinstance(record.get("data_window"), dict) else {}
-    span = ((str(window.get("first_utc")), str(window.get("last_utc")))
+    """A run from its JSON record, whatever version of attrkit wrote it (or whoever edited it:
+    a field of the wrong type is read as missing)."""
+    def mapping(x: Any) -> dict[str, Any]:
+        return x if isinstance(x, dict) else {}
+
+    results, window = mapping(record.get("results")), mapping(record.get("data_window"))
+    params = mapping(record.get("parameters"))
+    span = ((_text(window.get("first_utc")), _text(window.get("last_utc")))
             if window.get("first_utc") else None)
-    first, last = window.get("first"), window.get("last")
-    warnings = [str(w) for w in results.get("warnings") or [] if w]
+    found = results.get("warnings")
+    warnings = ([found] if isinstance(found, str) else
+                [_text(w) for w in found if w] if isinstance(found, list) else [])
     if record.get("status") != "ok" and record.get("error"):
-        warnings.insert(0, f"failed: {record['error']}")
+        warnings.insert(0, f"failed: {_text(record['error'])}")
     design = results.get("design") if "design" in results else "unknown"
-    params = record.get("parameters") if isinstance(record.get("parameters"), dict) else {}
     alpha = number(results.get("alpha", params.get("alpha")))
     alpha = alpha if alpha is not None and 0 < alpha < 1 else 0.05
     return Run(
-        name=str(record.get("name", "")), title=str(record.get("title") or record.get("name", "")),
-        html=str(record.get("html", "")), status=str(record.get("status", "")),
-        generated_at=str(record.get("generated_at", "")), window=span,
-        first_window=first if isinstance(first, int) else None,
-        last_window=last if isinstance(last, int) else None,
+        name=_text(record.get("name")),
+        title=_text(record.get("title") or record.get("name")),
+        html=_text(record.get("html")), status=_text(record.get("status")),
+        generated_at=_text(record.get("generated_at")), window=span,
+        first_window=_seconds(window.get("first")), last_window=_seconds(window.get("last")),
         design=design if isinstance(design, str) or design is None else "unknown", alpha=alpha,
-        asked=((str(params.get("start") or "…"), str(params.get("end") or "…"))
+        asked=((_text(params.get("start")) or "…", _text(params.get("end")) or "…")
                if params.get("start") or params.get("end") else None),
         headlines=_headlines(results), warnings=warnings)
 
@@ -164,16 +188,23 @@ def read_run(record: dict[str, Any]) -> Run:
 def read_runs(folder: str | Path) -> tuple[list[Run], list[str]]:
     """Every run recorded in ``folder``, newest first, and the JSON files that could not be
     read as runs (named on the index, never dropped silently)."""
+    from attrkit.errors import has_surrogate
+
     runs, skipped = [], []
     for p in sorted(Path(folder).glob("*.json")):
         if p.name.startswith("."):
             continue
         try:
+            # regular files of a bounded size only: a pipe or /dev/zero named *.json is no run
+            if not p.is_file() or p.stat().st_size > MAX_BYTES:
+                raise ValueError(p.name)
             record = json.loads(p.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        except (OSError, ValueError, RecursionError):  # JSON's and Unicode's errors too
             skipped.append(p.name)
             continue
-        if isinstance(record, dict) and "html" in record and "status" in record:
+        if has_surrogate(record):
+            skipped.append(p.name)
+        elif isinstance(record, dict) and "html" in record and "status" in record:
             runs.append(read_run(record))
     runs.sort(key=lambda r: (r.generated_at, r.name), reverse=True)
     _mark_shared(runs)

@@ -38,9 +38,15 @@ class Html(str):
         return Html(str(self) + str(other))
 
 
+_UNSEEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+"""Control characters and bidirectional overrides: shown as escapes, so text from the data
+can neither hide itself nor turn the text around it."""
+
+
 def esc(x: Any) -> str:
-    """Text as HTML: ``<``, ``>``, ``&`` and quotes escaped."""
-    return html.escape(str(x), quote=True)
+    """Text as HTML: ``<``, ``>``, ``&`` and quotes escaped; control characters and
+    bidirectional overrides shown as ``\\uXXXX``."""
+    return html.escape(_UNSEEN.sub(lambda m: f"\\u{ord(m.group()):04x}", str(x)), quote=True)
 
 
 def join(parts: Iterable[str]) -> Html:
@@ -200,8 +206,9 @@ def image(png: bytes, alt: str) -> Html:
 
 
 def _run_link(run: Any) -> str:
-    text = esc(run.title or run.name)
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*\.html", run.html, re.ASCII):
+    text = esc(run.title or run.name or run.html or "(unnamed run)")
+    if (not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*\.html", run.html, re.ASCII)
+            or run.html.lower() == "index.html"):
         return text  # not a report file beside the index: shown, never linked
     return f"<a href='{esc(run.html)}'>{text}</a>"
 

@@ -27,7 +27,14 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from attrkit.errors import ConfigError, ReportError, first_line
+from attrkit.errors import (
+    AttrkitError,
+    ConfigError,
+    ReportError,
+    explain,
+    first_line,
+    one_line,
+)
 from attrkit.frames import is_relative, iso_day, when
 from attrkit.reports import render
 from attrkit.reports.checks import CHECKS
@@ -204,12 +211,37 @@ def _in_words(notebook: Any) -> Any:
 
 
 def _results(notebook: Any) -> dict[str, Any]:
+    """The results the notebook published (:func:`~attrkit.reports.sections.results_bundle`),
+    and the comparison table it carried, decoded.
+
+    Raises:
+        ReportError: the results are there but damaged (a notebook edited by hand).
+    """
     for cell in notebook.cells:
         for output in cell.get("outputs", []):
             data = output.get("data", {})
-            if RESULTS_MIMETYPE in data:
-                return dict(data[RESULTS_MIMETYPE])
+            if isinstance(data, dict) and RESULTS_MIMETYPE in data:
+                found = data[RESULTS_MIMETYPE]
+                if not isinstance(found, dict):
+                    raise ReportError(f"its results ({RESULTS_MIMETYPE}) are not a mapping")
+                return dict(found) | {"comparison_ipc": _frame(found.get("comparison_ipc"))}
     return {}
+
+
+def _frame(payload: Any) -> Any:
+    """The comparison table from its base64 Arrow IPC, or None when there is none."""
+    import base64
+    import binascii
+    import io
+
+    import polars as pl
+
+    if not payload:
+        return None
+    try:
+        return pl.read_ipc(io.BytesIO(base64.b64decode(str(payload), validate=True)))
+    except (binascii.Error, ValueError, OSError, pl.exceptions.PolarsError) as exc:
+        raise ReportError(f"its comparison table is damaged ({first_line(exc)})") from None
 
 
 def run_report(
@@ -285,8 +317,9 @@ def _record(out: Path, stem: str, notebook: Any, template: str, effective: dict[
     from attrkit import __version__
 
     html_path, json_path = out / f"{stem}.html", out / f"{stem}.json"
-    atomic_write_text(html_path, render_html(_in_words(notebook)))
-    results = _results(notebook)
+    results = _results(notebook)  # first: a damaged notebook leaves nothing written
+    page = render_html(_in_words(notebook))
+    atomic_write_text(html_path, page)
     exports = _write_exports(out, stem, results.pop("comparison_ipc", None)) if error is None \
         else ()
     record = {
@@ -309,57 +342,68 @@ def _record(out: Path, stem: str, notebook: Any, template: str, effective: dict[
     return html_path, json_path, exports
 
 
-def record_notebooks(out_dir: str | os.PathLike[str]) -> list[Path]:
+def record_notebooks(out_dir: str | os.PathLike[str]) -> tuple[list[Path], list[str]]:
     """Notebooks executed elsewhere (papermill, Airflow's ``PapermillOperator``) into
     ``out_dir`` get what ``attrkit report`` writes beside its own: the HTML, the JSON record
-    and the comparison table. A notebook that already has its JSON is left as it is; returns
-    the JSON files written."""
-    import nbformat
-
+    and the comparison table. A notebook that already has its JSON, or that papermill did not
+    execute, is left as it is. Returns the JSON files written, and a line per notebook that
+    could not be recorded (one damaged notebook does not stop the others)."""
     out = Path(out_dir)
-    written = []
+    written, skipped = [], []
     for nb_path in sorted(out.glob("*.ipynb")):
         stem = nb_path.stem
-        if (nb_path.name.startswith(".") or (out / f"{stem}.json").exists()
-                or not SAFE_NAME.fullmatch(stem) or stem.lower() == "index"):
+        if nb_path.name.startswith(".") or (out / f"{stem}.json").exists():
+            continue
+        if not SAFE_NAME.fullmatch(stem) or stem.lower() == "index":
+            skipped.append(f"{nb_path.name}: not a plain file name (letters, digits, '.', '-', "
+                           "'_'), so not linked from an index")
             continue
         try:
-            notebook = nbformat.read(str(nb_path), as_version=4)
-        except Exception as exc:  # noqa: BLE001 - whatever nbformat meets in a damaged file
-            raise ConfigError(f"{nb_path}: not a Jupyter notebook ({first_line(exc)})") from None
-        meta = notebook.metadata.get("papermill", {})
-        if not meta:
-            continue  # not an executed report: a notebook someone keeps here
-        error = next((f"{o.get('ename')}: {o.get('evalue')}" for c in notebook.cells
-                      for o in c.get("outputs", []) if o.get("output_type") == "error"), None)
-        if error is None and meta.get("exception"):
-            error = "the notebook stopped with an error"
-        template = Path(str(meta.get("input_path") or stem)).stem
-        defaults = {}
-        with contextlib.suppress(ConfigError):
-            defaults = {n: p.default for n, p in parameters(nb_path).items()}
-        effective = defaults | dict(meta.get("parameters") or {})
-        written.append(_record(out, stem, notebook, template, effective, error, {})[1])
-    return written
+            done = _record_notebook(out, nb_path)
+        except (AttrkitError, OSError, ValueError, TypeError, AttributeError, KeyError) as exc:
+            skipped.append(f"{nb_path.name}: {explain(exc) or first_line(exc)}")
+            continue
+        if done is not None:
+            written.append(done)
+    return written, skipped
+
+
+def _record_notebook(out: Path, nb_path: Path) -> Path | None:
+    import nbformat
+
+    if not nb_path.is_file():
+        raise ConfigError("not a regular file")
+    try:
+        notebook = nbformat.read(str(nb_path), as_version=4)
+    except Exception as exc:  # noqa: BLE001 - whatever nbformat meets in a damaged file
+        raise ConfigError(f"not a Jupyter notebook ({first_line(exc)})") from None
+    meta = notebook.metadata.get("papermill")
+    if not isinstance(meta, dict) or not meta:
+        return None  # not an executed report: a notebook someone keeps here
+    error = next((f"{o.get('ename')}: {o.get('evalue')}" for c in notebook.cells
+                  for o in c.get("outputs", []) if o.get("output_type") == "error"), None)
+    if error is None and meta.get("exception"):
+        error = "the notebook stopped with an error"
+    template = Path(str(meta.get("input_path") or nb_path.stem)).stem
+    defaults = {}
+    with contextlib.suppress(ConfigError):
+        defaults = {n: p.default for n, p in parameters(nb_path).items()}
+    given = meta.get("parameters")
+    effective = defaults | (given if isinstance(given, dict) else {})
+    return _record(out, nb_path.stem, notebook, template, effective, error, {})[1]
 
 
 EXPORTS = ("comparison.csv", "comparison.parquet")
 
 
-def _write_exports(out: Path, stem: str, payload: str | None) -> tuple[Path, ...]:
+def _write_exports(out: Path, stem: str, frame: Any) -> tuple[Path, ...]:
     """The comparison table (the columns of ``compare(...).frame``) as CSV and Parquet beside
     the run's JSON; a run whose notebook published none leaves no earlier run's table behind."""
-    import base64
-    import io
-
-    import polars as pl
-
     paths = tuple(out / f"{stem}.{ext}" for ext in EXPORTS)
-    if not payload:
+    if frame is None:
         for p in paths:
             p.unlink(missing_ok=True)
         return ()
-    frame = pl.read_ipc(io.BytesIO(base64.b64decode(payload)))
     atomic_write_text(paths[0], frame.write_csv())
     from attrkit.storage.local import atomic_path
 
@@ -399,14 +443,15 @@ def write_index(out_dir: str | os.PathLike[str]) -> Path:
     runs, skipped = history.read_runs(out)
     charts = {}
     for metric, points in history.trends(runs).items():
-        rows = [{"run": _day(run) or run.name,
-                 "pair": f"{plots.short_label(h.treatment)} vs {plots.short_label(h.control)}",
+        rows = [{"run": one_line(_day(run) or run.name, 60).replace("\\n", "\n"),
+                 "pair": one_line(f"{plots.short_label(h.treatment)} vs "
+                                  f"{plots.short_label(h.control)}", 120),
                  "lift": h.lift, "low": h.interval[0], "high": h.interval[1],
                  "always_valid": h.interval[2]} for run, h in points]
         frame = pl.DataFrame(rows, schema={"run": pl.String, "pair": pl.String,
                                            "lift": pl.Float64, "low": pl.Float64,
                                            "high": pl.Float64, "always_valid": pl.Boolean})
-        charts[metric] = plots.png(plots.plot_runs(frame, metric))
+        charts[metric] = plots.png(plots.plot_runs(frame, one_line(metric, 80)))
     page = render.index_page(runs, charts, skipped)
     path = out / "index.html"
     atomic_write_text(path, page)

@@ -199,7 +199,8 @@ def test_a_bad_pinned_today_is_named(monkeypatch):
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    ([], "give --report"),
+    ([], "give --report (a report CSV, folder or S3 prefix) or --interactions with "
+         "--metric-attribution\n"),
     (["--report", "x.csv", "--interactions", "e.csv"], "not both"),
     (["--interactions", "e.csv"], "--metric-attribution: required with --interactions"),
     (["--report", "{r}", "--dedupe"], "--dedupe: applies to --interactions"),
@@ -210,6 +211,10 @@ def test_a_bad_pinned_today_is_named(monkeypatch):
     (["--report", "{r}", "--start", "-1d", "--end", "-3d"], "start must be before end"),
     (["--report", "{r}", "--baseline", "nobody"], "--baseline='nobody': no such source"),
     (["--report", "{r}", "--metrics", "likes"], "'LIKES' is not in the windows"),
+    (["--report", "{r}", "--alpha", "0"], "argument --alpha: '0' must be between 0 and 1"),
+    (["--report", "{r}", "--alpha", "nan"], "argument --alpha: 'nan' must be between 0 and 1"),
+    (["--report", "{r}", "--correction", "bogus"], "argument --correction: invalid choice"),
+    (["--report", "{r}", "--sources", "top-picks,top-picks"], "need at least two sources"),
 ])
 def test_usage_errors_are_one_line_and_exit_2(tmp_path, attributed, args, message):
     report = attributed.write_report(tmp_path / "r.csv")
@@ -218,4 +223,51 @@ def test_usage_errors_are_one_line_and_exit_2(tmp_path, attributed, args, messag
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and message in done.stderr, done.stderr
+    assert done.stderr.startswith("attrkit: error: ")
     assert done.stdout == ""
+
+
+def test_repeated_metrics_and_sources_are_compared_once(capsys, tmp_path, attributed):
+    report = attributed.write_report(tmp_path / "r.csv")
+    args = ["--report", str(report), "--format", "csv", "--design", "requests"]
+    _, once, _ = _cli(capsys, *args, "--metrics", "clicks", "--sources",
+                      "top-picks,because-you-watched")
+    _, twice, _ = _cli(capsys, *args, "--metrics", "clicks,CLICKS , clicks", "--sources",
+                       "top-picks,because-you-watched,top-picks")
+    assert once == twice and _csv(once).height == 1
+
+
+def test_regression_needs_a_baseline_and_fail_on_may_repeat(capsys, week):
+    code, _, err = _cli(capsys, *_raw(week), "--format", "csv", "--fail-on", "regression",
+                        "--fail-on", "duplicates")
+    assert code == 6  # duplicates fired; regression is not computable without a control
+    assert "regression: not computable: no baseline" in err and "duplicates: fired" in err
+
+
+def test_an_input_with_nothing_but_unattributed_events_fires_the_alarm(capsys, tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_text("METRIC_NAME,EVENT_TYPE,VALUE,MATH_FUNCTION,EVENT_ATTRIBUTION_SOURCE,"
+                    "TIMESTAMP\nCLICKS,CLICK,9.0,samplecount,SOURCE_NAME_UNDEFINED,900\n"
+                    "CLICKS,CLICK,1.0,samplecount,top-picks,900\n")
+    code, out, err = _cli(capsys, "--report", str(path), "--fail-on", "srm,unattributed")
+    assert code == 4 and out == ""
+    lines = err.splitlines()
+    assert lines[0].startswith("attrkit: error: need at least two sources")
+    assert lines[1].startswith("attrkit: alarm srm: not computable: no comparison: need")
+    assert lines[2] == ("attrkit: alarm unattributed: fired: 90.0% of CLICKS has no source "
+                        "(threshold 50.0%)")
+    code, _, err = _cli(capsys, "--report", str(path), "--fail-on", "srm")
+    assert code == 2  # nothing fired: the error alone
+    assert err.startswith("attrkit: error: need at least two sources") and err.count("\n") == 1
+
+
+def test_sources_that_look_alike_are_shown_by_their_full_names(capsys, tmp_path):
+    a = "arn:aws:personalize:us-east-1:1:campaign/top-picks"
+    b = "arn:aws:personalize:us-east-1:1:recommender/top-picks"
+    rows = "".join(f"CLICKS,CLICK,{v}.0,samplecount,{s},{t}\n" for t in range(0, 900 * 40, 900)
+                   for s, v in ((a, 10), (b, 12)))
+    path = tmp_path / "r.csv"
+    path.write_text("METRIC_NAME,EVENT_TYPE,VALUE,MATH_FUNCTION,EVENT_ATTRIBUTION_SOURCE,"
+                    "TIMESTAMP\n" + rows)
+    code, out, _ = _cli(capsys, "--report", str(path), "--baseline", a)
+    assert code == 0 and f"{b} vs {a}" in out

@@ -249,3 +249,79 @@ def test_unquoted_dates_in_a_parameters_file_are_dates(tmp_path):
     path.write_text("start: 2026-11-02\nend: 2026-11-09T06:00:00\n")
     values = resolve_parameters(template_path(), read_params(path))
     assert values == {"start": "2026-11-02", "end": "2026-11-09T06:00:00"}
+
+
+HEADLINE = {"metric": "CLICKS", "control": "a", "treatment": "b", "lift": 0.1,
+            "lift_ci_low": 0.05, "lift_ci_high": 0.15, "verdict": "▲ higher", "tested": True}
+
+
+@pytest.mark.parametrize("record", [
+    {"results": {"warnings": 5}},
+    {"results": {"warnings": "one warning"}},
+    {"results": {"comparisons": 5}},
+    {"results": {"comparisons": [{"metric": ["x"], "lift": 0.1, "tested": True}]}},
+    {"results": {"comparisons": [{"metric": {"x": 1}, "lift": 0.1}]}},
+    {"data_window": {"first": 1, "last": 10**20, "first_utc": "x", "last_utc": "y"},
+     "results": {"headline": [HEADLINE]}},
+    {"data_window": {"first": -10**15, "last": -10**15}, "results": {"headline": [HEADLINE]}},
+    {"data_window": "2026", "parameters": [1], "results": []},
+    {"results": {"headline": [HEADLINE | {"lift": 1e307, "lift_ci_high": "inf"}]}},
+    {"results": {"headline": {"metric": "CLICKS"}}},
+    {"results": {"headline": [HEADLINE | {"treatment": "deals$^{$", "metric": "$x$"}]},
+     "name": "$\\frac{1}{0}$"},
+    {"results": {"headline": [HEADLINE | {"control": "a\x00\u202eb"}]}, "title": "t\x1b[2J"},
+    {"html": "index.html"},
+    {"name": None, "title": None, "generated_at": 5, "alpha": "x"},
+])
+def test_any_runs_json_renders_and_what_is_wrong_is_read_as_missing(tmp_path, record):
+    base = {"name": "r", "html": "r.html", "status": "ok",
+            "data_window": {"first": 1767571200, "last": 1767657600,
+                            "first_utc": "2026-01-05 00:00 UTC", "last_utc": "2026-01-06 00:00 UTC"}}
+    (tmp_path / "r.json").write_text(json.dumps(base | record))
+    (tmp_path / "s.json").write_text(json.dumps(base | {"name": "s", "html": "s.html",
+                                                        "results": {"headline": [HEADLINE]}}))
+    page = write_index(tmp_path).read_text()
+    assert page.count("<tr>") == 3  # the header and both runs
+    assert "\x00" not in page and "\u202e" not in page and "\x1b" not in page
+    assert "href='index.html'" not in page
+    assert write_index(tmp_path).read_text() == page
+
+
+def test_files_that_are_no_runs_json_are_named_and_never_waited_on(tmp_path):
+    (tmp_path / "big.json").write_text('{"html": "b.html", "status": "ok", "x": ' + "9" * 5000
+                                       + "}")
+    (tmp_path / "surrogate.json").write_text('{"html": "x.html", "status": "ok", "name": '
+                                             '"\\ud800"}')
+    os.mkfifo(tmp_path / "pipe.json")
+    (tmp_path / "zero.json").symlink_to("/dev/zero")
+    page = write_index(tmp_path).read_text()
+    assert "Not shown: big.json, pipe.json, surrogate.json, zero.json" in page
+
+
+def test_damaged_notebooks_are_named_and_do_not_stop_the_others(tmp_path, two_runs):
+    import nbformat
+
+    from attrkit.reports.run import record_notebooks
+
+    out, _, _ = two_runs
+    good = nbformat.read(str(out / "look-2.ipynb"), as_version=4)
+    good.metadata["papermill"] = {"parameters": {"sample_days": 3}, "input_path": "x.ipynb"}
+    nbformat.write(good, str(tmp_path / "b-good.ipynb"))
+    (tmp_path / "a-damaged.ipynb").write_text('{"cells": [')
+    odd = nbformat.read(str(out / "look-2.ipynb"), as_version=4)
+    odd.metadata["papermill"] = "not a mapping"
+    nbformat.write(odd, str(tmp_path / "c-odd.ipynb"))
+    bad = json.loads(json.dumps(good))
+    for cell in bad["cells"]:
+        for o in cell.get("outputs", []):
+            payload = o.get("data", {}).get("application/vnd.attrkit.results+json")
+            if payload:
+                payload["comparison_ipc"] = "not base64!"
+    (tmp_path / "d-bad.ipynb").write_text(json.dumps(bad))
+    (tmp_path / "e f.ipynb").write_text(json.dumps(bad))
+    written, skipped = record_notebooks(tmp_path)
+    assert [p.name for p in written] == ["b-good.json"]
+    assert [s.split(":")[0] for s in skipped] == ["a-damaged.ipynb", "d-bad.ipynb", "e f.ipynb"]
+    assert "its comparison table is damaged" in skipped[1]
+    assert not (tmp_path / "d-bad.html").exists()  # nothing half-written
+    assert not (tmp_path / "c-odd.json").exists()  # not executed by papermill: left alone
