@@ -102,6 +102,12 @@ def test_hostile_labels_are_text_and_never_run(browser, hostile_report):
 
 def test_index_page_links_the_run(browser, hostile_report):
     page, requests, errors, _ = _open(browser, hostile_report.parent / "index.html")
+    # the trend charts load from the page itself; nothing leaves the machine
+    charts = page.locator("img")
+    assert charts.count() >= 1
+    assert page.evaluate("[...document.images].every(i => i.complete && i.naturalWidth > 0)")
+    assert [u for u in requests if not u.startswith(("file://", "data:"))] == []
+    assert page.locator("script").count() == 0
     link = page.locator("a[href='hostile.html']")
     assert link.count() == 2  # the latest answer, and the run's row
     link.first.click()
