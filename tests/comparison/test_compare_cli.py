@@ -5,8 +5,6 @@ from __future__ import annotations
 import io
 import json
 import math
-import subprocess
-import sys
 from datetime import UTC, datetime
 
 import polars as pl
@@ -216,15 +214,17 @@ def test_a_bad_pinned_today_is_named(monkeypatch):
     (["--report", "{r}", "--correction", "bogus"], "argument --correction: invalid choice"),
     (["--report", "{r}", "--sources", "top-picks,top-picks"], "need at least two sources"),
 ])
-def test_usage_errors_are_one_line_and_exit_2(tmp_path, attributed, args, message):
+def test_usage_errors_are_one_line_and_exit_2(capsys, tmp_path, attributed, args, message):
     report = attributed.write_report(tmp_path / "r.csv")
     argv = [a.replace("{r}", str(report)) for a in args]
-    done = subprocess.run([sys.executable, "-m", "attrkit", "compare", *argv],
-                          capture_output=True, text=True, timeout=120)
-    assert done.returncode == 2
-    assert done.stderr.count("\n") == 1 and message in done.stderr, done.stderr
-    assert done.stderr.startswith("attrkit: error: ")
-    assert done.stdout == ""
+    try:
+        code, out, err = _cli(capsys, *argv)
+    except SystemExit as exc:  # the parser's own usage errors
+        code, (out, err) = exc.code, capsys.readouterr()
+    assert code == 2
+    assert err.count("\n") == 1 and message in err, err
+    assert err.startswith("attrkit: error: ")
+    assert out == ""
 
 
 def test_repeated_metrics_and_sources_are_compared_once(capsys, tmp_path, attributed):
