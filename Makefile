@@ -37,7 +37,7 @@ attribute: $(VENV)/.installed $(SAMPLE)/truth.json
 LAB_PORT ?= 8888
 LAB_IP   ?=
 $(VENV)/.installed-lab: pyproject.toml $(VENV)/.installed
-	$(BIN)/python -m pip install -q -e '.[lab]'
+	$(BIN)/python -c "import jupyterlab" 2>/dev/null || $(BIN)/python -m pip install -q -e '.[lab]'
 	touch $@
 
 lab: $(VENV)/.installed-lab
