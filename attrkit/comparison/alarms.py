@@ -62,7 +62,7 @@ def parse(text: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _health(name: str, health: Any, count: Any, what: str) -> tuple[str, str]:
+def _health(health: Any, count: Any, what: str) -> tuple[str, str]:
     if health is None:
         return "not computable", ("a report read back has no rows to check; attribute the "
                                   "interactions to check " + what)
@@ -95,13 +95,13 @@ def evaluate(names: list[str], table: Any, health: Any = None,
         elif name == "unattributed":
             status, detail = _unattributed(table, windows, metrics, max_unattributed)
         elif name == "bad-rows":
-            status, detail = _health(name, health, lambda h: sum(h.quarantined.values()),
+            status, detail = _health(health, lambda h: sum(h.quarantined.values()),
                                      "rows set aside")
         elif name == "duplicates":
-            status, detail = _health(name, health, lambda h: h.duplicates,
+            status, detail = _health(health, lambda h: h.duplicates,
                                      "exact duplicate events")
         elif name == "unresolved":
-            status, detail = _health(name, health, lambda h: h.unresolved_events,
+            status, detail = _health(health, lambda h: h.unresolved_events,
                                      "events with an unknown recommendation ID")
         else:
             status, detail = _regression(table, baseline)
@@ -119,10 +119,10 @@ def _unattributed(table: Any, windows: pl.DataFrame | None, metrics: list[str] |
         chosen = [m.upper() for m in metrics or known if m.upper() in known]
         if not chosen:
             return "not computable", "no metric to measure it on"
+        from attrkit.comparison.choose import unattributed_share
+
         metric = chosen[0]
-        w = windows.filter(metric_name=metric)
-        total = w["value"].sum()
-        share = w.filter(source=D.UNDEFINED_SOURCE)["value"].sum() / total if total else 0.0
+        share = unattributed_share(windows, metric)
     if share is None:
         return "not computable", "no metric to measure it on"
     return ("fired" if share > limit else "clear",

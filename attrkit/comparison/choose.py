@@ -237,9 +237,7 @@ def compare(
                               f"{', '.join(map(short_name, present))}")
 
     warnings: list[str] = []
-    total = w.filter(pl.col("metric_name") == chosen[0])
-    undefined = total.filter(source=D.UNDEFINED_SOURCE)["value"].sum()
-    share = undefined / total["value"].sum() if total["value"].sum() else 0.0
+    share = unattributed_share(w, chosen[0])
     if share > max_unattributed:
         warnings.append(f"{share:.1%} of {chosen[0]} is unattributed (SOURCE_NAME_UNDEFINED); "
                         "check labels and the recommendations log")
@@ -283,6 +281,14 @@ def compare(
                       correction, alpha)
     return ComparisonTable(frame, warnings, srm, alpha, correction, design, check, described,
                            share)
+
+
+def unattributed_share(windows: pl.DataFrame, metric: str) -> float:
+    """The share of ``metric``'s value attributed to ``SOURCE_NAME_UNDEFINED`` (0 when there
+    is none of the metric)."""
+    w = windows.filter(metric_name=metric)
+    total = w["value"].sum()
+    return w.filter(source=D.UNDEFINED_SOURCE)["value"].sum() / total if total else 0.0
 
 
 def _pairs(src: list[str], baseline: str | None) -> list[tuple[str, str]]:
