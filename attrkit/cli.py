@@ -457,7 +457,7 @@ def _names(text: str | None, known: list[str], option: str) -> list[str] | None:
 def _compare(args: argparse.Namespace) -> int:
     from attrkit.attribution.windows import between
     from attrkit.comparison import alarms, compare
-    from attrkit.errors import AttrkitError
+    from attrkit.errors import AttrkitError, ConfigError
 
     fail_on = alarms.parse(",".join(args.fail_on)) if args.fail_on is not None else []
     windows, exposure, traffic, users, health = _compare_inputs(args)
@@ -465,6 +465,9 @@ def _compare(args: argparse.Namespace) -> int:
     known = sorted(set(windows["source"].unique().to_list())
                    | set(users.arms if users is not None else []))
     baseline = _names(args.baseline, known, "--baseline")
+    if baseline and len(baseline) > 1:
+        raise ConfigError(f"--baseline {args.baseline}: name one control source; every other "
+                          "source (or those of --sources) is compared with it")
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
     try:
         table = compare(windows, exposure=exposure, traffic=traffic, users=users,

@@ -213,6 +213,7 @@ def test_a_bad_pinned_today_is_named(monkeypatch):
     (["--report", "{r}", "--alpha", "nan"], "argument --alpha: 'nan' must be between 0 and 1"),
     (["--report", "{r}", "--correction", "bogus"], "argument --correction: invalid choice"),
     (["--report", "{r}", "--sources", "top-picks,top-picks"], "need at least two sources"),
+    (["--report", "{r}", "--baseline", "top-picks,partner-carousel"], "name one control source"),
 ])
 def test_usage_errors_are_one_line_and_exit_2(capsys, tmp_path, attributed, args, message):
     report = attributed.write_report(tmp_path / "r.csv")
