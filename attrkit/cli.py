@@ -368,9 +368,21 @@ def _spark(args: argparse.Namespace) -> object:
     return session(master=args.spark_master)
 
 
+def _attributed(args: argparse.Namespace) -> object:
+    """:func:`attrkit.attribute` on the raw inputs and options of :func:`_input_options`."""
+    from attrkit.attribution.engine import attribute
+
+    return attribute(
+        args.interactions, args.metric_attribution, items=args.items,
+        recommendations=args.recommendations, window_seconds=args.window_seconds,
+        window_origin=args.window_origin, dedupe=args.dedupe, on_bad_rows=args.on_bad_rows,
+        max_sources=args.max_sources, timestamp_unit=args.timestamp_unit,
+        low_memory=args.low_memory, progress=sys.stderr.isatty(), engine=args.engine,
+        spark=_spark(args))
+
+
 def _attribute(args: argparse.Namespace) -> int:
     from attrkit import storage
-    from attrkit.attribution.engine import attribute
     from attrkit.errors import ConfigError
 
     t0 = time.perf_counter()
@@ -383,14 +395,7 @@ def _attribute(args: argparse.Namespace) -> int:
             if storage.same_file(target, inputs):
                 raise ConfigError(f"--out {args.out}: {target} is one of the inputs; attrkit "
                                   "never overwrites its input")
-    result = attribute(
-        args.interactions, args.metric_attribution, items=args.items,
-        recommendations=args.recommendations, window_seconds=args.window_seconds,
-        window_origin=args.window_origin, dedupe=args.dedupe, on_bad_rows=args.on_bad_rows,
-        max_sources=args.max_sources, timestamp_unit=args.timestamp_unit,
-        low_memory=args.low_memory, progress=sys.stderr.isatty(), engine=args.engine,
-        spark=_spark(args),
-    )
+    result = _attributed(args)
     report = result.write_report(args.out, import_mode=args.import_mode)
     print(f"report: {one_line(str(report))} ({result.windows.height:,} rows, "
           f"{time.perf_counter() - t0:.1f} s)")
@@ -435,15 +440,7 @@ def _compare_inputs(args: argparse.Namespace) -> tuple:
     if not args.metric_attribution:
         raise ConfigError("--metric-attribution: required with --interactions (the "
                           "CreateMetricAttribution JSON that names the metrics)")
-    from attrkit.attribution.engine import attribute
-
-    result = attribute(
-        args.interactions, args.metric_attribution, items=args.items,
-        recommendations=args.recommendations, window_seconds=args.window_seconds,
-        window_origin=args.window_origin, dedupe=args.dedupe, on_bad_rows=args.on_bad_rows,
-        max_sources=args.max_sources, timestamp_unit=args.timestamp_unit,
-        low_memory=args.low_memory, progress=sys.stderr.isatty(), engine=args.engine,
-        spark=_spark(args))
+    result = _attributed(args)
     return result.windows, result.exposure, result.traffic, result.users, result.health
 
 
