@@ -7,8 +7,7 @@ The package reads as its data flow::
 
 - :mod:`attrkit.defaults` — every default and option type (window, alpha, correction, ...).
 - :mod:`attrkit.errors` — :class:`AttrkitError` and every subclass attrkit raises.
-- :mod:`attrkit.frames` — the frame contracts that cross modules, the pandas adapter, and the
-  display every result shares.
+- :mod:`attrkit.frames` — the frame contracts that cross modules and the pandas adapter.
 - :mod:`attrkit.storage` — where bytes live: local paths (atomic writes) and one handler per URL
   scheme (``s3://``); nothing else looks at schemes. :mod:`attrkit.aws_session` — boto3 clients.
 - :mod:`attrkit.inputs` — :func:`load` (CSV, Parquet, PutEvents JSON Lines, frames) and the
@@ -23,7 +22,8 @@ The package reads as its data flow::
 - :mod:`attrkit.comparison` — orchestration: :func:`compare` sources as the declared design
   randomised them, :func:`monitor`, :func:`lift_by_day`, :func:`compare_users`.
 - :mod:`attrkit.reports` — ``attrkit report``: templates, papermill, the report's sections
-  (``reports/sections.py``: the conclusion's wording lives there) and the one HTML renderer.
+  (one module per question; the conclusion's wording is in ``reports/answer.py``), the one HTML
+  renderer and the display every result shares (``reports/display.py``).
 - :mod:`attrkit.plots` — matplotlib/seaborn figures: Axes in, Axes out.
 - :mod:`attrkit.simulate` — :func:`generate_sample` and the calibration study.
 - :mod:`attrkit.cli` — the ``attrkit`` command.

@@ -213,7 +213,8 @@ def read_params(path: Path) -> dict:
     ``*a``) are refused: parameters never need them, and nested ones expand without bound."""
     import yaml
 
-    from attrkit.errors import ConfigError, read_small
+    from attrkit.errors import ConfigError
+    from attrkit.storage import read_small
 
     class Loader(yaml.SafeLoader):
         def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
@@ -499,7 +500,7 @@ def _terminal_table(table: object) -> str:
     and the warnings."""
     import polars as pl
 
-    from attrkit.plots import short_label
+    from attrkit.names import short_label
     from attrkit.reports import render
 
     f, g = render.formatter("+.1%"), render.formatter(".3g")

@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import errno
 import os
-import stat
 import unicodedata
 from typing import Any
-
-from attrkit import defaults as D
 
 
 class AttrkitError(Exception):
@@ -171,18 +168,6 @@ def json_problem(exc: BaseException) -> str:
     if "digits" in str(exc):
         return "a number with more than 4,300 digits"
     return first_line(exc)
-
-
-def read_small(path: os.PathLike[str], name: str, limit: int = D.MAX_CONFIG_BYTES) -> str:
-    """A configuration file's text (UTF-8), refused unread when over ``limit`` bytes: no
-    configuration is that large, and nothing is read into memory to find out."""
-    if not stat.S_ISREG(os.stat(path).st_mode):  # a pipe would block, a device never end
-        raise ConfigError(f"{name}: not a regular file; a configuration is read from a file")
-    with open(path, "rb") as fh:
-        data = fh.read(limit + 1)
-    if len(data) > limit:
-        raise ConfigError(f"{name}: larger than {limit:,} bytes; not a configuration file")
-    return data.decode("utf-8")
 
 
 def has_surrogate(value: Any) -> bool:

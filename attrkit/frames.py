@@ -167,23 +167,3 @@ def to_polars(x: Any, what: str) -> pl.DataFrame:
 def is_pandas(x: Any) -> bool:
     """Whether ``x`` is a pandas object (tested by module, so pandas is not imported here)."""
     return type(x).__module__.startswith("pandas")
-
-
-class Display:
-    """What every result object shows: ``to_polars()``, ``to_pandas()`` and ``_repr_html_()``
-    (through the one renderer, :mod:`attrkit.reports.render`). A subclass names its main frame
-    in :meth:`to_polars` and may add notes under the table in :meth:`_notes`."""
-
-    def to_polars(self) -> pl.DataFrame:
-        raise NotImplementedError
-
-    def to_pandas(self) -> Any:
-        return self.to_polars().to_pandas()
-
-    def _notes(self) -> list[str]:
-        return []
-
-    def _repr_html_(self) -> str:
-        from attrkit.reports import render
-
-        return render.result_html(self.to_polars(), notes=self._notes())

@@ -22,8 +22,8 @@ import polars as pl
 import seaborn as sns
 
 from attrkit import defaults as D
-from attrkit.attribution.sources import short_name
 from attrkit.frames import to_datetime
+from attrkit.names import short_label
 
 PALETTE = ("#1b6ca8", "#e07b39", "#3a9e5c", "#b5475b", "#7d5ba6", "#8c6d46", "#d16ba5",
            "#6e7b85", "#a3a322", "#2aa7b8")
@@ -65,17 +65,6 @@ def _themed(fn: F) -> F:
             return fn(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
-
-
-def short_label(source: str, width: int = 40) -> str:
-    """A readable source label: the part of an ARN after the last ``/``, cut to ``width``.
-
-    Example:
-        >>> short_label("arn:aws:personalize:us-east-1:111122223333:recommender/top-picks")
-        'top-picks'
-    """
-    text = short_name(source)
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def source_colours(sources: list[str]) -> dict[str, str]:
@@ -234,7 +223,7 @@ def plot_traffic_share(exposure: pl.DataFrame, *, ax: Any = None, resample: str 
 
 DAILY = {"total": "per day", "per_recommendation": "per recommendation served, by day",
          "per_assigned_user": "per assigned user, by day"}
-"""What each column of :func:`attrkit.reports.sections.daily_rates` shows."""
+"""What each column of :func:`attrkit.reports.over_time.daily_rates` shows."""
 
 
 @_themed

@@ -5,7 +5,8 @@ import polars as pl
 import pytest
 
 import attrkit
-from attrkit.frames import WINDOW_SCHEMA, Display, is_pandas, to_polars
+from attrkit.frames import WINDOW_SCHEMA, is_pandas, to_polars
+from attrkit.reports.display import Display
 
 
 def test_every_frame_kind_becomes_the_same_polars_frame():

@@ -33,8 +33,8 @@ def test_ci_runs_make_test():
 
 
 def _module_imports() -> dict[str, set[str]]:
-    """Each attrkit module → the attrkit modules (and subpackages) it imports at module level
-    (imports inside functions are deliberate, lazy ones and do not count)."""
+    """Each attrkit module → the attrkit modules (and subpackages) it imports, at module level
+    or inside a function: a lazy import only postpones a circle, it does not remove it."""
     import ast
 
     pkg = ROOT / "attrkit"
@@ -43,7 +43,7 @@ def _module_imports() -> dict[str, set[str]]:
     graph = {}
     for name, path in mods.items():
         deps = set()
-        for node in ast.parse(path.read_text()).body:
+        for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("attrkit"):
                 # `from pkg import module` depends on the module; `from mod import name`, on mod
                 for a in node.names:
@@ -97,11 +97,16 @@ def _functions(path: Path):
                 yield node.name, body[-1].end_lineno - body[0].lineno + 1
 
 
-def test_no_function_in_attribution_is_over_60_lines():
-    long = [f"{p.name}:{name} ({n} lines)" for p in sorted((ROOT / "attrkit" / "attribution")
-                                                           .glob("*.py"))
+def test_no_function_in_attribution_comparison_or_reports_is_over_60_lines():
+    """``compare`` reads as its steps (choose the design, the metrics and sources, build and
+    test the rows, correct, assemble), each a named function; so do the engine and reports."""
+    long = [f"{p.relative_to(ROOT)}:{name} ({n} lines)"
+            for part in ("attribution", "comparison", "reports")
+            for p in sorted((ROOT / "attrkit" / part).glob("*.py"))
             for name, n in _functions(p) if n > 60]
     assert long == []
+    assert max(n for name, n in _functions(ROOT / "attrkit" / "comparison" / "choose.py")
+               if name == "compare") < 60
 
 
 _TAG = re.compile(r"<(table|tr|td|th|ul|ol|li|p|h[1-6]|details|summary|b|div|span|a)[\s>]")

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from attrkit import storage
-from attrkit.errors import ConfigError, has_surrogate, json_problem, read_small
+from attrkit.errors import ConfigError, has_surrogate, json_problem
 
 _NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9\-_]*")
 _DATASET_GROUP_ARN = re.compile(r"arn:([a-z\d-]+):personalize:.*:.*:.+")
@@ -238,7 +238,7 @@ class MetricAttribution:
         """Load from a JSON file (a local path or ``s3://``); errors name the file."""
         local = storage.local_file(path)  # errors name ``path``, never a scratch copy
         try:
-            data = json.loads(read_small(local, str(path)))
+            data = json.loads(storage.read_small(local, str(path)))
         except FileNotFoundError:
             raise ConfigError(f"{path}: file not found") from None
         except OSError as exc:  # a folder, no permission

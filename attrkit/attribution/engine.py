@@ -27,10 +27,11 @@ from attrkit.attribution.users import (
 )
 from attrkit.attribution.windows import check_window
 from attrkit.errors import ConfigError, InputError, first_line
-from attrkit.frames import EXPOSURE_SCHEMA, QUARANTINE_SCHEMA, Display
+from attrkit.frames import EXPOSURE_SCHEMA, QUARANTINE_SCHEMA
 from attrkit.inputs.readers import Dataset, load
 from attrkit.inputs.schema import coerce
 from attrkit.personalize.report_csv import write_report
+from attrkit.reports.display import Display
 
 __all__ = ["EXPOSURE_SCHEMA", "EXECUTOR", "QUARANTINE_SCHEMA", "Attribution", "PolarsExecutor",
            "attribute", "attribute_exposure"]

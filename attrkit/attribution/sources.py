@@ -25,6 +25,7 @@ from __future__ import annotations
 import polars as pl
 
 from attrkit import defaults as D
+from attrkit.names import short_name  # noqa: F401  (its home before attrkit.names)
 
 _SEEDS = (0x5EED_0001, 0x5EED_0002)
 
@@ -89,16 +90,6 @@ def log_keys(log: pl.DataFrame) -> pl.DataFrame | None:
     k1, k2 = id_hashes(pl.col("RECOMMENDATION_ID"))
     keyed = log.select(k1.alias("_k1"), k2.alias("_k2_log"), source_code(log))
     return keyed if keyed["_k1"].n_unique() == keyed.height else None
-
-
-def short_name(source: str) -> str:
-    """How reports name a source: an ARN's last segment (``top-picks``), other names as they are.
-
-    Example:
-        >>> short_name("arn:aws:personalize:us-east-1:111122223333:recommender/top-picks")
-        'top-picks'
-    """
-    return source.rsplit("/", 1)[-1] if source.startswith("arn:") else source
 
 
 def source_of(label: str = "EVENT_ATTRIBUTION_SOURCE", served: str = "__attrkit_served_by") -> pl.Expr:

@@ -24,8 +24,8 @@ from typing import Any
 
 import polars as pl
 
-from attrkit.attribution.sources import short_name
 from attrkit.attribution.windows import window_start
+from attrkit.names import short_name
 
 DAY = 86_400
 

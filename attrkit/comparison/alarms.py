@@ -13,8 +13,8 @@ from typing import Any
 import polars as pl
 
 from attrkit import defaults as D
-from attrkit.attribution.sources import short_name
 from attrkit.errors import ConfigError
+from attrkit.names import short_name
 
 
 @dataclass(frozen=True)

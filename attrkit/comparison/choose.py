@@ -36,11 +36,11 @@ import polars as pl
 
 from attrkit import defaults as D
 from attrkit.attribution.engine import attribute_exposure
-from attrkit.attribution.sources import short_name
 from attrkit.attribution.users import DAY, UserData
 from attrkit.comparison.results import KINDS, NO_DESIGN, ComparisonTable
 from attrkit.errors import ConfigError, InputError
 from attrkit.frames import RESULT_SCHEMA, to_polars, when
+from attrkit.names import short_name
 from attrkit.stats import (
     Comparison,
     RatioStats,
@@ -174,8 +174,66 @@ def compare(
     alpha = check_alpha(alpha)
     check_choice("correction", correction, CORRECTIONS)
     check_choice("method", method, ("auto", "rate", "paired"))
+    _check_options(cap, max_unattributed)
+    design, users = _choose_design(design, users if users is not None
+                                   else getattr(windows, "users", None))
+    w, exp = _windows_and_exposure(windows, exposure)
+    start = _start_seconds(start)
+    pre = None
+    if start is not None:
+        w, exp, users, pre = _from_start(w, exp, users, design, start)
+    chosen = _choose_metrics(w, metrics, start)
+    src = _choose_sources(w, users, design, sources, baseline, volume)
+    warnings: list[str] = []
+    share = unattributed_share(w, chosen[0])
+    if share > max_unattributed:
+        warnings.append(f"{share:.1%} of {chosen[0]} is unattributed (SOURCE_NAME_UNDEFINED); "
+                        "check labels and the recommendations log")
+    if design == "users":
+        rows, described, srm, check = _user_design(
+            w, users, pre, start, chosen, src, baseline, alpha, cap, traffic_weights,
+            srm_threshold, warnings)
+    else:
+        rows, described, srm = _window_design(
+            windows, w, exp, traffic, chosen, src, baseline, alpha, method, traffic_weights,
+            srm_threshold, warnings)
+        check = None
+        if design is None:
+            warnings.append(NO_DESIGN)
+    rows += _volume_rows(w, chosen, volume, alpha)
+    frame = _verdicts(pl.DataFrame(rows, schema=RESULT_SCHEMA, orient="row"), design,
+                      correction, alpha)
+    return ComparisonTable(frame, warnings, srm, alpha, correction, design, check, described,
+                           share)
+
+
+def _check_options(cap: float | None, max_unattributed: float) -> None:
+    """The per-user cap and the unattributed share's threshold, each within its range."""
+    if cap is not None and not (isinstance(cap, float) and 0.5 <= cap < 1):
+        raise ConfigError(f"cap={cap!r}: must be a quantile between 0.5 and 1, such as 0.99")
+    if isinstance(max_unattributed, bool) or not (
+            isinstance(max_unattributed, int | float) and 0 <= max_unattributed <= 1):
+        raise ConfigError(f"max_unattributed={max_unattributed!r}: must be a share between 0 "
+                          "and 1")
+
+
+def _choose_design(design: Design | None, users: UserData | None
+                   ) -> tuple[Design | None, UserData | None]:
+    """The design to analyse: as declared, else ``users`` when per-user data is known, else
+    undeclared; ``users`` without per-user data is an error."""
     if design is not None:
         check_choice("design", design, DESIGNS)
+    if design is None and users is not None:
+        design = "users"
+    if design == "users" and users is None:
+        raise ConfigError("design='users' needs per-user data: a recommendations log with USER_ID "
+                          "(attribute(..., recommendations=...)) or users=")
+    return design, users
+
+
+def _windows_and_exposure(windows: Any, exposure: Any
+                          ) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+    """The windowed frame and the exposure, with the columns the tests need and finite values."""
     exp = _exposure(windows, exposure)
     w = to_polars(windows, "windows")
     missing = {"timestamp", "metric_name", "source", "value"} - set(w.columns)
@@ -185,38 +243,40 @@ def compare(
     _check_finite(w, "windows", "value")
     if exp is not None:
         _check_finite(exp, "exposure", "exposure")
-    if users is None:
-        users = getattr(windows, "users", None)
-    if design is None and users is not None:
-        design = "users"
-    if design == "users" and users is None:
-        raise ConfigError("design='users' needs per-user data: a recommendations log with USER_ID "
-                         "(attribute(..., recommendations=...)) or users=")
-    if cap is not None and not (isinstance(cap, float) and 0.5 <= cap < 1):
-        raise ConfigError(f"cap={cap!r}: must be a quantile between 0.5 and 1, such as 0.99")
-    pre = None
+    return w, exp
+
+
+def _start_seconds(start: int | str | None) -> int | None:
+    """The experiment's start as Unix seconds at midnight UTC (a date or ``-28d`` read first)."""
     if isinstance(start, str):
         try:
             start = when(start)
         except ValueError as exc:
             raise ConfigError(f"start={exc}") from None
-    if isinstance(max_unattributed, bool) or not (
-            isinstance(max_unattributed, int | float) and 0 <= max_unattributed <= 1):
-        raise ConfigError(f"max_unattributed={max_unattributed!r}: must be a share between 0 "
-                          "and 1")
-    if start is not None:
-        if isinstance(start, bool) or not isinstance(start, int) or start % DAY:
-            raise ConfigError(f"start={start!r}: must be Unix seconds at midnight UTC (a whole day)")
-        w = w.filter(pl.col("timestamp") >= start)
-        exp = exp.filter(pl.col("timestamp") >= start) if exp is not None else None
-        if users is not None:
-            early = users.assignment.filter(pl.col("first_served") < start).height
-            if design == "users" and early:
-                raise ConfigError(f"start={start}: {early:,} users were served before it; the "
-                                 "pre-period must precede assignment")
-            pre, users = users, users.between(start, None)
-    math_fn = dict(w.select("metric_name", "math_function").unique().iter_rows()) \
-        if "math_function" in w.columns else {}
+    if start is not None and (isinstance(start, bool) or not isinstance(start, int)
+                              or start % DAY):
+        raise ConfigError(f"start={start!r}: must be Unix seconds at midnight UTC (a whole day)")
+    return start
+
+
+def _from_start(w: pl.DataFrame, exp: pl.DataFrame | None, users: UserData | None,
+                design: Design | None, start: int) -> tuple[Any, Any, Any, Any]:
+    """Windows, exposure and users from ``start`` on, and the users before it as the
+    pre-period (every user must have been assigned from ``start`` under ``users``)."""
+    w = w.filter(pl.col("timestamp") >= start)
+    exp = exp.filter(pl.col("timestamp") >= start) if exp is not None else None
+    pre = None
+    if users is not None:
+        early = users.assignment.filter(pl.col("first_served") < start).height
+        if design == "users" and early:
+            raise ConfigError(f"start={start}: {early:,} users were served before it; the "
+                              "pre-period must precede assignment")
+        pre, users = users, users.between(start, None)
+    return w, exp, users, pre
+
+
+def _choose_metrics(w: pl.DataFrame, metrics: list[str] | None, start: int | None) -> list[str]:
+    """The metrics to compare, upper-cased, each once: those asked for, else all."""
     all_metrics = sorted(w["metric_name"].unique().to_list())
     if not all_metrics:
         raise InputError("the windows", "no events to compare: no event matched a metric's "
@@ -226,6 +286,14 @@ def compare(
     if unknown:
         raise ConfigError(f"metrics: {unknown[0]!r} is not in the windows; metrics are "
                           f"{', '.join(all_metrics)}")
+    return chosen
+
+
+def _choose_sources(w: pl.DataFrame, users: UserData | None, design: Design | None,
+                    sources: list[str] | None, baseline: str | None,
+                    volume: list[tuple[str, str]] | None) -> list[str]:
+    """The sources to compare (default all but ``SOURCE_NAME_UNDEFINED``); every source named
+    (in ``sources``, ``baseline`` or ``volume``) must be in the data."""
     present = w["source"].unique().sort().to_list()
     if design == "users":
         present = sorted(set(present) | set(users.arms))
@@ -235,52 +303,57 @@ def compare(
         if s not in present:
             raise ConfigError(f"source {s!r}: not in the windows; sources are "
                               f"{', '.join(map(short_name, present))}")
+    return src
 
-    warnings: list[str] = []
-    share = unattributed_share(w, chosen[0])
-    if share > max_unattributed:
-        warnings.append(f"{share:.1%} of {chosen[0]} is unattributed (SOURCE_NAME_UNDEFINED); "
-                        "check labels and the recommendations log")
 
-    check = None
-    if design == "users":
-        arms = [s for s in users.arms if s in src]
-        if baseline is not None and baseline not in arms:
-            raise ConfigError(f"baseline={short_name(baseline)!r}: no user was assigned to it, so it "
-                              "was not randomised; the arms are "
-                              f"{', '.join(map(short_name, users.arms))} (or declare design='requests')")
-        check = users.check(chosen[0])
-        if len(arms) < 2:
-            # nothing randomised to compare: everything is described, nothing tested
-            warnings.append(f"users were assigned to {len(arms)} source(s) ({', '.join(arms)}): "
-                            "there is no randomised comparison; sources are described")
-        pairs = _pairs(arms, baseline) if len(arms) >= 2 else []
-        warnings += check.warnings
-        srm = _srm([float(check.users_by_arm[a]) for a in arms], arms, "users",
-                   traffic_weights, srm_threshold, warnings)
-        rows = [row for metric in chosen for c, t in pairs
-                for row in _user_rows(users, metric, c, t, alpha, cap=cap,
-                                      pre=pre.pre_period(metric, start) if pre else None)]
-        # with fewer than two arms nothing is tested, and the lone arm is described too
-        described = _describe(w, chosen, users, arms, tested=arms if pairs else [])
-    else:
-        pairs = _pairs(src, baseline)
-        exposed = set(exp["source"].unique().to_list()) if exp is not None else set()
-        srm = _window_srm(windows, traffic, exp, src, exposed, traffic_weights, srm_threshold,
-                          warnings)
-        rows = [_one(w, exp, metric, math_fn.get(metric, "samplecount"), c, t, exposed, alpha,
-                     method) for metric in chosen for c, t in pairs]
-        described = _describe(w, chosen, None, [])
-        if design is None:
-            warnings.append(NO_DESIGN)
-    for c, t in volume or []:
-        for metric in chosen:
-            rows.append(_one(w, None, metric, "sum", c, t, set(), alpha, "paired")
-                        | {"kind": "volume"})
-    frame = _verdicts(pl.DataFrame(rows, schema=RESULT_SCHEMA, orient="row"), design,
-                      correction, alpha)
-    return ComparisonTable(frame, warnings, srm, alpha, correction, design, check, described,
-                           share)
+def _user_design(w, users, pre, start, chosen, src, baseline, alpha, cap, traffic_weights,
+                 srm_threshold, warnings) -> tuple[list[dict[str, Any]], Any, Any, Any]:
+    """Under ``users``: the arms, the design check and SRM on users, and per metric and pair of
+    arms the per-user rows; the sources not randomised are described."""
+    arms = [s for s in users.arms if s in src]
+    if baseline is not None and baseline not in arms:
+        raise ConfigError(f"baseline={short_name(baseline)!r}: no user was assigned to it, so it "
+                          "was not randomised; the arms are "
+                          f"{', '.join(map(short_name, users.arms))} (or declare design='requests')")
+    check = users.check(chosen[0])
+    if len(arms) < 2:
+        # nothing randomised to compare: everything is described, nothing tested
+        warnings.append(f"users were assigned to {len(arms)} source(s) ({', '.join(arms)}): "
+                        "there is no randomised comparison; sources are described")
+    pairs = _pairs(arms, baseline) if len(arms) >= 2 else []
+    warnings += check.warnings
+    srm = _srm([float(check.users_by_arm[a]) for a in arms], arms, "users",
+               traffic_weights, srm_threshold, warnings)
+    rows = [row for metric in chosen for c, t in pairs
+            for row in _user_rows(users, metric, c, t, alpha, cap=cap,
+                                  pre=pre.pre_period(metric, start) if pre else None)]
+    # with fewer than two arms nothing is tested, and the lone arm is described too
+    described = _describe(w, chosen, users, arms, tested=arms if pairs else [])
+    return rows, described, srm, check
+
+
+def _window_design(windows, w, exp, traffic, chosen, src, baseline, alpha, method,
+                   traffic_weights, srm_threshold, warnings
+                   ) -> tuple[list[dict[str, Any]], pl.DataFrame, Any]:
+    """Windows as units (``requests``, or undeclared): SRM on users or recommendations served,
+    and per metric and pair of sources the window-level row."""
+    pairs = _pairs(src, baseline)
+    math_fn = dict(w.select("metric_name", "math_function").unique().iter_rows()) \
+        if "math_function" in w.columns else {}
+    exposed = set(exp["source"].unique().to_list()) if exp is not None else set()
+    srm = _window_srm(windows, traffic, exp, src, exposed, traffic_weights, srm_threshold,
+                      warnings)
+    rows = [_one(w, exp, metric, math_fn.get(metric, "samplecount"), c, t, exposed, alpha,
+                 method) for metric in chosen for c, t in pairs]
+    return rows, _describe(w, chosen, None, []), srm
+
+
+def _volume_rows(w: pl.DataFrame, chosen: list[str], volume: list[tuple[str, str]] | None,
+                 alpha: float) -> list[dict[str, Any]]:
+    """Per-window totals of the ``volume`` pairs, paired by window: labelled volume, never a
+    verdict, outside the family."""
+    return [_one(w, None, metric, "sum", c, t, set(), alpha, "paired") | {"kind": "volume"}
+            for c, t in volume or [] for metric in chosen]
 
 
 def unattributed_share(windows: pl.DataFrame, metric: str) -> float:
@@ -510,36 +583,7 @@ def _window_row(w, exp, metric, fn, control, treatment, exposed, alpha, method
     use_rate = (exp is not None and control in exposed and treatment in exposed
                 and method in ("auto", "rate"))
     if use_rate:
-        ce = exp.filter(source=control).select("timestamp", "exposure")
-        te = exp.filter(source=treatment).select("timestamp", "exposure")
-        cj = ce.join(c, on="timestamp", how="left").with_columns(pl.col("value").fill_null(0.0))
-        tj = te.join(t, on="timestamp", how="left").with_columns(pl.col("value").fill_null(0.0))
-        ec, et = float(ce["exposure"].sum()), float(te["exposure"].sum())
-        row.update(control_exposure=ec, treatment_exposure=et,
-                   control_rate=row["control_total"] / ec, treatment_rate=row["treatment_total"] / et)
-        orphan = (c.height - c.join(ce, on="timestamp", how="semi").height
-                  + t.height - t.join(te, on="timestamp", how="semi").height)
-        if orphan:
-            notes.append(f"{orphan} windows have events but no recommendations served")
-        n_windows = max(cj.height, tj.height)
-        both = _side_by_side(cj, tj)
-        if fn == "samplecount":
-            rel = rate_test((both["value"].to_numpy(), both["exposure"].to_numpy()),
-                            (both["value_t"].to_numpy(), both["exposure_t"].to_numpy()),
-                            paired=True, alpha=alpha)
-            row.update(effect=row["treatment_rate"] - row["control_rate"], lift=rel.effect,
-                       lift_ci_low=rel.ci_low, lift_ci_high=rel.ci_high, p_value=rel.p_value,
-                       method=rel.method,
-                       why="a count with an exposure: Poisson rate ratio, windows as strata, "
-                           "dispersion from windows")
-        else:
-            rel = paired_rate_ratio_test(both["value"], both["exposure"], both["value_t"],
-                                         both["exposure_t"], alpha=alpha)
-            n_windows = rel.details["windows"]
-            row.update(effect=row["treatment_rate"] - row["control_rate"], lift=rel.effect,
-                       lift_ci_low=rel.ci_low, lift_ci_high=rel.ci_high, p_value=rel.p_value,
-                       method=rel.method,
-                       why="a sum with an exposure: rate per exposure, windows paired")
+        n_windows = _rate_columns(row, c, t, exp, fn, control, treatment, alpha, notes)
     else:
         try:
             rel = paired_window_test(c, t, relative=True, alpha=alpha, min_windows=2)
@@ -560,6 +604,44 @@ def _window_row(w, exp, metric, fn, control, treatment, exposed, alpha, method
     row.update(p_adjusted=None, significant=None, windows=n_windows, control_n=n_windows,
                treatment_n=n_windows, warnings="; ".join(notes) or None)
     return row
+
+
+def _rate_columns(row: dict[str, Any], c: pl.DataFrame, t: pl.DataFrame, exp: pl.DataFrame,
+                  fn: str, control: str, treatment: str, alpha: float, notes: list[str]) -> int:
+    """Fill ``row`` with the comparison of rates per recommendation served (a count: Poisson
+    rate ratio with windows as strata; a sum: rate per exposure, windows paired); returns the
+    windows compared and adds what the notes should say."""
+    ce = exp.filter(source=control).select("timestamp", "exposure")
+    te = exp.filter(source=treatment).select("timestamp", "exposure")
+    cj = ce.join(c, on="timestamp", how="left").with_columns(pl.col("value").fill_null(0.0))
+    tj = te.join(t, on="timestamp", how="left").with_columns(pl.col("value").fill_null(0.0))
+    ec, et = float(ce["exposure"].sum()), float(te["exposure"].sum())
+    row.update(control_exposure=ec, treatment_exposure=et,
+               control_rate=row["control_total"] / ec, treatment_rate=row["treatment_total"] / et)
+    orphan = (c.height - c.join(ce, on="timestamp", how="semi").height
+              + t.height - t.join(te, on="timestamp", how="semi").height)
+    if orphan:
+        notes.append(f"{orphan} windows have events but no recommendations served")
+    n_windows = max(cj.height, tj.height)
+    both = _side_by_side(cj, tj)
+    if fn == "samplecount":
+        rel = rate_test((both["value"].to_numpy(), both["exposure"].to_numpy()),
+                        (both["value_t"].to_numpy(), both["exposure_t"].to_numpy()),
+                        paired=True, alpha=alpha)
+        row.update(effect=row["treatment_rate"] - row["control_rate"], lift=rel.effect,
+                   lift_ci_low=rel.ci_low, lift_ci_high=rel.ci_high, p_value=rel.p_value,
+                   method=rel.method,
+                   why="a count with an exposure: Poisson rate ratio, windows as strata, "
+                       "dispersion from windows")
+    else:
+        rel = paired_rate_ratio_test(both["value"], both["exposure"], both["value_t"],
+                                     both["exposure_t"], alpha=alpha)
+        n_windows = rel.details["windows"]
+        row.update(effect=row["treatment_rate"] - row["control_rate"], lift=rel.effect,
+                   lift_ci_low=rel.ci_low, lift_ci_high=rel.ci_high, p_value=rel.p_value,
+                   method=rel.method,
+                   why="a sum with an exposure: rate per exposure, windows paired")
+    return n_windows
 
 
 def compare_users(

@@ -9,7 +9,7 @@ import polars as pl
 
 from attrkit import defaults as D
 from attrkit.attribution.users import DesignCheck
-from attrkit.frames import Display
+from attrkit.reports.display import Display
 
 KINDS = {
     "per_user": "per assigned user",

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from attrkit import storage
-from attrkit.attribution.sources import short_name
 from attrkit.errors import ConfigError
+from attrkit.names import short_name
 
 NONE = "none"
 """A parameter value meaning "no such input" (``-p items none``)."""
@@ -38,7 +38,7 @@ def check_attribution_report(p: dict[str, Any]) -> None:
     """The attribution report's inputs and options, before anything runs."""
     from attrkit.attribution.windows import check_window
     from attrkit.comparison import DESIGNS
-    from attrkit.reports.sections import epoch
+    from attrkit.frames import when as epoch
     from attrkit.simulate.sample import check_size
     from attrkit.stats.multiple import CORRECTIONS
 

@@ -125,7 +125,7 @@ class Run:
 def _headlines(results: dict[str, Any]) -> list[Headline]:
     """The run's headline rows; for runs written before headlines were recorded, the first
     tested comparison of each metric (else the first with a lift), as the report chose it."""
-    from attrkit.reports.render import verdict
+    from attrkit.reports.verdict import verdict
 
     rows = results.get("headline")
     if not isinstance(rows, list):

@@ -21,6 +21,8 @@ from typing import Any
 
 import polars as pl
 
+from attrkit.reports.verdict import verdict
+
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 """The content-security policy of every page attrkit writes: no script, nothing fetched."""
 UP, DOWN = "#1a7f37", "#b42318"
@@ -138,20 +140,6 @@ def result_html(frame: pl.DataFrame, notes: Sequence[str] = ()) -> Html:
     return table(frame) + bullets(notes)
 
 
-def verdict(significant: bool | None, lift: float | None, tested: bool | None = True,
-            method: str | None = None) -> str:
-    """A comparison's verdict in words."""
-    if method == "not computed":
-        return "not computed"
-    if tested is False:
-        return "described, not tested"
-    if significant is None:
-        return "no verdict"
-    if not significant:
-        return "not significant"
-    return "▲ higher" if (lift or 0) > 0 else "▼ lower"
-
-
 def comparison_table(frame: pl.DataFrame, alpha: float, correction: str, *,
                      label: Any = str) -> Html:
     """A comparison's rows (:data:`~attrkit.frames.RESULT_SCHEMA`): the lift with its interval,
@@ -216,7 +204,7 @@ def _run_link(run: Any) -> str:
 def headline_text(h: Any, alpha: float) -> str:
     """A run's primary comparison of one metric in a line: the lift, its interval (and the
     always-valid one where the run shares its experiment) and the verdict."""
-    from attrkit.plots import short_label
+    from attrkit.names import short_label
 
     f = formatter("+.1%")
     pair = f"{short_label(h.treatment)} vs {short_label(h.control)}"

@@ -38,7 +38,7 @@ from attrkit.errors import (
 from attrkit.frames import is_relative, iso_day, when
 from attrkit.reports import render
 from attrkit.reports.checks import CHECKS
-from attrkit.reports.sections import RESULTS_MIMETYPE, jsonable
+from attrkit.reports.record import RESULTS_MIMETYPE, jsonable
 from attrkit.storage import atomic_write_text
 
 DEFAULT_TEMPLATE = "attribution_report"
@@ -211,7 +211,7 @@ def _in_words(notebook: Any) -> Any:
 
 
 def _results(notebook: Any) -> dict[str, Any]:
-    """The results the notebook published (:func:`~attrkit.reports.sections.results_bundle`),
+    """The results the notebook published (:func:`~attrkit.reports.record.results_bundle`),
     and the comparison table it carried, decoded.
 
     Raises:

@@ -2,7 +2,8 @@
 
 Readers and writers call the functions here and never look at the scheme themselves (as
 papermill's I/O registry does). A handler is a module with ``download(url, suffix_filter=)``
-(an object, or every object under a prefix ending in ``/``, as local files), ``fetch(url)``
+(an object, or every object under a prefix ending in ``/``, as local files; optionally
+``download_named``, the same with each object's URL, and patterns), ``fetch(url)``
 (one object) and ``upload(local, url, kms_key_arn=, content_type=)``; ``s3://`` is the one
 registered today (:mod:`attrkit.storage.s3`). Local writes are atomic
 (:mod:`attrkit.storage.local`); a remote write is a finished local file uploaded.
@@ -25,6 +26,8 @@ from attrkit.storage.local import (
     atomic_path,
     atomic_write_csv,
     atomic_write_text,
+    check_name,
+    read_small,
     unique_path,
     write_frame,
 )
@@ -69,15 +72,8 @@ def local_file(path: PathLike) -> Path:
 
 
 def local_files(path: PathLike, suffixes: tuple[str, ...]) -> list[Path]:
-    """Every file that ``path`` names, as local files in name order: a file; a folder or a
-    remote prefix (ending in ``/``): its files with one of ``suffixes``."""
-    if is_remote(path):
-        return handler(path).download(path, suffix_filter=suffixes)
-    p = Path(path)
-    if p.is_dir():
-        return sorted(f for f in p.iterdir()
-                      if f.suffix.lower() in suffixes and listed(f.name) and f.is_file())
-    return [p]
+    """Every file that ``path`` names (see :func:`expand`), as local files in name order."""
+    return [local for _, local in expand(path, suffixes)]
 
 
 GLOB = frozenset("*?[")
@@ -99,7 +95,12 @@ def expand(path: PathLike, suffixes: tuple[str, ...]) -> list[tuple[str, Path]]:
     however many links or patterns lead to it. A link to nothing is an error.
     A folder or pattern that names no file gives an empty list."""
     if is_remote(path):
-        return handler(path).download_named(str(path), suffix_filter=suffixes)
+        remote = handler(path)
+        if hasattr(remote, "download_named"):
+            return remote.download_named(str(path), suffix_filter=suffixes)
+        # a handler with ``download`` only: objects under a prefix are named by their file name
+        return [(str(path) + local.name if str(path).endswith("/") else str(path), local)
+                for local in remote.download(str(path), suffix_filter=suffixes)]
     text = str(path)
     if Path(text).is_dir():
         found = _walk(Path(text), suffixes)
@@ -165,17 +166,6 @@ def same_file(path: PathLike, others: list[PathLike]) -> bool:
         raise ConfigError(f"{check_name(str(path))}: a loop of symbolic links") from None
 
 
-def check_name(path: str) -> str:
-    """``path`` if its name is text; a name with bytes that are not UTF-8 (which the
-    operating system allows) is refused, as the libraries attrkit reads with cannot open it."""
-    try:
-        str(path).encode("utf-8")
-    except UnicodeEncodeError:
-        shown = str(path).encode("utf-8", "backslashreplace").decode("ascii", "replace")
-        raise ConfigError(f"{shown}: the file name is not valid UTF-8; rename it") from None
-    return str(path)
-
-
 def remove_local(path: PathLike) -> bool:
     """Delete a local regular file if it exists; True if one was deleted (remote: never)."""
     if is_remote(path) or not Path(path).is_file():
@@ -233,5 +223,6 @@ def share_link(url: str, *, expires: int = 3600) -> str:
 
 __all__ = ["GLOB", "HANDLERS", "atomic_path", "atomic_write_csv", "atomic_write_text",
            "check_name", "expand", "handler", "is_folder", "is_pattern", "is_remote", "join",
-           "listed", "local_file", "local_files", "put", "remove_local", "same_file", "scheme",
-           "share_link", "sibling", "unique_path", "write_frame", "write_with"]
+           "listed", "local_file", "local_files", "put", "read_small", "remove_local",
+           "same_file", "scheme", "share_link", "sibling", "unique_path", "write_frame",
+           "write_with"]

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import polars as pl
 
+from attrkit import defaults as D
 from attrkit.errors import ConfigError
 
 
@@ -21,8 +23,6 @@ def atomic_path(path: Path) -> Iterator[Path]:
 
     Readers never see a half-written file, and a failed run leaves nothing behind.
     """
-    from attrkit.storage import check_name
-
     check_name(str(path))
     if path.exists() and not path.is_file():
         raise ConfigError(f"{path}: not a regular file (a folder, device, pipe or socket); "
@@ -92,3 +92,26 @@ def unique_path(folder: Path, name: Callable[[int], str], start: int) -> Iterato
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(claim)
+
+
+def check_name(path: str) -> str:
+    """``path`` if its name is text; a name with bytes that are not UTF-8 (which the
+    operating system allows) is refused, as the libraries attrkit reads with cannot open it."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        shown = str(path).encode("utf-8", "backslashreplace").decode("ascii", "replace")
+        raise ConfigError(f"{shown}: the file name is not valid UTF-8; rename it") from None
+    return str(path)
+
+
+def read_small(path: os.PathLike[str], name: str, limit: int = D.MAX_CONFIG_BYTES) -> str:
+    """A configuration file's text (UTF-8), refused unread when over ``limit`` bytes: no
+    configuration is that large, and nothing is read into memory to find out."""
+    if not stat.S_ISREG(os.stat(path).st_mode):  # a pipe would block, a device never end
+        raise ConfigError(f"{name}: not a regular file; a configuration is read from a file")
+    with open(path, "rb") as fh:
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise ConfigError(f"{name}: larger than {limit:,} bytes; not a configuration file")
+    return data.decode("utf-8")

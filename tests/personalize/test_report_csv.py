@@ -110,3 +110,19 @@ def test_a_full_disk_leaves_no_partial_file(tmp_path):
     assert os.strerror(errno.EFBIG) in done.stdout  # "File too large"
     assert os.listdir(out) == []  # the temporary file was removed, no r.csv appeared
     assert write_report(result.windows, out / "r.csv").stat().st_size > 200  # the limit was it
+
+
+def test_reads_a_folder_as_the_inputs_do(tmp_path):
+    # A folder of reports is read as the interactions' folders are (storage.expand): at any
+    # depth, by pattern, skipping hidden and marker files; a folder without reports is named.
+    result = attribute(_events(), MA, items=ITEMS)
+    one = result.write_report(tmp_path / "reports" / "2026-11" / "a.csv")
+    (tmp_path / "reports" / ".a.x1.tmp.csv").write_text("half a file")
+    (tmp_path / "reports" / "_SUCCESS").write_text("")
+    whole = read_report(one)
+    nested = read_report(tmp_path / "reports")
+    assert nested.equals(whole)
+    assert read_report(str(tmp_path / "reports" / "*" / "*.csv")).equals(whole)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="empty.*no report CSV files"):
+        read_report(tmp_path / "empty")

@@ -1,0 +1,169 @@
+"""The report's data: what it analyses and over which dates, from its parameters.
+
+:func:`load_data` reads the bundled sample, the user's files or a Personalize report CSV and
+keeps the date range; :func:`compare_data` compares them with the report's options;
+:func:`about_run` lists the parameters that applied.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import polars as pl
+
+from attrkit import defaults as D
+from attrkit.frames import when
+from attrkit.reports import render
+from attrkit.reports.render import Html
+
+
+def utc_minute(ts: int | None) -> str:
+    """Unix seconds as ``2026-11-02 14:15 UTC`` (a dash for none)."""
+    if ts is None:
+        return "–"
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def data_window(windows: pl.DataFrame, window_seconds: int = D.WINDOW_SECONDS) -> dict[str, Any]:
+    """First and last window, how many there are, and how many are missing in between."""
+    if windows.height == 0:
+        return {"first": None, "last": None, "windows": 0, "missing_windows": 0}
+    ts = windows["timestamp"].unique()
+    first, last = int(ts.min()), int(ts.max())
+    expected = (last - first) // window_seconds + 1
+    return {"first": first, "last": last, "first_utc": utc_minute(first), "last_utc": utc_minute(last),
+            "windows": ts.len(), "missing_windows": int(expected - ts.len())}
+
+
+def epoch(text: str) -> int:
+    """A date as Unix seconds: ISO (UTC unless it says otherwise) or relative to today
+    (``-7d``, ``today``; see :func:`attrkit.frames.when`).
+
+    Example:
+        >>> epoch("2026-01-05T00:00")
+        1767571200
+    """
+    return when(text)
+
+
+def between(windows: pl.DataFrame, exposure: pl.DataFrame | None, users: Any,
+            start: str = "", end: str = "") -> tuple[pl.DataFrame, pl.DataFrame | None, Any]:
+    """The report's date range (:func:`attrkit.attribution.windows.between`): windows and
+    exposure from ``start`` (inclusive) to ``end`` (exclusive), ISO date-times in UTC or dates
+    relative to today (``-7d``, ``today``), empty for open; per-user data by whole UTC days."""
+    from attrkit.attribution.windows import between as in_range
+
+    return in_range(windows, exposure, users, start or None, end or None)
+
+
+@dataclass
+class ReportData:
+    """What the report analyses, from its parameters (:func:`load_data`).
+
+    Attributes:
+        origin: ``"sample"`` (the bundled synthetic data), ``"files"`` (the user's interactions)
+            or ``"report_csv"`` (the service's aggregates: no users, no exposure).
+        inputs: the inputs as the report names them.
+        metrics: metric names in the metric attribution's order (the report CSV's, read back).
+        primary_metric: the metric the report's answer is about.
+        baseline, sources: resolved source names (``None`` for every source / every pair).
+    """
+
+    windows: pl.DataFrame
+    health: Any
+    exposure: pl.DataFrame | None
+    traffic: pl.DataFrame | None
+    users: Any
+    origin: str
+    inputs: dict[str, str]
+    metrics: list[str]
+    primary_metric: str
+    baseline: str | None
+    sources: list[str] | None
+
+
+def load_data(p: dict[str, Any]) -> ReportData:
+    """The report's data from its parameters (as :func:`~attrkit.reports.checks.
+    check_attribution_report` checked them): the bundled sample when no input is given, the
+    user's files, or a Personalize report CSV; then the date range ``start``–``end``.
+    ``baseline`` and ``sources`` (comma-separated) accept the names the report shows."""
+    import tempfile
+    from pathlib import Path
+
+    import attrkit
+    from attrkit.reports.checks import given, resolve_source
+    from attrkit.simulate.sample import RECOMMENDER_A
+
+    health = exposure = traffic = users = None
+    baseline = p.get("baseline") or ""
+    if given(p.get("report_csv")):
+        origin, inputs = "report_csv", {"report_csv": p["report_csv"]}
+        windows = attrkit.read_report(p["report_csv"])
+        metrics = windows["metric_name"].unique(maintain_order=True).to_list()
+    else:
+        names = {k: p.get(k, "") for k in ("interactions", "items", "recommendations",
+                                           "metric_attribution")}
+        origin = "files" if given(names["interactions"]) else "sample"
+        if origin == "sample":
+            sample = attrkit.generate_sample(Path(tempfile.mkdtemp(prefix="attrkit-sample-")),
+                                             seed=p.get("seed", 0), days=p.get("sample_days", 14))
+            names = {"interactions": str(sample.interactions), "items": str(sample.items),
+                     "recommendations": str(sample.recommendations),
+                     "metric_attribution": str(sample.metric_attribution)}
+            baseline = baseline or RECOMMENDER_A  # the sample's control arm
+        result = attrkit.attribute(
+            names["interactions"], names["metric_attribution"],
+            items=names["items"] if given(names["items"]) else None,
+            recommendations=names["recommendations"] if given(names["recommendations"]) else None,
+            dedupe=p.get("dedupe", False), timestamp_unit=p.get("timestamp_unit", "s"),
+            window_seconds=p.get("window_seconds", 900),
+            window_origin=p.get("window_origin", 0), engine=p.get("engine") or "polars")
+        windows, health, exposure, traffic, users = (result.windows, result.health,
+                                                     result.exposure, result.traffic, result.users)
+        metrics = [m.name.upper() for m in result.metric_attribution.metrics]
+        inputs = {k: v for k, v in names.items() if given(v)} if origin == "files" else {}
+    windows, exposure, users = between(windows, exposure, users, p.get("start", ""),
+                                       p.get("end", ""))
+    known = windows["source"].unique().to_list()
+    wanted = [s.strip() for s in (p.get("sources") or "").split(",") if s.strip()]
+    primary = (p.get("primary_metric") or (metrics[0] if metrics else "")).upper()
+    if metrics and primary not in metrics:
+        from attrkit.errors import ConfigError
+
+        raise ConfigError(f"parameter primary_metric={p['primary_metric']!r}: no such metric; "
+                          f"metrics are {', '.join(metrics)}")
+    return ReportData(
+        windows, health, exposure, traffic, users, origin, inputs, metrics, primary,
+        resolve_source(baseline, known) if baseline else None,
+        [resolve_source(s, known, "sources") for s in wanted] or None)
+
+
+def compare_data(data: ReportData, p: dict[str, Any]) -> Any:
+    """:func:`attrkit.compare` on the report's data, with the report's options."""
+    from attrkit.comparison import compare
+
+    return compare(data.windows, exposure=data.exposure, traffic=data.traffic, users=data.users,
+                   baseline=data.baseline, sources=data.sources, design=p.get("design") or None,
+                   alpha=p.get("alpha", D.ALPHA), correction=p.get("correction", D.CORRECTION))
+
+
+NOT_APPLICABLE = {
+    "sample": {"interactions", "items", "recommendations", "metric_attribution", "report_csv",
+               "timestamp_unit"},
+    "files": {"report_csv", "seed", "sample_days"},
+    "report_csv": {"interactions", "items", "recommendations", "metric_attribution", "seed",
+                   "sample_days", "dedupe", "window_seconds", "window_origin", "timestamp_unit"},
+}
+"""Parameters that do not apply to each kind of data, and are not shown."""
+
+
+def about_run(params: dict[str, Any], data: ReportData) -> Html:
+    """The run's parameters, collapsed, only those that apply to the data analysed."""
+    hidden = NOT_APPLICABLE[data.origin] | ({k for k in ("items", "recommendations")
+                                             if k not in data.inputs} if data.origin == "files"
+                                            else set())
+    shown = [(k, v if v != "" else "(default)") for k, v in params.items() if k not in hidden]
+    return render.heading("About this run") + render.details(
+        "Parameters of this run", render.key_values(shown), open=False)
