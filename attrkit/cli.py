@@ -397,19 +397,24 @@ def _attribute(args: argparse.Namespace) -> int:
                 raise ConfigError(f"--out {args.out}: {target} is one of the inputs; attrkit "
                                   "never overwrites its input")
     result = _attributed(args)
-    report = result.write_report(args.out, import_mode=args.import_mode)
+    with storage.together():  # the report and its quarantine replace the last run's together
+        report = result.write_report(args.out, import_mode=args.import_mode)
+        qpath = storage.sibling(report, quarantine_name(report))
+        if storage.same_file(qpath, inputs):  # a report name chosen in a folder of inputs
+            quarantine = f"not written: {one_line(str(qpath))} is one of the inputs"
+        elif result.quarantine.height:
+            # beside the report, locally or under the same prefix
+            qpath = storage.write_with(qpath, lambda p: result.quarantine.write_csv(
+                p, line_terminator="\n"))
+            quarantine = f"{one_line(str(qpath))} ({result.quarantine.height:,} rows)"
+        elif storage.remove_local(qpath):  # an earlier run's, which this report does not have
+            quarantine = f"none; removed the earlier run's {one_line(str(qpath))}"
+        else:
+            quarantine = None
     print(f"report: {one_line(str(report))} ({result.windows.height:,} rows, "
           f"{time.perf_counter() - t0:.1f} s)")
-    qpath = storage.sibling(report, quarantine_name(report))
-    if storage.same_file(qpath, inputs):  # a report name chosen in a folder of inputs
-        print(f"quarantine: not written: {one_line(str(qpath))} is one of the inputs")
-    elif result.quarantine.height:
-        # beside the report, locally or under the same prefix
-        qpath = storage.write_with(qpath, lambda p: result.quarantine.write_csv(
-            p, line_terminator="\n"))
-        print(f"quarantine: {one_line(str(qpath))} ({result.quarantine.height:,} rows)")
-    elif storage.remove_local(qpath):  # an earlier run's, which this report does not have
-        print(f"quarantine: none; removed the earlier run's {one_line(str(qpath))}")
+    if quarantine is not None:
+        print(f"quarantine: {quarantine}")
     print(result.health.summary())
     return 0
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import unicodedata
 from typing import Any
 
@@ -75,6 +76,8 @@ _OS_HINTS = {
     errno.EPERM: "check its permissions",
     errno.ENOSPC: "the disk is full: free space or write elsewhere",
     errno.EDQUOT: "the disk quota is used up: free space or write elsewhere",
+    errno.EFBIG: "the file is larger than this system allows (a file-size limit): write elsewhere",
+    errno.EIO: "the disk failed to read or write: check the device, or write elsewhere",
     errno.EROFS: "the file system is read-only: write elsewhere",
     errno.ENAMETOOLONG: "a file name is at most 255 bytes: choose a shorter one",
     errno.EISDIR: "a folder is there, where a file was expected",
@@ -82,6 +85,39 @@ _OS_HINTS = {
     errno.EEXIST: "a file is in the way, where a folder was expected",
     errno.ENOENT: "check the path",
 }
+
+
+_OS_ERROR = re.compile(r"\(os error (\d+)\)")
+
+
+def os_errno(exc: BaseException) -> int | None:
+    """The operating system's error number behind ``exc``: an ``OSError``'s own, or the
+    ``(os error 28)`` that polars' Rust I/O writes into its messages (its ``OSError`` and
+    ``ComputeError`` carry no ``errno``); ``None`` for any other failure.
+
+    Example:
+        >>> os_errno(OSError("No space left on device (os error 28)"))
+        28
+        >>> os_errno(ValueError("x")) is None
+        True
+    """
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return exc.errno
+    module = type(exc).__module__.split(".", 1)[0]
+    if isinstance(exc, OSError) or module in ("polars", "pyo3_runtime"):
+        found = _OS_ERROR.search(str(exc))
+        if found:
+            return int(found.group(1))
+    return None
+
+
+def named_os_error(exc: BaseException, path: Any) -> OSError | None:
+    """``exc`` as an ``OSError`` naming ``path`` (the file being written) when it is the
+    operating system's failure and does not name a file itself; else ``None``."""
+    code = os_errno(exc)
+    if code is None or getattr(exc, "filename", None) is not None:
+        return None
+    return OSError(code, os.strerror(code), str(path))
 
 
 def explain(exc: BaseException) -> AttrkitError | None:
@@ -97,10 +133,12 @@ def explain(exc: BaseException) -> AttrkitError | None:
     """
     if isinstance(exc, AttrkitError):
         return exc
-    if isinstance(exc, OSError) and exc.errno is not None:
-        where = exc.filename if exc.filename is not None else "file system"
-        what = (exc.strerror or os.strerror(exc.errno)).lower()
-        hint = _OS_HINTS.get(exc.errno)
+    code = os_errno(exc)
+    if code is not None:
+        where = getattr(exc, "filename", None)
+        where = where if where is not None else "file system"
+        what = (getattr(exc, "strerror", None) or os.strerror(code)).lower()
+        hint = _OS_HINTS.get(code)
         return AttrkitError(f"{where}: {what}" + (f"; {hint}" if hint else ""))
     if isinstance(exc, MemoryError):
         return AttrkitError("out of memory: the input is larger than this machine can hold; "

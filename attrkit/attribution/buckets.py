@@ -23,6 +23,7 @@ import polars as pl
 from attrkit.attribution import plan
 from attrkit.attribution.config import MetricAttribution
 from attrkit.attribution.sources import log_keys
+from attrkit.errors import AttrkitError, named_os_error
 
 BUCKET = "__attrkit_bucket"
 BAD = "__attrkit_bad"
@@ -64,13 +65,11 @@ def run(ma: MetricAttribution, typed: plan.Typed, opts: plan.Options, n: int,
                 if "recommendations" in typed.small_plans else None)
     with tempfile.TemporaryDirectory(prefix="attrkit-buckets-") as tmp:
         folder = Path(tmp)
-        events.with_columns(bucket_of(columns, has_ids, n)).sink_parquet(
-            pl.PartitionBy(folder / "events", key=BUCKET, include_key=False))
+        _spill(events.with_columns(bucket_of(columns, has_ids, n)), folder / "events")
         sources = None
         if log_plan is not None:
-            log_plan.with_columns((pl.col("RECOMMENDATION_ID").hash(seed=11) % n).alias(BUCKET)
-                                  ).sink_parquet(pl.PartitionBy(folder / "log", key=BUCKET,
-                                                                include_key=False))
+            _spill(log_plan.with_columns((pl.col("RECOMMENDATION_ID").hash(seed=11) % n)
+                                         .alias(BUCKET)), folder / "log")
             sources = pl.Enum(collect([log_plan.select(pl.col("SOURCE").drop_nulls().unique()
                                                        )])[0]["SOURCE"].sort())
         parts, valid_rows, duplicates = [], 0, 0
@@ -91,6 +90,20 @@ def run(ma: MetricAttribution, typed: plan.Typed, opts: plan.Options, n: int,
         out |= dict(zip(logged, collect(list(logged.values())), strict=True))
         unassigned = int(out.pop("unassigned").item()) if "unassigned" in out else 0
     return Buckets(out, valid_rows, duplicates, unassigned)
+
+
+def _spill(frame: pl.LazyFrame, folder: Path) -> None:
+    """Write ``frame`` as Parquet parts by bucket under ``folder`` (in the system's temporary
+    folder); a full disk there is named, with where to point attrkit instead."""
+    try:
+        frame.sink_parquet(pl.PartitionBy(folder, key=BUCKET, include_key=False))
+    except Exception as exc:
+        named = named_os_error(exc, folder)
+        if named is None:
+            raise
+        raise AttrkitError(f"{tempfile.gettempdir()}: {named.strerror.lower()} while writing the "
+                           "temporary buckets of a large input; set TMPDIR to a folder on a "
+                           "disk with room (about the input's size)") from exc
 
 
 def _progress(items: range, show: bool) -> Iterable[int]:

@@ -33,13 +33,14 @@ from attrkit.errors import (
     ReportError,
     explain,
     first_line,
+    named_os_error,
     one_line,
 )
 from attrkit.frames import is_relative, iso_day, when
 from attrkit.reports import render
 from attrkit.reports.checks import CHECKS
 from attrkit.reports.record import RESULTS_MIMETYPE, jsonable
-from attrkit.storage import atomic_write_text
+from attrkit.storage import atomic_write_text, remove_later, together, write_frame
 
 DEFAULT_TEMPLATE = "attribution_report"
 DATE_PARAMETERS = ("start", "end")
@@ -294,14 +295,20 @@ def run_report(
         except PapermillExecutionError as exc:
             error = f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}"
             bad_input = exc.ename in ("ConfigError", "InputError")
+        except OSError as exc:  # papermill writes the executing notebook into out: a full disk
+            named = named_os_error(exc, out)
+            if named is None:
+                raise
+            raise named from None
         notebook = nbformat.read(str(tmp_nb), as_version=4)
-        # A failed run is kept beside the last good one, never over it.
-        if error is not None:
-            stem = f"{stem}.failed"
-        nb_path = out / f"{stem}.ipynb"
+    # A failed run is kept beside the last good one, never over it.
+    if error is not None:
+        stem = f"{stem}.failed"
+    nb_path = out / f"{stem}.ipynb"
+    with together():  # the notebook, HTML, JSON and exports appear together or not at all
         atomic_write_text(nb_path, nbformat.writes(notebook))
-    html_path, json_path, exports = _record(out, stem, notebook, path.stem, effective, error,
-                                            relative)
+        html_path, json_path, exports = _record(out, stem, notebook, path.stem, effective,
+                                                error, relative)
     index = write_index(out)
     run = ReportRun(nb_path, html_path, json_path, index, error is None, error, exports)
     if error is not None:
@@ -390,7 +397,8 @@ def _record_notebook(out: Path, nb_path: Path) -> Path | None:
         defaults = {n: p.default for n, p in parameters(nb_path).items()}
     given = meta.get("parameters")
     effective = defaults | (given if isinstance(given, dict) else {})
-    return _record(out, nb_path.stem, notebook, template, effective, error, {})[1]
+    with together():
+        return _record(out, nb_path.stem, notebook, template, effective, error, {})[1]
 
 
 EXPORTS = ("comparison.csv", "comparison.parquet")
@@ -402,13 +410,10 @@ def _write_exports(out: Path, stem: str, frame: Any) -> tuple[Path, ...]:
     paths = tuple(out / f"{stem}.{ext}" for ext in EXPORTS)
     if frame is None:
         for p in paths:
-            p.unlink(missing_ok=True)
+            remove_later(p)
         return ()
-    atomic_write_text(paths[0], frame.write_csv())
-    from attrkit.storage.local import atomic_path
-
-    with atomic_path(paths[1]) as tmp:
-        frame.write_parquet(tmp)
+    for p in paths:
+        write_frame(p, frame)
     return paths
 
 

@@ -27,7 +27,7 @@ import polars as pl
 
 from attrkit import defaults as D
 from attrkit.errors import ConfigError
-from attrkit.storage import atomic_write_text, write_frame
+from attrkit.storage import atomic_write_text, together, write_frame
 
 ACCOUNT_PREFIX = "arn:aws:personalize:us-east-1:111122223333"
 RECOMMENDER_A = f"{ACCOUNT_PREFIX}:recommender/top-picks"
@@ -246,16 +246,18 @@ def generate_sample(
     lift: float = B_LIFT,
 ) -> SamplePaths:
     """Write the sample to ``out``: ``interactions.csv``, ``items.csv``, ``recommendations.csv``,
-    ``metric_attribution.json`` and ``truth.json``. Each file is written atomically."""
+    ``metric_attribution.json`` and ``truth.json``, all at once or (a full disk) none."""
     out = Path(out)
     frames = generate_frames(seed=seed, days=days, users=users, lift=lift)
     paths = SamplePaths(out / "interactions.csv", out / "items.csv", out / "recommendations.csv",
                         out / "metric_attribution.json", out / "truth.json")
-    write_frame(paths.interactions, frames["interactions"])
-    write_frame(paths.items, frames["items"])
-    write_frame(paths.recommendations, frames["recommendations"])
-    atomic_write_text(paths.metric_attribution, json.dumps(metric_attribution_dict(), indent=2) + "\n")
-    atomic_write_text(paths.truth, json.dumps(frames["truth"], indent=2) + "\n")
+    with together():  # the five files appear together, or none of them does
+        write_frame(paths.interactions, frames["interactions"])
+        write_frame(paths.items, frames["items"])
+        write_frame(paths.recommendations, frames["recommendations"])
+        atomic_write_text(paths.metric_attribution,
+                          json.dumps(metric_attribution_dict(), indent=2) + "\n")
+        atomic_write_text(paths.truth, json.dumps(frames["truth"], indent=2) + "\n")
     return paths
 
 

@@ -21,13 +21,15 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from attrkit.errors import ConfigError
+from attrkit.errors import ConfigError, named_os_error
 from attrkit.storage.local import (
     atomic_path,
     atomic_write_csv,
     atomic_write_text,
     check_name,
     read_small,
+    remove_later,
+    together,
     unique_path,
     write_frame,
 )
@@ -167,11 +169,9 @@ def same_file(path: PathLike, others: list[PathLike]) -> bool:
 
 
 def remove_local(path: PathLike) -> bool:
-    """Delete a local regular file if it exists; True if one was deleted (remote: never)."""
-    if is_remote(path) or not Path(path).is_file():
-        return False
-    Path(path).unlink()
-    return True
+    """Delete a local regular file if it exists (when the enclosing :func:`together` block
+    succeeds, if any); True if there was one (remote: never)."""
+    return not is_remote(path) and remove_later(Path(path))
 
 
 def is_folder(path: PathLike) -> bool:
@@ -206,7 +206,13 @@ def write_with(path: PathLike, write: Callable[[Path], None], *, kms_key_arn: st
         return target
     with tempfile.TemporaryDirectory(prefix="attrkit-put-") as d:
         local = Path(d) / str(path).rsplit("/", 1)[-1]
-        write(local)
+        try:
+            write(local)
+        except Exception as exc:  # the scratch disk filled up before the upload
+            named = named_os_error(exc, local)
+            if named is None:
+                raise
+            raise named from exc
         return put(local, str(path), kms_key_arn=kms_key_arn, content_type=content_type)
 
 
@@ -224,5 +230,5 @@ def share_link(url: str, *, expires: int = 3600) -> str:
 __all__ = ["GLOB", "HANDLERS", "atomic_path", "atomic_write_csv", "atomic_write_text",
            "check_name", "expand", "handler", "is_folder", "is_pattern", "is_remote", "join",
            "listed", "local_file", "local_files", "put", "read_small", "remove_local",
-           "same_file", "scheme", "share_link", "sibling", "unique_path", "write_frame",
-           "write_with"]
+           "remove_later", "same_file", "scheme", "share_link", "sibling", "together",
+           "unique_path", "write_frame", "write_with"]

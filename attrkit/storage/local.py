@@ -5,6 +5,7 @@ nothing behind."""
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 import stat
 import tempfile
@@ -14,34 +15,149 @@ from pathlib import Path
 import polars as pl
 
 from attrkit import defaults as D
-from attrkit.errors import ConfigError
+from attrkit.errors import ConfigError, named_os_error
+
+
+class _Group:
+    """The writes of one :func:`together` block: temporary files to rename over their targets,
+    files to remove and name claims to release once the block ends."""
+
+    def __init__(self) -> None:
+        self.moves: list[tuple[Path, Path]] = []
+        self.removals: list[Path] = []
+        self.releases: list[Callable[[], None]] = []
+        self.folders: list[Path] = []
+
+    def commit(self) -> None:
+        for i, (tmp, target) in enumerate(self.moves):
+            try:
+                os.replace(tmp, target)
+            except OSError as exc:
+                self.moves = self.moves[i:]
+                named = named_os_error(exc, target)
+                if named is None:
+                    raise
+                raise named from exc
+        self.moves = []
+        for path in self.removals:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+    def discard(self) -> None:
+        for tmp, _ in self.moves:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+        _remove_folders(sorted(self.folders, key=lambda f: len(f.parts), reverse=True))
+
+    def release(self) -> None:
+        for release in self.releases:
+            release()
+
+
+_GROUP: contextvars.ContextVar[_Group | None] = contextvars.ContextVar("attrkit_group",
+                                                                     default=None)
+
+
+@contextlib.contextmanager
+def together() -> Iterator[None]:
+    """The atomic local writes inside this block replace their files together, when it ends:
+    if any write fails (a full disk, a quota, an I/O error), every file written in the block is
+    deleted and each earlier file stays as it was. A run's report and its quarantine, or a
+    report's notebook, HTML, JSON and exports, appear all at once or not at all. A block inside
+    another joins the outer one."""
+    if _GROUP.get() is not None:
+        yield
+        return
+    group = _Group()
+    token = _GROUP.set(group)
+    try:
+        yield
+        _GROUP.reset(token)
+        token = None
+        group.commit()
+    except BaseException:
+        group.discard()
+        raise
+    finally:
+        if token is not None:
+            _GROUP.reset(token)
+        group.release()
 
 
 @contextlib.contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success rename it over ``path``, else delete it.
+    """Yield a temporary path beside ``path``; on success rename it over ``path`` (at the end of
+    the enclosing :func:`together` block, if any), else delete it.
 
-    Readers never see a half-written file, and a failed run leaves nothing behind.
+    Readers never see a half-written file, and a failed run leaves nothing behind. A failure of
+    the operating system while writing (a full disk, a quota) names ``path``.
     """
     check_name(str(path))
     if path.exists() and not path.is_file():
         raise ConfigError(f"{path}: not a regular file (a folder, device, pipe or socket); "
                           "attrkit writes regular files only, and never replaces anything else")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}",
-                               dir=path.parent)
+    created = _make_folder(path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}",
+                                   dir=path.parent)
+    except BaseException:
+        _remove_folders(created)
+        raise
     os.close(fd)
+    group = _GROUP.get()
+    if group is not None:
+        group.folders += created
     try:
         yield Path(tmp)
         # mkstemp makes the file private; give it the mode a plain open() would have.
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
+        if group is not None:
+            group.moves.append((Path(tmp), path))
+        else:
+            os.replace(tmp, path)
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if group is None:
+            _remove_folders(created)
+        named = named_os_error(exc, path)
+        if named is not None:
+            raise named from exc
         raise
+
+
+def _make_folder(folder: Path) -> list[Path]:
+    """Create ``folder`` and its missing parents; returns those it created, deepest first."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    for f in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            f.mkdir()
+    return missing
+
+
+def _remove_folders(folders: list[Path]) -> None:
+    """Remove the folders a failed write created, deepest first, where they are still empty."""
+    for f in folders:
+        with contextlib.suppress(OSError):
+            f.rmdir()
+
+
+def remove_later(path: Path) -> bool:
+    """Delete the local regular file ``path`` if it exists: now, or when the enclosing
+    :func:`together` block succeeds (its writes may yet fail). True if there is one to delete."""
+    if not path.is_file():
+        return False
+    group = _GROUP.get()
+    if group is not None:
+        group.removals.append(path)
+    else:
+        path.unlink()
+    return True
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -72,7 +188,7 @@ def unique_path(folder: Path, name: Callable[[int], str], start: int) -> Iterato
     nor another running writer holds. Runs claim a name with a hidden marker created
     exclusively, so two runs in the same second get two names; the marker goes when the block
     ends (write the file inside it)."""
-    folder.mkdir(parents=True, exist_ok=True)
+    created = _make_folder(folder)
     n = start
     while True:
         target = folder / name(n)
@@ -87,11 +203,20 @@ def unique_path(folder: Path, name: Callable[[int], str], start: int) -> Iterato
                     break
                 os.unlink(claim)
         n += 1
+    def release() -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(claim)
+        if not target.exists():  # the write failed: no folder of ours left behind
+            _remove_folders(created)
+
     try:
         yield target
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(claim)
+        group = _GROUP.get()
+        if group is not None:  # the file appears when the group ends: hold the name till then
+            group.releases.append(release)
+        else:
+            release()
 
 
 def check_name(path: str) -> str:
