@@ -319,8 +319,9 @@ def _params(args: argparse.Namespace) -> int:
     from attrkit.reports.run import parameters, template_path
 
     path = template_path(args.template)
+    found = parameters(path).values()  # read first: a bad template prints nothing to stdout
     print(f"{one_line(path.stem)} ({one_line(str(path))}):")
-    for p in parameters(path).values():
+    for p in found:
         print(f"  {p.name} ({p.type}, default {p.default!r})\n      {p.help}")
     return 0
 
@@ -545,8 +546,8 @@ def main(argv: list[str] | None = None) -> int:
     traceback of every failure. A closed stdout (``attrkit ... | head -1``) ends quietly.
     """
     args = build_parser().parse_args(argv)
-    # polars' note that many files are being read at once is for its developers, not the user
-    warnings.filterwarnings("ignore", message=".*POLARS_MAX_BLOCKING_THREAD_COUNT")
+    if not os.environ.get("ATTRKIT_DEBUG"):
+        _quiet_libraries()
     try:
         if args.endpoint_url or args.region:
             from attrkit.personalize import service as aws
@@ -573,6 +574,21 @@ def main(argv: list[str] | None = None) -> int:
                 return 1
         print(f"attrkit: error: {one_line(str(error))}", file=sys.stderr)
         return 2
+
+
+def _quiet_libraries() -> None:
+    """The libraries' warnings and log lines (papermill's note on a file name without
+    ``.ipynb``, nbconvert's, Jupyter's, py4j's, polars' note on threads) are for their
+    developers: around attrkit's one line the terminal shows nothing else. attrkit does not
+    warn through them; ``ATTRKIT_DEBUG=1`` shows them all."""
+    import logging
+
+    warnings.simplefilter("ignore")
+    root = logging.getLogger()
+    if not root.handlers:  # else Python's last-resort handler prints WARNING and above
+        root.addHandler(logging.NullHandler())
+    for name in ("py4j", "papermill", "traitlets", "nbconvert", "asyncio"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 def _quiet_stdout() -> None:

@@ -66,3 +66,46 @@ def test_unexpected_failure_exits_1(tmp_path):
                            "'--metric-attribution', 'm.json', '--out', 'r.csv']))"],
                           capture_output=True, text=True, cwd=tmp_path).returncode
     assert code == 1
+
+
+def test_every_error_path_prints_one_line_and_nothing_else(tmp_path):
+    """Each command's failure, run as a user runs it (a new process, stderr at the file
+    descriptor): attrkit's one line and no library's warning, log line or panic around it."""
+    import os
+
+    events, ma, out = tmp_path / "e.csv", tmp_path / "ma.json", tmp_path / "out"
+    events.write_text("USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE\nu,i,900,click\nu,i,x,click\n")
+    ma.write_text('{"name": "m", "metrics": [{"eventType": "click", "metricName": "clicks", '
+                  '"expression": "SAMPLECOUNT()"}]}')
+    (tmp_path / "not_a_notebook").write_text("root:x:0:0:root:/root:/bin/bash\n")
+    (tmp_path / "bad.ipynb").write_text("{not json")
+    (tmp_path / "report.csv").write_text("METRIC_NAME,VALUE\nA,1\n")
+    attribute = ["attribute", "--interactions", str(events), "--metric-attribution", str(ma)]
+    cases = {
+        "template without .ipynb": ["report", str(tmp_path / "not_a_notebook"), "--out", str(out)],
+        "params of a non-notebook": ["params", str(tmp_path / "not_a_notebook")],
+        "damaged template": ["params", str(tmp_path / "bad.ipynb")],
+        "bad parameter": ["report", "--out", str(out), "-p", "alpha", "2"],
+        "unknown parameter": ["report", "--out", str(out), "-p", "nonsense", "1"],
+        "bad row": [*attribute, "--out", str(out / "r.csv")],
+        "missing input": ["attribute", "--interactions", str(tmp_path / "none.csv"),
+                          "--metric-attribution", str(ma), "--out", str(out / "r.csv")],
+        "configuration not JSON": ["attribute", "--interactions", str(events),
+                                   "--metric-attribution", str(events), "--out", str(out)],
+        "report CSV without columns": ["compare", "--report", str(tmp_path / "report.csv")],
+        "index of a file": ["index", str(events)],
+        "lab on a missing folder": ["lab", str(tmp_path / "none"), "--port", "1"],
+        "sample over a file": ["sample", "--out", str(events)],
+        "usage": ["attribute", "--interactions"],
+    }
+    env = {k: v for k, v in os.environ.items() if k != "ATTRKIT_DEBUG"}
+    procs = {name: subprocess.Popen([sys.executable, "-m", "attrkit", *argv], cwd=tmp_path,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                    env=env)
+             for name, argv in cases.items()}
+    for name, proc in procs.items():
+        stdout, stderr = proc.communicate(timeout=300)
+        assert proc.returncode == 2, (name, stderr)
+        assert stderr.startswith("attrkit: error: ") and stderr.count("\n") == 1, (name, stderr)
+        assert "Warning" not in stderr and "panicked" not in stderr, (name, stderr)
+    assert not out.exists()
