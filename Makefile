@@ -55,11 +55,13 @@ java:
 	  echo "installing Debian's headless Java runtime for the Spark tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-jre-headless; }
 
-## test: install with the dev extras, lint, run the whole suite
+## test: install with the dev extras, lint, run the whole suite and the report templates' cells
+## (two workers, TEST_WORKERS=N to change; the slowest ten tests listed at the end)
+TEST_WORKERS ?= 2
 test: $(VENV)/.installed-dev browser java
 	$(BIN)/ruff check attrkit tests bench
-	$(BIN)/python -m pytest
-	$(BIN)/python -m pytest -p no:cacheprovider --nbval-lax --nbval-current-env notebooks/
+	$(BIN)/python -m pytest -p no:cacheprovider -n $(TEST_WORKERS) --dist loadgroup \
+	  --durations=10 --nbval-lax --nbval-current-env
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check attrkit tests bench

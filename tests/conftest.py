@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import os
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -99,3 +103,38 @@ def spark():
     made = session(master="local[2]")
     yield made
     made.stop()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (``--dist loadgroup``), the tests that share an expensive set-up run
+    on one worker, which makes it once: Spark's session, and each notebook's kernel."""
+    for item in items:
+        if "spark" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("spark"))
+        elif item.nodeid.split("::", 1)[0].endswith(".ipynb"):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
+
+
+def run_attrkit(*args: str, cwd=None, env: dict[str, str] | None = None
+                ) -> subprocess.CompletedProcess[str]:
+    """``attrkit ARGS`` in this process (``attrkit.cli.main``), as a finished process: exit code,
+    stdout and stderr. A new interpreter per command would cost seconds of imports; the tests
+    that need a fresh process (stderr at the file descriptor, a library's output) use one."""
+    from attrkit.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    here, saved = os.getcwd(), dict(os.environ)
+    try:
+        os.environ.update(env or {})
+        if cwd is not None:
+            os.chdir(cwd)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(list(args))
+            except SystemExit as exc:  # argparse's usage errors
+                code = exc.code if isinstance(exc.code, int) else 2
+    finally:
+        os.chdir(here)
+        os.environ.clear()
+        os.environ.update(saved)
+    return subprocess.CompletedProcess(["attrkit", *args], code, out.getvalue(), err.getvalue())

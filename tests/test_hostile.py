@@ -11,6 +11,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from conftest import run_attrkit
 
 from attrkit import ConfigError, InputError, attribute, read_report, write_report
 from attrkit.attribution.config import parse_expression
@@ -138,9 +139,7 @@ def test_the_expression_grammar_is_ascii(expression):
 @pytest.mark.parametrize("name", ["javascript:alert(1)", "index", "INDEX", "../up", ".hidden",
                                   "a b", "x" * 200])
 def test_run_names_are_plain_file_names(tmp_path, name):
-    done = subprocess.run([sys.executable, "-m", "attrkit", "report", "--out",
-                           str(tmp_path / "out"), "--name", name], capture_output=True,
-                          text=True, timeout=120)
+    done = run_attrkit("report", "--out", str(tmp_path / "out"), "--name", name)
     assert done.returncode == 2 and "must be a plain file name" in done.stderr
     assert done.stderr.strip().count("\n") == 0
     assert not (tmp_path / "out").exists()

@@ -181,6 +181,46 @@ class UserData:
                 .with_columns(pl.col("value", "served", "total").fill_null(0.0))
                 .sort("USER_ID"))
 
+    def moments_by_look(self, metric: str, arms: list[str], looks: list[int]) -> pl.DataFrame:
+        """The sufficient statistics of :meth:`per_user`'s ``value`` at each look: for each
+        ``until`` in ``looks`` and each arm, the users assigned before it (``n``), the sum of
+        their values up to it (``sum``), of their squares (``sum_sq``) and the centred sum of
+        squares (``m2``); users without
+        events count as zero. One pass over users × looks instead of one :meth:`per_user` per
+        look (an arm with no user yet has no row).
+
+        Example:
+            >>> a = pl.DataFrame({"USER_ID": ["u", "v"], "arm": ["A", "A"],
+            ...                   "first_served": [0, 86_400], "sources_served": [1, 1]})
+            >>> v = pl.DataFrame({"USER_ID": ["u", "v"], "day": [0, 86_400],
+            ...                   "metric_name": "M", "source": "A", "value": [2.0, 4.0]})
+            >>> s = pl.DataFrame(schema={"USER_ID": pl.String, "day": pl.Int64,
+            ...                          "source": pl.String, "recommendations": pl.Int64})
+            >>> UserData(a, v, s).moments_by_look("M", ["A"], [86_400, 172_800]).rows()
+            [(86400, 'A', 1, 2.0, 4.0, 0.0), (172800, 'A', 2, 6.0, 20.0, 2.0)]
+        """
+        until = pl.DataFrame({"until": looks}, schema={"until": pl.Int64})
+        pop = self.assignment.filter(pl.col("arm").is_in(arms)).select("USER_ID", "arm",
+                                                                        "first_served")
+        own = (self.values.filter(metric_name=metric)
+               .join(pop.select("USER_ID", "arm"), on="USER_ID")
+               .filter(pl.col("source") == pl.col("arm"))
+               .group_by("USER_ID", "day").agg(pl.col("value").sum())
+               .sort("USER_ID", "day")
+               .with_columns(pl.col("value").cum_sum().over("USER_ID").alias("cum")))
+        # each user at each look after their assignment; their value: the sum of days before it
+        at = (pop.join(until, how="cross").filter(pl.col("first_served") < pl.col("until"))
+              .with_columns((pl.col("until") - DAY).alias("last_day")).sort("last_day"))
+        at = (at.join_asof(own.select("USER_ID", pl.col("day").alias("last_day"), "cum")
+                           .sort("last_day"), on="last_day", by="USER_ID",
+                           check_sortedness=False)
+              .with_columns(pl.col("cum").fill_null(0.0)))
+        x = pl.col("cum")
+        return (at.group_by("until", "arm")
+                .agg(pl.len().alias("n"), x.sum().alias("sum"), (x * x).sum().alias("sum_sq"),
+                     ((x - x.mean()) ** 2).sum().alias("m2"))
+                .sort("until", "arm"))
+
     def pre_period(self, metric: str, before: int) -> pl.DataFrame:
         """Each user's metric across all sources on UTC days before ``before`` (``USER_ID``,
         ``pre``): the covariate of CUPED, from before anyone was assigned."""

@@ -22,7 +22,7 @@ from attrkit.comparison.choose import (
 )
 from attrkit.frames import to_polars
 from attrkit.stats import mean_test
-from attrkit.stats._core import check_alpha, check_choice
+from attrkit.stats._core import SampleStats, check_alpha, check_choice
 from attrkit.stats.sequential import (
     confidence_sequence,
     cumulative_mean_effect,
@@ -91,10 +91,12 @@ def monitor(
 def _monitor_users(users: UserData, metric: str, control: str, treatment: str,
                    n_star: float | None, alpha: float, relative: bool) -> pl.DataFrame:
     days = users.served["day"].unique().sort().to_list()
+    moments = {(u, a): SampleStats(n, s, sq, m2) for u, a, n, s, sq, m2 in users.moments_by_look(
+        metric, [control, treatment], [d + DAY for d in days]).iter_rows()}
     rows = []
     for look, day in enumerate(days, start=1):
-        pu = users.per_user(metric, [control, treatment], until=day + DAY)
-        c, t = (pu.filter(arm=a)["value"].to_numpy() for a in (control, treatment))
+        c, t = (moments.get((day + DAY, a), SampleStats(0, 0.0, 0.0, 0.0))
+                for a in (control, treatment))
         try:
             # The sequence is on the difference (robust to heavy-tailed users, as in compare);
             # a relative lift divides it by the control mean at the look.
@@ -102,7 +104,7 @@ def _monitor_users(users: UserData, metric: str, control: str, treatment: str,
             effect, se, scale = r.effect, r.se, (r.control if relative else 1.0)
         except (ValueError, ZeroDivisionError):
             effect = se = scale = math.nan
-        rows.append((day + DAY, look, c.size + t.size, min(c.size, t.size), effect, se, scale))
+        rows.append((day + DAY, look, int(c.n + t.n), int(min(c.n, t.n)), effect, se, scale))
     looks = pl.DataFrame(rows, schema={"timestamp": pl.Int64, "looks": pl.Int64, "n": pl.Int64,
                                        "n_min": pl.Int64,
                                        "effect": pl.Float64, "se": pl.Float64,

@@ -12,7 +12,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 from conftest import CLICKS_WATCH_MINUTES as MA
-from conftest import random_data
+from conftest import random_data, run_attrkit
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -110,18 +110,18 @@ def test_a_bad_row_is_one_line_on_spark(spark, tmp_path, fmt, where):
     assert where in message and caught.value.column is not None
 
 
-def test_the_command_line_on_spark(tmp_path):
+def test_the_command_line_on_spark(tmp_path, spark):
+    # in this process: the command takes the session that is already running (getOrCreate),
+    # as it would a cluster's; a command of its own starts one (test_hostile, the README)
     paths = _write(_damaged(6), tmp_path, "parquet")
-    base = [sys.executable, "-m", "attrkit", "attribute", "--interactions", paths["interactions"],
+    base = ["attribute", "--interactions", paths["interactions"],
             "--items", paths["items"], "--metric-attribution", str(tmp_path / "ma.json"),
             "--engine", "spark", "--out"]
     (tmp_path / "ma.json").write_text(__import__("json").dumps(MA))
-    bad = subprocess.run([*base, str(tmp_path / "r.csv")], capture_output=True, text=True,
-                         timeout=600)
+    bad = run_attrkit(*base, str(tmp_path / "r.csv"))
     assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0, bad.stderr
     assert "row 3, column USER_ID" in bad.stderr and not (tmp_path / "r.csv").exists()
-    good = subprocess.run([*base, str(tmp_path / "q.csv"), "--on-bad-rows", "quarantine"],
-                          capture_output=True, text=True, timeout=600)
+    good = run_attrkit(*base, str(tmp_path / "q.csv"), "--on-bad-rows", "quarantine")
     assert good.returncode == 0, good.stderr
     want = attrkit.attribute(paths["interactions"], MA, items=paths["items"],
                              on_bad_rows="quarantine").write_report(tmp_path / "w.csv", when=0)

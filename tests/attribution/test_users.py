@@ -378,3 +378,27 @@ def test_lift_by_day_intervals_are_compares(result):
     first = daily.row(0, named=True)
     assert (first["lift_ci_low"], first["lift_ci_high"]) == pytest.approx(
         (row["lift_ci_low"], row["lift_ci_high"]), rel=1e-12)
+
+
+def test_moments_by_look_agree_with_per_user_at_each_look():
+    # the monitor's sufficient statistics, one pass over users × looks, against per_user
+    # computed look by look (users without events count as zero; late assignments join later)
+    from attrkit.attribution.users import DAY
+    from attrkit.simulate.calibration import (
+        SCENARIOS,
+        A,
+        B,
+        attribute_simulation,
+        simulate_experiment,
+    )
+
+    scenario = next(s for s in SCENARIOS if s.name == "90/10 split, different users")
+    users = attribute_simulation(simulate_experiment(scenario, seed=4)).users
+    looks = [d + DAY for d in users.served["day"].unique().sort().to_list()]
+    got = users.moments_by_look("CLICKS", [A, B], looks)
+    assert got.height == 2 * len(looks)
+    for until, arm, n, total, sum_sq, m2 in got.iter_rows():
+        v = users.per_user("CLICKS", [A, B], until=until).filter(arm=arm)["value"].to_numpy()
+        assert n == v.size and total == pytest.approx(v.sum(), rel=1e-12)
+        assert sum_sq == pytest.approx((v ** 2).sum(), rel=1e-12)
+        assert m2 == pytest.approx(((v - v.mean()) ** 2).sum(), rel=1e-9)

@@ -108,7 +108,8 @@ def test_a_full_disk_leaves_no_partial_file(tmp_path):
                            str(out / "r.csv")], capture_output=True, text=True, timeout=120)
     assert done.returncode == 3, done.stderr
     assert os.strerror(errno.EFBIG) in done.stdout  # "File too large"
-    assert os.listdir(out) == []  # the temporary file was removed, no r.csv appeared
+    # the temporary file was removed, no r.csv appeared, and the folder the write made is gone
+    assert not out.exists() and os.listdir(tmp_path) == ["w.parquet"]
     assert write_report(result.windows, out / "r.csv").stat().st_size > 200  # the limit was it
 
 

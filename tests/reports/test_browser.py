@@ -7,12 +7,11 @@ and hostile source labels show as text and never run.
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import polars as pl
 import pytest
+from conftest import run_attrkit
 
 from attrkit.simulate.sample import generate_sample
 
@@ -52,12 +51,11 @@ def hostile_report(tmp_path_factory):
         .otherwise(pl.col("EVENT_ATTRIBUTION_SOURCE")).alias("EVENT_ATTRIBUTION_SOURCE"))
     ev.write_csv(paths.interactions)
     out = root / "out"
-    done = subprocess.run(
-        [sys.executable, "-m", "attrkit", "report", "--out", str(out), "--name", "hostile",
-         "-p", "interactions", str(paths.interactions), "-p", "items", str(paths.items),
-         "-p", "recommendations", str(paths.recommendations),
-         "-p", "metric_attribution", str(paths.metric_attribution)],
-        capture_output=True, text=True, timeout=600)
+    done = run_attrkit(
+        "report", "--out", str(out), "--name", "hostile",
+        "-p", "interactions", str(paths.interactions), "-p", "items", str(paths.items),
+        "-p", "recommendations", str(paths.recommendations),
+        "-p", "metric_attribution", str(paths.metric_attribution))
     assert done.returncode == 0, done.stderr
     return out / "hostile.html"
 
@@ -120,8 +118,7 @@ def test_index_page_links_the_run(browser, hostile_report):
 @pytest.fixture(scope="module")
 def sample_report(tmp_path_factory):
     out = tmp_path_factory.mktemp("sample")
-    done = subprocess.run([sys.executable, "-m", "attrkit", "report", "--out", str(out),
-                           "-p", "sample_days", "3"], capture_output=True, text=True, timeout=600)
+    done = run_attrkit("report", "--out", str(out), "-p", "sample_days", "3")
     assert done.returncode == 0, done.stderr
     return out / "attribution_report.html"
 

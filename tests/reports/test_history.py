@@ -6,11 +6,10 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
 
 import polars as pl
 import pytest
+from conftest import run_attrkit
 from polars.testing import assert_frame_equal
 
 import attrkit
@@ -24,10 +23,8 @@ TODAY = "2026-01-07"
 
 
 def _report(out, name, *params):
-    env = os.environ | {TODAY_VARIABLE: TODAY}
-    done = subprocess.run([sys.executable, "-m", "attrkit", "report", "--out", str(out),
-                           "--name", name, "-p", "sample_days", "3", *params],
-                          capture_output=True, text=True, timeout=600, env=env)
+    done = run_attrkit("report", "--out", str(out), "--name", name, "-p", "sample_days", "3",
+                       *params, env={TODAY_VARIABLE: TODAY})
     assert done.returncode == 0, done.stderr
     record = json.loads((out / f"{name}.json").read_text())
     # the terminal says where the table went and what the answer is, as the index does

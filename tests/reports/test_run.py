@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import run_attrkit
 
 import attrkit
 from attrkit.reports.run import parameters, template_path
@@ -16,8 +16,7 @@ SMALL = ["-p", "sample_days", "2"]
 
 
 def _run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "attrkit", *args], capture_output=True,
-                          text=True, cwd=cwd, timeout=600)
+    return run_attrkit(*args, cwd=cwd)
 
 
 @pytest.fixture(scope="module")

@@ -64,6 +64,11 @@ def test_a_failed_local_write_leaves_nothing(tmp_path):
 
     with pytest.raises(OSError, match="No space left"):
         storage.write_with(target, half)
+    assert list(tmp_path.iterdir()) == []  # no file, and not the folder the write made
+    (tmp_path / "out").mkdir()
+    with pytest.raises(OSError, match=f"No space left.*{target}"):  # named, errno kept
+        storage.write_with(target, half)
+    assert list(tmp_path.iterdir()) == [tmp_path / "out"]  # a folder that was there stays
     assert list(target.parent.iterdir()) == []
 
 
