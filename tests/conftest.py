@@ -101,18 +101,29 @@ def spark():
     from attrkit.attribution.spark import session
 
     made = session(master="local[2]")
+    # Two shuffle partitions for two cores: the tests' data are small, and 8 partitions only
+    # add tasks. Results never depend on the partitioning (the local-cluster test keeps
+    # attrkit's 8, as does a command run in this process: getOrCreate applies its settings),
+    # so this is one more layout the same bytes must survive.
+    made.conf.set("spark.sql.shuffle.partitions", "2")
     yield made
     made.stop()
 
 
 def pytest_collection_modifyitems(config, items):
     """Under pytest-xdist (``--dist loadgroup``), the tests that share an expensive set-up run
-    on one worker, which makes it once: Spark's session, and each notebook's kernel."""
+    on one worker, which makes it once: Spark's session, each notebook's kernel, and a
+    module's own fixtures (a report run, a sample) for the tests of that module that use them.
+    Every other test goes to whichever worker is free."""
     for item in items:
+        path = item.nodeid.split("::", 1)[0]
+        defs = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {})
         if "spark" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.xdist_group("spark"))
-        elif item.nodeid.split("::", 1)[0].endswith(".ipynb"):
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
+        elif path.endswith(".ipynb"):
+            item.add_marker(pytest.mark.xdist_group(path))
+        elif any(d.scope == "module" for fixtures in defs.values() for d in fixtures):
+            item.add_marker(pytest.mark.xdist_group(path))
 
 
 def run_attrkit(*args: str, cwd=None, env: dict[str, str] | None = None
