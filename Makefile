@@ -60,7 +60,7 @@ java:
 TEST_WORKERS ?= 2
 test: $(VENV)/.installed-dev browser java
 	$(BIN)/ruff check attrkit tests bench
-	$(BIN)/python -m pytest -p no:cacheprovider -n $(TEST_WORKERS) --dist loadgroup \
+	$(BIN)/python -m pytest -p no:cacheprovider -n $(TEST_WORKERS) --dist loadscope \
 	  --durations=10 --nbval-lax --nbval-current-env
 
 lint: $(VENV)/.installed-dev

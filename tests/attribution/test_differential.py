@@ -42,9 +42,7 @@ CASES = [(seed, *case) for seed in range(6) for case in [(900, 0, False), (900, 
 
 
 @pytest.mark.parametrize("engine, seed, length, origin, dedupe",
-                         [("polars", *c) for c in CASES]
-                         + [pytest.param("spark", *c, marks=pytest.mark.xdist_group("spark"))
-                            for c in CASES[:4]])  # on the worker that holds Spark's session
+                         [("polars", *c) for c in CASES] + [("spark", *c) for c in CASES[:4]])
 def test_report_matches_duckdb(tmp_path, request, engine, seed, length, origin, dedupe):
     data = random_data(seed)
     given = data
