@@ -2,7 +2,7 @@
 
 Exit codes: 0 success; 2 bad usage, bad input or a refusing environment (one line on stderr);
 1 a bug in attrkit (its traceback); 141 stdout closed early (quietly); 3 to 8 an alarm of
-``attrkit compare --fail-on`` fired (:data:`~attrkit.comparison.alarms.ALARMS`).
+``attrkit compare --fail-on`` fired (:data:`~attrkit.defaults.ALARMS`).
 """
 
 from __future__ import annotations
@@ -18,9 +18,7 @@ import warnings
 from pathlib import Path
 
 from attrkit import defaults as D
-from attrkit.comparison.alarms import ALARMS
 from attrkit.errors import explain, first_line, one_line
-from attrkit.stats.multiple import CORRECTIONS
 
 
 class _Parser(argparse.ArgumentParser):
@@ -138,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "attribute), and print the table; --format csv or json prints exactly "
                        "the columns of compare(...).frame. --fail-on turns checks into exit "
                        "codes for a scheduler: " + ", ".join(
-                           f"{n} {code}" for n, (code, _) in ALARMS.items())
+                           f"{n} {code}" for n, (code, _) in D.ALARMS.items())
                        + " (the first named that fired); 0 when none fired.")
     c.add_argument("--report", help="report CSV (attrkit's or the service's), a folder of them, "
                    "s3://bucket/key or s3://bucket/prefix/; instead of --interactions")
@@ -152,7 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "else undeclared: window-level results without verdicts)")
     c.add_argument("--alpha", type=_share, default=D.ALPHA,
                    help="significance level, between 0 and 1 (default %(default)s)")
-    c.add_argument("--correction", default=D.CORRECTION, choices=CORRECTIONS,
+    c.add_argument("--correction", default=D.CORRECTION, choices=D.CORRECTIONS,
                    help="p-value adjustment across the tested comparisons (default %(default)s)")
     c.add_argument("--start", help="first window compared: ISO date-time in UTC "
                    "(2026-11-23) or relative (-7d: midnight UTC seven days before today)")
@@ -163,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "columns on stdout (JSON: a list of rows, NaN and infinities as null)")
     c.add_argument("--fail-on", metavar="ALARMS", action="append",
                    help="comma-separated alarms that end the run with their exit code "
-                   "(repeatable): " + ", ".join(ALARMS))
+                   "(repeatable): " + ", ".join(D.ALARMS))
     c.add_argument("--max-unattributed", type=float, default=D.MAX_UNATTRIBUTED_SHARE,
                    help="the unattributed alarm's (and warning's) threshold: share of the first "
                    "metric with no source (default %(default)s)")

@@ -40,6 +40,20 @@ ALPHA = 0.05
 """Significance level of every test."""
 CORRECTION = "holm"
 """Multiple-comparison correction across the tested rows of one comparison."""
+CORRECTIONS = ("holm", "hochberg", "bonferroni", "sidak", "holm-sidak", "hochberg-sidak", "bh",
+               "by", "none")
+"""The p-value adjustments across tested rows (:func:`attrkit.stats.adjust_pvalues`)."""
+ALARMS = {
+    "srm": (3, "sample ratio mismatch: the arms' sizes are not the planned split"),
+    "unattributed": (4, "the share of the first metric with no source is above the threshold"),
+    "bad-rows": (5, "input rows broke a rule and were set aside (--on-bad-rows quarantine)"),
+    "duplicates": (6, "exact duplicate events in the interactions"),
+    "unresolved": (7, "events carry recommendation IDs the log does not know"),
+    "regression": (8, "a tested comparison is significantly below its control"),
+}
+"""``attrkit compare --fail-on``: each alarm's exit code and what it means
+(:mod:`attrkit.comparison.alarms`). Here, beside the other options, so that the command line
+starts without importing the statistics."""
 N_STAR = 5000
 """The sample size an always-valid sequence is tuned for, when none is known (units)."""
 POWER = 0.8

@@ -191,3 +191,18 @@ def test_every_earlier_public_name_still_imports():
     assert importlib.import_module("attrkit.engine") is importlib.import_module(
         "attrkit.attribution.engine")
     assert importlib.import_module("attrkit.engine").__spec__.name == "attrkit.attribution.engine"
+
+
+def test_the_command_line_starts_without_the_statistics_or_jupyter():
+    # `attrkit --help`, a usage error or `attrkit params` answer at once: scipy, statsmodels,
+    # papermill and nbconvert are imported only by the commands that use them
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom attrkit.cli import build_parser\nbuild_parser()\n"
+            "import attrkit.reports.run\n"
+            "print(sorted(m for m in ('scipy', 'statsmodels', 'papermill', 'nbconvert', "
+            "'matplotlib') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=True)
+    assert done.stdout.strip() == "[]"

@@ -34,15 +34,8 @@ class Alarm:
         return f"{self.name}: {self.status}: {self.detail}"
 
 
-ALARMS = {
-    "srm": (3, "sample ratio mismatch: the arms' sizes are not the planned split"),
-    "unattributed": (4, "the share of the first metric with no source is above the threshold"),
-    "bad-rows": (5, "input rows broke a rule and were set aside (--on-bad-rows quarantine)"),
-    "duplicates": (6, "exact duplicate events in the interactions"),
-    "unresolved": (7, "events carry recommendation IDs the log does not know"),
-    "regression": (8, "a tested comparison is significantly below its control"),
-}
-"""Each alarm's exit code and what it means."""
+ALARMS = D.ALARMS
+"""Each alarm's exit code and what it means (:data:`attrkit.defaults.ALARMS`)."""
 
 
 def parse(text: str) -> list[str]:

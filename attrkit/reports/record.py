@@ -10,7 +10,6 @@ from typing import Any
 import polars as pl
 
 from attrkit.reports import render
-from attrkit.reports.answer import monitored
 from attrkit.reports.data import ReportData
 
 RESULTS_MIMETYPE = "application/vnd.attrkit.results+json"
@@ -80,6 +79,7 @@ def headlines(table: Any, data: ReportData, alpha: float) -> list[dict[str, Any]
     always-valid interval at the run's last look (:func:`~attrkit.monitor`), which stays valid
     however many runs look at the same experiment. For the run's JSON and the index."""
     from attrkit.comparison import monitor
+    from attrkit.reports.answer import monitored  # the statistics: only when a notebook runs
 
     out = []
     for metric in data.metrics:

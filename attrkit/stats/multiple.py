@@ -10,8 +10,7 @@ from attrkit import defaults as D
 
 Correction = Literal["holm", "hochberg", "bonferroni", "sidak", "holm-sidak", "hochberg-sidak",
                      "bh", "by", "none"]
-CORRECTIONS = ("holm", "hochberg", "bonferroni", "sidak", "holm-sidak", "hochberg-sidak", "bh",
-               "by", "none")
+CORRECTIONS = D.CORRECTIONS
 
 
 class AdjustedPValues(NamedTuple):
