@@ -15,6 +15,7 @@ import sys
 import time
 import traceback
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 from attrkit import defaults as D
@@ -544,8 +545,14 @@ def main(argv: list[str] | None = None) -> int:
     traceback of every failure. A closed stdout (``attrkit ... | head -1``) ends quietly.
     """
     args = build_parser().parse_args(argv)
-    if not os.environ.get("ATTRKIT_DEBUG"):
-        _quiet_libraries()
+    quiet = contextlib.nullcontext() if os.environ.get("ATTRKIT_DEBUG") else _quiet_libraries()
+    with quiet:
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """The command ``args`` names, with every failure turned into its exit code (see
+    :func:`main`)."""
     try:
         if args.endpoint_url or args.region:
             from attrkit.personalize import service as aws
@@ -574,19 +581,34 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-def _quiet_libraries() -> None:
-    """The libraries' warnings and log lines (papermill's note on a file name without
-    ``.ipynb``, nbconvert's, Jupyter's, py4j's, polars' note on threads) are for their
-    developers: around attrkit's one line the terminal shows nothing else. attrkit does not
-    warn through them; ``ATTRKIT_DEBUG=1`` shows them all."""
+@contextlib.contextmanager
+def _quiet_libraries() -> Iterator[None]:
+    """While a command runs, the libraries' warnings and log lines (papermill's note on a file
+    name without ``.ipynb``, nbconvert's, Jupyter's, py4j's, polars' note on threads) are for
+    their developers: around attrkit's one line the terminal shows nothing else. attrkit does
+    not warn through them; ``ATTRKIT_DEBUG=1`` shows them all. Everything is as it was when
+    the command returns (``main`` may be called in a process that logs: Airflow, a notebook)."""
     import logging
 
-    warnings.simplefilter("ignore")
     root = logging.getLogger()
-    if not root.handlers:  # else Python's last-resort handler prints WARNING and above
-        root.addHandler(logging.NullHandler())
-    for name in ("py4j", "papermill", "traitlets", "nbconvert", "asyncio"):
-        logging.getLogger(name).setLevel(logging.CRITICAL)
+    quiet = logging.NullHandler()
+    # without a handler, Python's last-resort handler prints WARNING and above
+    added = not root.handlers
+    names = ("py4j", "papermill", "traitlets", "nbconvert", "asyncio")
+    levels = {name: logging.getLogger(name).level for name in names}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if added:
+            root.addHandler(quiet)
+        for name in names:
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+        try:
+            yield
+        finally:
+            if added:
+                root.removeHandler(quiet)
+            for name, level in levels.items():
+                logging.getLogger(name).setLevel(level)
 
 
 def _quiet_stdout() -> None:

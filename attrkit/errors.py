@@ -100,6 +100,8 @@ def os_errno(exc: BaseException) -> int | None:
         28
         >>> os_errno(ValueError("x")) is None
         True
+        >>> str(explain(FileNotFoundError("No such file or directory (os error 2): /d/e.csv")))
+        '/d/e.csv: no such file or directory; check the path'
     """
     if isinstance(exc, OSError) and exc.errno is not None:
         return exc.errno
@@ -136,7 +138,9 @@ def explain(exc: BaseException) -> AttrkitError | None:
     code = os_errno(exc)
     if code is not None:
         where = getattr(exc, "filename", None)
-        where = where if where is not None else "file system"
+        if where is None:  # polars names the file after its "(os error N): "
+            named = re.search(r"\(os error \d+\):\s*(\S.*)$", first_line(exc))
+            where = named.group(1) if named else "file system"
         what = (getattr(exc, "strerror", None) or os.strerror(code)).lower()
         hint = _OS_HINTS.get(code)
         return AttrkitError(f"{where}: {what}" + (f"; {hint}" if hint else ""))

@@ -109,3 +109,17 @@ def test_every_error_path_prints_one_line_and_nothing_else(tmp_path):
         assert stderr.startswith("attrkit: error: ") and stderr.count("\n") == 1, (name, stderr)
         assert "Warning" not in stderr and "panicked" not in stderr, (name, stderr)
     assert not out.exists()
+
+
+def test_a_command_run_in_process_leaves_warnings_and_logging_as_they_were(capsys):
+    # main() may be called from a process that logs (Airflow, a notebook): the libraries are
+    # quiet while the command runs, and everything is as it was afterwards
+    import logging
+    import warnings
+
+    root = logging.getLogger()
+    before = (list(warnings.filters), list(root.handlers), logging.getLogger("papermill").level)
+    assert main(["params", "nonexistent-template"]) == 2
+    assert capsys.readouterr().err.startswith("attrkit: error: template 'nonexistent-template'")
+    after = (list(warnings.filters), list(root.handlers), logging.getLogger("papermill").level)
+    assert after == before

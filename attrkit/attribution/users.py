@@ -187,7 +187,8 @@ class UserData:
         their values up to it (``sum``), of their squares (``sum_sq``) and the centred sum of
         squares (``m2``); users without
         events count as zero. One pass over users × looks instead of one :meth:`per_user` per
-        look (an arm with no user yet has no row).
+        look (an arm with no user yet has no row). Its size is users × looks: the monitor's
+        looks are days.
 
         Example:
             >>> a = pl.DataFrame({"USER_ID": ["u", "v"], "arm": ["A", "A"],
@@ -199,7 +200,7 @@ class UserData:
             >>> UserData(a, v, s).moments_by_look("M", ["A"], [86_400, 172_800]).rows()
             [(86400, 'A', 1, 2.0, 4.0, 0.0), (172800, 'A', 2, 6.0, 20.0, 2.0)]
         """
-        until = pl.DataFrame({"until": looks}, schema={"until": pl.Int64})
+        until = pl.DataFrame({"until": looks}, schema={"until": pl.Int64}).unique().sort("until")
         pop = self.assignment.filter(pl.col("arm").is_in(arms)).select("USER_ID", "arm",
                                                                         "first_served")
         own = (self.values.filter(metric_name=metric)
@@ -208,9 +209,10 @@ class UserData:
                .group_by("USER_ID", "day").agg(pl.col("value").sum())
                .sort("USER_ID", "day")
                .with_columns(pl.col("value").cum_sum().over("USER_ID").alias("cum")))
-        # each user at each look after their assignment; their value: the sum of days before it
+        # each user at each look after their assignment; their value: the sum of the days
+        # before it (a day's start is before `until` when it is at most `until` - 1)
         at = (pop.join(until, how="cross").filter(pl.col("first_served") < pl.col("until"))
-              .with_columns((pl.col("until") - DAY).alias("last_day")).sort("last_day"))
+              .with_columns((pl.col("until") - 1).alias("last_day")).sort("last_day"))
         at = (at.join_asof(own.select("USER_ID", pl.col("day").alias("last_day"), "cum")
                            .sort("last_day"), on="last_day", by="USER_ID",
                            check_sortedness=False)

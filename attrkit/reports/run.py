@@ -299,7 +299,7 @@ def run_report(
             named = named_os_error(exc, out)
             if named is None:
                 raise
-            raise named from None
+            raise named from exc
         notebook = nbformat.read(str(tmp_nb), as_version=4)
     # A failed run is kept beside the last good one, never over it.
     if error is not None:

@@ -29,29 +29,68 @@ class _Group:
         self.folders: list[Path] = []
 
     def commit(self) -> None:
-        for i, (tmp, target) in enumerate(self.moves):
-            try:
+        """Rename each finished file over its target. Should a rename fail (they need no space,
+        but a disk can fail), the targets already replaced get their earlier files back: each
+        is kept as a hard link until every rename is done."""
+        last = {target: tmp for tmp, target in self.moves}  # a target written twice: the last
+        for tmp, target in self.moves:
+            if last[target] != tmp:
+                _unlink(tmp)
+        done: list[tuple[Path, Path | None]] = []
+        try:
+            for target, tmp in last.items():
+                backup = _keep(target)
+                done.append((target, backup))
                 os.replace(tmp, target)
-            except OSError as exc:
-                self.moves = self.moves[i:]
-                named = named_os_error(exc, target)
-                if named is None:
-                    raise
-                raise named from exc
+        except OSError as exc:
+            *replaced, (failed, _) = done  # the last one was not replaced
+            for target, backup in reversed(replaced):
+                if backup is not None:
+                    os.replace(backup, target)
+                else:
+                    _unlink(target)
+            self.moves = [(tmp, t) for t, tmp in last.items() if t not in dict(replaced)]
+            raise OSError(exc.errno, exc.strerror, str(failed)) from exc
+        finally:
+            for _, backup in done:
+                if backup is not None:
+                    _unlink(backup)
         self.moves = []
         for path in self.removals:
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
+            if path not in last:  # removed, then written again in the same block: kept
+                _unlink(path)
 
-    def discard(self) -> None:
-        for tmp, _ in self.moves:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-        _remove_folders(sorted(self.folders, key=lambda f: len(f.parts), reverse=True))
+    def discard(self, start: int = 0) -> None:
+        """Delete the temporary files written since the ``start``-th move (a failed inner
+        block takes back only its own), and, for the whole group, the folders it made."""
+        for tmp, _ in self.moves[start:]:
+            _unlink(tmp)
+        del self.moves[start:]
+        if start == 0:
+            _remove_folders(sorted(self.folders, key=lambda f: len(f.parts), reverse=True))
 
     def release(self) -> None:
         for release in self.releases:
             release()
+
+
+def _unlink(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+
+
+def _keep(target: Path) -> Path | None:
+    """A hard link to ``target``'s current file (no space needed), or None if there is no file
+    or the file system has no hard links."""
+    if not target.is_file():
+        return None
+    backup = target.with_name(f".{target.name}.{os.getpid()}.previous")
+    _unlink(backup)
+    try:
+        os.link(target, backup)
+    except OSError:
+        return None
+    return backup
 
 
 _GROUP: contextvars.ContextVar[_Group | None] = contextvars.ContextVar("attrkit_group",
@@ -63,10 +102,18 @@ def together() -> Iterator[None]:
     """The atomic local writes inside this block replace their files together, when it ends:
     if any write fails (a full disk, a quota, an I/O error), every file written in the block is
     deleted and each earlier file stays as it was. A run's report and its quarantine, or a
-    report's notebook, HTML, JSON and exports, appear all at once or not at all. A block inside
-    another joins the outer one."""
-    if _GROUP.get() is not None:
-        yield
+    report's notebook, HTML, JSON and exports, appear all at once or not at all (remote
+    objects are uploaded as each is written). A block inside another joins the outer one: its
+    files appear when the outer block ends, and if it fails, its own files are taken back."""
+    outer = _GROUP.get()
+    if outer is not None:
+        start, removals = len(outer.moves), len(outer.removals)
+        try:
+            yield
+        except BaseException:
+            outer.discard(start)
+            del outer.removals[removals:]
+            raise
         return
     group = _Group()
     token = _GROUP.set(group)
@@ -129,15 +176,25 @@ def atomic_path(path: Path) -> Iterator[Path]:
 
 
 def _make_folder(folder: Path) -> list[Path]:
-    """Create ``folder`` and its missing parents; returns those it created, deepest first."""
+    """Create ``folder`` and its missing parents; returns those this call created, deepest
+    first (one another process made meanwhile is not ours). If one cannot be made, those made
+    are removed again and the error raised."""
     missing = []
     while not folder.exists() and folder != folder.parent:
         missing.append(folder)
         folder = folder.parent
-    for f in reversed(missing):
-        with contextlib.suppress(FileExistsError):
-            f.mkdir()
-    return missing
+    made: list[Path] = []
+    try:
+        for f in reversed(missing):
+            try:
+                f.mkdir()
+            except FileExistsError:
+                continue
+            made.insert(0, f)
+    except BaseException:
+        _remove_folders(made)
+        raise
+    return made
 
 
 def _remove_folders(folders: list[Path]) -> None:

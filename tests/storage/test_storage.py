@@ -4,6 +4,7 @@ are injected at the handler, the seam every remote read and write goes through."
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import types
@@ -108,3 +109,65 @@ def test_a_failed_upload_leaves_no_scratch_file(mem, monkeypatch, tmp_path):
     assert made and not any(Path(d).exists() for d in made)
     assert mem == {}
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_together_replaces_all_or_none_even_when_a_rename_fails(tmp_path, monkeypatch):
+    from attrkit.storage import local
+
+    for name in ("a.txt", "b.txt", "c.txt"):
+        (tmp_path / name).write_text(f"old {name}\n")
+    real = os.replace
+
+    def replace(src, dst):
+        if str(dst).endswith("c.txt"):
+            raise OSError(5, "Input/output error")
+        return real(src, dst)
+
+    monkeypatch.setattr(local.os, "replace", replace)
+    with pytest.raises(OSError, match="c.txt") as caught, storage.together():
+        for name in ("a.txt", "b.txt", "c.txt"):
+            storage.atomic_write_text(tmp_path / name, f"new {name}\n")
+    assert caught.value.errno == 5 and caught.value.filename == str(tmp_path / "c.txt")
+    # a and b were replaced, then given their earlier files back; nothing hidden is left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.txt", "c.txt"]
+    assert [(tmp_path / n).read_text() for n in ("a.txt", "b.txt", "c.txt")] == [
+        "old a.txt\n", "old b.txt\n", "old c.txt\n"]
+
+
+def test_a_failed_inner_block_takes_back_only_its_own_files(tmp_path):
+    with storage.together():
+        storage.atomic_write_text(tmp_path / "outer.txt", "outer\n")
+        with pytest.raises(RuntimeError), storage.together():
+            storage.atomic_write_text(tmp_path / "inner.txt", "inner\n")
+            raise RuntimeError("one notebook of several was damaged")
+        assert not (tmp_path / "outer.txt").exists()  # not yet: when the outer block ends
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["outer.txt"]
+
+
+def test_a_file_removed_then_written_in_one_block_is_kept(tmp_path):
+    (tmp_path / "r.csv").write_text("old\n")
+    with storage.together():
+        assert storage.remove_local(tmp_path / "r.csv")
+        storage.atomic_write_text(tmp_path / "r.csv", "new\n")
+    assert (tmp_path / "r.csv").read_text() == "new\n"
+    with storage.together():
+        storage.remove_local(tmp_path / "r.csv")
+        assert (tmp_path / "r.csv").exists()  # removed when the block succeeds
+    assert not (tmp_path / "r.csv").exists()
+
+
+def test_folders_a_failed_write_made_are_removed_and_others_kept(tmp_path, monkeypatch):
+    from attrkit.storage import local
+
+    (tmp_path / "kept").mkdir()
+    real = Path.mkdir
+
+    def mkdir(self, *a, **k):
+        if self.name == "c":
+            raise OSError(28, "No space left on device", str(self))
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(local.Path, "mkdir", mkdir)
+    with pytest.raises(OSError, match="No space"):
+        storage.atomic_write_text(tmp_path / "kept" / "a" / "b" / "c" / "r.txt", "x")
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == ["kept"]
