@@ -7,10 +7,12 @@ line or row, column) and the rule that failed, on one line.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import re
 import unicodedata
+from collections.abc import Iterator
 from typing import Any
 
 
@@ -120,6 +122,20 @@ def named_os_error(exc: BaseException, path: Any) -> OSError | None:
     if code is None or getattr(exc, "filename", None) is not None:
         return None
     return OSError(code, os.strerror(code), str(path))
+
+
+@contextlib.contextmanager
+def os_errors_named(path: Any) -> Iterator[None]:
+    """Inside this block, a failure of the operating system that names no file (polars' Rust
+    I/O, a write to a full disk) is raised as an ``OSError`` naming ``path``, the original
+    chained; any other failure passes unchanged."""
+    try:
+        yield
+    except Exception as exc:
+        named = named_os_error(exc, path)
+        if named is None:
+            raise
+        raise named from exc
 
 
 def explain(exc: BaseException) -> AttrkitError | None:

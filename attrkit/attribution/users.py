@@ -185,10 +185,9 @@ class UserData:
         """The sufficient statistics of :meth:`per_user`'s ``value`` at each look: for each
         ``until`` in ``looks`` and each arm, the users assigned before it (``n``), the sum of
         their values up to it (``sum``), of their squares (``sum_sq``) and the centred sum of
-        squares (``m2``); users without
-        events count as zero. One pass over users × looks instead of one :meth:`per_user` per
-        look (an arm with no user yet has no row). Its size is users × looks: the monitor's
-        looks are days.
+        squares (``m2``); users without events count as zero. One pass over users × looks
+        instead of one :meth:`per_user` per look (an arm with no user yet has no row). Its size
+        is users × looks: the monitor's looks are days.
 
         Example:
             >>> a = pl.DataFrame({"USER_ID": ["u", "v"], "arm": ["A", "A"],

@@ -33,8 +33,8 @@ from attrkit.errors import (
     ReportError,
     explain,
     first_line,
-    named_os_error,
     one_line,
+    os_errors_named,
 )
 from attrkit.frames import is_relative, iso_day, when
 from attrkit.reports import render
@@ -284,22 +284,19 @@ def run_report(
     with tempfile.TemporaryDirectory(prefix=".attrkit-run-", dir=out) as scratch:
         tmp_nb = Path(scratch) / f"{stem}.ipynb"
         try:
-            papermill.execute_notebook(
-                str(path), str(tmp_nb), parameters=values, kernel_name=kernel,
-                progress_bar=progress, language="python",
-                # The kernel's own log (its warning that local TCP is unencrypted, the
-                # interrupt it logs when stopped after a failed cell) is not the user's
-                # business; errors in cells reach the notebook, a dead kernel papermill.
-                extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
-            )
+            # papermill writes the executing notebook into out: a full disk names the folder
+            with os_errors_named(out):
+                papermill.execute_notebook(
+                    str(path), str(tmp_nb), parameters=values, kernel_name=kernel,
+                    progress_bar=progress, language="python",
+                    # The kernel's own log (its warning that local TCP is unencrypted, the
+                    # interrupt it logs when stopped after a failed cell) is not the user's
+                    # business; errors in cells reach the notebook, a dead kernel papermill.
+                    extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
+                )
         except PapermillExecutionError as exc:
             error = f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}"
             bad_input = exc.ename in ("ConfigError", "InputError")
-        except OSError as exc:  # papermill writes the executing notebook into out: a full disk
-            named = named_os_error(exc, out)
-            if named is None:
-                raise
-            raise named from exc
         notebook = nbformat.read(str(tmp_nb), as_version=4)
     # A failed run is kept beside the last good one, never over it.
     if error is not None:

@@ -21,7 +21,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from attrkit.errors import ConfigError, named_os_error
+from attrkit.errors import ConfigError, os_errors_named
 from attrkit.storage.local import (
     atomic_path,
     atomic_write_csv,
@@ -206,13 +206,8 @@ def write_with(path: PathLike, write: Callable[[Path], None], *, kms_key_arn: st
         return target
     with tempfile.TemporaryDirectory(prefix="attrkit-put-") as d:
         local = Path(d) / str(path).rsplit("/", 1)[-1]
-        try:
+        with os_errors_named(local):  # the scratch disk filled up before the upload
             write(local)
-        except Exception as exc:  # the scratch disk filled up before the upload
-            named = named_os_error(exc, local)
-            if named is None:
-                raise
-            raise named from exc
         return put(local, str(path), kms_key_arn=kms_key_arn, content_type=content_type)
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import polars as pl
 
 from attrkit import defaults as D
-from attrkit.errors import ConfigError, named_os_error
+from attrkit.errors import ConfigError, os_errors_named
 
 
 class _Group:
@@ -154,25 +154,22 @@ def atomic_path(path: Path) -> Iterator[Path]:
     group = _GROUP.get()
     if group is not None:
         group.folders += created
-    try:
-        yield Path(tmp)
-        # mkstemp makes the file private; give it the mode a plain open() would have.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        if group is not None:
-            group.moves.append((Path(tmp), path))
-        else:
-            os.replace(tmp, path)
-    except BaseException as exc:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        if group is None:
-            _remove_folders(created)
-        named = named_os_error(exc, path)
-        if named is not None:
-            raise named from exc
-        raise
+    with os_errors_named(path):
+        try:
+            yield Path(tmp)
+            # mkstemp makes the file private; give it the mode a plain open() would have.
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
+            if group is not None:
+                group.moves.append((Path(tmp), path))
+            else:
+                os.replace(tmp, path)
+        except BaseException:
+            _unlink(Path(tmp))
+            if group is None:
+                _remove_folders(created)
+            raise
 
 
 def _make_folder(folder: Path) -> list[Path]:
