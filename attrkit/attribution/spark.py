@@ -43,7 +43,7 @@ warnings.filterwarnings("ignore", message="PySpark does not yet fully support pa
                         category=FutureWarning)
 
 FILE, ROW = "__attrkit_file", "__attrkit_pos"
-BAD, COL, RULE, RECORD = "__attrkit_bad", "__attrkit_column", "__attrkit_rule", "__attrkit_raw"
+HIT, RECORD = "__attrkit_hit", "__attrkit_raw"
 SERVED = plan.SERVED_BY
 
 
@@ -115,33 +115,23 @@ def _read(spark: Any, name: str, data: Any) -> Any:
     if bad_names:
         raise InputError(path, f"column names starting with {RESERVED_PREFIX!r} are reserved "
                          "for attrkit's working columns; rename it", column=bad_names[0])
-    df = df.withColumn(FILE, F.regexp_replace(F.col(FILE), "^file:(//)?", ""))
-    if fmt == "csv":
-        df = _numbers_read_as_such(df, name)
-    return df, fmt
+    return df.withColumn(FILE, F.regexp_replace(F.col(FILE), "^file:(//)?", "")), fmt
 
 
 _CSV_NUMBERS = {"interactions": {"TIMESTAMP": ("long", r"^[+-]?[0-9]+$"),
                                  "EVENT_VALUE": ("double", r"^[^\s]+$")},
                 "recommendations": {"TIMESTAMP": ("long", r"^[+-]?[0-9]+$")}}
-"""The CSV columns the embedded engine parses while reading, with what a value must look like."""
+"""The CSV columns the embedded engine parses while reading, with what a value must look like.
+Spark reads them as text; where every value of a column parses, the embedded engine would have
+read it as numbers, which shows only in the bad rows' VALUE and RECORD (:func:`_quarantine`):
+the rules give the same verdicts and values either way."""
 
-
-def _numbers_read_as_such(df: Any, name: str) -> Any:
-    """As the embedded engine reads CSV: the numeric columns typed while reading when every
-    value in the input parses, else all text (and the row rules name the bad values)."""
+def _parses(df: Any, name: str) -> dict[str, Any]:
+    """Per number column of a CSV dataset: whether a row's value parses (or is missing)."""
     from pyspark.sql import functions as F
 
-    wanted = {c: t for c, t in _CSV_NUMBERS.get(name, {}).items() if c in df.columns}
-    if not wanted:
-        return df
-    checks = [F.min(F.when(F.col(c).isNull() | (F.col(c).rlike(shape)
-                                                & F.col(c).try_cast(kind).isNotNull()), 1)
-                    .otherwise(0)).alias(c) for c, (kind, shape) in wanted.items()]
-    ok = df.select(*checks).first()
-    if all(ok[c] in (1, None) for c in wanted):
-        return df.withColumns({c: F.col(c).try_cast(kind) for c, (kind, _) in wanted.items()})
-    return df
+    return {c: F.col(c).isNull() | (F.col(c).rlike(shape) & F.col(c).try_cast(kind).isNotNull())
+            for c, (kind, shape) in _CSV_NUMBERS.get(name, {}).items() if c in df.columns}
 
 
 def _format(path: str) -> str:
@@ -173,6 +163,15 @@ def _polars_type(dtype: Any) -> str:
     return names.get(type(dtype).__name__, dtype.simpleString())
 
 
+def _blank(value: Any) -> Any:
+    """Empty or only Unicode white space (as the embedded engine's ``^\\s*$``). A value that
+    starts with a visible ASCII character is not, and skips the regular expression."""
+    from pyspark.sql import functions as F
+
+    return F.when(F.ascii(value).between(33, 126), False).when(
+        value.isNotNull(), value.rlike(r"(?U)^\s*$"))
+
+
 def _text_rules(rule: Rule, dtype: Any, raw: Any, rules: list[tuple[Any, str]],
                 integral: bool) -> tuple[Any, list[tuple[Any, str]]]:
     """The rules of an ID, a text or a label column (see :func:`_rules`)."""
@@ -183,13 +182,13 @@ def _text_rules(rule: Rule, dtype: Any, raw: Any, rules: list[tuple[Any, str]],
     if not (integral or isinstance(dtype, T.StringType)):
         rules.append((raw.isNotNull(), f"must be text, not {_polars_type(dtype)}"))
     if rule.kind == "id":
-        rules.append((value.rlike(r"(?U)^\s*$"), "must not be empty or blank"))
+        rules.append((_blank(value), "must not be empty or blank"))
         rules.append((F.char_length(value) > rule.max_len,
                       f"longer than {rule.max_len} characters"))
         return value, rules
     value = F.when(value == "", None).otherwise(value)
     if rule.kind == "label":
-        rules.append((value.rlike(r"(?U)^\s*$"), "must not be blank"))
+        rules.append((_blank(value), "must not be blank"))
         rules.append((F.char_length(value) > rule.max_len,
                       f"longer than {rule.max_len} characters"))
         rules.append((value.rlike(_NOT_PRINTABLE_ASCII), "must be printable ASCII"))
@@ -211,7 +210,11 @@ def _rules(rule: Rule, dtype: Any, unit: str) -> tuple[Any, list[tuple[Any, str]
     if rule.kind in ("id", "text", "label"):
         return _text_rules(rule, dtype, raw, rules, integral)
     if isinstance(dtype, T.StringType):
-        parsed = F.regexp_replace(raw, r"(?U)^\s+|\s+$", "").try_cast("double")
+        # Spark's cast trims ASCII white space and control characters itself; the rest of
+        # Unicode's white space only where that cast fails (a regular expression on every row
+        # costs more than the rest of the rules).
+        parsed = F.coalesce(raw.try_cast("double"),
+                            F.regexp_replace(raw, r"(?U)^\s+|\s+$", "").try_cast("double"))
         unparsed = raw.isNotNull() & parsed.isNull()
         if rule.kind == "timestamp":
             rules.append((unparsed & raw.rlike("(?U)" + _ISO), "looks like an ISO 8601 "
@@ -248,59 +251,99 @@ def _rules(rule: Rule, dtype: Any, unit: str) -> tuple[Any, list[tuple[Any, str]
     return F.floor(safe).cast("long"), rules
 
 
-def _repeats(df: Any, name: str) -> bool:
-    """Whether the column that must be unique holds a value twice (one aggregate; the row rule,
-    a window over every row, is added only then)."""
-    from pyspark.sql import functions as F
+@dataclass(frozen=True)
+class Typing:
+    """A dataset typed by its schema (:func:`_typed`)."""
 
-    column = next((c.name for c in SCHEMAS[name] if c.unique), None)
-    if column is None or column not in df.columns:
-        return False
-    value = F.col(column).cast("string")
-    return bool(df.filter(value.isNotNull()).groupBy(value).count()
-                .filter(F.col("count") > 1).limit(1).count())
+    frame: Any
+    """the typed columns, the others as read, FILE, ROW and HIT."""
+    rules: tuple[tuple[str, str], ...]
+    """every rule as ``(column, words)``, in the order the first broken one is chosen; a row's
+    HIT is the index of its first broken rule here (null: none)."""
+    unique: tuple[int, str] | None
+    """the duplicate rule's index and its column; applied by :func:`_with_unique` only where a
+    value repeats (a window over every row costs a sort)."""
 
 
-def _typed(df: Any, name: str, numeric: tuple[str, ...], unit: str, unique: bool = True) -> Any:
-    """The dataset typed by its schema, each row's first broken rule described (as
-    :func:`attrkit.inputs.schema.coerce` does)."""
-    from pyspark.sql import Window
+def _typed(df: Any, name: str, numeric: tuple[str, ...], unit: str,
+           casts: dict[str, str] | None = None) -> Typing:
+    """The dataset typed by its schema, each row's first broken rule found (as
+    :func:`attrkit.inputs.schema.coerce` does). With ``casts`` (the CSV number columns every
+    value of which parses, and their types), the raw row as RECORD too, for the bad rows."""
     from pyspark.sql import functions as F
 
     types = {f.name: f.dataType for f in df.schema.fields}
     spec = list(SCHEMAS[name]) + [Rule(n, "number") for n in numeric
                                   if n not in {c.name for c in SCHEMAS[name]}]
-    selected, hits = [], []
+    selected, hits, rules, unique = [], [], [], None
     for rule in spec:
         if rule.name not in types:
             continue
-        value, rules = _rules(rule, types[rule.name], unit)
-        if rule.unique and unique:
-            seen = F.row_number().over(Window.partitionBy(value).orderBy(FILE, ROW))
-            rules.append((value.isNotNull() & (seen > 1),
-                          f"duplicate {rule.name}; each must appear once"))
+        value, pairs = _rules(rule, types[rule.name], unit)
+        for broken, text in pairs:
+            hits.append(F.when(broken, F.lit(len(rules))))
+            rules.append((rule.name, text))
+        if rule.unique:
+            unique = (len(rules), rule.name)
+            rules.append((rule.name, f"duplicate {rule.name}; each must appear once"))
         selected.append(value.alias(rule.name))
-        for broken, text in rules:
-            hits.append((F.coalesce(broken, F.lit(False)), rule.name, text))
     named = {r.name for r in spec}
     extra = [F.col(f"`{c}`") for c in df.columns if c not in named and c not in (FILE, ROW)]
-    # The raw row, for the bad rows' VALUE and RECORD, which the driver writes out as the
-    # embedded engine does (its number formats, not Java's).
-    raw = F.struct(*[F.col(f"`{c}`") for c in df.columns if c not in (FILE, ROW)])
-    first = hits
-    return df.select(
-        *selected, *extra, F.col(FILE), F.col(ROW),
-        (F.greatest(*[h for h, _, _ in first]) if first else F.lit(False)).alias(BAD),
-        F.coalesce(*[F.when(h, F.lit(c)) for h, c, _ in first], F.lit(None).cast("string")
-                   ).alias(COL),
-        F.coalesce(*[F.when(h, F.lit(t)) for h, _, t in first], F.lit(None).cast("string")
-                   ).alias(RULE),
-        raw.alias(RECORD))
+    hit = F.coalesce(*hits, F.lit(None).cast("int")).alias(HIT)
+    record = []
+    if casts is not None:  # the raw row, which the driver writes out as the embedded engine does
+        record = [F.struct(*[(F.col(f"`{c}`").try_cast(casts[c]) if c in casts
+                              else F.col(f"`{c}`")).alias(c)
+                             for c in df.columns if c not in (FILE, ROW)]).alias(RECORD)]
+    frame = df.select(*selected, *extra, F.col(FILE), F.col(ROW), hit, *record)
+    return Typing(frame, tuple(rules), unique)
+
+
+def _repeats(frame: Any, column: str) -> bool:
+    """Whether ``column`` holds a value twice (one aggregate)."""
+    from pyspark.sql import functions as F
+
+    return bool(frame.filter(F.col(column).isNotNull()).groupBy(column).count()
+                .filter(F.col("count") > 1).limit(1).count())
+
+
+def _with_unique(frame: Any, unique: tuple[int, str]) -> Any:
+    """The duplicate rule added: every repeat of a value after its first (by file and row)."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    index, column = unique
+    seen = F.row_number().over(Window.partitionBy(column).orderBy(FILE, ROW))
+    repeat = F.col(column).isNotNull() & (seen > 1)
+    return frame.withColumn(HIT, F.least(F.col(HIT), F.when(repeat, F.lit(index))))
+
+
+def _counts() -> tuple[Any, Any]:
+    """Rows and bad rows: the columns to aggregate, or to observe while the frame is read."""
+    from pyspark.sql import functions as F
+
+    return F.count(F.lit(1)).alias("n"), F.count(F.col(HIT)).alias("bad")
+
+
+def _casts(df: Any, name: str, fmt: str) -> dict[str, str]:
+    """The CSV number columns every value of which parses, and their types: the embedded engine
+    reads these as numbers, which shows in the bad rows' VALUE and RECORD (one pass, made only
+    where there are bad rows)."""
+    from pyspark.sql import functions as F
+
+    flags = _parses(df, name)
+    if fmt != "csv" or not flags:
+        return {}
+    row = df.select(*[F.min(flag.cast("int")).alias(c) for c, flag in flags.items()]).first()
+    return {c: _CSV_NUMBERS[name][c][0] for c in flags if row[c] in (1, None)}
 
 
 def run(ma: MetricAttribution, interactions: Any, items: Any, recommendations: Any,
         opts: plan.Options, spark: Any) -> Result:
-    """The plan on Spark (see the module's docstring)."""
+    """The plan on Spark (see the module's docstring). Items and the log are typed once and
+    kept; the interactions are read once, their rows and bad rows counted while the valid
+    events are joined and kept for the aggregates. Bad rows are read again, for the quarantine."""
+    from pyspark.sql import Observation
     from pyspark.sql import functions as F
 
     given = {"interactions": interactions, "items": items, "recommendations": recommendations}
@@ -311,19 +354,25 @@ def run(ma: MetricAttribution, interactions: Any, items: Any, recommendations: A
     numeric = {"interactions": plan.sum_columns(ma, "interactions"),
                "items": plan.sum_columns(ma, "items"), "recommendations": ()}
     _check_sums(ma, read, given)
-    # The raw record of a row is written out only for bad rows, read again for them alone.
-    described = {k: _typed(df, k, numeric[k], opts.timestamp_unit, unique=_repeats(df, k))
-                 for k, (df, _) in read.items()}
-    typed = {k: df.drop(RECORD).cache() for k, df in described.items()}
-    counts = {k: typed[k].groupBy().agg(F.count(F.lit(1)).alias("n"),
-                                        F.sum(F.col(BAD).cast("long")).alias("bad")).first()
-              for k in typed}
-    rows_read = {k: int(c["n"]) for k, c in counts.items()}
-    quarantine = _quarantine({k: df for k, df in described.items() if counts[k]["bad"]}, read,
-                             opts)
-    valid = {k: df.filter(~F.col(BAD)).drop(BAD, COL, RULE, RECORD)
-             for k, df in typed.items()}
-    events, duplicates = _resolved(ma, valid, opts)
+    typing = {k: _typed(df, k, numeric[k], opts.timestamp_unit)
+              for k, (df, _) in read.items()}
+    frames, kept, repeated, counts = {}, [], set(), {}
+    for k, t in typing.items():
+        frame = t.frame
+        if k == "interactions":
+            observed = Observation("attrkit-interactions")
+            frame = frame.observe(observed, *_counts())
+        else:  # items and the log: small, read by every later step
+            frame = frame.cache()
+            kept.append(frame)
+            if t.unique is not None and _repeats(frame, t.unique[1]):
+                frame = _with_unique(frame, t.unique).cache()
+                kept.append(frame)
+                repeated.add(k)
+            counts[k] = frame.groupBy().agg(*_counts()).first().asDict()
+        frames[k] = frame
+    valid = {k: frame.filter(F.col(HIT).isNull()).drop(HIT) for k, frame in frames.items()}
+    events, columns = _resolved(ma, valid, opts)
     aggs = _aggregates(ma)
     extra = [F.sum(F.col("__attrkit_unresolved").cast("long")).alias("unresolved")]
     if plan.sum_columns(ma, "items"):
@@ -331,15 +380,29 @@ def run(ma: MetricAttribution, interactions: Any, items: Any, recommendations: A
     out = {"grouped": events.groupBy(*plan.GROUP_KEYS).agg(*aggs, *extra),
            "unresolved_ids": events.filter("__attrkit_unresolved")
            .select("RECOMMENDATION_ID").distinct()}
-    log = valid.get("recommendations")
-    logged, unassigned = _log_outputs(log, events, aggs, opts)
-    frames = {k: _to_polars(v) for k, v in (out | logged).items()}
-    sources = (frames["exposure"]["source"].unique().sort() if "exposure" in frames
+    logged = _log_outputs(valid.get("recommendations"), events, aggs, opts)
+    got = {k: _to_polars(v) for k, v in (out | logged).items()}
+    counts["interactions"] = observed.get  # (the events were read for the first aggregate)
+    rows_read = {k: int(c["n"]) for k, c in counts.items()}
+    valid_rows = rows_read["interactions"] - int(counts["interactions"]["bad"])
+    # After the exact repeats are dropped, every event is in one group: the rest are repeats.
+    duplicates = (valid_rows - int(got["grouped"]["events"].sum()) if opts.dedupe
+                  else _duplicates(events, columns))
+    unassigned = 0
+    if "traffic" in got:
+        unassigned = int(got["traffic"]["unassigned"].sum())
+        got["traffic"] = got["traffic"].drop("unassigned")
+    sources = (got["exposure"]["source"].unique().sort() if "exposure" in got
                else pl.Series([], dtype=pl.String))
-    for df in [*typed.values(), events]:
-        df.unpersist()
-    valid_rows = rows_read["interactions"] - int(counts["interactions"]["bad"] or 0)
-    return Result(_as_embedded(frames, sources), quarantine, rows_read, valid_rows, duplicates,
+    described = {}
+    for k in (k for k in read if counts[k]["bad"]):
+        df, fmt = read[k]
+        t = _typed(df, k, numeric[k], opts.timestamp_unit, casts=_casts(df, k, fmt))
+        described[k] = (_with_unique(t.frame, t.unique) if k in repeated else t.frame, t.rules)
+    quarantine = _quarantine(described, read, opts)
+    for frame in [*kept, events]:
+        frame.unpersist()
+    return Result(_as_embedded(got, sources), quarantine, rows_read, valid_rows, duplicates,
                   unassigned, "user_values" in logged)
 
 
@@ -367,9 +430,9 @@ def _check_sums(ma: MetricAttribution, read: dict[str, Any], given: dict[str, An
 
 
 def _resolved(ma: MetricAttribution, valid: dict[str, Any], opts: plan.Options
-              ) -> tuple[Any, int]:
-    """The valid events with their source, item columns and window (cached), and how many
-    exactly repeat another."""
+              ) -> tuple[Any, list[str]]:
+    """The valid events with their source, item columns and window (cached; exact repeats
+    dropped with ``dedupe``), and the columns that make an event."""
     from pyspark.sql import functions as F
 
     events = valid["interactions"].drop(FILE, ROW)
@@ -377,7 +440,6 @@ def _resolved(ma: MetricAttribution, valid: dict[str, Any], opts: plan.Options
     for c in ("RECOMMENDATION_ID", "EVENT_ATTRIBUTION_SOURCE"):
         if c not in columns:
             events = events.withColumn(c, F.lit(None).cast("string"))
-    duplicates = _duplicates(events, columns)
     if opts.dedupe:
         events = events.dropDuplicates(columns)
     log = valid.get("recommendations")
@@ -395,28 +457,30 @@ def _resolved(ma: MetricAttribution, valid: dict[str, Any], opts: plan.Options
             "ITEM_ID", *[F.col(c).alias(f"__attrkit_item_{c}") for c in item_cols],
             F.lit(True).alias("__attrkit_found")), on="ITEM_ID", how="left")
     window = _window(F.col("TIMESTAMP"), opts.window_seconds, opts.window_origin)
-    return events.withColumn(plan.WINDOW, window).cache(), duplicates
+    return events.withColumn(plan.WINDOW, window).cache(), columns
 
 
 def _log_outputs(log: Any, events: Any, aggs: list[Any], opts: plan.Options
-                 ) -> tuple[dict[str, Any], int]:
-    """What the log gives: exposure; with users, the per-user values, traffic, assignment and
-    recommendations served (as :func:`attrkit.attribution.plan.log_user_plans`)."""
+                 ) -> dict[str, Any]:
+    """What the log gives: exposure; with users, the per-user values, traffic (with the lists
+    served to no user), assignment and recommendations served (as
+    :func:`attrkit.attribution.plan.log_user_plans`)."""
     from pyspark.sql import functions as F
 
     if log is None:
-        return {}, 0
+        return {}
     out = {"exposure": log.groupBy(
         _window(F.col("TIMESTAMP"), opts.window_seconds, opts.window_origin).alias("timestamp"),
         F.col("SOURCE").alias("source")).agg(F.count(F.lit(1)).cast("double").alias("exposure"))}
     if "USER_ID" not in log.columns:
-        return out, 0
+        return out
     day, users = _window(F.col("TIMESTAMP"), 86400, 0), F.col("USER_ID")
     out["user_values"] = events.groupBy("USER_ID", day.alias(plan.DAY),
                                         *plan.GROUP_KEYS[1:]).agg(*aggs)
     out["traffic"] = log.groupBy(F.col("SOURCE").alias("source")).agg(
         (F.count_distinct(users) + F.max(users.isNull().cast("long"))).alias("users"),
-        F.count(F.lit(1)).alias("recommendations"))
+        F.count(F.lit(1)).alias("recommendations"),
+        F.sum(users.isNull().cast("long")).alias("unassigned"))
     known = log.filter(users.isNotNull())
     out["assignment"] = known.groupBy("USER_ID").agg(
         F.min_by("SOURCE", F.struct("TIMESTAMP", "SOURCE")).alias("arm"),
@@ -424,7 +488,7 @@ def _log_outputs(log: Any, events: Any, aggs: list[Any], opts: plan.Options
         F.count_distinct("SOURCE").alias("sources_served"))
     out["served"] = known.groupBy("USER_ID", day.alias("day"), F.col("SOURCE").alias(
         "source")).agg(F.count(F.lit(1)).alias("recommendations"))
-    return out, log.filter(users.isNull()).count()
+    return out
 
 
 def _duplicates(events: Any, columns: list[str]) -> int:
@@ -435,10 +499,10 @@ def _duplicates(events: Any, columns: list[str]) -> int:
     rows = events.select(*[F.col(f"`{c}`") for c in columns]).withColumn(
         "__attrkit_h", F.xxhash64(*[F.col(f"`{c}`") for c in columns]))
     shared = rows.groupBy("__attrkit_h").count().filter(F.col("count") > 1).select("__attrkit_h")
-    if not shared.limit(1).count():
-        return 0
     sharing = rows.join(F.broadcast(shared), on="__attrkit_h").drop("__attrkit_h")
-    return sharing.count() - sharing.distinct().count()
+    copies = sharing.groupBy(*[F.col(f"`{c}`") for c in columns]).agg(
+        F.count(F.lit(1)).alias("__attrkit_n"))
+    return int(copies.agg(F.sum(F.col("__attrkit_n") - 1)).first()[0] or 0)
 
 
 def _window(ts: Any, length: int, origin: int) -> Any:
@@ -501,20 +565,24 @@ def _described(bad: pl.DataFrame, record: bool) -> pl.DataFrame:
     return bad.with_columns(value.alias("VALUE"), whole.alias("RECORD")).drop("_raw")
 
 
-def _quarantine(typed: dict[str, Any], read: dict[str, Any], opts: plan.Options) -> pl.DataFrame:
-    """Every dataset's bad rows in the quarantine's shape: Parquet rows numbered within their
-    file; CSV lines blank (Spark reads a file in splits and cannot number them exactly)."""
+def _quarantine(typed: dict[str, tuple[Any, tuple[tuple[str, str], ...]]], read: dict[str, Any],
+                opts: plan.Options) -> pl.DataFrame:
+    """Every dataset's bad rows (its frame with RECORD, and its rules) in the quarantine's
+    shape: Parquet rows numbered within their file; CSV lines blank (Spark reads a file in
+    splits and cannot number them exactly)."""
     from pyspark.sql import functions as F
 
     parts = []
-    for order, (name, df) in enumerate(typed.items()):
+    for order, (name, (df, rules)) in enumerate(typed.items()):
         fmt = read[name][1]
-        bad = df.filter(F.col(BAD)).select(
+        at = F.col(HIT) + 1
+        bad = df.filter(F.col(HIT).isNotNull()).select(
             F.lit(name).alias("DATASET"), F.col(FILE).alias("FILE"),
             F.lit(None).cast("long").alias("LINE"),
             (F.col(ROW) if fmt == "parquet" else F.lit(None).cast("long")).alias("ROW"),
-            F.col(COL).alias("COLUMN"), F.col(RULE).alias("RULE"), F.col(RECORD).alias("_raw"),
-            F.lit(order).alias("_ds"), F.col(ROW).alias("_pos"))
+            F.element_at(F.array(*[F.lit(c) for c, _ in rules]), at).alias("COLUMN"),
+            F.element_at(F.array(*[F.lit(t) for _, t in rules]), at).alias("RULE"),
+            F.col(RECORD).alias("_raw"), F.lit(order).alias("_ds"), F.col(ROW).alias("_pos"))
         parts.append(_described(_to_polars(bad), opts.quarantine))
     frame = pl.concat(parts, how="vertical_relaxed") if parts else pl.DataFrame()
     from attrkit.frames import QUARANTINE_SCHEMA
