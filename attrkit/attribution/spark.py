@@ -43,7 +43,7 @@ warnings.filterwarnings("ignore", message="PySpark does not yet fully support pa
                         category=FutureWarning)
 
 FILE, ROW = "__attrkit_file", "__attrkit_pos"
-HIT, RECORD = "__attrkit_hit", "__attrkit_raw"
+HIT, RECORD, HASH = "__attrkit_hit", "__attrkit_raw", "__attrkit_hash"
 SERVED = plan.SERVED_BY
 
 
@@ -299,14 +299,6 @@ def _typed(df: Any, name: str, numeric: tuple[str, ...], unit: str,
     return Typing(frame, tuple(rules), unique)
 
 
-def _repeats(frame: Any, column: str) -> bool:
-    """Whether ``column`` holds a value twice (one aggregate)."""
-    from pyspark.sql import functions as F
-
-    return bool(frame.filter(F.col(column).isNotNull()).groupBy(column).count()
-                .filter(F.col("count") > 1).limit(1).count())
-
-
 def _with_unique(frame: Any, unique: tuple[int, str]) -> Any:
     """The duplicate rule added: every repeat of a value after its first (by file and row)."""
     from pyspark.sql import Window
@@ -338,6 +330,40 @@ def _casts(df: Any, name: str, fmt: str) -> dict[str, str]:
     return {c: _CSV_NUMBERS[name][c][0] for c in flags if row[c] in (1, None)}
 
 
+def _kept(t: Typing) -> tuple[Any, list[Any], dict[str, Any], bool]:
+    """Items or the log, typed and kept (cached, read by every later step), with its counts in
+    one pass; where a value that must be unique repeats, kept again with the duplicate rule.
+    Returns the frame, every frame kept, the counts and whether the rule was added."""
+    from pyspark.sql import functions as F
+
+    frame = t.frame.cache()
+    checks = [*_counts()]
+    if t.unique is not None:
+        value = F.col(t.unique[1])
+        checks += [F.count(value).alias("values"), F.count_distinct(value).alias("distinct")]
+    counts = frame.groupBy().agg(*checks).first().asDict()
+    if t.unique is None or counts["values"] == counts["distinct"]:
+        return frame, [frame], counts, False
+    again = _with_unique(frame, t.unique).cache()
+    return again, [frame, again], again.groupBy().agg(*_counts()).first().asDict(), True
+
+
+def _all(jobs: dict[str, Any], spark: Any) -> dict[str, Any]:
+    """Each job's result, the jobs run at once: Spark runs concurrent jobs of one session side
+    by side, which on small results saves most of each job's fixed cost (threads inherit the
+    caller's job group and local properties)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from pyspark import inheritable_thread_target
+
+    if len(jobs) < 2:
+        return {k: job() for k, job in jobs.items()}
+    with ThreadPoolExecutor(max_workers=min(len(jobs), 8)) as pool:
+        futures = {k: pool.submit(inheritable_thread_target(spark)(job))
+                   for k, job in jobs.items()}
+        return {k: f.result() for k, f in futures.items()}
+
+
 def run(ma: MetricAttribution, interactions: Any, items: Any, recommendations: Any,
         opts: plan.Options, spark: Any) -> Result:
     """The plan on Spark (see the module's docstring). Items and the log are typed once and
@@ -356,54 +382,55 @@ def run(ma: MetricAttribution, interactions: Any, items: Any, recommendations: A
     _check_sums(ma, read, given)
     typing = {k: _typed(df, k, numeric[k], opts.timestamp_unit)
               for k, (df, _) in read.items()}
-    frames, kept, repeated, counts = {}, [], set(), {}
-    for k, t in typing.items():
-        frame = t.frame
-        if k == "interactions":
-            observed = Observation("attrkit-interactions")
-            frame = frame.observe(observed, *_counts())
-        else:  # items and the log: small, read by every later step
-            frame = frame.cache()
-            kept.append(frame)
-            if t.unique is not None and _repeats(frame, t.unique[1]):
-                frame = _with_unique(frame, t.unique).cache()
-                kept.append(frame)
-                repeated.add(k)
-            counts[k] = frame.groupBy().agg(*_counts()).first().asDict()
-        frames[k] = frame
+    small = _all({k: (lambda t=t: _kept(t)) for k, t in typing.items() if k != "interactions"},
+                 spark)
+    observed = Observation("attrkit-interactions")
+    frames = {"interactions": typing["interactions"].frame.observe(observed, *_counts())}
+    frames |= {k: frame for k, (frame, _, _, _) in small.items()}
     valid = {k: frame.filter(F.col(HIT).isNull()).drop(HIT) for k, frame in frames.items()}
     events, columns = _resolved(ma, valid, opts)
     aggs = _aggregates(ma)
     extra = [F.sum(F.col("__attrkit_unresolved").cast("long")).alias("unresolved")]
     if plan.sum_columns(ma, "items"):
         extra.append(F.sum(F.col("__attrkit_found").isNull().cast("long")).alias("no_item"))
-    out = {"grouped": events.groupBy(*plan.GROUP_KEYS).agg(*aggs, *extra),
-           "unresolved_ids": events.filter("__attrkit_unresolved")
-           .select("RECOMMENDATION_ID").distinct()}
-    logged = _log_outputs(valid.get("recommendations"), events, aggs, opts)
-    got = {k: _to_polars(v) for k, v in (out | logged).items()}
-    counts["interactions"] = observed.get  # (the events were read for the first aggregate)
+    # The first aggregate reads the events (and counts the interactions); the rest read what it kept.
+    got = {"grouped": _to_polars(events.groupBy(*plan.GROUP_KEYS).agg(*aggs, *extra))}
+    counts = {"interactions": observed.get} | {k: c for k, (_, _, c, _) in small.items()}
     rows_read = {k: int(c["n"]) for k, c in counts.items()}
     valid_rows = rows_read["interactions"] - int(counts["interactions"]["bad"])
+    jobs = {k: (lambda v=v: _to_polars(v)) for k, v in (
+        {"unresolved_ids": events.filter("__attrkit_unresolved").select("RECOMMENDATION_ID")
+         .distinct()} | _log_outputs(valid.get("recommendations"), events, aggs, opts)).items()}
+    if not opts.dedupe:
+        jobs["duplicates"] = lambda: _duplicates(events, valid["interactions"].drop(FILE, ROW),
+                                                 columns)
+    repeated = {k for k, (_, _, _, again) in small.items() if again}
+    jobs["quarantine"] = lambda: _quarantine(
+        {k: _bad_rows(read[k], k, numeric[k], opts, k in repeated)
+         for k in read if counts[k]["bad"]}, read, opts)
+    got |= _all(jobs, spark)
+    quarantine = got.pop("quarantine")
     # After the exact repeats are dropped, every event is in one group: the rest are repeats.
     duplicates = (valid_rows - int(got["grouped"]["events"].sum()) if opts.dedupe
-                  else _duplicates(events, columns))
+                  else got.pop("duplicates"))
     unassigned = 0
     if "traffic" in got:
         unassigned = int(got["traffic"]["unassigned"].sum())
         got["traffic"] = got["traffic"].drop("unassigned")
     sources = (got["exposure"]["source"].unique().sort() if "exposure" in got
                else pl.Series([], dtype=pl.String))
-    described = {}
-    for k in (k for k in read if counts[k]["bad"]):
-        df, fmt = read[k]
-        t = _typed(df, k, numeric[k], opts.timestamp_unit, casts=_casts(df, k, fmt))
-        described[k] = (_with_unique(t.frame, t.unique) if k in repeated else t.frame, t.rules)
-    quarantine = _quarantine(described, read, opts)
-    for frame in [*kept, events]:
+    for frame in [events, *(f for _, kept, _, _ in small.values() for f in kept)]:
         frame.unpersist()
     return Result(_as_embedded(got, sources), quarantine, rows_read, valid_rows, duplicates,
-                  unassigned, "user_values" in logged)
+                  unassigned, "user_values" in got)
+
+
+def _bad_rows(read: tuple[Any, str], name: str, numeric: tuple[str, ...], opts: plan.Options,
+              repeated: bool) -> tuple[Any, tuple[tuple[str, str], ...]]:
+    """A dataset typed again with each row's raw record, for its bad rows; and its rules."""
+    df, fmt = read
+    t = _typed(df, name, numeric, opts.timestamp_unit, casts=_casts(df, name, fmt))
+    return (_with_unique(t.frame, t.unique) if repeated else t.frame), t.rules
 
 
 def _check_sums(ma: MetricAttribution, read: dict[str, Any], given: dict[str, Any]) -> None:
@@ -456,8 +483,18 @@ def _resolved(ma: MetricAttribution, valid: dict[str, Any], opts: plan.Options
         events = events.join(valid["items"].select(
             "ITEM_ID", *[F.col(c).alias(f"__attrkit_item_{c}") for c in item_cols],
             F.lit(True).alias("__attrkit_found")), on="ITEM_ID", how="left")
-    window = _window(F.col("TIMESTAMP"), opts.window_seconds, opts.window_origin)
-    return events.withColumn(plan.WINDOW, window).cache(), columns
+    # Kept: what the aggregates read, and no more (building the cache costs per column).
+    kept = [_window(F.col("TIMESTAMP"), opts.window_seconds, opts.window_origin)
+            .alias(plan.WINDOW), "TIMESTAMP", *plan.GROUP_KEYS[1:], "__attrkit_unresolved",
+            F.when(F.col("__attrkit_unresolved"), rec).alias("RECOMMENDATION_ID"),
+            *dict.fromkeys(plan.summed(m) for m in ma.metrics if m.function == "sum")]
+    if item_cols:
+        kept.append("__attrkit_found")
+    if log is not None and "USER_ID" in log.columns:
+        kept.append("USER_ID")
+    if not opts.dedupe:  # for the exact repeats (:func:`_duplicates`)
+        kept.append(_row_hash(columns).alias(HASH))
+    return events.select(*kept).cache(), columns
 
 
 def _log_outputs(log: Any, events: Any, aggs: list[Any], opts: plan.Options
@@ -491,15 +528,24 @@ def _log_outputs(log: Any, events: Any, aggs: list[Any], opts: plan.Options
     return out
 
 
-def _duplicates(events: Any, columns: list[str]) -> int:
-    """Rows that exactly repeat another: rows whose 64-bit hash no other row shares are
-    distinct; only the rest are compared whole (as the embedded engine does)."""
+def _row_hash(columns: list[str]) -> Any:
+    """A 64-bit hash of an event's columns."""
     from pyspark.sql import functions as F
 
-    rows = events.select(*[F.col(f"`{c}`") for c in columns]).withColumn(
-        "__attrkit_h", F.xxhash64(*[F.col(f"`{c}`") for c in columns]))
-    shared = rows.groupBy("__attrkit_h").count().filter(F.col("count") > 1).select("__attrkit_h")
-    sharing = rows.join(F.broadcast(shared), on="__attrkit_h").drop("__attrkit_h")
+    return F.xxhash64(*[F.col(f"`{c}`") for c in columns])
+
+
+def _duplicates(events: Any, valid: Any, columns: list[str]) -> int:
+    """Rows that exactly repeat another: rows whose hash no other row shares are distinct (an
+    aggregate of the kept events); only where one is shared are the valid rows read again and
+    compared whole (as the embedded engine does)."""
+    from pyspark.sql import functions as F
+
+    shared = events.groupBy(HASH).count().filter(F.col("count") > 1).select(HASH)
+    if not shared.limit(1).count():
+        return 0
+    rows = valid.select(*[F.col(f"`{c}`") for c in columns]).withColumn(HASH, _row_hash(columns))
+    sharing = rows.join(F.broadcast(shared), on=HASH).drop(HASH)
     copies = sharing.groupBy(*[F.col(f"`{c}`") for c in columns]).agg(
         F.count(F.lit(1)).alias("__attrkit_n"))
     return int(copies.agg(F.sum(F.col("__attrkit_n") - 1)).first()[0] or 0)
