@@ -109,7 +109,6 @@ def simulate_experiment(scenario: Scenario, *, lift: float = 0.0, seed: int = D.
     age_days = (l_time - START) / 86_400 - s.pre_days
     boost = np.where(l_b, 1 + lift * (1 + s.novelty * 0.5 ** age_days), 1.0)
     clicks = rng.poisson(s.clicks_per_list * propensity[l_user] * boost)
-    rid = np.char.add("rid-", np.arange(l_user.size).astype("U9"))
     c_list = np.repeat(np.arange(l_user.size), clicks)
     c_time = l_time[c_list] + rng.integers(1, 300, c_list.size)
     bought = rng.random(c_list.size) < s.purchase_per_click
@@ -120,31 +119,37 @@ def simulate_experiment(scenario: Scenario, *, lift: float = 0.0, seed: int = D.
     o_time = START + rng.integers(0, s.days * 86_400, n_other)
     o_label = pl.Series(np.where(rng.random(n_other) < 0.4, CAROUSEL, "")).replace("", None)
 
-    def events(users, times, etype, rec, label, values=None) -> pl.DataFrame:
+    def events(users, times, etype, lists, label, values=None) -> pl.DataFrame:
         n = len(users)
         return pl.DataFrame({
-            "USER_ID": np.char.add("u", np.asarray(users).astype("U7")),
+            "USER_ID": _named("u", users),
             "ITEM_ID": "item", "TIMESTAMP": np.asarray(times, dtype=np.int64),
             "EVENT_TYPE": etype,
             "EVENT_VALUE": values if values is not None else np.full(n, None),
-            "RECOMMENDATION_ID": rec if rec is not None else np.full(n, None),
+            "RECOMMENDATION_ID": _named("rid-", lists) if lists is not None else np.full(n, None),
             "EVENT_ATTRIBUTION_SOURCE": label if label is not None else np.full(n, None),
         }, schema_overrides={"EVENT_VALUE": pl.Float64, "RECOMMENDATION_ID": pl.String,
                              "EVENT_ATTRIBUTION_SOURCE": pl.String})
 
     interactions = pl.concat([
-        events(l_user[c_list], c_time, "click", rid[c_list], None),
-        events(l_user[c_list][bought], c_time[bought] + 60, "purchase", rid[c_list][bought],
-               None, value),
+        events(l_user[c_list], c_time, "click", c_list, None),
+        events(l_user[c_list][bought], c_time[bought] + 60, "purchase", c_list[bought], None,
+               value),
         events(o_user, o_time, "click", None, o_label),
     ])
     recommendations = pl.DataFrame({
-        "RECOMMENDATION_ID": rid, "SOURCE": np.where(l_b, B, A), "TIMESTAMP": l_time,
-        "USER_ID": np.char.add("u", l_user.astype("U7")),
+        "RECOMMENDATION_ID": _named("rid-", np.arange(l_user.size)),
+        "SOURCE": np.where(l_b, B, A), "TIMESTAMP": l_time, "USER_ID": _named("u", l_user),
     })
     planted = float(boost[l_b].mean() - 1) if l_b.any() else lift
     return {"interactions": interactions, "recommendations": recommendations,
             "metric_attribution": METRIC_ATTRIBUTION, "planted": planted}
+
+
+def _named(prefix: str, numbers: np.ndarray) -> pl.Series:
+    """``prefix`` and each number as text (``u17``, ``rid-4``)."""
+    return pl.select(pl.concat_str(pl.lit(prefix), pl.Series(np.asarray(numbers, dtype=np.int64))
+                                   .cast(pl.String))).to_series()
 
 
 def attribute_simulation(sim: dict):
