@@ -546,8 +546,29 @@ def main(argv: list[str] | None = None) -> int:
     """
     args = build_parser().parse_args(argv)
     quiet = contextlib.nullcontext() if os.environ.get("ATTRKIT_DEBUG") else _quiet_libraries()
-    with quiet:
+    with quiet, _without_iri_grammars():
         return _run(args)
+
+
+# jsonschema (under nbformat and papermill) imports ``rfc3987_syntax`` where it is installed
+# (Jupyter's packages install it), and that module builds 39 Earley parsers when imported: 2.7 s
+# of every report run, for the "iri" format checks, which no notebook schema uses. While a
+# command runs, Python is told the module is absent; jsonschema then goes without those checks.
+_IRI_GRAMMARS = "rfc3987_syntax"
+
+
+@contextlib.contextmanager
+def _without_iri_grammars() -> Iterator[None]:
+    """:data:`_IRI_GRAMMARS` absent while a command runs, unless something imported it before
+    (the entry is taken back afterwards)."""
+    blocked = _IRI_GRAMMARS not in sys.modules
+    if blocked:
+        sys.modules[_IRI_GRAMMARS] = None  # type: ignore[assignment]  # import raises ImportError
+    try:
+        yield
+    finally:
+        if blocked and sys.modules.get(_IRI_GRAMMARS, ...) is None:
+            del sys.modules[_IRI_GRAMMARS]
 
 
 def _run(args: argparse.Namespace) -> int:

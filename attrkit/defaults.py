@@ -43,6 +43,8 @@ CORRECTION = "holm"
 CORRECTIONS = ("holm", "hochberg", "bonferroni", "sidak", "holm-sidak", "hochberg-sidak", "bh",
                "by", "none")
 """The p-value adjustments across tested rows (:func:`attrkit.stats.adjust_pvalues`)."""
+DESIGNS = ("users", "requests", "observational")
+"""What was randomised (:func:`attrkit.compare`'s ``design``)."""
 ALARMS = {
     "srm": (3, "sample ratio mismatch: the arms' sizes are not the planned split"),
     "unattributed": (4, "the share of the first metric with no source is above the threshold"),

@@ -57,7 +57,7 @@ from attrkit.stats.paired import paired_rate_ratio_test
 
 Method = Literal["auto", "rate", "paired"]
 Design = Literal["users", "requests", "observational"]
-DESIGNS = ("users", "requests", "observational")
+DESIGNS = D.DESIGNS
 MIN_WINDOWS = D.MIN_WINDOWS
 MIN_USERS = D.MIN_USERS
 MAX_UNATTRIBUTED_SHARE = D.MAX_UNATTRIBUTED_SHARE

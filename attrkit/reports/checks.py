@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from attrkit import defaults as D
 from attrkit import storage
 from attrkit.errors import ConfigError
 from attrkit.names import short_name
@@ -37,10 +38,8 @@ def _exists(name: str, value: str, *, folder_ok: bool = False) -> None:
 def check_attribution_report(p: dict[str, Any]) -> None:
     """The attribution report's inputs and options, before anything runs."""
     from attrkit.attribution.windows import check_window
-    from attrkit.comparison import DESIGNS
     from attrkit.frames import when as epoch
     from attrkit.simulate.sample import check_size
-    from attrkit.stats.multiple import CORRECTIONS
 
     if given(p.get("report_csv")):
         if given(p.get("interactions")):
@@ -55,12 +54,12 @@ def check_attribution_report(p: dict[str, Any]) -> None:
     for name in ("items", "recommendations", "metric_attribution"):
         if given(p.get(name)):
             _exists(name, p[name], folder_ok=name != "metric_attribution")
-    if p.get("design") and p["design"] not in DESIGNS:
+    if p.get("design") and p["design"] not in D.DESIGNS:
         raise ConfigError(f"parameter design={p['design']!r}: must be one of "
-                          f"{', '.join(DESIGNS)}, or empty")
-    if p.get("correction") and p["correction"] not in CORRECTIONS:
+                          f"{', '.join(D.DESIGNS)}, or empty")
+    if p.get("correction") and p["correction"] not in D.CORRECTIONS:
         raise ConfigError(f"parameter correction={p['correction']!r}: must be one of "
-                          f"{', '.join(CORRECTIONS)}")
+                          f"{', '.join(D.CORRECTIONS)}")
     alpha = p.get("alpha", 0.05)
     if not isinstance(alpha, int | float) or not 0 < alpha < 1:
         raise ConfigError(f"parameter alpha={alpha!r}: must be between 0 and 1")
