@@ -9,9 +9,16 @@ import os
 import subprocess
 from pathlib import Path
 
-import numpy as np
-import polars as pl
-import pytest
+# One polars thread per test process: `make test` runs two workers on two cores, and the tests'
+# data are small, where a second thread adds synchronisation and no speed (the calibration
+# test: 50 → 38 CPU seconds, and faster). Results never depend on it; test_properties runs
+# the same report on one thread and on two. Set before polars is imported; inherited by the
+# tests' subprocesses and report kernels.
+os.environ.setdefault("POLARS_MAX_THREADS", "1")
+
+import numpy as np  # noqa: E402
+import polars as pl  # noqa: E402
+import pytest  # noqa: E402
 
 from attrkit.simulate.sample import generate_sample
 
