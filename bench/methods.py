@@ -2,8 +2,8 @@
 
 Usage: python bench/methods.py METHOD FORMAT DATA_DIR OUT_CSV
 METHOD: attrkit-api, attrkit-cli, attrkit-spark (local[2]), duckdb, duckdb-checked (the same job
-with attrkit's checks), polars (DuckDB's query in polars), pandas, scan (read the needed columns
-only).
+with attrkit's checks), polars (DuckDB's query in polars), pandas, pyspark (DuckDB's query as a
+plain PySpark job, local[2]), scan (read the needed columns only).
 Every method writes the report as the service's S3 CSV (scan writes a row count).
 """
 
@@ -205,6 +205,13 @@ def polars_plain(fmt: str, data: Path, out: Path) -> None:
                     pl.lit("SOURCE_NAME_UNDEFINED")).alias("src"),
     ).agg(pl.len().cast(pl.Float64).alias("n"), pl.col("LENGTH").sum().cast(pl.Float64)
           .alias("minutes")).collect(engine="streaming")
+    _plain_report(agg, out)
+
+
+def _plain_report(agg, out: Path) -> None:
+    """A plain job's groups (``et``, ``w``, ``src``, ``n``, ``minutes``; polars) as the report."""
+    import polars as pl
+
     parts = [agg.filter(pl.col("et") == et).select(
         pl.lit(metric).alias("METRIC_NAME"), pl.lit(et).alias("EVENT_TYPE"),
         pl.col(col).alias("VALUE"), pl.lit(fn).alias("MATH_FUNCTION"),
@@ -213,6 +220,38 @@ def polars_plain(fmt: str, data: Path, out: Path) -> None:
                                     ("WATCHES", "WATCH", "n", "samplecount"),
                                     ("WATCH_MINUTES", "WATCH", "minutes", "sum"))]
     pl.concat(parts).sort("TIMESTAMP", "METRIC_NAME", "EVENT_ATTRIBUTION_SOURCE").write_csv(out)
+
+
+def pyspark_plain(fmt: str, data: Path, out: Path) -> None:
+    """DuckDB's query as a plain PySpark job, in the session attrkit-spark starts (local[2],
+    the same settings, its start included): read, two left joins, one group-by; no checks."""
+    import polars as pl
+    from pyspark.sql import functions as F
+
+    from attrkit.attribution.spark import session
+
+    spark = session(master="local[2]")
+
+    def read(name: str):
+        path = str(data / f"{name}.{fmt}")
+        return (spark.read.parquet(path) if fmt == "parquet"
+                else spark.read.option("header", "true").csv(path))
+
+    ev = read("interactions").select(*NEEDED).withColumn("et", F.upper("EVENT_TYPE")).filter(
+        F.col("et").isin("CLICK", "WATCH"))
+    ev = ev.join(read("recommendations").select("RECOMMENDATION_ID", "SOURCE"),
+                 on="RECOMMENDATION_ID", how="left")
+    ev = ev.join(read("items").select("ITEM_ID", F.col("LENGTH").cast("double")), on="ITEM_ID",
+                 how="left")
+    label = F.col("EVENT_ATTRIBUTION_SOURCE")
+    agg = ev.groupBy(
+        "et", (F.floor(F.col("TIMESTAMP").cast("long") / 900) * 900).cast("long").alias("w"),
+        F.coalesce(F.when(label != "", label), F.col("SOURCE"), F.lit("SOURCE_NAME_UNDEFINED"))
+        .alias("src"),
+    ).agg(F.count(F.lit(1)).cast("double").alias("n"),
+          F.coalesce(F.sum("LENGTH"), F.lit(0.0)).alias("minutes"))
+    _plain_report(pl.from_arrow(agg.toArrow()), out)
+    spark.stop()
 
 
 def scan(fmt: str, data: Path, out: Path) -> None:
@@ -229,7 +268,7 @@ def scan(fmt: str, data: Path, out: Path) -> None:
 METHODS = {"attrkit-api": attrkit_api, "attrkit-cli": attrkit_cli,
            "attrkit-spark": attrkit_spark, "duckdb": duckdb_sql,
            "duckdb-checked": duckdb_checked, "polars": polars_plain,
-           "pandas": pandas_job, "scan": scan}
+           "pandas": pandas_job, "pyspark": pyspark_plain, "scan": scan}
 
 if __name__ == "__main__":
     method, fmt, data, out = sys.argv[1:5]

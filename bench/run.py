@@ -1,5 +1,6 @@
 """Run the attribution benchmark: attrkit (API and CLI), DuckDB SQL (as an analyst would write
-it, and with attrkit's checks), the same plain query in polars, pandas, and a scan floor.
+it, and with attrkit's checks), the same plain query in polars, pandas and PySpark, and a
+scan floor.
 
 Usage: python bench/run.py [--events N] [--formats parquet,csv] [--data DIR] [--out DIR]
 
@@ -24,7 +25,7 @@ import polars as pl
 
 HERE = Path(__file__).resolve().parent
 JOBS = ("attrkit-api", "attrkit-cli", "attrkit-spark", "duckdb", "duckdb-checked", "polars",
-        "pandas")
+        "pandas", "pyspark")
 COUNTED = ("attrkit-api", "duckdb-checked")  # jobs that write <report>.counts.json
 
 
@@ -112,6 +113,10 @@ def main(argv: list[str] | None = None) -> dict:
             print(f"{r['method']:<15}{r['seconds']:>9.2f}{r['peak_rss_mb']:>13.0f}"
                   f"{r['events_per_second']:>14,.0f}{r['ratio_to_duckdb']:>10.2f}"
                   f"{r['ratio_to_scan']:>8.2f}")
+        by = {r["method"]: r["seconds"] for r in rows}
+        if "attrkit-spark" in by and "pyspark" in by:
+            print(f"attrkit on Spark: {by['attrkit-spark'] / by['pyspark']:.2f} x the plain "
+                  "PySpark job (both with their session's start)")
         results["runs"] += rows
     results["compare"] = compare_timing()
     c = results["compare"]

@@ -398,13 +398,8 @@ def run(ma: MetricAttribution, interactions: Any, items: Any, recommendations: A
     counts = {"interactions": observed.get} | {k: c for k, (_, _, c, _) in small.items()}
     rows_read = {k: int(c["n"]) for k, c in counts.items()}
     valid_rows = rows_read["interactions"] - int(counts["interactions"]["bad"])
-    jobs = {k: (lambda v=v: _to_polars(v)) for k, v in (
-        {"unresolved_ids": events.filter("__attrkit_unresolved").select("RECOMMENDATION_ID")
-         .distinct()} | _log_outputs(valid.get("recommendations"), events, aggs, opts)).items()}
-    if not opts.dedupe:
-        jobs["duplicates"] = lambda: _duplicates(events, valid["interactions"].drop(FILE, ROW),
-                                                 columns)
     repeated = {k for k, (_, _, _, again) in small.items() if again}
+    jobs = _later(events, columns, valid, aggs, opts)
     jobs["quarantine"] = lambda: _quarantine(
         {k: _bad_rows(read[k], k, numeric[k], opts, k in repeated)
          for k in read if counts[k]["bad"]}, read, opts)
@@ -423,6 +418,20 @@ def run(ma: MetricAttribution, interactions: Any, items: Any, recommendations: A
         frame.unpersist()
     return Result(_as_embedded(got, sources), quarantine, rows_read, valid_rows, duplicates,
                   unassigned, "user_values" in got)
+
+
+def _later(events: Any, columns: list[str], valid: dict[str, Any], aggs: list[Any],
+           opts: plan.Options) -> dict[str, Any]:
+    """What is read after the first aggregate, of the kept events and the log, as jobs for
+    :func:`_all`: the unresolved IDs, the log's outputs and (without ``dedupe``) the repeats."""
+    outputs = {"unresolved_ids": events.filter("__attrkit_unresolved")
+               .select("RECOMMENDATION_ID").distinct()}
+    outputs |= _log_outputs(valid.get("recommendations"), events, aggs, opts)
+    jobs = {k: (lambda v=v: _to_polars(v)) for k, v in outputs.items()}
+    if not opts.dedupe:
+        jobs["duplicates"] = lambda: _duplicates(events, valid["interactions"].drop(FILE, ROW),
+                                                 columns)
+    return jobs
 
 
 def _bad_rows(read: tuple[Any, str], name: str, numeric: tuple[str, ...], opts: plan.Options,
