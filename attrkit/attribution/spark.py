@@ -317,17 +317,29 @@ def _counts() -> tuple[Any, Any]:
     return F.count(F.lit(1)).alias("n"), F.count(F.col(HIT)).alias("bad")
 
 
-def _casts(df: Any, name: str, fmt: str) -> dict[str, str]:
-    """The CSV number columns every value of which parses, and their types: the embedded engine
-    reads these as numbers, which shows in the bad rows' VALUE and RECORD (one pass, made only
-    where there are bad rows)."""
+def _casts(read: dict[str, tuple[Any, str]]) -> dict[str, dict[str, str]]:
+    """Per CSV dataset, its number columns and their types, where every value of every one of
+    them in every CSV dataset parses; else none. The embedded engine reads CSV files with
+    numbers, or, where one value does not parse, reads them all again as text; which shows in
+    the bad rows' VALUE and RECORD (a pass per dataset, made only where there are bad rows)."""
     from pyspark.sql import functions as F
 
-    flags = _parses(df, name)
-    if fmt != "csv" or not flags:
-        return {}
-    row = df.select(*[F.min(flag.cast("int")).alias(c) for c, flag in flags.items()]).first()
-    return {c: _CSV_NUMBERS[name][c][0] for c in flags if row[c] in (1, None)}
+    flags = {k: _parses(df, k) for k, (df, fmt) in read.items() if fmt == "csv"}
+    flags = {k: f for k, f in flags.items() if f}
+    for k, f in flags.items():
+        row = read[k][0].select(*[F.min(flag.cast("int")).alias(c) for c, flag in f.items()])
+        if not all(v in (1, None) for v in row.first()):
+            return {}
+    return {k: {c: _CSV_NUMBERS[k][c][0] for c in f} for k, f in flags.items()}
+
+
+def _observed(observation: Any, frame: Any) -> dict[str, Any]:
+    """The interactions' rows and bad rows, observed while the events were read; counted again
+    where Spark dropped the observed part of the plan (adaptive execution replaces a join of no
+    rows, as when every row is bad or there is none, by an empty relation, metrics and all)."""
+    if observation._jo.getRow().size():  # (Observation.get fails on an empty row)
+        return observation.get
+    return frame.groupBy().agg(*_counts()).first().asDict()
 
 
 def _kept(t: Typing) -> tuple[Any, list[Any], dict[str, Any], bool]:
@@ -395,14 +407,15 @@ def run(ma: MetricAttribution, interactions: Any, items: Any, recommendations: A
         extra.append(F.sum(F.col("__attrkit_found").isNull().cast("long")).alias("no_item"))
     # The first aggregate reads the events (and counts the interactions); the rest read what it kept.
     got = {"grouped": _to_polars(events.groupBy(*plan.GROUP_KEYS).agg(*aggs, *extra))}
-    counts = {"interactions": observed.get} | {k: c for k, (_, _, c, _) in small.items()}
+    counts = {"interactions": _observed(observed, typing["interactions"].frame)}
+    counts |= {k: c for k, (_, _, c, _) in small.items()}
     rows_read = {k: int(c["n"]) for k, c in counts.items()}
     valid_rows = rows_read["interactions"] - int(counts["interactions"]["bad"])
     repeated = {k for k, (_, _, _, again) in small.items() if again}
     jobs = _later(events, columns, valid, aggs, opts)
-    jobs["quarantine"] = lambda: _quarantine(
-        {k: _bad_rows(read[k], k, numeric[k], opts, k in repeated)
-         for k in read if counts[k]["bad"]}, read, opts)
+    bad = [k for k in read if counts[k]["bad"]]
+    jobs["quarantine"] = lambda: _quarantine(_bad_rows(read, bad, numeric, opts, repeated),
+                                             read, opts)
     got |= _all(jobs, spark)
     quarantine = got.pop("quarantine")
     # After the exact repeats are dropped, every event is in one group: the rest are repeats.
@@ -434,12 +447,17 @@ def _later(events: Any, columns: list[str], valid: dict[str, Any], aggs: list[An
     return jobs
 
 
-def _bad_rows(read: tuple[Any, str], name: str, numeric: tuple[str, ...], opts: plan.Options,
-              repeated: bool) -> tuple[Any, tuple[tuple[str, str], ...]]:
-    """A dataset typed again with each row's raw record, for its bad rows; and its rules."""
-    df, fmt = read
-    t = _typed(df, name, numeric, opts.timestamp_unit, casts=_casts(df, name, fmt))
-    return (_with_unique(t.frame, t.unique) if repeated else t.frame), t.rules
+def _bad_rows(read: dict[str, tuple[Any, str]], bad: list[str],
+              numeric: dict[str, tuple[str, ...]], opts: plan.Options, repeated: set[str]
+              ) -> dict[str, tuple[Any, tuple[tuple[str, str], ...]]]:
+    """The datasets with bad rows typed again with each row's raw record, and their rules."""
+    casts = _casts(read) if bad else {}
+    out = {}
+    for name in bad:
+        t = _typed(read[name][0], name, numeric[name], opts.timestamp_unit,
+                   casts=casts.get(name, {}))
+        out[name] = (_with_unique(t.frame, t.unique) if name in repeated else t.frame), t.rules
+    return out
 
 
 def _check_sums(ma: MetricAttribution, read: dict[str, Any], given: dict[str, Any]) -> None:

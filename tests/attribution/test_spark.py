@@ -189,3 +189,30 @@ def test_every_kind_of_bad_value_is_set_aside_alike(spark, tmp_path, fmt):
     cols = ["DATASET", "FILE", "ROW", "COLUMN", "RULE", "VALUE", "RECORD"]
     assert a.quarantine.select(cols).sort(cols).equals(b.quarantine.select(cols).sort(cols))
     assert a.health == b.health
+
+
+HEADER = "USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE,EVENT_VALUE,RECOMMENDATION_ID\n"
+EDGES = {  # files with no valid event, and bad rows whose RECORD shows numbers or text
+    "header only": HEADER,
+    "every row bad": HEADER + ",i1,1700000000,watch,1,r1\nu1,i1,soon,watch,1,r1\n",
+    "one column not numbers": HEADER + "u1,i1,1700000000,watch,2.50,r1\n"
+                              "u2,i1,soon,watch,3,r1\n,i2,1700000001,watch,1.0,r2\n",
+    "the other not numbers": HEADER + "u1,i1,1700000000,watch,lots,r1\n"
+                             ",i2,1700000001,watch,1.0,r2\n",
+}
+
+
+@pytest.mark.parametrize("case", list(EDGES))
+def test_no_valid_event_and_records_of_text_alike(spark, tmp_path, case):
+    """Every row bad, or none (Spark's adaptive execution drops the plan's part that counted
+    them); a CSV is numbers only where every number column parses, as the embedded engine
+    reads it, which the bad rows' RECORD shows."""
+    events = tmp_path / "e.csv"
+    events.write_text(EDGES[case])
+    data = _damaged(2)  # (its log names users, and repeats two IDs)
+    paths = _write({k: v for k, v in data.items() if k != "interactions"}, tmp_path, "csv")
+    paths["interactions"] = str(events)
+    a, b = _both(paths, spark, on_bad_rows="quarantine")
+    _assert_same(a, b, tmp_path, "csv")
+    if "not numbers" in case:  # every file read as text: each TIMESTAMP shown as a string
+        assert b.quarantine["RECORD"].str.contains('"TIMESTAMP":"', literal=True).all()
