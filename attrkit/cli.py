@@ -247,9 +247,11 @@ def _report(args: argparse.Namespace) -> int:
     given.update(dict(args.parameter))
     if args.publish and not storage.is_remote(args.publish):
         raise ConfigError(f"--publish {args.publish}: expected s3://bucket/prefix/")
+    progress = sys.stderr.isatty()
     try:
-        run = run_report(args.template, given, args.out, name=args.name, kernel=args.kernel,
-                         progress=sys.stderr.isatty())
+        with _kernel_output_to_log():
+            run = run_report(args.template, given, args.out, name=args.name,
+                             kernel=args.kernel, progress=progress)
     except ReportError as exc:
         print(f"attrkit: report failed: {one_line(str(exc))}", file=sys.stderr)
         return 2 if exc.bad_input else 1
@@ -268,6 +270,35 @@ def _report(args: argparse.Namespace) -> int:
         link = storage.share_link(html_url, expires=args.expires)
         print(f"share (expires in {args.expires} s): {link}")
     return 0
+
+
+@contextlib.contextmanager
+def _kernel_output_to_log() -> Iterator[None]:
+    """The notebook kernel's own output to ``$TMPDIR/attrkit-kernel-<pid>.log``, not the
+    terminal: the kernel takes the stderr it is started with, and a kernel stopped after a
+    failed cell can log tornado's "Socket operation on non-socket". attrkit's own stderr (the
+    progress bar) still goes to the terminal; ``ATTRKIT_DEBUG=1`` leaves everything there."""
+    if os.environ.get("ATTRKIT_DEBUG"):
+        yield
+        return
+    import tempfile
+
+    log = Path(tempfile.gettempdir()) / f"attrkit-kernel-{os.getpid()}.log"
+    sys.stderr.flush()
+    saved, target = os.dup(2), os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    ours, sys.stderr = sys.stderr, os.fdopen(os.dup(saved), "w", encoding="utf-8",
+                                             errors="backslashreplace")
+    try:
+        os.dup2(target, 2)
+        yield
+    finally:
+        sys.stderr.close()
+        sys.stderr = ours
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(target)
+        if log.stat().st_size == 0:
+            log.unlink(missing_ok=True)
 
 
 def _answer(record: Path) -> None:

@@ -591,3 +591,27 @@ def test_out_naming_a_file_of_a_folder_input_is_refused(tmp_path, capsys):
         _one_line(code, err, "is one of the inputs")
     assert (folder / "part-0.csv").read_text() == EVENTS
     assert (folder / "r.quarantine.csv").read_text() == EVENTS and not (folder / "r.csv").exists()
+
+
+def test_the_kernels_own_stderr_goes_to_a_log_not_the_terminal(tmp_path):
+    """A kernel writes to the stderr it was started with (tornado's "Socket operation on
+    non-socket" when it is stopped after a failed cell, seen under load): attrkit's one line
+    stays alone, and the kernel's words are kept in $TMPDIR/attrkit-kernel-<pid>.log."""
+    import nbformat
+
+    params = nbformat.v4.new_code_cell("x = 1")
+    params.metadata["tags"] = ["parameters"]
+    noisy = nbformat.v4.new_code_cell(
+        "import os\nos.write(2, b'kernel noise on its stderr\\n')\nraise ValueError('stop')")
+    nb = nbformat.v4.new_notebook(cells=[params, noisy])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nbformat.write(nb, str(tmp_path / "noisy.ipynb"))
+    (tmp_path / "tmp").mkdir()
+    done = subprocess.run([sys.executable, "-m", "attrkit", "report", "noisy.ipynb", "--out",
+                           "rep"], capture_output=True, text=True, timeout=600, cwd=tmp_path,
+                          env={**os.environ, "TMPDIR": str(tmp_path / "tmp")})
+    assert done.returncode == 1 and done.stderr.count("\n") == 1, done.stderr
+    assert "cell 2: ValueError: stop" in done.stderr and "noise" not in done.stderr
+    logs = list((tmp_path / "tmp").glob("attrkit-kernel-*.log"))
+    assert [p.read_text() for p in logs] == ["kernel noise on its stderr\n"]
