@@ -275,30 +275,16 @@ def _report(args: argparse.Namespace) -> int:
 @contextlib.contextmanager
 def _kernel_output_to_log() -> Iterator[None]:
     """The notebook kernel's own output to ``$TMPDIR/attrkit-kernel-<pid>.log``, not the
-    terminal: the kernel takes the stderr it is started with, and a kernel stopped after a
-    failed cell can log tornado's "Socket operation on non-socket". attrkit's own stderr (the
-    progress bar) still goes to the terminal; ``ATTRKIT_DEBUG=1`` leaves everything there."""
+    terminal: a kernel stopped after a failed cell can log tornado's "Socket operation on
+    non-socket". attrkit's own stderr (the progress bar) still goes to the terminal;
+    ``ATTRKIT_DEBUG=1`` leaves everything there."""
     if os.environ.get("ATTRKIT_DEBUG"):
         yield
         return
-    import tempfile
+    from attrkit.storage.local import children_stderr_to
 
-    log = Path(tempfile.gettempdir()) / f"attrkit-kernel-{os.getpid()}.log"
-    sys.stderr.flush()
-    saved, target = os.dup(2), os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    ours, sys.stderr = sys.stderr, os.fdopen(os.dup(saved), "w", encoding="utf-8",
-                                             errors="backslashreplace")
-    try:
-        os.dup2(target, 2)
+    with children_stderr_to("kernel", drop_empty=True):
         yield
-    finally:
-        sys.stderr.close()
-        sys.stderr = ours
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(target)
-        if log.stat().st_size == 0:
-            log.unlink(missing_ok=True)
 
 
 def _answer(record: Path) -> None:

@@ -15,10 +15,8 @@ by the embedded engine only, and the order of bad rows within a CSV file is not 
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -38,6 +36,7 @@ from attrkit.inputs.schema import (
     shown,
 )
 from attrkit.inputs.schema import Column as Rule
+from attrkit.storage.local import children_stderr_to
 
 warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas",
                         category=FutureWarning)
@@ -63,18 +62,9 @@ def session(spark: Any = None, master: str | None = None) -> Any:
                .config("spark.ui.showConsoleProgress", "false")
                .config("spark.driver.memory",
                        os.environ.get("ATTRKIT_SPARK_DRIVER_MEMORY", "4g")))
-    # The JVM's own warnings and Spark's log go to a file, not the user's terminal: the
-    # Java process takes the stderr it is started with.
-    log = Path(tempfile.gettempdir()) / f"attrkit-spark-{os.getpid()}.log"
-    saved = os.dup(2)
-    target = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    try:
-        os.dup2(target, 2)
+    # The JVM's own warnings and Spark's log go to a file, not the user's terminal.
+    with children_stderr_to("spark"):
         made = builder.getOrCreate()
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(target)
     made.sparkContext.setLogLevel("ERROR")
     return made
 

@@ -273,6 +273,32 @@ def unique_path(folder: Path, name: Callable[[int], str], start: int) -> Iterato
             release()
 
 
+@contextlib.contextmanager
+def children_stderr_to(name: str, *, drop_empty: bool = False) -> Iterator[Path]:
+    """Processes started in the block (a notebook kernel, Spark's JVM) write their stderr to
+    ``$TMPDIR/attrkit-<name>-<pid>.log``, not the terminal: a child takes the stderr it is
+    started with. Python's own ``sys.stderr`` still reaches the terminal. ``drop_empty``: the
+    log is removed when nothing was written (not for a child that goes on writing after)."""
+    import sys
+
+    log = Path(tempfile.gettempdir()) / f"attrkit-{name}-{os.getpid()}.log"
+    sys.stderr.flush()
+    saved, target = os.dup(2), os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    ours, sys.stderr = sys.stderr, os.fdopen(os.dup(saved), "w", encoding="utf-8",
+                                             errors="backslashreplace")
+    try:
+        os.dup2(target, 2)
+        yield log
+    finally:
+        sys.stderr.close()
+        sys.stderr = ours
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(target)
+        if drop_empty and log.stat().st_size == 0:
+            log.unlink(missing_ok=True)
+
+
 def check_name(path: str) -> str:
     """``path`` if its name is text; a name with bytes that are not UTF-8 (which the
     operating system allows) is refused, as the libraries attrkit reads with cannot open it."""
