@@ -20,10 +20,19 @@ happen to have events: a user without events counts as zero.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 import polars as pl
 
+from attrkit.attribution.moments import (
+    LIMIT,
+    SCALE,
+    ArmMoments,
+    Moments,
+    polars_aggregates,
+    scaled,
+)
 from attrkit.attribution.windows import window_start
 from attrkit.names import short_name
 
@@ -56,6 +65,24 @@ def served_plan(log: pl.LazyFrame) -> pl.LazyFrame:
             .group_by("USER_ID", day_of("TIMESTAMP").alias("day"), pl.col("SOURCE").alias("source"))
             .agg(pl.len().cast(pl.Int64).alias("recommendations")))
 
+
+
+def _in_range(frame: pl.DataFrame, metric: str) -> pl.DataFrame:
+    """Per-user sums (Int128 whole units) as Int64, or a clear error where one does not fit."""
+    cols = [c for c in ("value", "total", "pre") if c in frame.columns]
+    big = frame.select(pl.max_horizontal(pl.col(cols).abs().max())).item() if frame.height else 0
+    if big is not None and big > LIMIT:
+        raise ValueError(f"metric {metric}: a user's value reaches {big / 1e9:.3g}; per-user "
+                         f"values above {LIMIT / 1e9:.3g} in magnitude cannot be added exactly")
+    return frame.with_columns(pl.col(cols).cast(pl.Int64))
+
+
+def _by_arm(pu: pl.DataFrame, quantities: tuple[str, ...], arms: list[str]
+            ) -> dict[str, Moments]:
+    """Each arm's :class:`~attrkit.attribution.moments.Moments` of a scaled per-user frame."""
+    rows = {r["arm"]: r for r in pu.group_by("arm").agg(polars_aggregates(quantities))
+            .with_columns(pl.col("arm").cast(pl.String)).iter_rows(named=True)}
+    return {a: Moments.from_row(rows.get(a, {}), quantities) for a in arms}
 
 
 def _users(n: int) -> str:
@@ -181,13 +208,96 @@ class UserData:
                 .with_columns(pl.col("value", "served", "total").fill_null(0.0))
                 .sort("USER_ID"))
 
-    def moments_by_look(self, metric: str, arms: list[str], looks: list[int]) -> pl.DataFrame:
-        """The sufficient statistics of :meth:`per_user`'s ``value`` at each look: for each
-        ``until`` in ``looks`` and each arm, the users assigned before it (``n``), the sum of
-        their values up to it (``sum``), of their squares (``sum_sq``) and the centred sum of
-        squares (``m2``); users without events count as zero. One pass over users × looks
-        instead of one :meth:`per_user` per look (an arm with no user yet has no row). Its size
-        is users × looks: the monitor's looks are days.
+    def days(self) -> list[int]:
+        """The UTC days (their start, Unix seconds) on which recommendations were served."""
+        return self.served["day"].unique().sort().to_list()
+
+    def scaled_per_user(self, metric: str, arms: list[str], *, until: int | None = None
+                        ) -> pl.DataFrame:
+        """:meth:`per_user` in :data:`~attrkit.attribution.moments.SCALE`'s whole units
+        (Int64): what :meth:`arm_moments` adds up. Each user-day value is rounded to its nine
+        places first, so that the sums are exact and do not depend on the order they are
+        added in."""
+        pop = self.assignment.filter(pl.col("arm").is_in(arms))
+        vals = self.values.filter(metric_name=metric)
+        served = self.served
+        if until is not None:
+            pop = pop.filter(pl.col("first_served") < until)
+            vals, served = vals.filter(pl.col("day") < until), served.filter(pl.col("day") < until)
+        pop = pop.select("USER_ID", "arm")
+        vals = vals.with_columns(scaled(pl.col("value"), "value").alias("value"))
+        own = (vals.join(pop, on="USER_ID").filter(pl.col("source") == pl.col("arm"))
+               .group_by("USER_ID").agg(pl.col("value").sum()))
+        total = vals.group_by("USER_ID").agg(pl.col("value").sum().alias("total"))
+        recs = (served.join(pop, on="USER_ID").filter(pl.col("source") == pl.col("arm"))
+                .group_by("USER_ID").agg(pl.col("recommendations").sum().alias("served")))
+        out = (pop.join(own, on="USER_ID", how="left").join(recs, on="USER_ID", how="left")
+               .join(total, on="USER_ID", how="left")
+               .with_columns(pl.col("value", "served", "total").fill_null(0)))
+        return _in_range(out, metric).sort("USER_ID")
+
+    def scaled_pre_period(self, metric: str, before: int) -> pl.DataFrame:
+        """:meth:`pre_period` in whole billionths (``USER_ID``, ``pre``)."""
+        pre = (self.values.filter(pl.col("metric_name") == metric, pl.col("day") < before)
+               .group_by("USER_ID").agg(scaled(pl.col("value"), "pre").sum()
+                                        .alias("pre")))
+        return _in_range(pre, metric)
+
+    def arm_moments(self, metric: str, arms: list[str], *, cap: float | None = None,
+                    pre: pl.DataFrame | None = None) -> ArmMoments:
+        """Per arm of ``arms``, the exact moments of its users' values (see
+        :mod:`~attrkit.attribution.moments`): as they are, and as tested (capped at the
+        ``cap`` quantile of both arms' values, with ``pre`` the per-user pre-period of
+        :meth:`scaled_pre_period` for CUPED)."""
+        pu = self.scaled_per_user(metric, arms)
+        base = ("value", "served", "total")
+        raw = _by_arm(pu, base, arms)
+        limits = {}
+        if cap is not None:
+            row = pu.select(pl.col(base).quantile(cap, interpolation="higher")).row(0, named=True)
+            limits = {c: (float(row[c]) / SCALE[c] if row[c] is not None else 0.0) for c in base}
+            pu = pu.with_columns(pl.col(c).clip(upper_bound=int(row[c])) for c in base
+                                 if row[c] is not None)
+        if pre is None:
+            return ArmMoments(raw, _by_arm(pu, base, arms) if cap is not None else raw, limits)
+        pu = pu.join(pre, on="USER_ID", how="left").with_columns(pl.col("pre").fill_null(0))
+        return ArmMoments(raw, _by_arm(pu, (*base, "pre"), arms), limits)
+
+    def day_moments(self, metric: str, arms: list[str]) -> dict[tuple[int, str], Moments]:
+        """Per UTC day and arm: the moments of the users assigned by the day's end (zeros
+        included) and their value that day, as :meth:`between` the day and the next, then
+        :meth:`arm_moments` would give."""
+        out = {}
+        for day in self.days():
+            pu = self.between(day, day + DAY).scaled_per_user(metric, arms)
+            for arm, m in _by_arm(pu, ("value",), arms).items():
+                out[(day, arm)] = m
+        return out
+
+    def source_means(self, metric: str, sources: list[str], arms: list[str]
+                     ) -> dict[str, tuple[float | None, int]]:
+        """Per source of ``sources``: its metric's mean per user of ``arms`` (zeros included;
+        None without users) and how many of them it has events from."""
+        pop = self.assignment.filter(pl.col("arm").is_in(arms)).select("USER_ID")
+        n = pop.height
+        vals = (self.values.filter(pl.col("metric_name") == metric,
+                                   pl.col("source").is_in(sources))
+                .join(pop, on="USER_ID")
+                .with_columns(scaled(pl.col("value"), "value").alias("value"))
+                .group_by("source", "USER_ID").agg(pl.col("value").sum())
+                .group_by("source").agg(pl.col("value").sum().alias("sum"),
+                                        (pl.col("value") > 0).sum().alias("with")))
+        got = {s: (int(v), int(w)) for s, v, w in vals.iter_rows()}
+        return {s: (float(Fraction(got.get(s, (0, 0))[0], SCALE["value"] * n)) if n else None,
+                    got.get(s, (0, 0))[1]) for s in sources}
+
+    def moments_by_look(self, metric: str, arms: list[str], looks: list[int]
+                        ) -> dict[tuple[int, str], Moments]:
+        """The moments of :meth:`per_user`'s ``value`` at each look: for each ``until`` in
+        ``looks`` and each arm, the users assigned before it and their values up to it (users
+        without events count as zero). One pass over users × looks instead of one
+        :meth:`per_user` per look (an arm with no user yet has no entry). Its size is users ×
+        looks: the monitor's looks are days.
 
         Example:
             >>> a = pl.DataFrame({"USER_ID": ["u", "v"], "arm": ["A", "A"],
@@ -196,8 +306,9 @@ class UserData:
             ...                   "metric_name": "M", "source": "A", "value": [2.0, 4.0]})
             >>> s = pl.DataFrame(schema={"USER_ID": pl.String, "day": pl.Int64,
             ...                          "source": pl.String, "recommendations": pl.Int64})
-            >>> UserData(a, v, s).moments_by_look("M", ["A"], [86_400, 172_800]).rows()
-            [(86400, 'A', 1, 2.0, 4.0, 0.0), (172800, 'A', 2, 6.0, 20.0, 2.0)]
+            >>> m = UserData(a, v, s).moments_by_look("M", ["A"], [86_400, 172_800])
+            >>> [(k, x.n, x.total("value"), x.sample("value").m2) for k, x in m.items()]
+            [((86400, 'A'), 1, 2.0, 0.0), ((172800, 'A'), 2, 6.0, 2.0)]
         """
         until = pl.DataFrame({"until": looks}, schema={"until": pl.Int64}).unique().sort("until")
         pop = self.assignment.filter(pl.col("arm").is_in(arms)).select("USER_ID", "arm",
@@ -205,9 +316,11 @@ class UserData:
         own = (self.values.filter(metric_name=metric)
                .join(pop.select("USER_ID", "arm"), on="USER_ID")
                .filter(pl.col("source") == pl.col("arm"))
+               .with_columns(scaled(pl.col("value"), "value").alias("value"))
                .group_by("USER_ID", "day").agg(pl.col("value").sum())
                .sort("USER_ID", "day")
-               .with_columns(pl.col("value").cum_sum().over("USER_ID").alias("cum")))
+               .with_columns(pl.col("value").cum_sum().over("USER_ID")))
+        own = _in_range(own, metric).rename({"value": "cum"})
         # each user at each look after their assignment; their value: the sum of the days
         # before it (a day's start is before `until` when it is at most `until` - 1)
         at = (pop.join(until, how="cross").filter(pl.col("first_served") < pl.col("until"))
@@ -215,27 +328,17 @@ class UserData:
         at = (at.join_asof(own.select("USER_ID", pl.col("day").alias("last_day"), "cum")
                            .sort("last_day"), on="last_day", by="USER_ID",
                            check_sortedness=False)
-              .with_columns(pl.col("cum").fill_null(0.0)))
-        x = pl.col("cum")
-        return (at.group_by("until", "arm")
-                .agg(pl.len().alias("n"), x.sum().alias("sum"), (x * x).sum().alias("sum_sq"),
-                     ((x - x.mean()) ** 2).sum().alias("m2"))
-                .sort("until", "arm"))
+              .with_columns(pl.col("cum").fill_null(0).alias("value")))
+        rows = (at.group_by("until", "arm").agg(polars_aggregates(("value",)))
+                .with_columns(pl.col("arm").cast(pl.String)).sort("until", "arm"))
+        return {(r["until"], r["arm"]): Moments.from_row(r, ("value",))
+                for r in rows.iter_rows(named=True)}
 
     def pre_period(self, metric: str, before: int) -> pl.DataFrame:
         """Each user's metric across all sources on UTC days before ``before`` (``USER_ID``,
         ``pre``): the covariate of CUPED, from before anyone was assigned."""
         return (self.values.filter(pl.col("metric_name") == metric, pl.col("day") < before)
                 .group_by("USER_ID").agg(pl.col("value").sum().alias("pre")))
-
-    def source_per_user(self, metric: str, source: str, arms: list[str]) -> pl.DataFrame:
-        """A source's metric per user of the population (users of ``arms``), zeros included:
-        ``USER_ID``, ``arm``, ``value``. For describing sources nobody randomised."""
-        pop = self.assignment.filter(pl.col("arm").is_in(arms)).select("USER_ID", "arm")
-        vals = (self.values.filter(metric_name=metric, source=source)
-                .group_by("USER_ID").agg(pl.col("value").sum()))
-        return (pop.join(vals, on="USER_ID", how="left")
-                .with_columns(pl.col("value").fill_null(0.0)).sort("USER_ID"))
 
     def check(self, metric: str | None = None) -> DesignCheck:
         """What the data says about the 'users' design (see :class:`DesignCheck`); events are

@@ -36,6 +36,7 @@ import polars as pl
 
 from attrkit import defaults as D
 from attrkit.attribution.engine import attribute_exposure
+from attrkit.attribution.moments import cuped_theta
 from attrkit.attribution.users import DAY, UserData
 from attrkit.comparison.results import KINDS, NO_DESIGN, ComparisonTable
 from attrkit.errors import ConfigError, InputError
@@ -326,7 +327,7 @@ def _user_design(w, users, pre, start, chosen, src, baseline, alpha, cap, traffi
                traffic_weights, srm_threshold, warnings)
     rows = [row for metric in chosen for c, t in pairs
             for row in _user_rows(users, metric, c, t, alpha, cap=cap,
-                                  pre=pre.pre_period(metric, start) if pre else None)]
+                                  pre=pre.scaled_pre_period(metric, start) if pre else None)]
     # with fewer than two arms nothing is tested, and the lone arm is described too
     described = _describe(w, chosen, users, arms, tested=arms if pairs else [])
     return rows, described, srm, check
@@ -443,49 +444,47 @@ def _verdicts(frame: pl.DataFrame, design: str | None, correction: str, alpha: f
         .alias("significant"))
 
 
-def _user_rows(users: UserData, metric: str, control: str, treatment: str, alpha: float, *,
-               cap: float | None = None, pre: pl.DataFrame | None = None
-               ) -> list[dict[str, Any]]:
-    """The per-user comparisons of one metric and pair of arms (see the module docs), capped
-    at a quantile and CUPED-adjusted on a pre-period when asked (the ratio per recommendation
-    is capped, not CUPED-adjusted)."""
-    pu = users.per_user(metric, [control, treatment])
-    totals = {a: pu.filter(arm=a).select(pl.col("value", "total", "served").sum())
-              .row(0, named=True) for a in (control, treatment)}
-    tested = {"per_user": "value", "per_recommendation": "value", "user_total": "total"}
-    how = {k: [] for k in tested}
+def _user_rows(users: Any, metric: str, control: str, treatment: str, alpha: float, *,
+               cap: float | None = None, pre: Any = None) -> list[dict[str, Any]]:
+    """The per-user comparisons of one metric and pair of arms (see the module docs), from the
+    arms' moments (:meth:`~attrkit.attribution.users.UserData.arm_moments`, computed by the
+    engine), capped at a quantile and CUPED-adjusted on a pre-period when asked (the ratio per
+    recommendation is capped, not CUPED-adjusted)."""
+    am = users.arm_moments(metric, [control, treatment], cap=cap, pre=pre)
+    how: dict[str, list[str]] = {k: [] for k in ("per_user", "per_recommendation", "user_total")}
     if cap is not None:
         # the denominator too: a ratio's heavy tail is as often in recommendations served
-        capped = ("value", "total", "served")
-        limits = pu.select(pl.col(capped).quantile(cap, interpolation="higher"))
-        pu = pu.with_columns(pl.col(c).clip(upper_bound=limits[c][0]) for c in capped)
-        for k, col in tested.items():
+        lim = am.limits
+        for k, col in (("per_user", "value"), ("per_recommendation", "value"),
+                       ("user_total", "total")):
             how[k].append(f"per-user values capped at their {cap:.3g} quantile "
-                          f"({limits[col][0]:.4g}" + (f", served {limits['served'][0]:.4g})"
-                                                       if k == "per_recommendation" else ")"))
+                          f"({lim[col]:.4g}" + (f", served {lim['served']:.4g})"
+                                                if k == "per_recommendation" else ")"))
+    m = am.tested
+    stats = {"per_user": {a: m[a].sample("value") for a in m},
+             "per_recommendation": {a: m[a].ratio("value", "served") for a in m},
+             "user_total": {a: m[a].sample("total") for a in m}}
     if pre is not None:
-        pu = pu.join(pre, on="USER_ID", how="left").with_columns(pl.col("pre").fill_null(0.0))
-        pu = pu.with_columns(pl.Series(f"{c}_cuped", cuped_adjusted(pu[c], pu["pre"]))
-                             for c in ("value", "total"))
-        tested |= {"per_user": "value_cuped", "user_total": "total_cuped"}
-        for k in ("per_user", "user_total"):
+        both = m[control] + m[treatment]
+        for k, q in (("per_user", "value"), ("user_total", "total")):
+            theta, mean = cuped_theta(both, q)
+            stats[k] = {a: m[a].cuped(q, theta, mean) for a in m}
             how[k].append("CUPED on the pre-period metric (θ pooled); lift of adjusted means")
-    c, t = pu.filter(arm=control), pu.filter(arm=treatment)
-    nc, nt = c.height, t.height
+    raw = am.raw
+    nc, nt = raw[control].n, raw[treatment].n
     base = {"metric": metric, "control": control, "treatment": treatment, "unit": "users",
             "control_n": nc, "treatment_n": nt, "windows": None,
-            "control_exposure": totals[control]["served"],
-            "treatment_exposure": totals[treatment]["served"]}
+            "control_exposure": raw[control].total("served"),
+            "treatment_exposure": raw[treatment].total("served")}
     notes = [f"only {min(nc, nt)} users in an arm: no verdict below {MIN_USERS}"
              ] if min(nc, nt) < MIN_USERS else []
     out = []
-    for kind, column in tested.items():
-        raw = "total" if kind == "user_total" else "value"
-        row = base | {"kind": kind, "control_total": totals[control][raw],
-                      "treatment_total": totals[treatment][raw]}
+    for kind, by_arm in stats.items():
+        q = "total" if kind == "user_total" else "value"
+        row = base | {"kind": kind, "control_total": raw[control].total(q),
+                      "treatment_total": raw[treatment].total(q)}
         try:
-            r = _user_test(c, t, column, "served" if kind == "per_recommendation" else None,
-                           alpha)
+            r = _user_test(by_arm[control], by_arm[treatment], alpha)
             row |= {"control_rate": r.control, "treatment_rate": r.treatment,
                     "effect": r.effect, "lift": r.treatment / r.control - 1,
                     "lift_ci_low": r.ci_low, "lift_ci_high": r.ci_high, "p_value": r.p_value,
@@ -505,15 +504,11 @@ def _user_rows(users: UserData, metric: str, control: str, treatment: str, alpha
     return out
 
 
-def _user_test(c: pl.DataFrame, t: pl.DataFrame, column: str, denominator: str | None,
-               alpha: float) -> Comparison:
-    """Per-user values of each arm (``column``, over ``denominator`` for a ratio of per-user
-    sums) tested by :func:`~attrkit.stats.fieller.lift_test`, users as units."""
-    if denominator is not None:
-        cs, ts = (RatioStats.from_frame(x, column, denominator) for x in (c, t))
-    else:
-        cs, ts = (SampleStats.from_array(x[column].to_numpy()) for x in (c, t))
-    r = lift_test(cs, ts, alpha=alpha)
+def _user_test(c: SampleStats | RatioStats, t: SampleStats | RatioStats, alpha: float
+               ) -> Comparison:
+    """Two arms' per-user statistics (means, or ratios of per-user sums) tested by
+    :func:`~attrkit.stats.fieller.lift_test`, users as units."""
+    r = lift_test(c, t, alpha=alpha)
     return dataclasses.replace(r, method=f"{r.method}; users as units")
 
 
@@ -535,13 +530,11 @@ def _describe(w: pl.DataFrame, metrics: list[str], users: UserData | None, arms:
     if users is None:
         return totals.rename({"metric_name": "metric"}).sort("metric", "source")
     others = [s for s in totals["source"].unique().sort().to_list() if s not in (tested or [])]
-    n = users.assignment.filter(pl.col("arm").is_in(arms)).height
     rows = []
     for metric in metrics:
-        for s in others:
-            v = users.source_per_user(metric, s, arms)["value"]
-            rows.append({"metric": metric, "source": s, "per_assigned_user": v.mean() if n else None,
-                         "users_with_events": int((v > 0).sum())})
+        for s, (mean, with_events) in users.source_means(metric, others, arms).items():
+            rows.append({"metric": metric, "source": s, "per_assigned_user": mean,
+                         "users_with_events": with_events})
     per_user = pl.DataFrame(rows, schema={"metric": pl.String, "source": pl.String,
                                           "per_assigned_user": pl.Float64,
                                           "users_with_events": pl.Int64})
@@ -724,7 +717,11 @@ def compare_users(
     for treatment in [a for a in arms if a != control]:
         tu = u.filter(pl.col(arm) == treatment)
         for name, column, den in tests:
-            r = _user_test(cu, tu, column, den, alpha)
+            if den is not None:
+                cs, ts = (RatioStats.from_frame(x, column, den) for x in (cu, tu))
+            else:
+                cs, ts = (SampleStats.from_frame(x, column) for x in (cu, tu))
+            r = _user_test(cs, ts, alpha)
             method = r.method + ("; CUPED (θ pooled), lift of adjusted means"
                                  if column.endswith("__cuped") else "")
             rows.append((name, control, treatment, cu.height, tu.height, r, method))

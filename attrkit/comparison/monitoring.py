@@ -90,13 +90,12 @@ def monitor(
 
 def _monitor_users(users: UserData, metric: str, control: str, treatment: str,
                    n_star: float | None, alpha: float, relative: bool) -> pl.DataFrame:
-    days = users.served["day"].unique().sort().to_list()
-    moments = {(u, a): SampleStats(n, s, sq, m2) for u, a, n, s, sq, m2 in users.moments_by_look(
-        metric, [control, treatment], [d + DAY for d in days]).iter_rows()}
+    days = users.days()
+    moments = users.moments_by_look(metric, [control, treatment], [d + DAY for d in days])
     rows = []
     for look, day in enumerate(days, start=1):
-        c, t = (moments.get((day + DAY, a), SampleStats(0, 0.0, 0.0, 0.0))
-                for a in (control, treatment))
+        c, t = (moments[(day + DAY, a)].sample("value") if (day + DAY, a) in moments
+                else SampleStats(0, 0.0, 0.0, 0.0) for a in (control, treatment))
         try:
             # The sequence is on the difference (robust to heavy-tailed users, as in compare);
             # a relative lift divides it by the control mean at the look.
@@ -160,19 +159,19 @@ def lift_by_day(users: Any, *, metric: str, control: str, treatment: str,
     """
     alpha = check_alpha(alpha)
     users = getattr(users, "users", users)
-    if not isinstance(users, UserData):
+    if not hasattr(users, "day_moments"):
         raise ValueError("lift_by_day needs per-user data: an Attribution whose recommendations "
                          "log has USER_ID, or a UserData")
     rows = []
-    for day in users.served["day"].unique().sort().to_list():
-        pu = users.between(day, day + DAY).per_user(metric.upper(), [control, treatment])
-        c, t = pu.filter(arm=control), pu.filter(arm=treatment)
+    by_day = users.day_moments(metric.upper(), [control, treatment])
+    for day in users.days():
+        c, t = (by_day[(day, a)].sample("value") for a in (control, treatment))
         try:  # the same test and interval as compare's per-user rows
-            r = _user_test(c, t, "value", None, alpha)
+            r = _user_test(c, t, alpha)
             vals = (r.control, r.treatment, r.treatment / r.control - 1, r.ci_low, r.ci_high)
         except (ValueError, ZeroDivisionError):
             vals = (math.nan,) * 5
-        rows.append((day, c.height + t.height, *vals))
+        rows.append((day, int(c.n + t.n), *vals))
     from attrkit.attribution.windows import to_datetime
 
     return pl.DataFrame(rows, orient="row", schema={

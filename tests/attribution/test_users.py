@@ -396,9 +396,10 @@ def test_moments_by_look_agree_with_per_user_at_each_look():
     users = attribute_simulation(simulate_experiment(scenario, seed=4)).users
     looks = [d + DAY for d in users.served["day"].unique().sort().to_list()]
     got = users.moments_by_look("CLICKS", [A, B], looks)
-    assert got.height == 2 * len(looks)
-    for until, arm, n, total, sum_sq, m2 in got.iter_rows():
+    assert len(got) == 2 * len(looks)
+    for (until, arm), m in got.items():
         v = users.per_user("CLICKS", [A, B], until=until).filter(arm=arm)["value"].to_numpy()
-        assert n == v.size and total == pytest.approx(v.sum(), rel=1e-12)
-        assert sum_sq == pytest.approx((v ** 2).sum(), rel=1e-12)
-        assert m2 == pytest.approx(((v - v.mean()) ** 2).sum(), rel=1e-9)
+        s = m.sample("value")
+        assert s.n == v.size and s.sum == pytest.approx(v.sum(), rel=1e-12)
+        assert s.sum_sq == pytest.approx((v ** 2).sum(), rel=1e-12)
+        assert s.m2 == pytest.approx(((v - v.mean()) ** 2).sum(), rel=1e-9)

@@ -1,0 +1,132 @@
+"""Statistics from the engines' exact moments: the same comparison tables as the per-user code
+before the change (golden_comparisons.json, written by golden_cases.py at commit 76ec627),
+exact where the arithmetic is exact and within 1e-9 relative otherwise; and moments that keep
+their variance where float sums lose it."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import polars as pl
+import pytest
+from golden_cases import GOLDEN, cases, encoded
+
+from attrkit.attribution.moments import LIMIT, SCALE, Moments, cuped_theta
+from attrkit.attribution.users import UserData
+from attrkit.stats._core import SampleStats
+
+EXACT = {"metric", "control", "treatment", "kind", "unit", "control_n", "treatment_n",
+         "tested", "significant", "why", "warnings", "windows", "day", "looks", "n", "users",
+         "timestamp", "window_start", "method"}
+
+
+@pytest.fixture(scope="module")
+def now():
+    return cases()
+
+
+@pytest.fixture(scope="module")
+def before():
+    return json.loads(GOLDEN.read_text())
+
+
+def _close(a, b) -> bool:
+    if isinstance(a, float) or isinstance(b, float):
+        if isinstance(a, str) or isinstance(b, str):  # nan, inf as text
+            return a == b
+        if a is None or b is None:
+            return a is b
+        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+    return a == b
+
+
+def test_every_recorded_frame_is_computed(now, before):
+    assert sorted(now) == sorted(before) and len(before) == 120
+
+
+def test_every_row_agrees_with_the_per_user_code(now, before):
+    checked = 0
+    for name, frame in now.items():
+        got, want = encoded(frame), before[name]
+        assert got["columns"] == want["columns"], name
+        assert len(got["rows"]) == len(want["rows"]), name
+        for g_row, w_row in zip(got["rows"], want["rows"], strict=True):
+            for col, g, w in zip(want["columns"], g_row, w_row, strict=True):
+                if col in EXACT:
+                    assert g == w, (name, col, g, w)
+                else:
+                    assert _close(g, w), (name, col, g, w)
+                checked += 1
+    assert checked > 15_000
+
+
+def _user_data(values: np.ndarray, arms: list[str]) -> UserData:
+    n = len(values)
+    ids = [f"u{i:06d}" for i in range(n)]
+    a = pl.DataFrame({"USER_ID": ids, "arm": arms, "first_served": [0] * n,
+                      "sources_served": [1] * n})
+    v = pl.DataFrame({"USER_ID": ids, "day": [0] * n, "metric_name": "M", "source": arms,
+                      "value": values})
+    s = pl.DataFrame({"USER_ID": ids, "day": [0] * n, "source": arms,
+                      "recommendations": [1] * n})
+    return UserData(a, v, s)
+
+
+def test_a_mean_near_1e8_keeps_its_variance():
+    rng = np.random.default_rng(3)
+    x = 1e8 + rng.integers(-3, 4, 2000).astype(float)
+    got = _user_data(x, ["A"] * 2000).arm_moments("M", ["A"]).raw["A"].sample("value")
+    assert got.var == pytest.approx(np.var(x, ddof=1), rel=1e-12)
+    # a float sum of squares cannot: all digits of the variance cancel
+    naive = SampleStats(2000, float(x.sum()), float((x * x).sum()))
+    assert abs(naive.var - np.var(x, ddof=1)) > 0.5
+
+
+def test_moments_are_exact_sums_whatever_the_order():
+    rng = np.random.default_rng(4)
+    x = np.round(rng.lognormal(3, 2, 5000), 9)
+    m = [_user_data(x[order], ["A"] * 5000).arm_moments("M", ["A"]).raw["A"]
+         for order in (np.arange(5000), rng.permutation(5000))]
+    assert m[0] == m[1]
+    scaled = [round(v * 10**9) for v in x]
+    assert m[0].sums["value"] == sum(scaled)
+    assert m[0].products[("value", "value")] == sum(v * v for v in scaled)
+
+
+def test_limbs_hold_negative_and_extreme_values():
+    x = np.array([-9.2e9, 9.2e9, -1e-9, 0.0, 123456789.123456789, -7.5])
+    m = _user_data(x, ["A"] * 6).arm_moments("M", ["A"]).raw["A"]
+    # each value in whole billionths, rounded once (exact below 9e6, where a float has the
+    # nine places; above, the float's own digits)
+    scaled = [round(v * 1e9) for v in x]
+    assert scaled[2] == -1 and scaled[5] == -7_500_000_000
+    assert m.sums["value"] == sum(scaled)
+    assert m.products[("value", "value")] == sum(v * v for v in scaled)
+    assert max(abs(v) for v in scaled) <= LIMIT
+
+
+def test_a_value_too_large_to_add_exactly_is_a_clear_error():
+    with pytest.raises(ValueError, match="metric M: a user's value reaches 1e"):
+        _user_data(np.array([1e10, 1.0]), ["A", "A"]).arm_moments("M", ["A"])
+
+
+def test_cuped_from_moments_is_the_per_user_adjustment():
+    from attrkit.stats.means import cuped_adjusted
+
+    rng = np.random.default_rng(5)
+    pre = rng.poisson(3, 400).astype(float)
+    post = pre * 0.8 + rng.poisson(2, 400)
+    arm = np.array(["A", "B"] * 200)
+    both = Moments.from_values({"value": post, "pre": pre})
+    theta, mean = cuped_theta(both, "value")
+    adj = cuped_adjusted(post, pre)
+    for a in ("A", "B"):
+        keep = arm == a
+        m = Moments.from_values({"value": post[keep], "pre": pre[keep]})
+        got = m.cuped("value", theta, mean)
+        want = SampleStats.from_array(adj[keep])
+        assert got.mean == pytest.approx(want.mean, rel=1e-12)
+        assert got.var == pytest.approx(want.var, rel=1e-12)
+    assert SCALE["pre"] == SCALE["value"]
