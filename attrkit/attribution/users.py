@@ -77,6 +77,12 @@ def _in_range(frame: pl.DataFrame, metric: str) -> pl.DataFrame:
     return frame.with_columns(pl.col(cols).cast(pl.Int64))
 
 
+def _unscaled(x: pl.Expr) -> pl.Expr:
+    """Whole billionths back to the metric's units (the nearest float)."""
+    return x.map_elements(lambda v: float(Fraction(int(v), SCALE["value"])),
+                          return_dtype=pl.Float64)
+
+
 def _by_arm(pu: pl.DataFrame, quantities: tuple[str, ...], arms: list[str]
             ) -> dict[str, Moments]:
     """Each arm's :class:`~attrkit.attribution.moments.Moments` of a scaled per-user frame."""
@@ -207,6 +213,27 @@ class UserData:
                 .join(total, on="USER_ID", how="left")
                 .with_columns(pl.col("value", "served", "total").fill_null(0.0))
                 .sort("USER_ID"))
+
+    def assigned_before(self, time: int) -> int:
+        """Users first served before ``time`` (Unix seconds)."""
+        return self.assignment.filter(pl.col("first_served") < time).height
+
+    def own_by_day(self, metric: str) -> pl.DataFrame:
+        """Per UTC day (``day``) and arm (``source``): the metric its users were attributed by
+        their own arm's source (``arm_total``)."""
+        arm = self.assignment.select("USER_ID", pl.col("arm").cast(pl.String).alias("source"))
+        return (self.values.filter(metric_name=metric)
+                .with_columns(pl.col("source").cast(pl.String), scaled(pl.col("value"), "value"))
+                .join(arm, on=["USER_ID", "source"]).group_by("day", "source")
+                .agg(pl.col("value").sum()).sort("day", "source")
+                .select("day", "source", _unscaled(pl.col("value")).alias("arm_total")))
+
+    def assigned_by_day(self) -> pl.DataFrame:
+        """Per arm (``source``) and UTC day of first service (``day``), the users assigned
+        (``assigned``)."""
+        return (self.assignment.group_by(pl.col("arm").cast(pl.String).alias("source"),
+                                         day_of("first_served").alias("day"))
+                .agg(pl.len().cast(pl.Int64).alias("assigned")).sort("source", "day"))
 
     def days(self) -> list[int]:
         """The UTC days (their start, Unix seconds) on which recommendations were served."""
@@ -355,8 +382,13 @@ class UserData:
         arm_events = self.values.filter(pl.col("source").is_in(arms))
         if metric is not None:
             unknown, arm_events = (f.filter(metric_name=metric) for f in (unknown, arm_events))
-        unlogged = float(unknown.filter(pl.col("source").is_in(arms))["value"].sum())
-        total_arm = float(arm_events["value"].sum())
+
+        def exact(f: pl.DataFrame) -> float:  # the same number whatever the order of the sum
+            return float(Fraction(int(f.select(scaled(pl.col("value"), "value").sum()).item()
+                                      or 0), SCALE["value"]))
+
+        unlogged = exact(unknown.filter(pl.col("source").is_in(arms)))
+        total_arm = exact(arm_events)
         users = self.assignment.height
         warnings = []
         if users and multi / users > MAX_MULTI_SOURCE_SHARE:

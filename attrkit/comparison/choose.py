@@ -268,7 +268,7 @@ def _from_start(w: pl.DataFrame, exp: pl.DataFrame | None, users: UserData | Non
     exp = exp.filter(pl.col("timestamp") >= start) if exp is not None else None
     pre = None
     if users is not None:
-        early = users.assignment.filter(pl.col("first_served") < start).height
+        early = users.assigned_before(start)
         if design == "users" and early:
             raise ConfigError(f"start={start}: {early:,} users were served before it; the "
                               "pre-period must precede assignment")

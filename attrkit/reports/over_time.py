@@ -50,15 +50,10 @@ def daily_rates(data: ReportData, metric: str) -> pl.DataFrame:
         out = out.join(served, on=["_d", "source"], how="left").with_columns(
             (pl.col("total") / pl.col("served")).alias("per_recommendation")).drop("served")
     users = data.users
-    if users is not None and users.assignment.height:
-        arm = users.assignment.select("USER_ID", pl.col("arm").alias("source"))
-        own = (users.values.filter(metric_name=metric.upper())
-               .join(arm, on=["USER_ID", "source"]).group_by(pl.col("day").alias("_d"), "source")
-               .agg(pl.col("value").sum().alias("arm_total")))
-        joined = (users.assignment.group_by(pl.col("arm").alias("source"),
-                                            day_of("first_served").alias("_f"))
-                  .len().sort("_f").with_columns(pl.col("len").cum_sum().over("source")
-                                                 .alias("assigned")))
+    if users is not None and users.arms:
+        own = users.own_by_day(metric.upper()).rename({"day": "_d"})
+        joined = (users.assigned_by_day().rename({"day": "_f"}).sort("_f")
+                  .with_columns(pl.col("assigned").cum_sum().over("source")))
         out = (out.sort("_d").join_asof(joined.select("source", "_f", "assigned"),
                                         left_on="_d", right_on="_f", by="source",
                                         check_sortedness=False)  # both sorted by day above

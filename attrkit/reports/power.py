@@ -36,10 +36,9 @@ def power_table(table: Any, windows: pl.DataFrame, exposure: pl.DataFrame | None
     rows = []
     for r in table.frame.filter(pl.col("tested")).iter_rows(named=True):
         if unit == "users":
-            pu = users.per_user(r["metric"], [r["control"]])
-            stats = (RatioStats.from_frame(pu, "value", "served")
-                     if r["kind"] == "per_recommendation" else
-                     SampleStats.from_frame(pu, "total" if r["kind"] == "user_total" else "value"))
+            m = users.arm_moments(r["metric"], [r["control"]]).raw[r["control"]]
+            stats = (m.ratio("value", "served") if r["kind"] == "per_recommendation" else
+                     m.sample("total" if r["kind"] == "user_total" else "value"))
         else:
             c = windows.filter(metric_name=r["metric"], source=r["control"]).sort("timestamp")
             if exposure is not None and r["control_rate"] is not None:
