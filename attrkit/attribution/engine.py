@@ -20,7 +20,12 @@ import polars as pl
 from attrkit import defaults as D
 from attrkit.attribution import buckets, plan
 from attrkit.attribution.config import MetricAttribution
-from attrkit.attribution.health import Health, build_health, with_unlogged_users
+from attrkit.attribution.health import (
+    Health,
+    build_health,
+    unlogged_users,
+    with_unlogged_users,
+)
 from attrkit.attribution.sources import log_keys
 from attrkit.attribution.users import (
     UserData,
@@ -240,7 +245,8 @@ def _on_spark(ma: MetricAttribution, interactions: Input, items: Input | None,
     done = buckets.Buckets(result.out, result.valid_rows, result.duplicates, result.unassigned)
     names = [k for k, v in (("interactions", interactions), ("items", items),
                             ("recommendations", recommendations)) if v is not None]
-    return _finish(ma, names, opts, done, result.quarantine, result.rows_read, result.log_users)
+    return _finish(ma, names, opts, done, result.quarantine, result.rows_read, False,
+                   spark_users=result.users, unlogged=result.unlogged)
 
 
 def attribute_exposure(
@@ -400,17 +406,21 @@ def _run(ma: MetricAttribution, datasets: dict[str, Dataset], opts: plan.Options
 
 
 def _finish(ma: MetricAttribution, names: list[str], opts: plan.Options, done: buckets.Buckets,
-            quarantine: pl.DataFrame, rows_read: dict[str, int], log_users: bool) -> _Outputs:
-    """The health summary and the per-user data from the aggregated outputs (either engine)."""
+            quarantine: pl.DataFrame, rows_read: dict[str, int], log_users: bool, *,
+            spark_users: Any = None, unlogged: tuple[int, int] | None = None) -> _Outputs:
+    """The health summary and the per-user data from the aggregated outputs (either engine:
+    Spark's per-user data stays on Spark, with the counts of users the log does not know)."""
     out = done.out
     grouped = plan.by_source(out["grouped"], plan.WINDOW)
     values = plan.metric_values(grouped, ma, plan.WINDOW, health=True)
     health = build_health(ma, names, opts.dedupe, values, grouped, quarantine, rows_read,
                           done.duplicates, out["unresolved_ids"].height)
-    users = None
+    users = spark_users
     if log_users:
         users = plan.user_data(ma, out, done.unassigned)
-        health = with_unlogged_users(health, out["user_values"], out["assignment"])
+        unlogged = unlogged_users(out["user_values"], out["assignment"])
+    if users is not None:
+        health = with_unlogged_users(health, *unlogged)
     return _Outputs(
         plan.windows_frame(values), health, quarantine,
         out["exposure"].sort("timestamp", "source") if "exposure" in out else None,

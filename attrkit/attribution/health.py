@@ -170,15 +170,18 @@ def build_health(ma: Any, datasets: Any, dedupe: bool, values: pl.DataFrame,
         last_window=int(w.max()) if len(w) else None, warnings=warnings)
 
 
-def with_unlogged_users(health: Health, user_values: pl.DataFrame, assignment: pl.DataFrame
-                        ) -> Health:
-    """Count users with events that the log does not know (rule: an event's user must appear in
-    the recommendations log to be tied to an arm), and their events served by the log's
-    sources."""
+def unlogged_users(user_values: pl.DataFrame, assignment: pl.DataFrame) -> tuple[int, int]:
+    """Users with events that the log does not know (rule: an event's user must appear in the
+    recommendations log to be tied to an arm), and their events served by the log's sources."""
     unknown = user_values.join(assignment.select("USER_ID"), on="USER_ID", how="anti")
     served = unknown.filter(pl.col(SERVED_BY).is_not_null()
                             & pl.col("EVENT_ATTRIBUTION_SOURCE").is_null())
-    users, events = unknown["USER_ID"].n_unique(), int(served["events"].sum())
+    return unknown["USER_ID"].n_unique(), int(served["events"].sum())
+
+
+def with_unlogged_users(health: Health, users: int, events: int) -> Health:
+    """The health summary with :func:`unlogged_users`' counts, and a warning where they
+    matter."""
     warnings = list(health.warnings)
     if events:
         warnings.append(f"{events:,} events served by a recommender come from {users:,} users "

@@ -79,7 +79,10 @@ class Result:
     valid_rows: int
     duplicates: int
     unassigned: int
-    log_users: bool
+    users: Any = None
+    """the per-user data, kept on Spark (:class:`~attrkit.attribution.spark_users.SparkUserData`)."""
+    unlogged: tuple[int, int] | None = None
+    """users with events the log does not know, and their events served by its sources."""
 
 
 def _read(spark: Any, name: str, data: Any) -> Any:
@@ -403,6 +406,10 @@ def run(ma: MetricAttribution, interactions: Any, items: Any, recommendations: A
     valid_rows = rows_read["interactions"] - int(counts["interactions"]["bad"])
     repeated = {k for k, (_, _, _, again) in small.items() if again}
     jobs = _later(events, columns, valid, aggs, opts)
+    users = None
+    if "user_values" in jobs:
+        users = _users(ma, jobs.pop("user_values"), jobs.pop("assignment"), jobs.pop("served"))
+        jobs |= _user_jobs(users, jobs.pop("user_values_grouped"))
     bad = [k for k in read if counts[k]["bad"]]
     jobs["quarantine"] = lambda: _quarantine(_bad_rows(read, bad, numeric, opts, repeated),
                                              read, opts)
@@ -417,10 +424,69 @@ def run(ma: MetricAttribution, interactions: Any, items: Any, recommendations: A
         got["traffic"] = got["traffic"].drop("unassigned")
     sources = (got["exposure"]["source"].unique().sort() if "exposure" in got
                else pl.Series([], dtype=pl.String))
+    unlogged = None
+    if users is not None:
+        users.log_rows_without_user = unassigned
+        users._arms = sorted(got.pop("arms"))
+        unlogged = got.pop("unlogged")
+        got.pop("materialised")
     for frame in [events, *(f for _, kept, _, _ in small.values() for f in kept)]:
         frame.unpersist()
     return Result(_as_embedded(got, sources), quarantine, rows_read, valid_rows, duplicates,
-                  unassigned, "user_values" in got)
+                  unassigned, users, unlogged)
+
+
+def _users(ma: MetricAttribution, grouped: Any, assignment: Any, served: Any) -> Any:
+    """The per-user data as the embedded engine's (:func:`attrkit.attribution.plan.user_data`),
+    kept on Spark: each group's source named, the groups that then coincide added up, each
+    metric read off them."""
+    from functools import reduce
+
+    from pyspark.sql import functions as F
+
+    from attrkit.attribution.spark_users import SparkUserData
+
+    source = F.coalesce(F.col("EVENT_ATTRIBUTION_SOURCE"), F.col(SERVED),
+                        F.lit(D.UNDEFINED_SOURCE))
+    sums = [c for c in grouped.columns if c.startswith(("sum:", "null:"))]
+    g = (grouped.withColumn("__attrkit_type", F.upper("EVENT_TYPE"))
+         .withColumn("__attrkit_source", source)
+         .groupBy("USER_ID", plan.DAY, "__attrkit_type", "__attrkit_source")
+         .agg(F.sum("events").alias("events"), *[F.sum(f"`{c}`").alias(c) for c in sums]))
+    parts = []
+    for m in ma.metrics:
+        # (a sum of no value is 0, as polars adds up nulls)
+        value = F.coalesce((F.col("events") if m.function == "samplecount"
+                            else F.col(f"`sum:{plan.summed(m)}`")).cast("double"), F.lit(0.0))
+        parts.append(g.filter(F.col("__attrkit_type") == m.event_type.upper()).select(
+            "USER_ID", F.col(plan.DAY).alias("day"), F.lit(m.name.upper()).alias("metric_name"),
+            F.col("__attrkit_source").alias("source"), value.alias("value")))
+    values = reduce(lambda a, b: a.unionByName(b), parts)
+    assignment = assignment.select("USER_ID", F.col("arm").cast("string").alias("arm"),
+                                   F.col("first_served").cast("long").alias("first_served"),
+                                   F.col("sources_served").cast("long").alias("sources_served"))
+    served = served.select("USER_ID", F.col("day").cast("long").alias("day"), "source",
+                           F.col("recommendations").cast("long").alias("recommendations"))
+    return SparkUserData(assignment.cache(), values.cache(), served.cache(),
+                         metrics=tuple(sorted({m.name.upper() for m in ma.metrics})))
+
+
+def _user_jobs(users: Any, grouped: Any) -> dict[str, Any]:
+    """Jobs for :func:`_all` that fill the per-user caches and count what the health summary
+    says of users the log does not know."""
+    from pyspark.sql import functions as F
+
+    def unlogged() -> tuple[int, int]:
+        unknown = grouped.join(users.assignment.select("USER_ID"), on="USER_ID",
+                               how="left_anti")
+        by_log = F.col(SERVED).isNotNull() & F.col("EVENT_ATTRIBUTION_SOURCE").isNull()
+        r = unknown.agg(F.count_distinct("USER_ID"),
+                        F.sum(F.when(by_log, F.col("events")))).first()
+        return int(r[0]), int(r[1] or 0)
+
+    return {"arms": lambda: [r[0] for r in users.assignment.select("arm").distinct().collect()],
+            "materialised": lambda: (users.values.count(), users.served.count()),
+            "unlogged": unlogged}
 
 
 def _later(events: Any, columns: list[str], valid: dict[str, Any], aggs: list[Any],
@@ -430,7 +496,11 @@ def _later(events: Any, columns: list[str], valid: dict[str, Any], aggs: list[An
     outputs = {"unresolved_ids": events.filter("__attrkit_unresolved")
                .select("RECOMMENDATION_ID").distinct()}
     outputs |= _log_outputs(valid.get("recommendations"), events, aggs, opts)
-    jobs = {k: (lambda v=v: _to_polars(v)) for k, v in outputs.items()}
+    jobs = {k: (lambda v=v: _to_polars(v)) for k, v in outputs.items()
+            if k not in ("user_values", "assignment", "served")}
+    if "user_values" in outputs:  # kept on Spark (:func:`_users`), not jobs
+        jobs |= {k: outputs[k] for k in ("user_values", "assignment", "served")}
+        jobs["user_values_grouped"] = outputs["user_values"]
     if not opts.dedupe:
         jobs["duplicates"] = lambda: _duplicates(events, valid["interactions"].drop(FILE, ROW),
                                                  columns)

@@ -30,13 +30,14 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
+from fractions import Fraction
 from typing import Any, Literal
 
 import polars as pl
 
 from attrkit import defaults as D
 from attrkit.attribution.engine import attribute_exposure
-from attrkit.attribution.moments import cuped_theta
+from attrkit.attribution.moments import SCALE, cuped_theta, scaled
 from attrkit.attribution.users import DAY, UserData
 from attrkit.comparison.results import KINDS, NO_DESIGN, ComparisonTable
 from attrkit.errors import ConfigError, InputError
@@ -523,10 +524,20 @@ def _describe(w: pl.DataFrame, metrics: list[str], users: UserData | None, arms:
     """What each source was attributed, without a test: totals, shares and, with users, the
     mean per assigned user (the users of ``arms``, zeros included) of every source not in
     ``tested``."""
-    totals = (w.filter(pl.col("metric_name").is_in(metrics))
-              .group_by("metric_name", "source").agg(pl.col("value").sum().alias("total"))
-              .with_columns((pl.col("total") / pl.col("total").sum().over("metric_name"))
-                            .alias("share")))
+    # exact sums (whole billionths), so that the shares do not depend on the order polars adds
+    # the windows in
+    exact = (w.filter(pl.col("metric_name").is_in(metrics))
+             .group_by("metric_name", "source")
+             .agg(scaled(pl.col("value"), "value").sum().alias("total")).sort("metric_name", "source"))
+    by_metric: dict[str, int] = {}
+    for m, _, t in exact.iter_rows():
+        by_metric[m] = by_metric.get(m, 0) + t
+    totals = pl.DataFrame(
+        [(m, s, float(Fraction(t, SCALE["value"])),
+          float(Fraction(t, by_metric[m])) if by_metric[m] else math.nan)
+         for m, s, t in exact.iter_rows()],
+        schema={"metric_name": pl.String, "source": w.schema["source"], "total": pl.Float64,
+                "share": pl.Float64}, orient="row")
     if users is None:
         return totals.rename({"metric_name": "metric"}).sort("metric", "source")
     others = [s for s in totals["source"].unique().sort().to_list() if s not in (tested or [])]

@@ -1,0 +1,401 @@
+"""Per-user data that stays on Spark: :class:`SparkUserData` answers what the comparisons ask
+(:class:`~attrkit.attribution.users.UserData`'s methods of the same names) with aggregates run
+on the executors. Only small results reach the driver: per arm a few dozen exact integers (see
+:mod:`~attrkit.attribution.moments`), per day and arm a row; never a row per user.
+
+The moments are whole numbers, so they are the same whatever order Spark adds them in, and the
+same as the embedded engine's: a comparison gives the same bytes on either engine. The frames
+are cached on the executors while the session lives; :meth:`SparkUserData.to_polars` brings
+them to the driver (small data, tests) and :meth:`SparkUserData.write_parquet` writes the
+per-user values where they are.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Any
+
+import polars as pl
+
+from attrkit.attribution.moments import (
+    LIMB,
+    LIMIT,
+    PRODUCTS,
+    SCALE,
+    SHIFTS,
+    ArmMoments,
+    Moments,
+    limb_terms,
+    product_name,
+)
+from attrkit.attribution.users import (
+    DAY,
+    MAX_MULTI_SOURCE_SHARE,
+    MAX_UNLOGGED_EVENT_SHARE,
+    DesignCheck,
+    UserData,
+)
+from attrkit.frames import ASSIGNMENT_SCHEMA, SERVED_SCHEMA, VALUES_SCHEMA
+
+
+def _f() -> Any:
+    from pyspark.sql import functions as F
+
+    return F
+
+
+def scaled(value: Any, q: str) -> Any:
+    """Spark's :func:`attrkit.attribution.moments.scaled`: per-user-day values in whole units,
+    rounded half to even as polars rounds (DECIMAL(38, 0): a sum is checked, then made long)."""
+    F = _f()
+    x = F.bround(value * float(SCALE[q])) if SCALE[q] != 1 else value
+    return x.cast("decimal(38,0)")
+
+
+def aggregates(quantities: tuple[str, ...]) -> list[Any]:
+    """:func:`attrkit.attribution.moments.polars_aggregates` on Spark, over DECIMAL(38, 0)
+    (or long) columns, with ``_big``: the largest magnitude, checked by :func:`_moments` (a
+    value beyond a long becomes null in the limbs: the check fails then)."""
+    F = _f()
+    mask = (1 << LIMB) - 1
+
+    def limbs(q: str) -> tuple[Any, Any, Any]:
+        x = F.col(q).try_cast("long")
+        return (F.shiftright(x, 2 * LIMB), F.shiftright(x, LIMB).bitwiseAND(mask),
+                x.bitwiseAND(mask))
+
+    sizes = [F.abs(F.col(q).cast("decimal(38,0)")) for q in quantities]
+    out = [F.count(F.lit(1)).alias("n"),
+           F.max(F.greatest(*sizes) if len(sizes) > 1 else sizes[0]).alias("_big")]
+    out += [F.sum(F.col(q).cast("decimal(38,0)")).alias(f"sum:{q}") for q in quantities]
+    for a, b in PRODUCTS:
+        if a in quantities and b in quantities:
+            for shift, term in zip(SHIFTS, limb_terms(limbs(a), limbs(b)), strict=True):
+                out.append(F.sum(term.cast("decimal(38,0)")).alias(product_name(a, b, shift)))
+    return out
+
+
+def _moments(frame: Any, quantities: tuple[str, ...], keys: list[str], metric: str | None = None
+             ) -> dict[Any, Moments]:
+    """Per group of ``keys``, the :class:`Moments` of ``quantities``: one job."""
+    rows = frame.groupBy(*keys).agg(*aggregates(quantities)).collect()
+    for r in rows:
+        if r["_big"] is not None and int(r["_big"]) > LIMIT:
+            name = metric or r["metric_name"]
+            raise ValueError(f"metric {name}: a user's value reaches {int(r['_big']) / 1e9:.3g}; "
+                             f"per-user values above {LIMIT / 1e9:.3g} in magnitude cannot be "
+                             "added exactly")
+    key = (lambda r: r[keys[0]]) if len(keys) == 1 else (lambda r: tuple(r[k] for k in keys))
+    return {key(r): Moments.from_row(r.asDict(), quantities) for r in rows}
+
+
+class SparkUserData:
+    """Per-user assignment and outcomes as Spark DataFrames (the schemas of
+    :class:`~attrkit.attribution.users.UserData`), queried where they are."""
+
+    def __init__(self, assignment: Any, values: Any, served: Any,
+                 log_rows_without_user: int = 0, metrics: tuple[str, ...] = ()) -> None:
+        self.assignment, self.values, self.served = assignment, values, served
+        self.log_rows_without_user = log_rows_without_user
+        self.metrics = metrics
+        """the metrics of the values (those of the attribution)."""
+        self._arms: list[str] | None = None
+        self._raw: dict[tuple[str, str], Moments] | None = None
+
+    @property
+    def arms(self) -> list[str]:
+        if self._arms is None:
+            self._arms = sorted(r[0] for r in self.assignment.select("arm").distinct().collect())
+        return self._arms
+
+    def between(self, start: int | None = None, end: int | None = None) -> SparkUserData:
+        """As :meth:`UserData.between`."""
+        F = _f()
+        if start is None and end is None:
+            return self
+        keep = F.lit(True)
+        if start is not None:
+            keep &= F.col("day") >= (F.floor(F.lit(start) / DAY) * DAY)
+        if end is not None:
+            keep &= F.col("day") < end
+        assigned = self.assignment
+        if end is not None:
+            assigned = assigned.filter(F.col("first_served") < end)
+        return SparkUserData(assigned, self.values.filter(keep), self.served.filter(keep),
+                             self.log_rows_without_user, self.metrics)
+
+    def assigned_before(self, time: int) -> int:
+        return self.assignment.filter(_f().col("first_served") < time).count()
+
+    def days(self) -> list[int]:
+        return sorted(r[0] for r in self.served.select("day").distinct().collect())
+
+    def scaled_per_user(self, metric: str, arms: list[str], *, until: int | None = None) -> Any:
+        """As :meth:`UserData.scaled_per_user`, a Spark DataFrame."""
+        F = _f()
+        pop = self.assignment.filter(F.col("arm").isin(arms))
+        vals = self.values.filter(F.col("metric_name") == metric)
+        served = self.served
+        if until is not None:
+            pop = pop.filter(F.col("first_served") < until)
+            vals = vals.filter(F.col("day") < until)
+            served = served.filter(F.col("day") < until)
+        pop = pop.select("USER_ID", "arm")
+        vals = vals.withColumn("value", scaled(F.col("value"), "value"))
+        with_arm = vals.join(pop, on="USER_ID")
+        sums = with_arm.groupBy("USER_ID").agg(
+            F.sum(F.when(F.col("source") == F.col("arm"), F.col("value"))
+                  .otherwise(F.lit(0).cast("decimal(38,0)"))).alias("value"),
+            F.sum("value").alias("total"))
+        recs = (served.join(pop, on="USER_ID").filter(F.col("source") == F.col("arm"))
+                .groupBy("USER_ID").agg(F.sum("recommendations").alias("served")))
+        out = (pop.join(sums, on="USER_ID", how="left").join(recs, on="USER_ID", how="left")
+               .fillna(0, subset=["value", "total", "served"]))
+        return out.withColumn("served", F.col("served").cast("long"))
+
+    def scaled_pre_period(self, metric: str, before: int) -> Any:
+        F = _f()
+        pre = (self.values.filter((F.col("metric_name") == metric) & (F.col("day") < before))
+               .groupBy("USER_ID").agg(F.sum(scaled(F.col("value"), "pre")).alias("pre")))
+        return pre
+
+    def arm_moments(self, metric: str, arms: list[str], *, cap: float | None = None,
+                    pre: Any = None) -> ArmMoments:
+        """As :meth:`UserData.arm_moments`: one aggregate on the executors (two with a cap,
+        whose quantile is the exact element polars' ``higher`` interpolation picks)."""
+        F = _f()
+        base = ("value", "served", "total")
+        raw = {a: self._all_raw().get((metric, a), Moments.from_row({}, base)) for a in arms}
+        if cap is None and pre is None:
+            return ArmMoments(raw, raw, {})
+        pu = self.scaled_per_user(metric, arms).cache()
+        try:
+            tested, limits = raw, {}
+            if cap is not None:
+                n = sum(m.n for m in raw.values())
+                at = _kth(pu, base, _higher_index(cap, n))
+                limits = {c: float(Fraction(v, SCALE[c])) if v is not None else 0.0
+                          for c, v in at.items()}
+                pu = pu.select("USER_ID", "arm", *[
+                    F.least(F.col(c), F.lit(v)).alias(c) if v is not None else F.col(c)
+                    for c, v in at.items()])
+            if pre is not None:
+                pu = pu.join(pre, on="USER_ID", how="left").fillna(0, subset=["pre"])
+            if cap is not None or pre is not None:
+                quantities = (*base, "pre") if pre is not None else base
+                got = _moments(pu, quantities, ["arm"])
+                tested = {a: got.get(a, Moments.from_row({}, quantities)) for a in arms}
+            return ArmMoments(raw, tested, limits)
+        finally:
+            pu.unpersist()
+
+    def _all_raw(self) -> dict[tuple[str, str], Moments]:
+        """Every metric's and arm's moments as they are, in one job (a comparison asks for
+        each metric and pair of arms; a user's values do not depend on the pair)."""
+        if self._raw is None:
+            F = _f()
+            pop = self.assignment.select("USER_ID", "arm")
+            metrics = self.assignment.sparkSession.createDataFrame(
+                [(m,) for m in self.metrics], "metric_name string")
+            vals = (self.values.withColumn("value", scaled(F.col("value"), "value"))
+                    .join(pop, on="USER_ID"))
+            sums = vals.groupBy("USER_ID", "metric_name").agg(
+                F.sum(F.when(F.col("source") == F.col("arm"), F.col("value"))
+                      .otherwise(F.lit(0).cast("decimal(38,0)"))).alias("value"),
+                F.sum("value").alias("total"))
+            recs = (self.served.join(pop, on="USER_ID").filter(F.col("source") == F.col("arm"))
+                    .groupBy("USER_ID").agg(F.sum("recommendations").alias("served")))
+            per_user = (pop.crossJoin(F.broadcast(metrics))
+                        .join(sums, on=["USER_ID", "metric_name"], how="left")
+                        .join(recs, on="USER_ID", how="left")
+                        .fillna(0, subset=["value", "total", "served"]))
+            self._raw = _moments(per_user, ("value", "served", "total"), ["metric_name", "arm"])
+        return self._raw
+
+    def day_moments(self, metric: str, arms: list[str]) -> dict[tuple[int, str], Moments]:
+        """As :meth:`UserData.day_moments`, in one aggregate: each day's users with a value
+        that day, then the zeros of the others assigned by the day's end."""
+        F = _f()
+        days = self.days()
+        pop = self.assignment.filter(F.col("arm").isin(arms)).select(
+            "USER_ID", "arm", "first_served")
+        own = (self.values.filter(F.col("metric_name") == metric).join(pop, on="USER_ID")
+               .filter(F.col("source") == F.col("arm"))
+               .filter(F.col("first_served") < F.col("day") + DAY)
+               .groupBy("USER_ID", "arm", "day")
+               .agg(F.sum(scaled(F.col("value"), "value")).alias("value")))
+        with_value = _moments(own, ("value",), ["day", "arm"], metric)
+        assigned = self._assigned_by(days, arms)
+        out = {}
+        for day in days:
+            for arm in arms:
+                m = with_value.get((day, arm), Moments(0, {"value": 0},
+                                                       {("value", "value"): 0}))
+                out[(day, arm)] = Moments(assigned.get((day, arm), 0), m.sums, m.products)
+        return out
+
+    def _assigned_by(self, days: list[int], arms: list[str]) -> dict[tuple[int, str], int]:
+        """Users of each arm first served before each day's end."""
+        first = {(r["source"], r["day"]): r["assigned"]
+                 for r in self.assigned_by_day().iter_rows(named=True)}
+        out = {}
+        for arm in arms:
+            running = 0
+            marks = sorted((d, n) for (a, d), n in first.items() if a == arm)
+            i = 0
+            for day in days:
+                while i < len(marks) and marks[i][0] <= day:
+                    running += marks[i][1]
+                    i += 1
+                out[(day, arm)] = running
+        return out
+
+    def moments_by_look(self, metric: str, arms: list[str], looks: list[int]
+                        ) -> dict[tuple[int, str], Moments]:
+        """As :meth:`UserData.moments_by_look`: users × looks on the executors, a row per
+        look and arm to the driver."""
+        F = _f()
+        spark = self.assignment.sparkSession
+        until = spark.createDataFrame([(int(x),) for x in sorted(set(looks))], "until long")
+        pop = self.assignment.filter(F.col("arm").isin(arms)).select(
+            "USER_ID", "arm", "first_served")
+        own = (self.values.filter(F.col("metric_name") == metric).join(pop, on="USER_ID")
+               .filter(F.col("source") == F.col("arm"))
+               .groupBy("USER_ID", "day").agg(F.sum(scaled(F.col("value"), "value"))
+                                              .alias("value")))
+        at = pop.crossJoin(F.broadcast(until)).filter(F.col("first_served") < F.col("until"))
+        cum = (at.join(own, on="USER_ID", how="left")
+               .groupBy("USER_ID", "arm", "until")
+               .agg(F.sum(F.when(F.col("day") < F.col("until"), F.col("value"))
+                          .otherwise(F.lit(0).cast("decimal(38,0)"))).alias("value")))
+        return _moments(cum, ("value",), ["until", "arm"], metric)
+
+    def source_means(self, metric: str, sources: list[str], arms: list[str]
+                     ) -> dict[str, tuple[float | None, int]]:
+        F = _f()
+        pop = self.assignment.filter(F.col("arm").isin(arms)).select("USER_ID")
+        n = pop.count()
+        rows = (self.values.filter((F.col("metric_name") == metric)
+                                   & F.col("source").isin(sources))
+                .join(pop, on="USER_ID")
+                .groupBy("source", "USER_ID").agg(F.sum(scaled(F.col("value"), "value"))
+                                                  .alias("value"))
+                .groupBy("source").agg(F.sum("value").alias("sum"),
+                                       F.sum((F.col("value") > 0).cast("long")).alias("with"))
+                .collect())
+        got = {r["source"]: (int(r["sum"] or 0), int(r["with"] or 0)) for r in rows}
+        return {s: (float(Fraction(got.get(s, (0, 0))[0], SCALE["value"] * n)) if n else None,
+                    got.get(s, (0, 0))[1]) for s in sources}
+
+    def own_by_day(self, metric: str) -> pl.DataFrame:
+        F = _f()
+        arm = self.assignment.select("USER_ID", F.col("arm").alias("source"))
+        rows = (self.values.filter(F.col("metric_name") == metric)
+                .join(arm, on=["USER_ID", "source"]).groupBy("day", "source")
+                .agg(F.sum(scaled(F.col("value"), "value")).alias("value")).collect())
+        return pl.DataFrame(
+            [(r["day"], r["source"], float(Fraction(int(r["value"]), SCALE["value"])))
+             for r in rows], schema={"day": pl.Int64, "source": pl.String,
+                                     "arm_total": pl.Float64}, orient="row").sort("day", "source")
+
+    def assigned_by_day(self) -> pl.DataFrame:
+        F = _f()
+        rows = (self.assignment.groupBy(F.col("arm").alias("source"),
+                                        (F.floor(F.col("first_served") / DAY) * DAY)
+                                        .cast("long").alias("day"))
+                .agg(F.count(F.lit(1)).alias("assigned")).collect())
+        return pl.DataFrame([tuple(r) for r in rows], schema={
+            "source": pl.String, "day": pl.Int64, "assigned": pl.Int64}, orient="row"
+        ).sort("source", "day")
+
+    def check(self, metric: str | None = None) -> DesignCheck:
+        """As :meth:`UserData.check`, from two aggregates."""
+        F = _f()
+        if metric is None:
+            metric = min(self.metrics) if self.metrics else None
+        arms_rows = self.assignment.groupBy("arm").agg(
+            F.count(F.lit(1)).alias("n"),
+            F.sum((F.col("sources_served") > 1).cast("long")).alias("multi")).collect()
+        by_arm = dict(sorted((r["arm"], int(r["n"])) for r in arms_rows))
+        multi = sum(int(r["multi"]) for r in arms_rows)
+        arms = list(by_arm)
+        known = self.assignment.select("USER_ID", F.lit(True).alias("_known"))
+        value = scaled(F.col("value"), "value")
+        in_arms = F.col("source").isin(arms) if arms else F.lit(False)
+        of_metric = F.col("metric_name") == metric if metric is not None else F.lit(True)
+        unknown = F.col("_known").isNull()
+        u = (self.values.join(known, on="USER_ID", how="left")
+             .agg(F.count_distinct(F.when(unknown, F.col("USER_ID"))).alias("users"),
+                  F.sum(F.when(unknown & in_arms & of_metric, value)).alias("unlogged"),
+                  F.sum(F.when(in_arms & of_metric, value)).alias("total")).first())
+        unlogged = float(Fraction(int(u["unlogged"] or 0), SCALE["value"]))
+        total_arm = float(Fraction(int(u["total"] or 0), SCALE["value"]))
+        users = sum(by_arm.values())
+        warnings = []
+        if users and multi / users > MAX_MULTI_SOURCE_SHARE:
+            warnings.append(
+                f"{multi / users:.1%} of users were served by more than one source: if users "
+                "were randomised, each should see one; check the design (they are analysed in "
+                "the arm that served them first)")
+        if total_arm and unlogged / total_arm > MAX_UNLOGGED_EVENT_SHARE:
+            warnings.append(
+                f"{unlogged / total_arm:.1%} of the recommenders' attributed events come from "
+                "users the recommendations log does not know; they are left out of the per-user "
+                "comparison")
+        if self.log_rows_without_user:
+            warnings.append(f"{self.log_rows_without_user:,} recommendations log rows have no "
+                            "USER_ID and assign no user")
+        return DesignCheck(users, by_arm, multi, int(u["users"]), unlogged, metric,
+                           self.log_rows_without_user, warnings)
+
+    def write_parquet(self, path: str, metric: str) -> None:
+        """Each user's arm and values of ``metric`` (as :meth:`UserData.per_user`: ``value``,
+        ``served``, ``total``), written by the executors to a Parquet folder."""
+        F = _f()
+        pu = self.scaled_per_user(metric, self.arms)
+        pu.select("USER_ID", "arm", (F.col("value") / 1e9).alias("value"),
+                  F.col("served").cast("double").alias("served"),
+                  (F.col("total") / 1e9).alias("total")).write.mode("overwrite").parquet(path)
+
+    def to_polars(self) -> UserData:
+        """The frames on the driver, sorted as the embedded engine's (small data only)."""
+        from attrkit.attribution.spark import _to_polars
+
+        return UserData(
+            _to_polars(self.assignment).cast(dict(ASSIGNMENT_SCHEMA)).sort("USER_ID"),
+            _to_polars(self.values).cast(dict(VALUES_SCHEMA))
+            .sort("USER_ID", "day", "metric_name", "source"),
+            _to_polars(self.served).cast(dict(SERVED_SCHEMA)).sort("USER_ID", "day", "source"),
+            self.log_rows_without_user)
+
+    def unpersist(self) -> None:
+        for frame in (self.assignment, self.values, self.served):
+            frame.unpersist()
+
+
+def _higher_index(q: float, n: int) -> int:
+    """The index polars' ``higher`` quantile picks among ``n`` sorted values."""
+    import math
+
+    return min(n - 1, max(0, math.ceil((n - 1) * q))) if n else 0
+
+
+def _kth(frame: Any, columns: tuple[str, ...], k: int) -> dict[str, int | None]:
+    """Each column's ``k``-th smallest value (from 0), exactly, in one job: counts per column
+    and distinct value, accumulated in order (per column on one executor; distinct values, not
+    rows)."""
+    from functools import reduce
+
+    from pyspark.sql import Window
+
+    F = _f()
+    long = reduce(lambda x, y: x.unionByName(y), [
+        frame.select(F.lit(c).alias("_col"), F.col(c).cast("decimal(38,0)").alias("_v"))
+        for c in columns])
+    counts = long.groupBy("_col", "_v").agg(F.count(F.lit(1)).alias("_n"))
+    cum = counts.withColumn("_c", F.sum("_n").over(Window.partitionBy("_col").orderBy("_v")))
+    got = dict(cum.filter(F.col("_c") > k).groupBy("_col").agg(F.min("_v")).collect())
+    return {c: int(got[c]) if got.get(c) is not None else None for c in columns}
+
+
+__all__ = ["SparkUserData"]

@@ -1,0 +1,92 @@
+"""Spark Connect, as Databricks and Spark 4 use it: a local Connect server started here on
+127.0.0.1 (tests/connect_server.py), and attrkit as its client, from the command line
+(``--spark-remote sc://HOST:PORT``) and the API (``spark=`` a Connect session): the same report
+and comparison bytes as the embedded engine. Clients run in processes of their own: a Connect
+session switches pyspark's functions to Connect for the whole process."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import CLICKS_WATCH_MINUTES as MA
+from conftest import run_attrkit
+from test_spark import _damaged, _write
+
+import attrkit
+
+ROOT = Path(__file__).parents[2]
+
+
+@pytest.fixture(scope="module")
+def remote():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([sys.executable, str(ROOT / "tests" / "connect_server.py"),
+                               str(port)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert server.stdout.readline().strip() == "ready", "the Connect server did not start"
+        yield f"sc://127.0.0.1:{port}"
+    finally:
+        server.stdin.close()
+        try:
+            server.wait(60)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("connect")
+    paths = _write(_damaged(11), folder, "parquet")
+    (folder / "ma.json").write_text(json.dumps(MA))
+    return folder, paths
+
+
+def test_the_command_line_through_spark_connect(remote, data):
+    folder, paths = data
+    common = ["--interactions", paths["interactions"], "--items", paths["items"],
+              "--recommendations", paths["recommendations"], "--metric-attribution",
+              str(folder / "ma.json"), "--on-bad-rows", "quarantine"]
+    got = run_attrkit("attribute", *common, "--engine", "spark", "--spark-remote", remote,
+                      "--out", str(folder / "connect.csv"))
+    assert got.returncode == 0, got.stderr
+    want = attrkit.attribute(paths["interactions"], MA, items=paths["items"],
+                             recommendations=paths["recommendations"], on_bad_rows="quarantine")
+    assert ((folder / "connect.csv").read_text().splitlines()
+            == want.write_report(folder / "embedded.csv", when=0).read_text().splitlines())
+    compared = [run_attrkit("compare", *common, "--format", "json", *engine)
+                for engine in ([], ["--engine", "spark", "--spark-remote", remote])]
+    assert all(c.returncode == 0 for c in compared), compared[1].stderr
+    assert compared[0].stdout == compared[1].stdout and '"per_user"' in compared[0].stdout
+
+
+def test_a_connect_session_passed_as_spark(remote, data):
+    folder, paths = data
+    code = f"""
+import json, attrkit
+from pyspark.sql import SparkSession
+spark = SparkSession.builder.remote({remote!r}).getOrCreate()
+r = attrkit.attribute({paths['interactions']!r}, {MA!r}, items={paths['items']!r},
+                      recommendations={paths['recommendations']!r}, on_bad_rows="quarantine",
+                      engine="spark", spark=spark)
+table = attrkit.compare(r)
+table.frame.write_json({str(folder / 'frame.json')!r})
+print(json.dumps({{"health": r.health.to_dict(), "windows": r.windows.height}}))
+"""
+    got = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=600)
+    assert got.returncode == 0, got.stderr[-3000:]
+    want = attrkit.attribute(paths["interactions"], MA, items=paths["items"],
+                             recommendations=paths["recommendations"], on_bad_rows="quarantine")
+    out = json.loads(got.stdout.strip().splitlines()[-1])
+    assert out["windows"] == want.windows.height
+    assert out["health"] == json.loads(json.dumps(want.health.to_dict()))
+    attrkit.compare(want).frame.write_json(folder / "want.json")
+    assert (folder / "frame.json").read_text() == (folder / "want.json").read_text()
