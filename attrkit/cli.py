@@ -83,6 +83,9 @@ def _input_options(a: argparse.ArgumentParser, *, required: bool) -> None:
     a.add_argument("--spark-master", metavar="URL",
                    help="Spark master for --engine spark (default local[2]; e.g. yarn, "
                    "spark://host:7077)")
+    a.add_argument("--spark-remote", metavar="URL",
+                   help="Spark Connect server for --engine spark (sc://HOST:PORT; Databricks, "
+                   "Spark 4); instead of --spark-master")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -376,14 +379,15 @@ def _input_files(paths: list[str]) -> list[str]:
 def _spark(args: argparse.Namespace) -> object:
     """The Spark session for ``--engine spark`` (None for the embedded engine)."""
     if args.engine != "spark":
-        if args.spark_master:
-            from attrkit.errors import ConfigError
+        for option in ("spark_master", "spark_remote"):
+            if getattr(args, option):
+                from attrkit.errors import ConfigError
 
-            raise ConfigError("--spark-master: only with --engine spark")
+                raise ConfigError(f"--{option.replace('_', '-')}: only with --engine spark")
         return None
     from attrkit.attribution.spark import session
 
-    return session(master=args.spark_master)
+    return session(master=args.spark_master, remote=args.spark_remote)
 
 
 def _attributed(args: argparse.Namespace) -> object:
@@ -439,7 +443,8 @@ def _attribute(args: argparse.Namespace) -> int:
 ATTRIBUTE_ONLY = {"items": None, "recommendations": None, "metric_attribution": None,
                   "dedupe": False, "low_memory": False, "on_bad_rows": "error",
                   "max_sources": D.MAX_SOURCES, "timestamp_unit": "s", "engine": "polars",
-                  "spark_master": None, "window_seconds": D.WINDOW_SECONDS,
+                  "spark_master": None, "spark_remote": None,
+                  "window_seconds": D.WINDOW_SECONDS,
                   "window_origin": D.WINDOW_ORIGIN}
 """Options of raw inputs, and their defaults: with --report they must stay as they are."""
 

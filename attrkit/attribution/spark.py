@@ -46,14 +46,27 @@ HIT, RECORD, HASH = "__attrkit_hit", "__attrkit_raw", "__attrkit_hash"
 SERVED = plan.SERVED_BY
 
 
-def session(spark: Any = None, master: str | None = None) -> Any:
-    """``spark``, or a new local session (``master``, default ``local[2]``) for attrkit."""
+def session(spark: Any = None, master: str | None = None, remote: str | None = None) -> Any:
+    """``spark``; else a Spark Connect session with the server at ``remote`` (``sc://HOST:PORT``,
+    or ``ATTRKIT_SPARK_REMOTE``); else a new local session (``master``, default ``local[2]``,
+    or ``ATTRKIT_SPARK_MASTER``) for attrkit."""
     if spark is not None:
         return spark
     try:
         from pyspark.sql import SparkSession
     except ImportError:
         raise ConfigError("engine='spark' needs pyspark: pip install 'attrkit[spark]'") from None
+    remote = remote or os.environ.get("ATTRKIT_SPARK_REMOTE")
+    if remote:
+        if master:
+            raise ConfigError("a Spark master and a Spark Connect remote: give one of them")
+        try:
+            made = SparkSession.builder.remote(remote).getOrCreate()
+        except ImportError as exc:  # the Connect client's own packages
+            raise ConfigError(f"Spark Connect needs pyspark's connect extra ({exc.name} is "
+                              "missing): pip install 'attrkit[spark]'") from None
+        made.conf.set("spark.sql.session.timeZone", "UTC")
+        return made
     builder = (SparkSession.builder.master(master or os.environ.get("ATTRKIT_SPARK_MASTER")
                                           or "local[2]")
                .appName("attrkit").config("spark.ui.enabled", "false")
@@ -330,8 +343,16 @@ def _observed(observation: Any, frame: Any) -> dict[str, Any]:
     """The interactions' rows and bad rows, observed while the events were read; counted again
     where Spark dropped the observed part of the plan (adaptive execution replaces a join of no
     rows, as when every row is bad or there is none, by an empty relation, metrics and all)."""
-    if observation._jo.getRow().size():  # (Observation.get fails on an empty row)
+    jo = getattr(observation, "_jo", None)  # (None on Spark Connect)
+    if jo is not None and jo.getRow().size():  # (Observation.get fails on an empty row)
         return observation.get
+    if jo is None:
+        try:
+            got = observation.get
+            if got:
+                return got
+        except Exception:  # noqa: BLE001 (Connect: no metrics came back with the job)
+            pass
     return frame.groupBy().agg(*_counts()).first().asDict()
 
 

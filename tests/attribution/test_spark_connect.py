@@ -23,13 +23,14 @@ ROOT = Path(__file__).parents[2]
 
 
 @pytest.fixture(scope="module")
-def remote():
+def remote(tmp_path_factory):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
+    log = (tmp_path_factory.mktemp("server") / "stderr.log").open("w")
     server = subprocess.Popen([sys.executable, str(ROOT / "tests" / "connect_server.py"),
                                str(port)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              text=True)
+                              stderr=log, text=True)
     try:
         assert server.stdout.readline().strip() == "ready", "the Connect server did not start"
         yield f"sc://127.0.0.1:{port}"
@@ -39,6 +40,7 @@ def remote():
             server.wait(60)
         except subprocess.TimeoutExpired:
             server.kill()
+        log.close()
 
 
 @pytest.fixture(scope="module")
