@@ -78,10 +78,11 @@ EVENTS ?= 10000000
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/run.py --events $(EVENTS)
 
-## bench-large: attrkit and DuckDB on 50 and 200 million events, Parquet (about 25 minutes, 25 GB of disk)
+## bench-large: attrkit and DuckDB on 50 and 200 million events, Parquet, and 5 million users on Spark with a 16 MB driver result limit (about 30 minutes, 25 GB of disk)
 bench-large: $(VENV)/.installed-dev
 	$(BIN)/python bench/run.py --events 50000000 --formats parquet --methods attrkit-api,attrkit-cli,duckdb,duckdb-checked,polars --out bench/out/50m
 	$(BIN)/python bench/run.py --events 200000000 --formats parquet --methods attrkit-api,duckdb --out bench/out/200m
+	$(BIN)/python -P bench/many_users.py --users 5000000 --max-result-size 16m --out bench/out/users
 
 ## profile: where attribution's time goes, one step of the plan at a time (after make bench)
 profile: $(VENV)/.installed-dev

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-MA = {"metricAttributionName": "many-users", "metrics": [
+MA = {"name": "many-users", "metrics": [
     {"eventType": "click", "expression": "SAMPLECOUNT()", "metricName": "CLICKS"}]}
 A = "arn:aws:personalize:us-east-1:1:recommender/a"
 B = "arn:aws:personalize:us-east-1:1:recommender/b"
@@ -63,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         spark = (SparkSession.builder.master("local[2]").appName("attrkit-many-users")
                  .config("spark.ui.enabled", "false")
                  .config("spark.sql.session.timeZone", "UTC")
+                 .config("spark.sql.shuffle.partitions", "8")  # (as attrkit's own session)
                  .config("spark.driver.maxResultSize", args.max_result_size)
                  .config("spark.driver.memory", "4g").getOrCreate())
     spark.sparkContext.setLogLevel("ERROR")
