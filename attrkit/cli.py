@@ -116,6 +116,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "the service's file name into; s3://bucket/key or s3://bucket/prefix/ too")
     a.add_argument("--import-mode", choices=("FULL", "INCREMENTAL"), default=D.IMPORT_MODE,
                    help="the <ImportMode> in the report's file name (default %(default)s)")
+    a.add_argument("--users-out", metavar="PATH",
+                   help="also write each user's arm and metrics (a row per user and metric: "
+                   "USER_ID, arm, metric_name, value, served, total) as Parquet: one file, or "
+                   "with --engine spark a folder written by the executors; needs a "
+                   "recommendations log with USER_ID")
     r = sub.add_parser("report", help="run a report notebook and render it to HTML",
                        description="Run a parameterized report notebook with papermill and "
                        "write DIR/NAME.ipynb, DIR/NAME.html (no code, self-contained), "
@@ -417,7 +422,13 @@ def _attribute(args: argparse.Namespace) -> int:
             if storage.same_file(target, inputs):
                 raise ConfigError(f"--out {args.out}: {target} is one of the inputs; attrkit "
                                   "never overwrites its input")
+    if args.users_out and storage.same_file(args.users_out, inputs):
+        raise ConfigError(f"--users-out {args.users_out}: one of the inputs; attrkit never "
+                          "overwrites its input")
     result = _attributed(args)
+    if args.users_out and result.users is None:
+        raise ConfigError("--users-out: no per-user data; it needs --recommendations with a "
+                          "USER_ID column")
     with storage.together():  # the report and its quarantine replace the last run's together
         report = result.write_report(args.out, import_mode=args.import_mode)
         qpath = storage.sibling(report, quarantine_name(report))
@@ -432,10 +443,14 @@ def _attribute(args: argparse.Namespace) -> int:
             quarantine = f"none; removed the earlier run's {one_line(str(qpath))}"
         else:
             quarantine = None
+        if args.users_out:
+            result.users.write_parquet(args.users_out)
     print(f"report: {one_line(str(report))} ({result.windows.height:,} rows, "
           f"{time.perf_counter() - t0:.1f} s)")
     if quarantine is not None:
         print(f"quarantine: {quarantine}")
+    if args.users_out:
+        print(f"users: {one_line(str(args.users_out))}")
     print(result.health.summary())
     return 0
 

@@ -46,9 +46,19 @@ def test_sample_then_attribute_end_to_end(tmp_path):
                            "--items", str(sample / "items.csv"),
                            "--recommendations", str(sample / "recommendations.csv"),
                            "--metric-attribution", str(sample / "metric_attribution.json"),
-                           "--out", f"{out}/", "--dedupe", "--low-memory"],
+                           "--out", f"{out}/", "--dedupe", "--low-memory",
+                           "--users-out", str(tmp_path / "users.parquet")],
                           capture_output=True, text=True, check=True)
     [report] = list(out.glob("AggregatedAttributionMetrics - FULL - *.csv"))
+    # the per-user export: every user of the log, in the arm that served them first, each metric
+    users = pl.read_parquet(tmp_path / "users.parquet")
+    log = pl.read_csv(sample / "recommendations.csv")
+    first = (log.sort("TIMESTAMP", "SOURCE").group_by("USER_ID", maintain_order=True)
+             .agg(pl.col("SOURCE").first().alias("arm")).sort("USER_ID"))
+    metrics = json.loads((sample / "metric_attribution.json").read_text())["metrics"]
+    assert users.height == first.height * len(metrics)
+    assert users.filter(metric_name="CLICKS").select("USER_ID", "arm").equals(first)
+    assert f"users: {tmp_path / 'users.parquet'}" in done.stdout
     assert f"report: {report}" in done.stdout
     assert "duplicates:" in done.stdout and "(removed)" in done.stdout
     frame = read_report(report)
@@ -88,6 +98,8 @@ def test_every_error_path_prints_one_line_and_nothing_else(tmp_path):
         "bad parameter": ["report", "--out", str(out), "-p", "alpha", "2"],
         "unknown parameter": ["report", "--out", str(out), "-p", "nonsense", "1"],
         "bad row": [*attribute, "--out", str(out / "r.csv")],
+        "users without a log": [*attribute, "--on-bad-rows", "quarantine", "--out",
+                                str(out / "r.csv"), "--users-out", str(out / "u.parquet")],
         "missing input": ["attribute", "--interactions", str(tmp_path / "none.csv"),
                           "--metric-attribution", str(ma), "--out", str(out / "r.csv")],
         "configuration not JSON": ["attribute", "--interactions", str(events),

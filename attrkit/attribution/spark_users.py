@@ -193,24 +193,28 @@ class SparkUserData:
         """Every metric's and arm's moments as they are, in one job (a comparison asks for
         each metric and pair of arms; a user's values do not depend on the pair)."""
         if self._raw is None:
-            F = _f()
-            pop = self.assignment.select("USER_ID", "arm")
-            metrics = self.assignment.sparkSession.createDataFrame(
-                [(m,) for m in self.metrics], "metric_name string")
-            vals = (self.values.withColumn("value", scaled(F.col("value"), "value"))
-                    .join(pop, on="USER_ID"))
-            sums = vals.groupBy("USER_ID", "metric_name").agg(
-                F.sum(F.when(F.col("source") == F.col("arm"), F.col("value"))
-                      .otherwise(F.lit(0).cast("decimal(38,0)"))).alias("value"),
-                F.sum("value").alias("total"))
-            recs = (self.served.join(pop, on="USER_ID").filter(F.col("source") == F.col("arm"))
-                    .groupBy("USER_ID").agg(F.sum("recommendations").alias("served")))
-            per_user = (pop.crossJoin(F.broadcast(metrics))
-                        .join(sums, on=["USER_ID", "metric_name"], how="left")
-                        .join(recs, on="USER_ID", how="left")
-                        .fillna(0, subset=["value", "total", "served"]))
-            self._raw = _moments(per_user, ("value", "served", "total"), ["metric_name", "arm"])
+            self._raw = _moments(self._per_user_all(), ("value", "served", "total"),
+                                 ["metric_name", "arm"])
         return self._raw
+
+    def _per_user_all(self) -> Any:
+        """Every user of the log and every metric, zeros included, in whole units."""
+        F = _f()
+        pop = self.assignment.select("USER_ID", "arm")
+        metrics = self.assignment.sparkSession.createDataFrame(
+            [(m,) for m in self.metrics], "metric_name string")
+        vals = (self.values.withColumn("value", scaled(F.col("value"), "value"))
+                .join(pop, on="USER_ID"))
+        sums = vals.groupBy("USER_ID", "metric_name").agg(
+            F.sum(F.when(F.col("source") == F.col("arm"), F.col("value"))
+                  .otherwise(F.lit(0).cast("decimal(38,0)"))).alias("value"),
+            F.sum("value").alias("total"))
+        recs = (self.served.join(pop, on="USER_ID").filter(F.col("source") == F.col("arm"))
+                .groupBy("USER_ID").agg(F.sum("recommendations").alias("served")))
+        return (pop.crossJoin(F.broadcast(metrics))
+                .join(sums, on=["USER_ID", "metric_name"], how="left")
+                .join(recs, on="USER_ID", how="left")
+                .fillna(0, subset=["value", "total", "served"]))
 
     def day_moments(self, metric: str, arms: list[str]) -> dict[tuple[int, str], Moments]:
         """As :meth:`UserData.day_moments`, in one aggregate: each day's users with a value
@@ -348,14 +352,17 @@ class SparkUserData:
         return DesignCheck(users, by_arm, multi, int(u["users"]), unlogged, metric,
                            self.log_rows_without_user, warnings)
 
-    def write_parquet(self, path: str, metric: str) -> None:
-        """Each user's arm and values of ``metric`` (as :meth:`UserData.per_user`: ``value``,
-        ``served``, ``total``), written by the executors to a Parquet folder."""
+    def write_parquet(self, path: str) -> None:
+        """:meth:`UserData.export`'s rows, written by the executors: a Parquet folder at
+        ``path`` (Spark's parts; replaced whole), a row per user and metric."""
         F = _f()
-        pu = self.scaled_per_user(metric, self.arms)
-        pu.select("USER_ID", "arm", (F.col("value") / 1e9).alias("value"),
-                  F.col("served").cast("double").alias("served"),
-                  (F.col("total") / 1e9).alias("total")).write.mode("overwrite").parquet(path)
+        present = self.values.select("metric_name").distinct()  # (as the embedded engine's)
+        self._per_user_all().join(present, on="metric_name", how="left_semi").select(
+            "USER_ID", "arm", "metric_name",
+            (F.col("value").cast("double") / float(SCALE["value"])).alias("value"),
+            F.col("served").cast("double").alias("served"),
+            (F.col("total").cast("double") / float(SCALE["total"])).alias("total"),
+        ).write.mode("overwrite").parquet(str(path))
 
     def to_polars(self) -> UserData:
         """The frames on the driver, sorted as the embedded engine's (small data only)."""

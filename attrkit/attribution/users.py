@@ -19,6 +19,7 @@ happen to have events: a user without events counts as zero.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -65,6 +66,11 @@ def served_plan(log: pl.LazyFrame) -> pl.LazyFrame:
             .group_by("USER_ID", day_of("TIMESTAMP").alias("day"), pl.col("SOURCE").alias("source"))
             .agg(pl.len().cast(pl.Int64).alias("recommendations")))
 
+
+
+USERS_EXPORT_SCHEMA = pl.Schema({"USER_ID": pl.String, "arm": pl.String, "metric_name": pl.String,
+                                 "value": pl.Float64, "served": pl.Float64, "total": pl.Float64})
+"""The per-user export (:meth:`UserData.write_parquet`, on either engine)."""
 
 
 def _in_range(frame: pl.DataFrame, metric: str) -> pl.DataFrame:
@@ -262,6 +268,29 @@ class UserData:
                .join(total, on="USER_ID", how="left")
                .with_columns(pl.col("value", "served", "total").fill_null(0)))
         return _in_range(out, metric).sort("USER_ID")
+
+    def export(self) -> pl.DataFrame:
+        """Every user of the log and metric: ``USER_ID``, ``arm``, ``metric_name``, ``value``
+        (attributed to the arm's source), ``served`` and ``total`` (all sources), zeros
+        included; values from their exact sums. What :meth:`write_parquet` writes."""
+        metrics = self.values["metric_name"].unique().sort().to_list()
+        parts = [self.scaled_per_user(m, self.arms).with_columns(pl.lit(m).alias("metric_name"))
+                 for m in metrics]
+        if not parts:
+            return pl.DataFrame(schema=USERS_EXPORT_SCHEMA)
+        return (pl.concat(parts).select(
+            "USER_ID", pl.col("arm").cast(pl.String), "metric_name",
+            (pl.col("value") / SCALE["value"]).alias("value"),
+            pl.col("served").cast(pl.Float64), (pl.col("total") / SCALE["total"]).alias("total"))
+            .cast(dict(USERS_EXPORT_SCHEMA)).sort("USER_ID", "metric_name"))
+
+    def write_parquet(self, path: str | os.PathLike[str]) -> None:
+        """:meth:`export` as one Parquet file at ``path``, local or ``s3://`` (written whole
+        or not at all)."""
+        from attrkit import storage
+
+        frame = self.export()
+        storage.write_with(path, frame.write_parquet)
 
     def scaled_pre_period(self, metric: str, before: int) -> pl.DataFrame:
         """:meth:`pre_period` in whole billionths (``USER_ID``, ``pre``)."""

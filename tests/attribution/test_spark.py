@@ -84,6 +84,20 @@ def test_spark_gives_the_embedded_engines_bytes(spark, tmp_path, fmt):
     a, b = _both(paths, spark, on_bad_rows="quarantine")
     assert a.quarantine.height > 20 and len(a.users.arms) == 3
     _assert_same(a, b, tmp_path, fmt, comparisons=True)
+    # the per-user export: one file here, Spark's folder of parts there; the same rows
+    a.users.write_parquet(tmp_path / "users.parquet")
+    b.users.write_parquet(str(tmp_path / "users"))
+    want = pl.read_parquet(tmp_path / "users.parquet")
+    got = pl.read_parquet(tmp_path / "users" / "*.parquet").sort("USER_ID", "metric_name")
+    assert want.equals(got) and want.height == 20 * 4
+    # each arm's users: the export adds up to the per-user values the comparisons tested
+    arms = a.users.arms
+    for metric in ("CLICKS", "WATCH_VALUE"):
+        per_user = a.users.per_user(metric, arms)
+        rows = want.filter(metric_name=metric).sort("USER_ID")
+        assert rows["USER_ID"].equals(per_user["USER_ID"])
+        for col in ("value", "served", "total"):
+            assert rows[col].to_list() == pytest.approx(per_user[col].to_list(), rel=1e-12)
 
 
 @settings(max_examples=4, deadline=None)

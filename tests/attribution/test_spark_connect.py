@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import polars as pl
 import pytest
 from conftest import CLICKS_WATCH_MINUTES as MA
 from conftest import run_attrkit
@@ -57,8 +58,14 @@ def test_the_command_line_through_spark_connect(remote, data):
               "--recommendations", paths["recommendations"], "--metric-attribution",
               str(folder / "ma.json"), "--on-bad-rows", "quarantine"]
     got = run_attrkit("attribute", *common, "--engine", "spark", "--spark-remote", remote,
-                      "--out", str(folder / "connect.csv"))
+                      "--out", str(folder / "connect.csv"), "--users-out",
+                      str(folder / "users"))
     assert got.returncode == 0, got.stderr
+    embedded = run_attrkit("attribute", *common, "--out", str(folder / "e.csv"),
+                           "--users-out", str(folder / "users.parquet"))
+    assert embedded.returncode == 0 and "users: " in embedded.stdout, embedded.stderr
+    assert pl.read_parquet(folder / "users" / "*.parquet").sort("USER_ID", "metric_name").equals(
+        pl.read_parquet(folder / "users.parquet"))
     want = attrkit.attribute(paths["interactions"], MA, items=paths["items"],
                              recommendations=paths["recommendations"], on_bad_rows="quarantine")
     assert ((folder / "connect.csv").read_text().splitlines()
