@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from attrkit.attribution.moments import (
@@ -278,11 +279,14 @@ class UserData:
                  for m in metrics]
         if not parts:
             return pl.DataFrame(schema=USERS_EXPORT_SCHEMA)
-        return (pl.concat(parts).select(
-            "USER_ID", pl.col("arm").cast(pl.String), "metric_name",
-            (pl.col("value") / SCALE["value"]).alias("value"),
-            pl.col("served").cast(pl.Float64), (pl.col("total") / SCALE["total"]).alias("total"))
-            .cast(dict(USERS_EXPORT_SCHEMA)).sort("USER_ID", "metric_name"))
+        whole = pl.concat(parts)
+
+        def units(c: str) -> pl.Series:  # a true division, as Spark's (polars multiplies by 1e-9)
+            return pl.Series(c, whole[c].to_numpy().astype(np.float64) / SCALE[c])
+
+        return (whole.select("USER_ID", pl.col("arm").cast(pl.String), "metric_name")
+                .with_columns(units("value"), units("served"), units("total"))
+                .cast(dict(USERS_EXPORT_SCHEMA)).sort("USER_ID", "metric_name"))
 
     def write_parquet(self, path: str | os.PathLike[str]) -> None:
         """:meth:`export` as one Parquet file at ``path``, local or ``s3://`` (written whole
@@ -311,7 +315,8 @@ class UserData:
         limits = {}
         if cap is not None:
             row = pu.select(pl.col(base).quantile(cap, interpolation="higher")).row(0, named=True)
-            limits = {c: (float(row[c]) / SCALE[c] if row[c] is not None else 0.0) for c in base}
+            limits = {c: (float(Fraction(int(row[c]), SCALE[c])) if row[c] is not None else 0.0)
+                      for c in base}
             pu = pu.with_columns(pl.col(c).clip(upper_bound=int(row[c])) for c in base
                                  if row[c] is not None)
         if pre is None:
