@@ -19,9 +19,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from attrkit.stats._core import RatioStats, SampleStats
+if TYPE_CHECKING:  # (the statistics, and scipy under them, load only when a test runs)
+    from attrkit.stats._core import RatioStats, SampleStats
 
 SCALE = {"value": 10**9, "total": 10**9, "pre": 10**9, "served": 1}
 """Each per-user quantity's unit: billionths of the metric; recommendations as counted."""
@@ -100,12 +101,16 @@ class Moments:
 
     def sample(self, q: str) -> SampleStats:
         """The arm's :class:`SampleStats` of ``q``, its centred sum of squares exact."""
+        from attrkit.stats._core import SampleStats
+
         s2 = self.products[(q, q)]
         return SampleStats(float(self.n), self.total(q), float(Fraction(s2, SCALE[q] ** 2)),
                            float(self.comoment(q, q)))
 
     def ratio(self, num: str, den: str) -> RatioStats:
         """The arm's :class:`RatioStats` of ``num`` over ``den``, co-moments exact."""
+        from attrkit.stats._core import RatioStats
+
         a, b = self.sample(num), self.sample(den)
         cross = self.products[(num, den)]
         return RatioStats(a.n, a.sum, a.sum_sq, b.sum, b.sum_sq,
@@ -115,6 +120,8 @@ class Moments:
     def cuped(self, q: str, theta: Fraction, pre_mean: Fraction) -> SampleStats:
         """The :class:`SampleStats` of ``q − θ (pre − pre_mean)`` (CUPED), exact until the
         final rounding; ``θ`` and ``pre_mean`` come from both arms (:func:`cuped_theta`)."""
+        from attrkit.stats._core import SampleStats
+
         if not self.n:
             return SampleStats(0.0, 0.0, 0.0, 0.0)
         n = self.n

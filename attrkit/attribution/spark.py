@@ -24,6 +24,7 @@ import polars as pl
 from attrkit import defaults as D
 from attrkit.attribution import plan
 from attrkit.attribution.config import MetricAttribution
+from attrkit.attribution.spark_users import SparkUserData, _to_polars
 from attrkit.errors import ConfigError, InputError
 from attrkit.frames import RESERVED_PREFIX
 from attrkit.inputs.schema import (
@@ -465,8 +466,6 @@ def _users(ma: MetricAttribution, grouped: Any, assignment: Any, served: Any) ->
 
     from pyspark.sql import functions as F
 
-    from attrkit.attribution.spark_users import SparkUserData
-
     source = F.coalesce(F.col("EVENT_ATTRIBUTION_SOURCE"), F.col(SERVED),
                         F.lit(D.UNDEFINED_SOURCE))
     sums = [c for c in grouped.columns if c.startswith(("sum:", "null:"))]
@@ -681,10 +680,6 @@ def _aggregates(ma: MetricAttribution) -> list[Any]:
     return list(out.values())
 
 
-def _to_polars(df: Any) -> pl.DataFrame:
-    """A small Spark result on the driver, as polars."""
-    table = df.toArrow()
-    return pl.from_arrow(table) if table.num_rows else pl.from_arrow(table).clear()
 
 
 def _as_embedded(frames: dict[str, pl.DataFrame], sources: pl.Series) -> dict[str, pl.DataFrame]:

@@ -366,8 +366,6 @@ class SparkUserData:
 
     def to_polars(self) -> UserData:
         """The frames on the driver, sorted as the embedded engine's (small data only)."""
-        from attrkit.attribution.spark import _to_polars
-
         return UserData(
             _to_polars(self.assignment).cast(dict(ASSIGNMENT_SCHEMA)).sort("USER_ID"),
             _to_polars(self.values).cast(dict(VALUES_SCHEMA))
@@ -378,6 +376,12 @@ class SparkUserData:
     def unpersist(self) -> None:
         for frame in (self.assignment, self.values, self.served):
             frame.unpersist()
+
+
+def _to_polars(df: Any) -> pl.DataFrame:
+    """A small Spark result on the driver, as polars."""
+    table = df.toArrow()
+    return pl.from_arrow(table) if table.num_rows else pl.from_arrow(table).clear()
 
 
 def _higher_index(q: float, n: int) -> int:

@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-import numpy as np
 import polars as pl
 
 from attrkit.attribution.moments import (
@@ -279,6 +278,8 @@ class UserData:
                  for m in metrics]
         if not parts:
             return pl.DataFrame(schema=USERS_EXPORT_SCHEMA)
+        import numpy as np
+
         whole = pl.concat(parts)
 
         def units(c: str) -> pl.Series:  # a true division, as Spark's (polars multiplies by 1e-9)
