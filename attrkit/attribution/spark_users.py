@@ -28,13 +28,7 @@ from attrkit.attribution.moments import (
     limb_terms,
     product_name,
 )
-from attrkit.attribution.users import (
-    DAY,
-    MAX_MULTI_SOURCE_SHARE,
-    MAX_UNLOGGED_EVENT_SHARE,
-    DesignCheck,
-    UserData,
-)
+from attrkit.attribution.users import DAY, DesignCheck, UserData, design_check
 from attrkit.frames import ASSIGNMENT_SCHEMA, SERVED_SCHEMA, VALUES_SCHEMA
 
 
@@ -332,25 +326,10 @@ class SparkUserData:
              .agg(F.count_distinct(F.when(unknown, F.col("USER_ID"))).alias("users"),
                   F.sum(F.when(unknown & in_arms & of_metric, value)).alias("unlogged"),
                   F.sum(F.when(in_arms & of_metric, value)).alias("total")).first())
-        unlogged = float(Fraction(int(u["unlogged"] or 0), SCALE["value"]))
-        total_arm = float(Fraction(int(u["total"] or 0), SCALE["value"]))
-        users = sum(by_arm.values())
-        warnings = []
-        if users and multi / users > MAX_MULTI_SOURCE_SHARE:
-            warnings.append(
-                f"{multi / users:.1%} of users were served by more than one source: if users "
-                "were randomised, each should see one; check the design (they are analysed in "
-                "the arm that served them first)")
-        if total_arm and unlogged / total_arm > MAX_UNLOGGED_EVENT_SHARE:
-            warnings.append(
-                f"{unlogged / total_arm:.1%} of the recommenders' attributed events come from "
-                "users the recommendations log does not know; they are left out of the per-user "
-                "comparison")
-        if self.log_rows_without_user:
-            warnings.append(f"{self.log_rows_without_user:,} recommendations log rows have no "
-                            "USER_ID and assign no user")
-        return DesignCheck(users, by_arm, multi, int(u["users"]), unlogged, metric,
-                           self.log_rows_without_user, warnings)
+        return design_check(by_arm, multi, int(u["users"]),
+                            float(Fraction(int(u["unlogged"] or 0), SCALE["value"])),
+                            float(Fraction(int(u["total"] or 0), SCALE["value"])), metric,
+                            self.log_rows_without_user)
 
     def write_parquet(self, path: str) -> None:
         """:meth:`UserData.export`'s rows, written by the executors: a Parquet folder at

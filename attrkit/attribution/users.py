@@ -422,25 +422,32 @@ class UserData:
             return float(Fraction(int(f.select(scaled(pl.col("value"), "value").sum()).item()
                                       or 0), SCALE["value"]))
 
-        unlogged = exact(unknown.filter(pl.col("source").is_in(arms)))
-        total_arm = exact(arm_events)
-        users = self.assignment.height
-        warnings = []
-        if users and multi / users > MAX_MULTI_SOURCE_SHARE:
-            warnings.append(
-                f"{multi / users:.1%} of users were served by more than one source: if users "
-                "were randomised, each should see one; check the design (they are analysed in "
-                "the arm that served them first)")
-        if total_arm and unlogged / total_arm > MAX_UNLOGGED_EVENT_SHARE:
-            warnings.append(
-                f"{unlogged / total_arm:.1%} of the recommenders' attributed events come from "
-                "users the recommendations log does not know; they are left out of the per-user "
-                "comparison")
-        if self.log_rows_without_user:
-            warnings.append(f"{self.log_rows_without_user:,} recommendations log rows have no "
-                            "USER_ID and assign no user")
-        return DesignCheck(users, by_arm, multi, unknown_users, unlogged, metric,
-                           self.log_rows_without_user, warnings)
+        return design_check(by_arm, multi, unknown_users, exact(
+            unknown.filter(pl.col("source").is_in(arms))), exact(arm_events), metric,
+            self.log_rows_without_user)
+
+
+def design_check(by_arm: dict[str, int], multi: int, unknown_users: int, unlogged: float,
+                 total_arm: float, metric: str | None, log_rows_without_user: int
+                 ) -> DesignCheck:
+    """The :class:`DesignCheck` of these counts, with its warnings (either engine's)."""
+    users = sum(by_arm.values())
+    warnings = []
+    if users and multi / users > MAX_MULTI_SOURCE_SHARE:
+        warnings.append(
+            f"{multi / users:.1%} of users were served by more than one source: if users "
+            "were randomised, each should see one; check the design (they are analysed in "
+            "the arm that served them first)")
+    if total_arm and unlogged / total_arm > MAX_UNLOGGED_EVENT_SHARE:
+        warnings.append(
+            f"{unlogged / total_arm:.1%} of the recommenders' attributed events come from "
+            "users the recommendations log does not know; they are left out of the per-user "
+            "comparison")
+    if log_rows_without_user:
+        warnings.append(f"{log_rows_without_user:,} recommendations log rows have no "
+                        "USER_ID and assign no user")
+    return DesignCheck(users, by_arm, multi, unknown_users, unlogged, metric,
+                       log_rows_without_user, warnings)
 
 
 __all__ = ["DesignCheck", "UserData", "day_of"]
