@@ -66,6 +66,11 @@ def _assert_same(a: attrkit.Attribution, b: attrkit.Attribution, folder: Path, f
         ca, cb = attrkit.compare(a), attrkit.compare(b)
         assert ca.frame.equals(cb.frame)
         assert ca.described.equals(cb.described) and ca.design_check == cb.design_check
+        # a date range (the report's start and end): per-user data restricted by whole days
+        days = sorted(a.users.days())
+        if len(days) > 1:
+            ra, rb = (attrkit.compare(x.between(days[1], days[-1] + 86_400)) for x in (a, b))
+            assert ra.frame.equals(rb.frame) and not ra.frame.equals(ca.frame)
         for fn in (attrkit.monitor, attrkit.lift_by_day):
             metric = a.windows["metric_name"][0]
             assert fn(a, metric=metric, control=arms[0], treatment=arms[1]).equals(
