@@ -47,6 +47,22 @@ def product_name(a: str, b: str, shift: int) -> str:
     return f"{a}*{b}@{shift}"
 
 
+def pairs(quantities: Any) -> list[tuple[str, str]]:
+    """The products of :data:`PRODUCTS` that ``quantities`` make."""
+    return [(a, b) for a, b in PRODUCTS if a in quantities and b in quantities]
+
+
+def in_units(whole: int, q: str) -> float:
+    """A sum in :data:`SCALE`'s whole units back in the metric's units: the nearest float."""
+    return float(Fraction(whole, SCALE[q]))
+
+
+def too_large(metric: str, big: int) -> ValueError:
+    """The error of a per-user value beyond :data:`LIMIT` (either engine's)."""
+    return ValueError(f"metric {metric}: a user's value reaches {big / 1e9:.3g}; per-user "
+                      f"values above {LIMIT / 1e9:.3g} in magnitude cannot be added exactly")
+
+
 @dataclass(frozen=True)
 class Moments:
     """One arm's exact sums: ``n`` users, ``sums[q]`` = Σ q and ``products[(a, b)]`` = Σ a·b,
@@ -67,11 +83,8 @@ class Moments:
         """From an engine's aggregate row: ``n``, ``sum:q`` and the limb sums of each product
         (:func:`product_name`); missing sums (no user) are zero."""
         sums = {q: int(row.get(f"sum:{q}") or 0) for q in quantities}
-        products = {}
-        for a, b in PRODUCTS:
-            if a in quantities and b in quantities:
-                products[(a, b)] = sum(int(row.get(product_name(a, b, s)) or 0) << s
-                                       for s in SHIFTS)
+        products = {(a, b): sum(int(row.get(product_name(a, b, s)) or 0) << s for s in SHIFTS)
+                    for a, b in pairs(quantities)}
         return cls(int(row.get("n") or 0), sums, products)
 
     @classmethod
@@ -81,7 +94,7 @@ class Moments:
         n = len(next(iter(scaled.values()), []))
         return cls(n, {q: sum(v) for q, v in scaled.items()},
                    {(a, b): sum(x * y for x, y in zip(scaled[a], scaled[b], strict=True))
-                    for a, b in PRODUCTS if a in scaled and b in scaled})
+                    for a, b in pairs(scaled)})
 
     def __add__(self, other: Moments) -> Moments:
         return Moments(self.n + other.n, {q: v + other.sums[q] for q, v in self.sums.items()},
@@ -89,7 +102,7 @@ class Moments:
 
     def total(self, q: str) -> float:
         """Σ q in the metric's units."""
-        return float(Fraction(self.sums[q], SCALE[q]))
+        return in_units(self.sums[q], q)
 
     def comoment(self, a: str, b: str) -> Fraction:
         """Σ (a − ā)(b − b̄), exact, in the metric's units."""
@@ -154,18 +167,6 @@ class ArmMoments:
     limits: dict[str, float] = field(default_factory=dict)
 
 
-__all__ = ["PRODUCTS", "SCALE", "ArmMoments", "Moments", "cuped_theta", "limb_terms"]
-
-
-def quantities_of(columns: Any) -> tuple[str, ...]:
-    """The quantities of :data:`SCALE` among ``columns``, in its order."""
-    return tuple(q for q in SCALE if q in columns)
-
-
-def _pairs(quantities: tuple[str, ...]) -> list[tuple[str, str]]:
-    return [(a, b) for a, b in PRODUCTS if a in quantities and b in quantities]
-
-
 def polars_aggregates(quantities: tuple[str, ...]) -> list[Any]:
     """The aggregates of :meth:`Moments.from_row` in polars, over Int64 columns of scaled
     per-user values (one row per user)."""
@@ -177,7 +178,7 @@ def polars_aggregates(quantities: tuple[str, ...]) -> list[Any]:
 
     out = [pl.len().cast(pl.Int64).alias("n")]
     out += [pl.col(q).cast(pl.Int128).sum().alias(f"sum:{q}") for q in quantities]
-    for a, b in _pairs(quantities):
+    for a, b in pairs(quantities):
         for shift, term in zip(SHIFTS, limb_terms(limbs(a), limbs(b)), strict=True):
             out.append(term.cast(pl.Int128).sum().alias(product_name(a, b, shift)))
     return out
@@ -190,3 +191,7 @@ def scaled(value: Any, q: str) -> Any:
 
     return ((value * SCALE[q]).round().cast(pl.Int128) if SCALE[q] != 1
             else value.cast(pl.Int128))
+
+
+__all__ = ["PRODUCTS", "SCALE", "ArmMoments", "Moments", "cuped_theta", "in_units",
+           "limb_terms", "pairs", "polars_aggregates", "scaled", "too_large"]

@@ -427,11 +427,11 @@ def run(ma: MetricAttribution, interactions: Any, items: Any, recommendations: A
     rows_read = {k: int(c["n"]) for k, c in counts.items()}
     valid_rows = rows_read["interactions"] - int(counts["interactions"]["bad"])
     repeated = {k for k, (_, _, _, again) in small.items() if again}
-    jobs = _later(events, columns, valid, aggs, opts)
+    jobs, per_user = _later(events, columns, valid, aggs, opts)
     users = None
-    if "user_values" in jobs:
-        users = _users(ma, jobs.pop("user_values"), jobs.pop("assignment"), jobs.pop("served"))
-        jobs |= _user_jobs(users, jobs.pop("user_values_grouped"))
+    if per_user is not None:
+        users = _users(ma, *per_user)
+        jobs |= _user_jobs(users, per_user[0])
     bad = [k for k in read if counts[k]["bad"]]
     jobs["quarantine"] = lambda: _quarantine(_bad_rows(read, bad, numeric, opts, repeated),
                                              read, opts)
@@ -449,7 +449,6 @@ def run(ma: MetricAttribution, interactions: Any, items: Any, recommendations: A
     unlogged = None
     if users is not None:
         users.log_rows_without_user = unassigned
-        users._arms = sorted(got.pop("arms"))
         unlogged = got.pop("unlogged")
         got.pop("materialised")
     for frame in [events, *(f for _, kept, _, _ in small.values() for f in kept)]:
@@ -468,7 +467,7 @@ def _users(ma: MetricAttribution, grouped: Any, assignment: Any, served: Any) ->
 
     source = F.coalesce(F.col("EVENT_ATTRIBUTION_SOURCE"), F.col(SERVED),
                         F.lit(D.UNDEFINED_SOURCE))
-    sums = [c for c in grouped.columns if c.startswith(("sum:", "null:"))]
+    sums = [c for c in grouped.columns if c.startswith("sum:")]
     g = (grouped.withColumn("__attrkit_type", F.upper("EVENT_TYPE"))
          .withColumn("__attrkit_source", source)
          .groupBy("USER_ID", plan.DAY, "__attrkit_type", "__attrkit_source")
@@ -504,27 +503,26 @@ def _user_jobs(users: Any, grouped: Any) -> dict[str, Any]:
                         F.sum(F.when(by_log, F.col("events")))).first()
         return int(r[0]), int(r[1] or 0)
 
-    return {"arms": lambda: [r[0] for r in users.assignment.select("arm").distinct().collect()],
-            "materialised": lambda: (users.values.count(), users.served.count()),
+    return {"materialised": lambda: (users.arms, users.values.count(), users.served.count()),
             "unlogged": unlogged}
 
 
 def _later(events: Any, columns: list[str], valid: dict[str, Any], aggs: list[Any],
-           opts: plan.Options) -> dict[str, Any]:
+           opts: plan.Options) -> tuple[dict[str, Any], tuple[Any, Any, Any] | None]:
     """What is read after the first aggregate, of the kept events and the log, as jobs for
-    :func:`_all`: the unresolved IDs, the log's outputs and (without ``dedupe``) the repeats."""
+    :func:`_all`: the unresolved IDs, the log's outputs and (without ``dedupe``) the repeats;
+    and, where the log has users, the per-user frames that stay on Spark (:func:`_users`)."""
     outputs = {"unresolved_ids": events.filter("__attrkit_unresolved")
                .select("RECOMMENDATION_ID").distinct()}
     outputs |= _log_outputs(valid.get("recommendations"), events, aggs, opts)
-    jobs = {k: (lambda v=v: _to_polars(v)) for k, v in outputs.items()
-            if k not in ("user_values", "assignment", "served")}
-    if "user_values" in outputs:  # kept on Spark (:func:`_users`), not jobs
-        jobs |= {k: outputs[k] for k in ("user_values", "assignment", "served")}
-        jobs["user_values_grouped"] = outputs["user_values"]
+    per_user = None
+    if "user_values" in outputs:
+        per_user = tuple(outputs.pop(k) for k in ("user_values", "assignment", "served"))
+    jobs = {k: (lambda v=v: _to_polars(v)) for k, v in outputs.items()}
     if not opts.dedupe:
         jobs["duplicates"] = lambda: _duplicates(events, valid["interactions"].drop(FILE, ROW),
                                                  columns)
-    return jobs
+    return jobs, per_user
 
 
 def _bad_rows(read: dict[str, tuple[Any, str]], bad: list[str],

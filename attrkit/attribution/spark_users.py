@@ -12,7 +12,6 @@ per-user values where they are.
 
 from __future__ import annotations
 
-from fractions import Fraction
 from typing import Any
 
 import polars as pl
@@ -20,15 +19,17 @@ import polars as pl
 from attrkit.attribution.moments import (
     LIMB,
     LIMIT,
-    PRODUCTS,
     SCALE,
     SHIFTS,
     ArmMoments,
     Moments,
+    in_units,
     limb_terms,
+    pairs,
     product_name,
+    too_large,
 )
-from attrkit.attribution.users import DAY, DesignCheck, UserData, design_check
+from attrkit.attribution.users import DAY, DesignCheck, UserData, design_check, source_means
 from attrkit.frames import ASSIGNMENT_SCHEMA, SERVED_SCHEMA, VALUES_SCHEMA
 
 
@@ -62,10 +63,9 @@ def aggregates(quantities: tuple[str, ...]) -> list[Any]:
     out = [F.count(F.lit(1)).alias("n"),
            F.max(F.greatest(*sizes) if len(sizes) > 1 else sizes[0]).alias("_big")]
     out += [F.sum(F.col(q).cast("decimal(38,0)")).alias(f"sum:{q}") for q in quantities]
-    for a, b in PRODUCTS:
-        if a in quantities and b in quantities:
-            for shift, term in zip(SHIFTS, limb_terms(limbs(a), limbs(b)), strict=True):
-                out.append(F.sum(term.cast("decimal(38,0)")).alias(product_name(a, b, shift)))
+    for a, b in pairs(quantities):
+        for shift, term in zip(SHIFTS, limb_terms(limbs(a), limbs(b)), strict=True):
+            out.append(F.sum(term.cast("decimal(38,0)")).alias(product_name(a, b, shift)))
     return out
 
 
@@ -75,10 +75,7 @@ def _moments(frame: Any, quantities: tuple[str, ...], keys: list[str], metric: s
     rows = frame.groupBy(*keys).agg(*aggregates(quantities)).collect()
     for r in rows:
         if r["_big"] is not None and int(r["_big"]) > LIMIT:
-            name = metric or r["metric_name"]
-            raise ValueError(f"metric {name}: a user's value reaches {int(r['_big']) / 1e9:.3g}; "
-                             f"per-user values above {LIMIT / 1e9:.3g} in magnitude cannot be "
-                             "added exactly")
+            raise too_large(metric or r["metric_name"], int(r["_big"]))
     key = (lambda r: r[keys[0]]) if len(keys) == 1 else (lambda r: tuple(r[k] for k in keys))
     return {key(r): Moments.from_row(r.asDict(), quantities) for r in rows}
 
@@ -124,28 +121,12 @@ class SparkUserData:
     def days(self) -> list[int]:
         return sorted(r[0] for r in self.served.select("day").distinct().collect())
 
-    def scaled_per_user(self, metric: str, arms: list[str], *, until: int | None = None) -> Any:
-        """As :meth:`UserData.scaled_per_user`, a Spark DataFrame."""
+    def scaled_per_user(self, metric: str, arms: list[str]) -> Any:
+        """As :meth:`UserData.scaled_per_user`, a Spark DataFrame (of :meth:`_per_user_all`)."""
         F = _f()
-        pop = self.assignment.filter(F.col("arm").isin(arms))
-        vals = self.values.filter(F.col("metric_name") == metric)
-        served = self.served
-        if until is not None:
-            pop = pop.filter(F.col("first_served") < until)
-            vals = vals.filter(F.col("day") < until)
-            served = served.filter(F.col("day") < until)
-        pop = pop.select("USER_ID", "arm")
-        vals = vals.withColumn("value", scaled(F.col("value"), "value"))
-        with_arm = vals.join(pop, on="USER_ID")
-        sums = with_arm.groupBy("USER_ID").agg(
-            F.sum(F.when(F.col("source") == F.col("arm"), F.col("value"))
-                  .otherwise(F.lit(0).cast("decimal(38,0)"))).alias("value"),
-            F.sum("value").alias("total"))
-        recs = (served.join(pop, on="USER_ID").filter(F.col("source") == F.col("arm"))
-                .groupBy("USER_ID").agg(F.sum("recommendations").alias("served")))
-        out = (pop.join(sums, on="USER_ID", how="left").join(recs, on="USER_ID", how="left")
-               .fillna(0, subset=["value", "total", "served"]))
-        return out.withColumn("served", F.col("served").cast("long"))
+        return (self._per_user_all()
+                .filter((F.col("metric_name") == metric) & F.col("arm").isin(arms))
+                .drop("metric_name"))
 
     def scaled_pre_period(self, metric: str, before: int) -> Any:
         F = _f()
@@ -168,8 +149,7 @@ class SparkUserData:
             if cap is not None:
                 n = sum(m.n for m in raw.values())
                 at = _kth(pu, base, _higher_index(cap, n))
-                limits = {c: float(Fraction(v, SCALE[c])) if v is not None else 0.0
-                          for c, v in at.items()}
+                limits = {c: in_units(v, c) if v is not None else 0.0 for c, v in at.items()}
                 pu = pu.select("USER_ID", "arm", *[
                     F.least(F.col(c), F.lit(v)).alias(c) if v is not None else F.col(c)
                     for c, v in at.items()])
@@ -234,19 +214,9 @@ class SparkUserData:
 
     def _assigned_by(self, days: list[int], arms: list[str]) -> dict[tuple[int, str], int]:
         """Users of each arm first served before each day's end."""
-        first = {(r["source"], r["day"]): r["assigned"]
-                 for r in self.assigned_by_day().iter_rows(named=True)}
-        out = {}
-        for arm in arms:
-            running = 0
-            marks = sorted((d, n) for (a, d), n in first.items() if a == arm)
-            i = 0
-            for day in days:
-                while i < len(marks) and marks[i][0] <= day:
-                    running += marks[i][1]
-                    i += 1
-                out[(day, arm)] = running
-        return out
+        first = self.assigned_by_day().rows()
+        return {(day, arm): sum(n for source, d, n in first if source == arm and d <= day)
+                for day in days for arm in arms}
 
     def moments_by_look(self, metric: str, arms: list[str], looks: list[int]
                         ) -> dict[tuple[int, str], Moments]:
@@ -281,9 +251,8 @@ class SparkUserData:
                 .groupBy("source").agg(F.sum("value").alias("sum"),
                                        F.sum((F.col("value") > 0).cast("long")).alias("with"))
                 .collect())
-        got = {r["source"]: (int(r["sum"] or 0), int(r["with"] or 0)) for r in rows}
-        return {s: (float(Fraction(got.get(s, (0, 0))[0], SCALE["value"] * n)) if n else None,
-                    got.get(s, (0, 0))[1]) for s in sources}
+        return source_means({r["source"]: (int(r["sum"] or 0), int(r["with"] or 0))
+                             for r in rows}, sources, n)
 
     def own_by_day(self, metric: str) -> pl.DataFrame:
         F = _f()
@@ -292,7 +261,7 @@ class SparkUserData:
                 .join(arm, on=["USER_ID", "source"]).groupBy("day", "source")
                 .agg(F.sum(scaled(F.col("value"), "value")).alias("value")).collect())
         return pl.DataFrame(
-            [(r["day"], r["source"], float(Fraction(int(r["value"]), SCALE["value"])))
+            [(r["day"], r["source"], in_units(int(r["value"]), "value"))
              for r in rows], schema={"day": pl.Int64, "source": pl.String,
                                      "arm_total": pl.Float64}, orient="row").sort("day", "source")
 
@@ -327,8 +296,8 @@ class SparkUserData:
                   F.sum(F.when(unknown & in_arms & of_metric, value)).alias("unlogged"),
                   F.sum(F.when(in_arms & of_metric, value)).alias("total")).first())
         return design_check(by_arm, multi, int(u["users"]),
-                            float(Fraction(int(u["unlogged"] or 0), SCALE["value"])),
-                            float(Fraction(int(u["total"] or 0), SCALE["value"])), metric,
+                            in_units(int(u["unlogged"] or 0), "value"),
+                            in_units(int(u["total"] or 0), "value"), metric,
                             self.log_rows_without_user)
 
     def write_parquet(self, path: str) -> None:

@@ -31,8 +31,10 @@ from attrkit.attribution.moments import (
     SCALE,
     ArmMoments,
     Moments,
+    in_units,
     polars_aggregates,
     scaled,
+    too_large,
 )
 from attrkit.attribution.windows import window_start
 from attrkit.names import short_name
@@ -78,15 +80,22 @@ def _in_range(frame: pl.DataFrame, metric: str) -> pl.DataFrame:
     cols = [c for c in ("value", "total", "pre") if c in frame.columns]
     big = frame.select(pl.max_horizontal(pl.col(cols).abs().max())).item() if frame.height else 0
     if big is not None and big > LIMIT:
-        raise ValueError(f"metric {metric}: a user's value reaches {big / 1e9:.3g}; per-user "
-                         f"values above {LIMIT / 1e9:.3g} in magnitude cannot be added exactly")
+        raise too_large(metric, big)
     return frame.with_columns(pl.col(cols).cast(pl.Int64))
 
 
 def _unscaled(x: pl.Expr) -> pl.Expr:
     """Whole billionths back to the metric's units (the nearest float)."""
-    return x.map_elements(lambda v: float(Fraction(int(v), SCALE["value"])),
-                          return_dtype=pl.Float64)
+    return x.map_elements(lambda v: in_units(int(v), "value"), return_dtype=pl.Float64)
+
+
+def source_means(sums: dict[str, tuple[int, int]], sources: list[str], n: int
+                 ) -> dict[str, tuple[float | None, int]]:
+    """Per source: its exact sum over ``n`` users as a mean (None without users), and its
+    users with events, from ``sums`` (source → whole-unit sum, users with events; a source
+    with no event is absent)."""
+    return {s: (float(Fraction(sums.get(s, (0, 0))[0], SCALE["value"] * n)) if n else None,
+                sums.get(s, (0, 0))[1]) for s in sources}
 
 
 def _by_arm(pu: pl.DataFrame, quantities: tuple[str, ...], arms: list[str]
@@ -245,27 +254,19 @@ class UserData:
         """The UTC days (their start, Unix seconds) on which recommendations were served."""
         return self.served["day"].unique().sort().to_list()
 
-    def scaled_per_user(self, metric: str, arms: list[str], *, until: int | None = None
-                        ) -> pl.DataFrame:
+    def scaled_per_user(self, metric: str, arms: list[str]) -> pl.DataFrame:
         """:meth:`per_user` in :data:`~attrkit.attribution.moments.SCALE`'s whole units
         (Int64): what :meth:`arm_moments` adds up. Each user-day value is rounded to its nine
         places first, so that the sums are exact and do not depend on the order they are
         added in."""
-        pop = self.assignment.filter(pl.col("arm").is_in(arms))
-        vals = self.values.filter(metric_name=metric)
-        served = self.served
-        if until is not None:
-            pop = pop.filter(pl.col("first_served") < until)
-            vals, served = vals.filter(pl.col("day") < until), served.filter(pl.col("day") < until)
-        pop = pop.select("USER_ID", "arm")
-        vals = vals.with_columns(scaled(pl.col("value"), "value").alias("value"))
-        own = (vals.join(pop, on="USER_ID").filter(pl.col("source") == pl.col("arm"))
-               .group_by("USER_ID").agg(pl.col("value").sum()))
-        total = vals.group_by("USER_ID").agg(pl.col("value").sum().alias("total"))
-        recs = (served.join(pop, on="USER_ID").filter(pl.col("source") == pl.col("arm"))
+        pop = self.assignment.filter(pl.col("arm").is_in(arms)).select("USER_ID", "arm")
+        value = scaled(pl.col("value"), "value")
+        sums = (self.values.filter(metric_name=metric).join(pop, on="USER_ID")
+                .group_by("USER_ID").agg(value.filter(pl.col("source") == pl.col("arm")).sum()
+                                         .alias("value"), value.sum().alias("total")))
+        recs = (self.served.join(pop, on="USER_ID").filter(pl.col("source") == pl.col("arm"))
                 .group_by("USER_ID").agg(pl.col("recommendations").sum().alias("served")))
-        out = (pop.join(own, on="USER_ID", how="left").join(recs, on="USER_ID", how="left")
-               .join(total, on="USER_ID", how="left")
+        out = (pop.join(sums, on="USER_ID", how="left").join(recs, on="USER_ID", how="left")
                .with_columns(pl.col("value", "served", "total").fill_null(0)))
         return _in_range(out, metric).sort("USER_ID")
 
@@ -316,8 +317,7 @@ class UserData:
         limits = {}
         if cap is not None:
             row = pu.select(pl.col(base).quantile(cap, interpolation="higher")).row(0, named=True)
-            limits = {c: (float(Fraction(int(row[c]), SCALE[c])) if row[c] is not None else 0.0)
-                      for c in base}
+            limits = {c: in_units(int(row[c]), c) if row[c] is not None else 0.0 for c in base}
             pu = pu.with_columns(pl.col(c).clip(upper_bound=int(row[c])) for c in base
                                  if row[c] is not None)
         if pre is None:
@@ -349,9 +349,7 @@ class UserData:
                 .group_by("source", "USER_ID").agg(pl.col("value").sum())
                 .group_by("source").agg(pl.col("value").sum().alias("sum"),
                                         (pl.col("value") > 0).sum().alias("with")))
-        got = {s: (int(v), int(w)) for s, v, w in vals.iter_rows()}
-        return {s: (float(Fraction(got.get(s, (0, 0))[0], SCALE["value"] * n)) if n else None,
-                    got.get(s, (0, 0))[1]) for s in sources}
+        return source_means({s: (int(v), int(w)) for s, v, w in vals.iter_rows()}, sources, n)
 
     def moments_by_look(self, metric: str, arms: list[str], looks: list[int]
                         ) -> dict[tuple[int, str], Moments]:
@@ -419,8 +417,8 @@ class UserData:
             unknown, arm_events = (f.filter(metric_name=metric) for f in (unknown, arm_events))
 
         def exact(f: pl.DataFrame) -> float:  # the same number whatever the order of the sum
-            return float(Fraction(int(f.select(scaled(pl.col("value"), "value").sum()).item()
-                                      or 0), SCALE["value"]))
+            return in_units(int(f.select(scaled(pl.col("value"), "value").sum()).item() or 0),
+                            "value")
 
         return design_check(by_arm, multi, unknown_users, exact(
             unknown.filter(pl.col("source").is_in(arms))), exact(arm_events), metric,

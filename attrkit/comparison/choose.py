@@ -37,7 +37,7 @@ import polars as pl
 
 from attrkit import defaults as D
 from attrkit.attribution.engine import attribute_exposure
-from attrkit.attribution.moments import SCALE, cuped_theta, scaled
+from attrkit.attribution.moments import cuped_theta, in_units, scaled
 from attrkit.attribution.users import DAY, UserData
 from attrkit.comparison.results import KINDS, NO_DESIGN, ComparisonTable
 from attrkit.errors import ConfigError, InputError
@@ -533,7 +533,7 @@ def _describe(w: pl.DataFrame, metrics: list[str], users: UserData | None, arms:
     for m, _, t in exact.iter_rows():
         by_metric[m] = by_metric.get(m, 0) + t
     totals = pl.DataFrame(
-        [(m, s, float(Fraction(t, SCALE["value"])),
+        [(m, s, in_units(t, "value"),
           float(Fraction(t, by_metric[m])) if by_metric[m] else math.nan)
          for m, s, t in exact.iter_rows()],
         schema={"metric_name": pl.String, "source": w.schema["source"], "total": pl.Float64,
