@@ -100,7 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("sample", help="write the seeded video-streaming sample data",
                        description="Write interactions.csv, items.csv, recommendations.csv, "
-                       "metric_attribution.json and truth.json (the planted effects) to --out.")
+                       "users.csv (the Users dataset: segments), metric_attribution.json and "
+                       "truth.json (the planted effects) to --out.")
     s.add_argument("--out", required=True, help="folder to write into")
     s.add_argument("--seed", type=int, default=D.SEED, help="random seed (default %(default)s)")
     s.add_argument("--days", type=_positive, default=14, help="days of traffic (default 14)")
@@ -174,6 +175,15 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--max-unattributed", type=float, default=D.MAX_UNATTRIBUTED_SHARE,
                    help="the unattributed alarm's (and warning's) threshold: share of the first "
                    "metric with no source (default %(default)s)")
+    c.add_argument("--segments", metavar="COLUMN",
+                   help="also compare within each value of COLUMN (per assigned user, the "
+                   "correction across segments, Cochran's Q for a difference between them): a "
+                   "column of --user-metadata, else of the interactions (each user's value on "
+                   "their first event); printed after the table, or with --format csv/json the "
+                   "segment rows instead of the table")
+    c.add_argument("--user-metadata", metavar="PATH",
+                   help="Personalize's Users dataset (USER_ID and metadata columns), CSV or "
+                   "Parquet, local or s3://: where --segments is looked up first")
 
     pub = sub.add_parser("publish", help="publish a report to a destination",
                          description="Publish a report's windows elsewhere.")
@@ -359,7 +369,8 @@ def _sample(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     paths = generate_sample(args.out, seed=args.seed, days=args.days, users=args.users)
     print(f"sample written to {one_line(str(args.out))} in {time.perf_counter() - t0:.1f} s:")
-    for name in ("interactions", "items", "recommendations", "metric_attribution", "truth"):
+    for name in ("interactions", "items", "recommendations", "users", "metric_attribution",
+                 "truth"):
         print(f"  {one_line(str(getattr(paths, name)))}")
     return 0
 
@@ -479,12 +490,21 @@ def _compare_inputs(args: argparse.Namespace) -> tuple:
                                   "to --report (a report is already attributed)")
         from attrkit.personalize.report_csv import read_report
 
-        return read_report(args.report), None, None, None, None
+        if args.segments:
+            raise ConfigError("--segments: compares users, which a report CSV does not have; "
+                              "give --interactions and a --recommendations log with USER_ID")
+        return read_report(args.report), None, None, None, None, None
     if not args.metric_attribution:
         raise ConfigError("--metric-attribution: required with --interactions (the "
                           "CreateMetricAttribution JSON that names the metrics)")
     result = _attributed(args)
-    return result.windows, result.exposure, result.traffic, result.users, result.health
+    seg = None
+    if args.segments:
+        from attrkit.comparison.segments import segmentation
+
+        seg = segmentation(args.segments, user_metadata=args.user_metadata,
+                           interactions=result.interactions, timestamp_unit=result.timestamp_unit)
+    return result.windows, result.exposure, result.traffic, result.users, result.health, seg
 
 
 def _names(text: str | None, known: list[str], option: str) -> list[str] | None:
@@ -500,7 +520,10 @@ def _compare(args: argparse.Namespace) -> int:
     from attrkit.errors import AttrkitError, ConfigError
 
     fail_on = alarms.parse(",".join(args.fail_on)) if args.fail_on is not None else []
-    windows, exposure, traffic, users, health = _compare_inputs(args)
+    if args.user_metadata and not args.segments:
+        raise ConfigError("--user-metadata: used by --segments; name the column to compare "
+                          "within")
+    windows, exposure, traffic, users, health, seg = _compare_inputs(args)
     windows, exposure, users = between(windows, exposure, users, args.start, args.end)
     known = sorted(set(windows["source"].unique().to_list())
                    | set(users.arms if users is not None else []))
@@ -514,7 +537,7 @@ def _compare(args: argparse.Namespace) -> int:
                         baseline=baseline[0] if baseline else None,
                         sources=_names(args.sources, known, "--sources"), metrics=metrics,
                         design=args.design, alpha=args.alpha, correction=args.correction,
-                        max_unattributed=args.max_unattributed)
+                        max_unattributed=args.max_unattributed, segments=seg)
     except AttrkitError as exc:
         # what can still be checked without a comparison (the share of events with no source,
         # the rows' health) is, so that an alarm is not hidden behind the error it explains
@@ -524,17 +547,41 @@ def _compare(args: argparse.Namespace) -> int:
             raise
         print(f"attrkit: error: {one_line(str(exc))}", file=sys.stderr)
     else:
+        shown = table.segments.frame if table.segments is not None else table.frame
         if args.format == "csv":
-            sys.stdout.write(table.frame.write_csv())
+            sys.stdout.write(shown.write_csv())
         elif args.format == "json":
-            sys.stdout.write(table.frame.write_json() + "\n")
+            sys.stdout.write(shown.write_json() + "\n")
         else:
             print(_terminal_table(table))
+            if table.segments is not None:
+                print(_segments_text(table))
         found = alarms.evaluate(fail_on, table, health, args.max_unattributed,
                                 baseline=baseline[0] if baseline else None)
     for alarm in found:
         print(f"attrkit: alarm {one_line(alarm.line())}", file=sys.stderr)
     return alarms.exit_code(found)
+
+
+def _segments_text(table: object) -> str:
+    """The comparison by segment for a terminal: a line per segment row, then whether the
+    lift differs between segments."""
+    from attrkit.names import short_label
+    from attrkit.reports import render
+
+    seg = table.segments
+    f = render.formatter("+.1%")
+    lines = [f"by segment ({one_line(seg.segmentation.source)}):"]
+    for r in seg.frame.iter_rows(named=True):
+        lines.append(one_line(
+            f"  {r['segment']}: {r['metric']} {short_label(r['treatment'])} vs "
+            f"{short_label(r['control'])}: {f(r['lift'])} [{f(r['lift_ci_low'])}, "
+            f"{f(r['lift_ci_high'])}], users {r['control_n']:,}/{r['treatment_n']:,}, "
+            + render.verdict(r["significant"], r["lift"], r["tested"], r["method"]), 200))
+    for metric, control, treatment in seg.heterogeneity.select(
+            "metric", "control", "treatment").iter_rows():
+        lines.append(one_line(seg.sentence(metric, control, treatment, table.alpha), 400))
+    return "\n".join(lines)
 
 
 def _terminal_table(table: object) -> str:
@@ -556,6 +603,8 @@ def _terminal_table(table: object) -> str:
         "lift": f(r["lift"]), f"{1 - table.alpha:.0%} CI": f"[{f(r['lift_ci_low'])}, "
         f"{f(r['lift_ci_high'])}]", "p": g(r["p_value"]), "p adjusted": g(r["p_adjusted"]),
         "verdict": render.verdict(r["significant"], r["lift"], r["tested"], r["method"]),
+        "chance to win": render.formatter("chance")(r["chance_to_win"]),
+        "expected loss": render.formatter("loss")(r["expected_loss"]),
     } for r in table.frame.iter_rows(named=True)]
     shown = pl.DataFrame(rows, orient="row").with_columns(
         pl.all().map_elements(lambda v: one_line(str(v), 120), return_dtype=pl.String))

@@ -56,6 +56,14 @@ ALARMS = {
 """``attrkit compare --fail-on``: each alarm's exit code and what it means
 (:mod:`attrkit.comparison.alarms`). Here, beside the other options, so that the command line
 starts without importing the statistics."""
+DECISION_PRIOR_SD = 0.3
+"""The decision numbers' prior on the relative lift: Normal(0, 0.3²), weak (a lift beyond ±60 %
+is a priori unlikely, anything within it about equally so), as GrowthBook's proper prior. With the
+standard errors of a real experiment (a few per cent) it moves the posterior by well under a
+tenth of a standard error."""
+MAX_SEGMENTS = 50
+"""A segment column with more distinct values than this is refused: each segment is a
+comparison of its own, and a column of IDs or timestamps would make thousands."""
 N_STAR = 5000
 """The sample size an always-valid sequence is tuned for, when none is known (units)."""
 POWER = 0.8

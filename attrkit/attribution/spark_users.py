@@ -115,6 +115,23 @@ class SparkUserData:
         return SparkUserData(assigned, self.values.filter(keep), self.served.filter(keep),
                              self.log_rows_without_user, self.metrics)
 
+    def only(self, user_ids: pl.Series) -> SparkUserData:
+        """As :meth:`UserData.only`: the users of ``user_ids`` (a segment, on the driver) sent
+        to the executors and joined there."""
+        spark = self.assignment.sparkSession
+        keep = spark.createDataFrame(
+            pl.DataFrame({"USER_ID": user_ids.cast(pl.String)}).unique().to_arrow())
+        return SparkUserData(*(f.join(keep, on="USER_ID", how="left_semi")
+                               for f in (self.assignment, self.values, self.served)),
+                             self.log_rows_without_user, self.metrics)
+
+    def assigned_users(self, arms: list[str]) -> pl.DataFrame:
+        """As :meth:`UserData.assigned_users` (a row per user to the driver: a segment's
+        users are matched there)."""
+        F = _f()
+        return _to_polars(self.assignment.filter(F.col("arm").isin(arms)).select(
+            F.col("USER_ID").cast("string"))).sort("USER_ID")
+
     def assigned_before(self, time: int) -> int:
         return self.assignment.filter(_f().col("first_served") < time).count()
 

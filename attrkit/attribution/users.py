@@ -229,6 +229,19 @@ class UserData:
                 .with_columns(pl.col("value", "served", "total").fill_null(0.0))
                 .sort("USER_ID"))
 
+    def only(self, user_ids: pl.Series) -> UserData:
+        """The same data for the users of ``user_ids`` alone (a segment): their assignment,
+        values and recommendations served."""
+        keep = pl.DataFrame({"USER_ID": user_ids.cast(pl.String)}).unique()
+        return UserData(*(f.join(keep, on="USER_ID", how="semi")
+                          for f in (self.assignment, self.values, self.served)),
+                        self.log_rows_without_user)
+
+    def assigned_users(self, arms: list[str]) -> pl.DataFrame:
+        """The users assigned to ``arms`` (``USER_ID``), sorted."""
+        return (self.assignment.filter(pl.col("arm").is_in(arms))
+                .select(pl.col("USER_ID").cast(pl.String)).sort("USER_ID"))
+
     def assigned_before(self, time: int) -> int:
         """Users first served before ``time`` (Unix seconds)."""
         return self.assignment.filter(pl.col("first_served") < time).height

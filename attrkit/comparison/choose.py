@@ -17,6 +17,11 @@ report read back) and a declared ``design`` (spec/statistics.md):
   Newey–West.
 - ``"observational"``: nothing was randomised: every comparison is described, none tested.
 
+Every tested row also carries the decision numbers (:func:`~attrkit.stats.decision`): the chance
+that the treatment beats the control and the expected loss of choosing it, from a normal
+approximation on the relative lift (delta-method standard error) with a weak Normal(0, 0.3²)
+prior, as GrowthBook's Bayesian engine.
+
 Without per-user data and without a declared design (report CSVs, CloudWatch, a log without
 ``USER_ID``), the window-level results are shown with a statement that they assume
 request-level randomisation, and no verdict.
@@ -31,6 +36,7 @@ import dataclasses
 import itertools
 import math
 from fractions import Fraction
+from statistics import NormalDist
 from typing import Any, Literal
 
 import polars as pl
@@ -47,11 +53,14 @@ from attrkit.stats import (
     Comparison,
     RatioStats,
     adjust_pvalues,
+    mean_test,
     paired_window_test,
     rate_test,
+    ratio_test,
     srm_test,
 )
 from attrkit.stats._core import SampleStats, check_alpha, check_choice
+from attrkit.stats.bayes import bayes_test, decision
 from attrkit.stats.fieller import lift_test
 from attrkit.stats.means import cuped_adjusted
 from attrkit.stats.multiple import CORRECTIONS
@@ -126,6 +135,8 @@ def compare(
     start: int | str | None = None,
     cap: float | None = None,
     max_unattributed: float = D.MAX_UNATTRIBUTED_SHARE,
+    segments: Any = None,
+    user_metadata: Any = None,
 ) -> ComparisonTable:
     """Compare sources on every metric, as the declared design randomised them.
 
@@ -158,6 +169,14 @@ def compare(
             (e.g. 0.99), for heavy-tailed sums: the comparison is then of the capped metric.
         max_unattributed: a warning when more than this share of the first metric is
             ``SOURCE_NAME_UNDEFINED`` (the share is :attr:`ComparisonTable.unattributed_share`).
+        segments: under ``users``, also compare within each value of this column
+            (:attr:`ComparisonTable.segments`; :mod:`~attrkit.comparison.segments`): a column of
+            ``user_metadata``, or else of the interactions of the Attribution compared (each
+            user's value on their first event); or a
+            :class:`~attrkit.comparison.segments.Segmentation` made by
+            :func:`~attrkit.comparison.segments.segmentation`.
+        user_metadata: Personalize's Users dataset (``USER_ID`` and metadata columns; a path,
+            folder, ``s3://`` key or frame), where ``segments`` are looked up first.
 
     Example:
         >>> import polars as pl, numpy as np
@@ -205,8 +224,35 @@ def compare(
     rows += _volume_rows(w, chosen, volume, alpha)
     frame = _verdicts(pl.DataFrame(rows, schema=RESULT_SCHEMA, orient="row"), design,
                       correction, alpha)
+    by_segment = None
+    if segments is not None:
+        by_segment = _by_segment(windows, users, design, segments, user_metadata, chosen, src,
+                                 baseline, alpha, correction, cap, pre, start)
+        warnings += by_segment.warnings
     return ComparisonTable(frame, warnings, srm, alpha, correction, design, check, described,
-                           share)
+                           share, by_segment)
+
+
+def _by_segment(windows, users, design, column, user_metadata, chosen, src, baseline, alpha,
+                correction, cap, pre, start) -> Any:
+    from attrkit.comparison.segments import compare_segments, segmentation
+
+    if design != "users":
+        raise ConfigError(f"segments={getattr(column, 'column', column)!r}: segments are "
+                          "compared per user, which needs "
+                          "the 'users' design (a recommendations log with USER_ID)")
+    from attrkit.comparison.segments import Segmentation
+
+    if isinstance(column, Segmentation):
+        seg = column
+    else:
+        seg = segmentation(column, user_metadata=user_metadata,
+                           interactions=getattr(windows, "interactions", None),
+                           timestamp_unit=getattr(windows, "timestamp_unit", "s"))
+    arms = [s for s in users.arms if s in src]
+    pairs = _pairs(arms, baseline) if len(arms) >= 2 else []
+    return compare_segments(users, seg, chosen, pairs, alpha, correction, _user_rows, cap=cap,
+                            pre_of=(lambda m: pre.scaled_pre_period(m, start)) if pre else None)
 
 
 def _check_options(cap: float | None, max_unattributed: float) -> None:
@@ -439,10 +485,12 @@ def _verdicts(frame: pl.DataFrame, design: str | None, correction: str, alpha: f
     small = ((pl.col("unit") == "users") & (pl.min_horizontal("control_n", "treatment_n")
                                             < MIN_USERS)) | (
         (pl.col("unit") == "windows") & (pl.col("windows") < MIN_WINDOWS))
+    decided = pl.col("tested") & pl.col("chance_to_win").is_not_nan()
     return frame.with_columns(pl.Series("p_adjusted", p_adj, dtype=pl.Float64),
                               pl.Series("significant", rejected, dtype=pl.Boolean)).with_columns(
         pl.when(small & pl.col("tested")).then(None).otherwise(pl.col("significant"))
-        .alias("significant"))
+        .alias("significant"),
+        *(pl.when(decided).then(pl.col(c)).alias(c) for c in ("chance_to_win", "expected_loss")))
 
 
 def _user_rows(users: Any, metric: str, control: str, treatment: str, alpha: float, *,
@@ -486,7 +534,11 @@ def _user_rows(users: Any, metric: str, control: str, treatment: str, alpha: flo
                       "treatment_total": raw[treatment].total(q)}
         try:
             r = _user_test(by_arm[control], by_arm[treatment], alpha)
-            row |= {"control_rate": r.control, "treatment_rate": r.treatment,
+            rel = _relative(by_arm[control], by_arm[treatment], alpha)
+            d = decision(rel.effect, rel.se)
+            row |= {"lift_se": rel.se, "chance_to_win": d.chance_to_win,
+                    "expected_loss": d.expected_loss,
+                    "control_rate": r.control, "treatment_rate": r.treatment,
                     "effect": r.effect, "lift": r.treatment / r.control - 1,
                     "lift_ci_low": r.ci_low, "lift_ci_high": r.ci_high, "p_value": r.p_value,
                     "method": "; ".join([r.method, *how[kind]]),
@@ -511,6 +563,14 @@ def _user_test(c: SampleStats | RatioStats, t: SampleStats | RatioStats, alpha: 
     :func:`~attrkit.stats.fieller.lift_test`, users as units."""
     r = lift_test(c, t, alpha=alpha)
     return dataclasses.replace(r, method=f"{r.method}; users as units")
+
+
+def _relative(c: SampleStats | RatioStats, t: SampleStats | RatioStats, alpha: float
+              ) -> Comparison:
+    """The relative lift with its delta-method standard error (the decision numbers' and the
+    segments' heterogeneity test's input)."""
+    return (ratio_test if isinstance(c, RatioStats) else mean_test)(c, t, relative=True,
+                                                                      alpha=alpha)
 
 
 def _not_computed(reason: str) -> dict[str, Any]:
@@ -607,6 +667,13 @@ def _window_row(w, exp, metric, fn, control, treatment, exposed, alpha, method
         notes.append(f"only {n_windows} windows: no verdict below {MIN_WINDOWS}")
     row.update(p_adjusted=None, significant=None, windows=n_windows, control_n=n_windows,
                treatment_n=n_windows, warnings="; ".join(notes) or None)
+    # The decision numbers from the interval's width (exact for a symmetric interval; the
+    # log-scale intervals of rates are nearly symmetric at the lifts tests see)
+    z = NormalDist().inv_cdf(1 - alpha / 2)
+    se = (row["lift_ci_high"] - row["lift_ci_low"]) / (2 * z)
+    se = se if math.isfinite(se) else math.nan
+    d = decision(row["lift"], se)
+    row.update(lift_se=se, chance_to_win=d.chance_to_win, expected_loss=d.expected_loss)
     return row
 
 
@@ -677,7 +744,8 @@ def compare_users(
 
     Returns:
         One row per metric and treatment arm: users, means, relative lift with interval,
-        p-value, adjusted p-value, method.
+        p-value, adjusted p-value, the decision numbers (chance to win, expected loss; as
+        :func:`compare`), method.
 
     Example:
         From an attribution whose log has ``USER_ID`` (``result.users``): each user's metric
@@ -733,18 +801,20 @@ def compare_users(
             else:
                 cs, ts = (SampleStats.from_frame(x, column) for x in (cu, tu))
             r = _user_test(cs, ts, alpha)
+            d = bayes_test(cs, ts, alpha=alpha, prior_sd=D.DECISION_PRIOR_SD).details
             method = r.method + ("; CUPED (θ pooled), lift of adjusted means"
                                  if column.endswith("__cuped") else "")
-            rows.append((name, control, treatment, cu.height, tu.height, r, method))
-    adj = adjust_pvalues([r.p_value for *_, r, _ in rows], correction, alpha=alpha)
+            rows.append((name, control, treatment, cu.height, tu.height, r, method, d))
+    adj = adjust_pvalues([r.p_value for *_, r, _, _ in rows], correction, alpha=alpha)
     return pl.DataFrame([
         {"metric": m, "control": c, "treatment": t, "control_users": nc, "treatment_users": nt,
          "control_mean": r.control, "treatment_mean": r.treatment,
          "lift": r.treatment / r.control - 1, "lift_ci_low": r.ci_low,
          "lift_ci_high": r.ci_high, "p_value": r.p_value, "p_adjusted": float(pa),
-         "significant": bool(rej), "method": method}
-        for (m, c, t, nc, nt, r, method), pa, rej in zip(rows, adj.p_adjusted, adj.rejected,
-                                                         strict=True)
+         "significant": bool(rej), "chance_to_win": d["chance_to_win"],
+         "expected_loss": d["expected_loss_treatment"], "method": method}
+        for (m, c, t, nc, nt, r, method, d), pa, rej in zip(rows, adj.p_adjusted, adj.rejected,
+                                                            strict=True)
     ])
 
 

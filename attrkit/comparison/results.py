@@ -42,6 +42,8 @@ class ComparisonTable(Display):
             total, its share, and (with users) the mean per assigned user.
         unattributed_share: the share of the first metric compared that went to
             ``SOURCE_NAME_UNDEFINED``.
+        segments: the comparison by segment (:class:`~attrkit.comparison.segments.SegmentResults`),
+            when ``segments`` was asked for.
     """
 
     frame: pl.DataFrame
@@ -53,6 +55,7 @@ class ComparisonTable(Display):
     design_check: DesignCheck | None = None
     described: pl.DataFrame | None = None
     unattributed_share: float | None = None
+    segments: Any = None
 
     @property
     def design_text(self) -> str:

@@ -16,7 +16,7 @@ import polars as pl
 from attrkit import defaults as D
 
 Kind = Literal["id", "text", "label", "timestamp", "number"]
-DatasetName = Literal["interactions", "items", "recommendations"]
+DatasetName = Literal["interactions", "items", "recommendations", "user_metadata"]
 
 
 @dataclass(frozen=True)
@@ -53,8 +53,11 @@ RECOMMENDATIONS = (
     Column("USER_ID", "id"),
     Column("ITEM_IDS", "text"),
 )
+USER_METADATA = (Column("USER_ID", "id", required=True, unique=True),)
+"""Personalize's Users dataset: ``USER_ID`` and metadata columns (segments of a comparison)."""
 SCHEMAS: dict[str, tuple[Column, ...]] = {
     "interactions": INTERACTIONS, "items": ITEMS, "recommendations": RECOMMENDATIONS,
+    "user_metadata": USER_METADATA,
 }
 
 _ISO = r"^\s*\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}.*)?$"

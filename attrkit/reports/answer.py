@@ -12,6 +12,7 @@ from typing import Any
 
 import polars as pl
 
+from attrkit import defaults as D
 from attrkit.comparison import KINDS
 from attrkit.names import short_label
 from attrkit.reports import render
@@ -57,6 +58,19 @@ def sentence(r: dict[str, Any], table: Any) -> str:
                 f"{r['lift']:+.1%} ({interval}{p_text}).{caveat}")
     return (f"Described, not tested: {what} attributed to {treatment} vs {control}: "
             f"{r['lift']:+.1%} ({r['why']}).{caveat}")
+
+
+def decision_sentence(r: dict[str, Any], table: Any) -> str | None:
+    """The row's decision numbers in words (:func:`attrkit.stats.decision`), or None where the
+    row was not tested."""
+    if r.get("chance_to_win") is None or r.get("expected_loss") is None:
+        return None
+    treatment, control = short_label(r["treatment"]), short_label(r["control"])
+    what = f"{r['metric']} {KINDS.get(r['kind'], '')}".strip()
+    return (f"Chance that {treatment} beats {control} on {what}: "
+            f"{render.chance(r['chance_to_win'])}; expected loss if {treatment} is chosen: "
+            f"{render.loss(r['expected_loss'])} of {control}'s value (a normal approximation of "
+            "the lift with a weak prior, as GrowthBook's).")
 
 
 def family_size(table: Any) -> int:
@@ -124,6 +138,9 @@ def summary(title: str, data: ReportData, table: Any, window: dict[str, Any],
     answer = (sentence(top, table) if top is not None else
               f"No comparison of {data.primary_metric} could be computed from these data"
               + (f": {rows['why'][0]}." if rows.height and rows["why"][0] else "."))
+    decided = decision_sentence(top, table) if top is not None else None
+    if decided:
+        answer += " " + decided
     out = (render.heading(title, 1) + render.paragraphs([answer], lead="Answer:")
            + render.paragraphs([table.design_text + "."], lead="Design:"))
     if table.design_check is not None:
@@ -161,4 +178,28 @@ def comparisons_section(table: Any) -> Html:
             "traffic): what was attributed to them, with the mean per assigned user. Comparing "
             "their totals would measure traffic, not effectiveness."]) + render.table(
             described, {"total": ",.0f", "share": ".1%", "per_assigned_user": ".4g"})
+    return out
+
+
+def segments_section(table: Any) -> Html:
+    """The comparison by segment: where the segments come from, whether the lift differs
+    between them (said first, and never a segment called a winner when it does not), the
+    segment rows with their verdicts, and the warnings (users without a value, values that
+    changed)."""
+    seg = table.segments
+    out = render.heading("By segment") + render.paragraphs(
+        [f"Segments: {seg.segmentation.source}; users per segment: "
+         + ", ".join(f"{k} {v:,}" for k, v in seg.users.items()) + "."])
+    out += render.paragraphs([seg.sentence(m, c, t, table.alpha) for m, c, t in
+                              seg.heterogeneity.select("metric", "control", "treatment")
+                              .iter_rows()], lead="Does the lift differ?")
+    out += render.paragraphs([
+        f"The primary comparison (per assigned user) within each segment, {1 - table.alpha:.0%} "
+        f"confidence intervals, p-values adjusted ({table.correction}) across every segment, "
+        f"metric and pair; a segment with fewer than {D.MIN_USERS} users in an arm gets no "
+        "verdict."])
+    shown = seg.frame.with_columns((pl.col("segment") + " · " + pl.col("metric")).alias("metric"))
+    out += render.comparison_table(shown, table.alpha, table.correction, label=short_label)
+    if seg.warnings:
+        out += render.bullets([f"Caution: {w}." for w in seg.warnings])
     return out

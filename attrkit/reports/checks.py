@@ -51,9 +51,15 @@ def check_attribution_report(p: dict[str, Any]) -> None:
         if not given(p.get("metric_attribution")):
             raise ConfigError("parameter metric_attribution: required with interactions (the "
                               "CreateMetricAttribution JSON that names the metrics)")
-    for name in ("items", "recommendations", "metric_attribution"):
+    for name in ("items", "recommendations", "metric_attribution", "user_metadata"):
         if given(p.get(name)):
             _exists(name, p[name], folder_ok=name != "metric_attribution")
+    if given(p.get("user_metadata")) and not given(p.get("segments")):
+        raise ConfigError("parameter user_metadata: used by segments; name the column to "
+                          "compare within (segments)")
+    if given(p.get("segments")) and given(p.get("report_csv")):
+        raise ConfigError("parameter segments: compares users, which a report CSV does not "
+                          "have; give interactions and a recommendations log with USER_ID")
     if p.get("design") and p["design"] not in D.DESIGNS:
         raise ConfigError(f"parameter design={p['design']!r}: must be one of "
                           f"{', '.join(D.DESIGNS)}, or empty")

@@ -69,6 +69,7 @@ class ReportData:
         metrics: metric names in the metric attribution's order (the report CSV's, read back).
         primary_metric: the metric the report's answer is about.
         baseline, sources: resolved source names (``None`` for every source / every pair).
+        segments: see below.
     """
 
     windows: pl.DataFrame
@@ -82,6 +83,9 @@ class ReportData:
     primary_metric: str
     baseline: str | None
     sources: list[str] | None
+    segments: Any = None
+    """the segments to compare within (:class:`~attrkit.comparison.segments.Segmentation`), when
+    asked for (or the sample's devices)."""
 
 
 def load_data(p: dict[str, Any]) -> ReportData:
@@ -113,6 +117,9 @@ def load_data(p: dict[str, Any]) -> ReportData:
                      "recommendations": str(sample.recommendations),
                      "metric_attribution": str(sample.metric_attribution)}
             baseline = baseline or RECOMMENDER_A  # the sample's control arm
+            if not p.get("segments") and not given(p.get("user_metadata")):
+                p = {**p, "segments": "DEVICE"}  # the sample's Users dataset has devices
+            p = {**p, "user_metadata": p.get("user_metadata") or str(sample.users)}
         result = attrkit.attribute(
             names["interactions"], names["metric_attribution"],
             items=names["items"] if given(names["items"]) else None,
@@ -134,10 +141,23 @@ def load_data(p: dict[str, Any]) -> ReportData:
 
         raise ConfigError(f"parameter primary_metric={p['primary_metric']!r}: no such metric; "
                           f"metrics are {', '.join(metrics)}")
+    seg = None
+    if given(p.get("segments")):
+        from attrkit.comparison.segments import segmentation
+
+        if origin == "report_csv":
+            from attrkit.errors import ConfigError
+
+            raise ConfigError("parameter segments: compares users, which a report CSV does not "
+                              "have; give interactions and a recommendations log with USER_ID")
+        seg = segmentation(p["segments"], user_metadata=p["user_metadata"]
+                           if given(p.get("user_metadata")) else None,
+                           interactions=result.interactions,
+                           timestamp_unit=result.timestamp_unit)
     return ReportData(
         windows, health, exposure, traffic, users, origin, inputs, metrics, primary,
         resolve_source(baseline, known) if baseline else None,
-        [resolve_source(s, known, "sources") for s in wanted] or None)
+        [resolve_source(s, known, "sources") for s in wanted] or None, seg)
 
 
 def compare_data(data: ReportData, p: dict[str, Any]) -> Any:
@@ -146,15 +166,17 @@ def compare_data(data: ReportData, p: dict[str, Any]) -> Any:
 
     return compare(data.windows, exposure=data.exposure, traffic=data.traffic, users=data.users,
                    baseline=data.baseline, sources=data.sources, design=p.get("design") or None,
-                   alpha=p.get("alpha", D.ALPHA), correction=p.get("correction", D.CORRECTION))
+                   alpha=p.get("alpha", D.ALPHA), correction=p.get("correction", D.CORRECTION),
+                   segments=data.segments)
 
 
 NOT_APPLICABLE = {
     "sample": {"interactions", "items", "recommendations", "metric_attribution", "report_csv",
-               "timestamp_unit"},
+               "timestamp_unit", "user_metadata"},
     "files": {"report_csv", "seed", "sample_days"},
     "report_csv": {"interactions", "items", "recommendations", "metric_attribution", "seed",
-                   "sample_days", "dedupe", "window_seconds", "window_origin", "timestamp_unit"},
+                   "sample_days", "dedupe", "window_seconds", "window_origin", "timestamp_unit",
+                   "segments", "user_metadata"},
 }
 """Parameters that do not apply to each kind of data, and are not shown."""
 

@@ -64,7 +64,8 @@ def results(title: str, window: dict[str, Any], table: Any, sentences: list[str]
                              else None),
             "comparisons": table.frame.select(
                 "metric", "kind", "control", "treatment", "lift", "lift_ci_low", "lift_ci_high",
-                "p_value", "p_adjusted", "significant", "tested", "method", "warnings").to_dicts(),
+                "p_value", "p_adjusted", "significant", "chance_to_win", "expected_loss", "tested",
+                "method", "warnings").to_dicts(),
             "warnings": table.warnings,
             "srm_p_value": table.srm.p_value if table.srm is not None else None,
             "unattributed_share": health.unattributed_share if health is not None else None,

@@ -86,10 +86,15 @@ def details(summary: str, body: str, *, open: bool = True) -> Html:
 
 
 def formatter(spec: str | None) -> Any:
-    """A cell formatter for a format spec (``'.2%'``, ``',.0f'``): missing and NaN show as a
-    dash, infinities as ±∞, text as is."""
+    """A cell formatter for a format spec (``'.2%'``, ``',.0f'``, ``'chance'``: a probability
+    as a percentage, ``<0.1%`` and ``>99.9%`` at the ends, or ``'loss'``: see :func:`loss`):
+    missing and NaN show as a dash, infinities as ±∞, text as is."""
 
     def fmt(v: Any) -> str:
+        if spec == "chance" and isinstance(v, float) and math.isfinite(v):
+            return chance(v)
+        if spec == "loss" and isinstance(v, float) and math.isfinite(v):
+            return loss(v)
         if v is None or (isinstance(v, float) and math.isnan(v)):
             return DASH
         if isinstance(v, float) and math.isinf(v):
@@ -99,6 +104,17 @@ def formatter(spec: str | None) -> Any:
         return format(v, spec)
 
     return fmt
+
+
+def chance(p: float) -> str:
+    """A probability as a percentage that never rounds to a certainty: ``<0.1%``, ``97.3%``,
+    ``>99.9%``."""
+    return "<0.1%" if p < 0.001 else ">99.9%" if p > 0.999 else f"{p:.1%}"
+
+
+def loss(x: float) -> str:
+    """An expected loss (a share of the control) as a percentage: ``<0.01%`` below it."""
+    return "<0.01%" if x < 0.00005 else f"{x:.2%}"
 
 
 def _direction(v: Any) -> str:
@@ -164,14 +180,17 @@ def comparison_table(frame: pl.DataFrame, alpha: float, correction: str, *,
             f"{1 - alpha:.0%} CI": _interval(r["lift_ci_low"], r["lift_ci_high"]),
             "p": r["p_value"], f"p ({correction})": r["p_adjusted"],
             "verdict": verdict(r["significant"], r["lift"], r.get("tested"), r["method"]),
-            "notes": refs})
+            "chance to beat control": r.get("chance_to_win"),
+            "expected loss": r.get("expected_loss"), "notes": refs})
     shown = pl.DataFrame(rows, schema={
         "metric": pl.String, "compares": pl.String, "control": pl.String,
         "treatment": pl.String, "control value": pl.Float64, "treatment value": pl.Float64,
         "lift": pl.Float64, f"{1 - alpha:.0%} CI": pl.String, "p": pl.Float64,
-        f"p ({correction})": pl.Float64, "verdict": pl.String, "notes": pl.String})
+        f"p ({correction})": pl.Float64, "verdict": pl.String,
+        "chance to beat control": pl.Float64, "expected loss": pl.Float64, "notes": pl.String})
     return table(shown, {"control value": ".4g", "treatment value": ".4g", "lift": "+.2%",
-                         "p": ".3g", f"p ({correction})": ".3g"},
+                         "p": ".3g", f"p ({correction})": ".3g",
+                         "chance to beat control": "chance", "expected loss": "loss"},
                  coloured=["lift"], footnotes=notes, css_class="attrkit-compare")
 
 

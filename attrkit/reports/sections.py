@@ -22,9 +22,11 @@ from attrkit.reports.answer import (
     comparisons_section,
     conclusion,
     conclusion_section,
+    decision_sentence,
     family_size,
     has_lifts,
     monitored,
+    segments_section,
     sentence,
     summary,
 )
@@ -63,10 +65,12 @@ table_html = render.table
 __all__ = [
     "CORRECTION_NAMES", "NOT_APPLICABLE", "RESULTS_MIMETYPE", "Html", "ReportData", "about_run",
     "between", "caveats", "compare_data", "comparisons_section", "conclusion",
-    "conclusion_section", "daily_rates", "data_window", "epoch", "esc", "family_size",
+    "conclusion_section", "daily_rates", "data_window", "decision_sentence", "epoch", "esc",
+    "family_size",
     "frame_payload", "has_lifts", "headlines", "health_section", "jsonable", "key_values",
     "load_data", "metrics_intro", "monitored", "monitoring", "paragraphs", "planted_lift",
-    "power_section", "power_table", "results", "results_bundle", "sentence", "summary",
+    "power_section", "power_table", "results", "results_bundle", "segments_section", "sentence",
+    "summary",
     "table_html", "totals_section", "totals_table", "traffic_section", "unit_of",
     "why_not_significant",
 ]

@@ -10,7 +10,10 @@ What it models, per 14 days by default (about a million events):
 - a third-party carousel whose events carry an attribution-source label;
 - organic clicks and watches with neither label nor recommendation ID;
 - the faults real logs have: a few log entries lost (unresolved recommendation IDs), exact
-  duplicate events (client retries), items missing from the catalogue.
+  duplicate events (client retries), items missing from the catalogue;
+- a Users dataset (``users.csv``: ``USER_ID``, ``DEVICE``, ``PLAN``) whose columns are segments;
+  the planted lift is the same on every device and plan (drawn from a stream of its own, so
+  the events do not depend on it).
 
 Everything the generator planted or counted is written to ``truth.json``.
 """
@@ -46,6 +49,8 @@ DUPLICATE_SHARE = 0.001
 UNCATALOGUED_ITEM_SHARE = 0.005
 N_ITEMS = 3000
 LIST_LENGTH = 10
+DEVICES = {"tv": 0.3, "mobile": 0.5, "web": 0.2}
+PLANS = {"basic": 0.6, "premium": 0.4}
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,7 @@ class SamplePaths:
     recommendations: Path
     metric_attribution: Path
     truth: Path
+    users: Path
 
 
 def metric_attribution_dict() -> dict:
@@ -112,14 +118,14 @@ def check_size(*, seed: int, days: int, users: int) -> None:
 
 def generate_frames(*, seed: int = D.SEED, days: int = 14, users: int = 20_000,
                     lift: float = B_LIFT) -> dict:
-    """Generate the sample in memory: frames ``interactions``, ``items``, ``recommendations``
-    and the ``truth`` dict. Same seed, same data. ``lift`` is recommender B's planted
-    relative lift in clicks per list (0 for an A/A sample).
+    """Generate the sample in memory: frames ``interactions``, ``items``, ``recommendations``,
+    ``users`` (the Users dataset) and the ``truth`` dict. Same seed, same data. ``lift`` is
+    recommender B's planted relative lift in clicks per list (0 for an A/A sample).
 
     Example:
         >>> frames = generate_frames(seed=1, days=1, users=200)
         >>> sorted(frames)
-        ['interactions', 'items', 'recommendations', 'truth']
+        ['interactions', 'items', 'recommendations', 'truth', 'users']
     """
     check_size(seed=seed, days=days, users=users)
     rng = np.random.default_rng(seed)
@@ -209,6 +215,13 @@ def generate_frames(*, seed: int = D.SEED, days: int = 14, users: int = 20_000,
                        for k in range(LIST_LENGTH)], separator="|").alias("ITEM_IDS")
     ).drop([f"_i{k}" for k in range(LIST_LENGTH)]).sort("TIMESTAMP", "RECOMMENDATION_ID")
 
+    meta = np.random.default_rng([seed, 1])  # its own stream: the events do not depend on it
+    users_dataset = pl.DataFrame({
+        "USER_ID": np.char.add("user-", np.arange(users).astype("U8")),
+        "DEVICE": meta.choice(list(DEVICES), users, p=list(DEVICES.values())),
+        "PLAN": meta.choice(list(PLANS), users, p=list(PLANS.values())),
+    })
+
     rec_events = interactions.filter(pl.col("RECOMMENDATION_ID").is_not_null())
     lost = set(list_ids[~logged].tolist())
     unresolved = rec_events.filter(pl.col("RECOMMENDATION_ID").is_in(list(lost)))
@@ -220,6 +233,7 @@ def generate_frames(*, seed: int = D.SEED, days: int = 14, users: int = 20_000,
             "relative_lift_clicks_per_list_B_vs_A": lift,
             "watch_per_click": WATCH_PER_CLICK,
             "arms": "users randomised 50/50 between A and B",
+            "segments": "the same lift on every DEVICE and PLAN of users.csv",
         },
         "counts": {
             "events": interactions.height,
@@ -238,7 +252,7 @@ def generate_frames(*, seed: int = D.SEED, days: int = 14, users: int = 20_000,
         },
     }
     return {"interactions": interactions, "items": items, "recommendations": recommendations,
-            "truth": truth}
+            "users": users_dataset, "truth": truth}
 
 
 def generate_sample(
@@ -246,13 +260,15 @@ def generate_sample(
     lift: float = B_LIFT,
 ) -> SamplePaths:
     """Write the sample to ``out``: ``interactions.csv``, ``items.csv``, ``recommendations.csv``,
-    ``metric_attribution.json`` and ``truth.json``, all at once or (a full disk) none."""
+    ``users.csv`` (the Users dataset), ``metric_attribution.json`` and ``truth.json``, all at
+    once or (a full disk) none."""
     out = Path(out)
     frames = generate_frames(seed=seed, days=days, users=users, lift=lift)
     paths = SamplePaths(out / "interactions.csv", out / "items.csv", out / "recommendations.csv",
-                        out / "metric_attribution.json", out / "truth.json")
-    with together():  # the five files appear together, or none of them does
+                        out / "metric_attribution.json", out / "truth.json", out / "users.csv")
+    with together():  # the six files appear together, or none of them does
         write_frame(paths.interactions, frames["interactions"])
+        write_frame(paths.users, frames["users"])
         write_frame(paths.items, frames["items"])
         write_frame(paths.recommendations, frames["recommendations"])
         atomic_write_text(paths.metric_attribution,

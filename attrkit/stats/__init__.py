@@ -8,8 +8,9 @@ one-sided intervals are ±inf. Every test returns a :class:`Comparison` that nam
 - records: :class:`SampleStats`, :class:`RatioStats`, :class:`CupedStats`, :class:`Comparison`
 - per-unit values: :func:`mean_test` (Welch), :func:`ratio_test` (delta method),
   :func:`cuped_test` (:func:`cuped_adjusted` for per-unit adjusted values),
-  :func:`bootstrap_test`, :func:`bayes_test`; :func:`fieller_interval` for a relative lift
-  whose interval agrees with the test of the difference, :func:`lift_test` for both at once
+  :func:`bootstrap_test`, :func:`bayes_test` (:func:`decision`: chance to win, expected loss);
+  :func:`fieller_interval` for a relative lift whose interval agrees with the test of the
+  difference, :func:`lift_test` for both at once
 - counts: :func:`proportion_test`, :func:`rate_test` (Poisson, quasi-Poisson)
 - 15-minute aggregates: :func:`paired_window_test`, :func:`paired_rate_ratio_test`
   (Newey–West)
@@ -21,7 +22,7 @@ one-sided intervals are ±inf. Every test returns a :class:`Comparison` that nam
 """
 
 from attrkit.stats._core import Comparison, RatioStats, SampleStats
-from attrkit.stats.bayes import bayes_test
+from attrkit.stats.bayes import Decision, bayes_test, decision
 from attrkit.stats.counts import estimate_dispersion, proportion_test, rate_test
 from attrkit.stats.fieller import fieller_interval, lift_test
 from attrkit.stats.means import CupedStats, cuped_adjusted, cuped_test, mean_test, ratio_test
@@ -39,10 +40,10 @@ from attrkit.stats.sequential import (
 from attrkit.stats.traffic import SRMResult, srm_test
 
 __all__ = [
-    "AdjustedPValues", "Comparison", "CupedStats", "RatioStats", "SRMResult", "SampleStats",
-    "adjust_pvalues", "always_valid_p", "bayes_test", "bootstrap_test", "confidence_sequence",
-    "cumulative_mean_effect",
-    "cumulative_ratio_effect", "cuped_adjusted", "cuped_test", "estimate_dispersion",
+    "AdjustedPValues", "Comparison", "CupedStats", "Decision", "RatioStats", "SRMResult",
+    "SampleStats", "adjust_pvalues", "always_valid_p", "bayes_test", "bootstrap_test",
+    "confidence_sequence", "cumulative_mean_effect",
+    "cumulative_ratio_effect", "cuped_adjusted", "cuped_test", "decision", "estimate_dispersion",
     "fieller_interval", "lift_test", "mde", "mean_test", "newey_west_lags", "paired_rate_ratio_test",
     "paired_window_test", "power", "proportion_test", "rate_test", "ratio_test", "sample_size",
     "sequential_test", "srm_test",

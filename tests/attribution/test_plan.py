@@ -56,6 +56,7 @@ def test_a_second_executor_gives_the_same_bytes(seed, monkeypatch):
     data = random_data(seed)
     interactions = data["interactions"]
     kw = dict(items=data["items"], recommendations=data["recommendations"], dedupe=True)
+    monkeypatch.setattr(engine, "SMALL_INPUT_ROWS", 0)  # the streaming engine, as on large inputs
     first = attribute(interactions, CLICKS_WATCH_MINUTES, **kw)
     other = OneAtATime()
     monkeypatch.setattr(engine, "EXECUTOR", other)
@@ -64,6 +65,27 @@ def test_a_second_executor_gives_the_same_bytes(seed, monkeypatch):
     assert first.windows.write_csv() == second.windows.write_csv()
     assert first.health == second.health
     assert first.exposure.equals(second.exposure)
+
+
+def test_small_inputs_run_in_memory_large_ones_streaming(monkeypatch):
+    engines = []
+
+    class Recording(engine.PolarsExecutor):
+        def collect(self, plans):
+            engines.append(self.engine)
+            return super().collect(plans)
+
+    monkeypatch.setattr(engine, "EXECUTOR", Recording())
+    ev = pl.DataFrame({"USER_ID": ["u"] * 5, "ITEM_ID": ["i"] * 5, "TIMESTAMP": list(range(5)),
+                       "EVENT_TYPE": ["click"] * 5})
+    ma = MetricAttribution("m", [Metric("clicks", "click", "SAMPLECOUNT()")])
+    small = attribute(ev, ma)
+    assert engines[0] == "streaming" and set(engines[1:]) == {"in-memory"}  # (the count first)
+    engines.clear()
+    monkeypatch.setattr(engine, "SMALL_INPUT_ROWS", 5)
+    large = attribute(ev, ma)
+    assert set(engines) == {"streaming"}
+    assert small.windows.equals(large.windows) and small.health == large.health
 
 
 def test_an_executor_fault_reaches_the_caller(monkeypatch):

@@ -266,3 +266,10 @@ def test_capped_and_cuped_comparisons_from_sparks_moments(spark):
     assert ca.frame.equals(cb.frame)
     assert ca.frame["method"].str.contains("capped").all()
     assert ca.frame["method"].str.contains("CUPED").sum() == 2  # (not the ratio)
+    # by segment: each segment's users sent to the executors, the same rows
+    ids = log["USER_ID"].unique().sort()
+    meta = pl.DataFrame({"USER_ID": ids, "G": [("x", "y")[i % 2] for i in range(ids.len())]})
+    sa, sb = (attrkit.compare(r, **kw, segments="G", user_metadata=meta) for r in (a, b))
+    assert sa.segments.frame.height == 2
+    assert sa.segments.frame.equals(sb.segments.frame)
+    assert sa.segments.heterogeneity.equals(sb.segments.heterogeneity)

@@ -97,7 +97,12 @@ def test_the_summary_leads_with_the_primary_comparison(sample):
                                                                      "sample_days": 3})
     answer = re.search(r"<b>Answer:</b> (.*?)</p>", html).group(1)
     primary = table.row("WATCHES", RECOMMENDER_A, table.frame["treatment"][0], kind="per_user")
-    assert render.esc(R.sentence(primary, table)) == answer
+    decided = R.decision_sentence(primary, table)
+    assert render.esc(R.sentence(primary, table) + " " + decided) == answer
+    # the decision numbers agree with the lift: a posterior shrunk towards zero keeps its sign
+    assert (primary["chance_to_win"] > 0.5) == (primary["lift"] > 0)
+    assert render.chance(primary["chance_to_win"]) in decided
+    assert render.loss(primary["expected_loss"]) in decided
     assert html.index("Answer:") < html.index("Design:") < html.index("Data:")
     assert "synthetic" in html
 

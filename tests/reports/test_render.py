@@ -71,15 +71,20 @@ def test_comparison_rows_show_verdicts_in_words_and_methods_as_footnotes():
         "lift_ci_low": [0.05, -0.15, -0.1], "lift_ci_high": [0.15, -0.05, 0.1],
         "p_value": [0.001, 0.002, 0.9], "p_adjusted": [0.002, 0.004, 0.9],
         "significant": [True, True, None], "tested": [True, True, True],
-        "method": ["Welch", "Welch", "delta"], "warnings": [None, None, "few users"]})
+        "method": ["Welch", "Welch", "delta"], "warnings": [None, None, "few users"],
+        "chance_to_win": [0.9996, 0.0217, 0.5], "expected_loss": [0.00001, 0.1002, 0.0399]})
     out = render.comparison_table(frame, 0.05, "holm")
     parsed = _parse(out)
     assert "script" not in parsed.tags
-    header = parsed.cells[:12]
+    header = parsed.cells[:14]
     assert header[7] == "95% CI" and header[9] == "p (holm)"
-    rows = [parsed.cells[12 + 12 * i: 24 + 12 * i] for i in range(3)]
+    assert header[11:13] == ["chance to beat control", "expected loss"]
+    rows = [parsed.cells[14 + 14 * i: 28 + 14 * i] for i in range(3)]
     assert [r[10] for r in rows] == ["▲ higher", "▼ lower", "no verdict"]
-    assert [r[11] for r in rows] == ["[1]", "[1]", "[2] [3]"]
+    # a chance never rounds to a certainty
+    assert [r[11] for r in rows] == [">99.9%", "2.2%", "50.0%"]
+    assert [r[12] for r in rows] == ["<0.01%", "10.02%", "3.99%"]
+    assert [r[13] for r in rows] == ["[1]", "[1]", "[2] [3]"]
     assert rows[0][7] == "[+5.0%, +15.0%]"
     notes = re.findall(r"<li>(.*?)</li>", out.split("attrkit-notes")[1])
     assert notes == ["Welch", "delta", "few users"]
