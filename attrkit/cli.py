@@ -17,6 +17,7 @@ import traceback
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from attrkit import defaults as D
 from attrkit.errors import explain, first_line, one_line
@@ -175,6 +176,16 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--max-unattributed", type=float, default=D.MAX_UNATTRIBUTED_SHARE,
                    help="the unattributed alarm's (and warning's) threshold: share of the first "
                    "metric with no source (default %(default)s)")
+    c.add_argument("--holdout", metavar="SOURCE",
+                   help="an arm served a non-personalised list: every other arm's total per "
+                   "assigned user (all sources and organic events) against it, the incremental "
+                   "effect, beside what attribution credits the arm with; printed after the "
+                   "table")
+    c.add_argument("--cuped", choices=("auto", "off"), default="auto",
+                   help="with --start and per-user data: auto uses each user's metric on the "
+                   "days before --start as a covariate (CUPED) when the data holds at least 7 "
+                   "of them and nobody was served before --start; off never does "
+                   "(default auto)")
     c.add_argument("--segments", metavar="COLUMN",
                    help="also compare within each value of COLUMN (per assigned user, the "
                    "correction across segments, Cochran's Q for a difference between them): a "
@@ -524,20 +535,25 @@ def _compare(args: argparse.Namespace) -> int:
         raise ConfigError("--user-metadata: used by --segments; name the column to compare "
                           "within")
     windows, exposure, traffic, users, health, seg = _compare_inputs(args)
+    until_end = between(windows, exposure, users, None, args.end) if args.start else None
     windows, exposure, users = between(windows, exposure, users, args.start, args.end)
     known = sorted(set(windows["source"].unique().to_list())
                    | set(users.arms if users is not None else []))
+    holdout = _names(args.holdout, known, "--holdout")
     baseline = _names(args.baseline, known, "--baseline")
     if baseline and len(baseline) > 1:
         raise ConfigError(f"--baseline {args.baseline}: name one control source; every other "
                           "source (or those of --sources) is compared with it")
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
     try:
-        table = compare(windows, exposure=exposure, traffic=traffic, users=users,
+        given = {"windows": windows, "exposure": exposure, "users": users} | _cuped_options(
+            args, windows, exposure, users, until_end)
+        table = compare(given.pop("windows"), traffic=traffic, **given,
                         baseline=baseline[0] if baseline else None,
                         sources=_names(args.sources, known, "--sources"), metrics=metrics,
                         design=args.design, alpha=args.alpha, correction=args.correction,
-                        max_unattributed=args.max_unattributed, segments=seg)
+                        max_unattributed=args.max_unattributed, segments=seg,
+                        holdout=holdout[0] if holdout else None)
     except AttrkitError as exc:
         # what can still be checked without a comparison (the share of events with no source,
         # the rows' health) is, so that an alarm is not hidden behind the error it explains
@@ -554,6 +570,8 @@ def _compare(args: argparse.Namespace) -> int:
             sys.stdout.write(shown.write_json() + "\n")
         else:
             print(_terminal_table(table))
+            if table.incrementality is not None:
+                print(_incrementality_text(table))
             if table.segments is not None:
                 print(_segments_text(table))
         found = alarms.evaluate(fail_on, table, health, args.max_unattributed,
@@ -561,6 +579,27 @@ def _compare(args: argparse.Namespace) -> int:
     for alarm in found:
         print(f"attrkit: alarm {one_line(alarm.line())}", file=sys.stderr)
     return alarms.exit_code(found)
+
+
+def _cuped_options(args: argparse.Namespace, windows: Any, exposure: Any, users: Any,
+                   until_end: Any) -> dict[str, Any]:
+    """``compare``'s options for CUPED where it is valid (see
+    :func:`attrkit.reports.data.cuped_range`)."""
+    from attrkit.reports.data import cuped_range
+
+    windows, exposure, users, start = cuped_range((windows, exposure, users), until_end,
+                                                  args.start or "", args.cuped)
+    if start is None:
+        return {}
+    return {"windows": windows, "exposure": exposure, "users": users, "start": start}
+
+
+def _incrementality_text(table: Any) -> str:
+    """Each arm against the holdout, a sentence per metric and arm."""
+    inc = table.incrementality
+    return "\n".join([f"against the holdout ({one_line(inc.holdout)}):"] + [
+        "  " + one_line(inc.sentence(m, a), 500)
+        for m, a in inc.frame.select("metric", "arm").iter_rows()])
 
 
 def _segments_text(table: object) -> str:

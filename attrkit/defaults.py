@@ -61,6 +61,9 @@ DECISION_PRIOR_SD = 0.3
 is a priori unlikely, anything within it about equally so), as GrowthBook's proper prior. With the
 standard errors of a real experiment (a few per cent) it moves the posterior by well under a
 tenth of a standard error."""
+CUPED_MIN_DAYS = 7
+"""CUPED is used by default only when the data holds at least this many days before the
+experiment's start: a week, so that every weekday is in the covariate alike."""
 MAX_SEGMENTS = 50
 """A segment column with more distinct values than this is refused: each segment is a
 comparison of its own, and a column of IDs or timestamps would make thousands."""

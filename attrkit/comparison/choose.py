@@ -46,6 +46,7 @@ from attrkit.attribution.engine import attribute_exposure
 from attrkit.attribution.moments import cuped_theta, in_units, scaled
 from attrkit.attribution.users import DAY, UserData
 from attrkit.comparison.results import KINDS, NO_DESIGN, ComparisonTable
+from attrkit.comparison.results import verdicts as _verdicts
 from attrkit.errors import ConfigError, InputError
 from attrkit.frames import RESULT_SCHEMA, to_polars, when
 from attrkit.names import short_name
@@ -137,6 +138,8 @@ def compare(
     max_unattributed: float = D.MAX_UNATTRIBUTED_SHARE,
     segments: Any = None,
     user_metadata: Any = None,
+    cuped: bool | None = None,
+    holdout: str | None = None,
 ) -> ComparisonTable:
     """Compare sources on every metric, as the declared design randomised them.
 
@@ -163,8 +166,19 @@ def compare(
         start: the experiment's start, Unix seconds at midnight UTC (or a date, ``"2026-11-02"``,
             ``"-28d"``; see :func:`attrkit.frames.when`): only windows and days from
             it are compared. Under ``users``, each user's metric (all sources) on the days
-            before it is a pre-period covariate, and the per-user rows are CUPED-adjusted
-            (θ pooled across arms). Every user must have been assigned on or after it.
+            before it can be a pre-period covariate: the per-user rows are then CUPED-adjusted
+            (θ pooled across arms), see ``cuped``.
+        holdout: under ``users``, an arm whose users were served a non-personalised list
+            (a popularity recommender, a label): every other arm's total engagement per
+            assigned user, across all sources and organic events, is compared with it (the
+            incremental effect), beside what attribution credits the arm with
+            (:attr:`ComparisonTable.incrementality`; :mod:`~attrkit.comparison.incrementality`).
+        cuped: with ``start``, under ``users``. ``None`` (default): CUPED where it is valid,
+            when the data holds at least :data:`~attrkit.defaults.CUPED_MIN_DAYS` (7) days
+            before ``start`` and no user was served before it; otherwise the rows are not
+            adjusted and :attr:`ComparisonTable.notes` says why. ``True``: CUPED whenever
+            ``start`` is given (an error if a user was served before it). ``False``: never.
+            Each adjusted row's method says how much of the variance it removed.
         cap: under ``users``, cap per-user values at this quantile of both arms' values
             (e.g. 0.99), for heavy-tailed sums: the comparison is then of the capped metric.
         max_unattributed: a warning when more than this share of the first metric is
@@ -199,12 +213,21 @@ def compare(
     design, users = _choose_design(design, users if users is not None
                                    else getattr(windows, "users", None))
     w, exp = _windows_and_exposure(windows, exposure)
+    if cuped is not None and not isinstance(cuped, bool):
+        raise ConfigError(f"cuped={cuped!r}: must be True, False or None (where valid)")
     start = _start_seconds(start)
     pre = None
+    notes: list[str] = []
     if start is not None:
-        w, exp, users, pre = _from_start(w, exp, users, design, start)
+        w, exp, users, pre = _from_start(w, exp, users, design, start, cuped, notes)
     chosen = _choose_metrics(w, metrics, start)
     src = _choose_sources(w, users, design, sources, baseline, volume)
+    if holdout is not None:  # compared for what it adds (incrementality), not in the table
+        if holdout == baseline:
+            raise ConfigError(f"holdout={short_name(holdout)!r} is also the baseline: the "
+                              "holdout is compared for what every arm adds over it; name "
+                              "another baseline, or none")
+        src = [s for s in src if s != holdout]
     warnings: list[str] = []
     share = unattributed_share(w, chosen[0])
     if share > max_unattributed:
@@ -213,7 +236,7 @@ def compare(
     if design == "users":
         rows, described, srm, check = _user_design(
             w, users, pre, start, chosen, src, baseline, alpha, cap, traffic_weights,
-            srm_threshold, warnings)
+            srm_threshold, warnings, holdout)
     else:
         rows, described, srm = _window_design(
             windows, w, exp, traffic, chosen, src, baseline, alpha, method, traffic_weights,
@@ -224,13 +247,22 @@ def compare(
     rows += _volume_rows(w, chosen, volume, alpha)
     frame = _verdicts(pl.DataFrame(rows, schema=RESULT_SCHEMA, orient="row"), design,
                       correction, alpha)
+    added = None
+    if holdout is not None:
+        from attrkit.comparison.incrementality import incrementality
+
+        if design != "users":
+            raise ConfigError(f"holdout={short_name(holdout)!r}: a holdout is compared per "
+                              "assigned user, which needs the 'users' design (a "
+                              "recommendations log with USER_ID)")
+        added = incrementality(users, holdout, chosen, alpha, correction)
     by_segment = None
     if segments is not None:
         by_segment = _by_segment(windows, users, design, segments, user_metadata, chosen, src,
                                  baseline, alpha, correction, cap, pre, start)
         warnings += by_segment.warnings
     return ComparisonTable(frame, warnings, srm, alpha, correction, design, check, described,
-                           share, by_segment)
+                           share, by_segment, notes, added)
 
 
 def _by_segment(windows, users, design, column, user_metadata, chosen, src, baseline, alpha,
@@ -308,18 +340,35 @@ def _start_seconds(start: int | str | None) -> int | None:
 
 
 def _from_start(w: pl.DataFrame, exp: pl.DataFrame | None, users: UserData | None,
-                design: Design | None, start: int) -> tuple[Any, Any, Any, Any]:
+                design: Design | None, start: int, cuped: bool | None, notes: list[str]
+                ) -> tuple[Any, Any, Any, Any]:
     """Windows, exposure and users from ``start`` on, and the users before it as the
-    pre-period (every user must have been assigned from ``start`` under ``users``)."""
+    pre-period where CUPED is used (``cuped``; the reason in ``notes`` where it is not)."""
+    first = w["timestamp"].min() if w.height else None
+    days_before = (start - int(first)) / DAY if first is not None and first < start else 0.0
     w = w.filter(pl.col("timestamp") >= start)
     exp = exp.filter(pl.col("timestamp") >= start) if exp is not None else None
     pre = None
     if users is not None:
-        early = users.assigned_before(start)
-        if design == "users" and early:
-            raise ConfigError(f"start={start}: {early:,} users were served before it; the "
-                              "pre-period must precede assignment")
-        pre, users = users, users.between(start, None)
+        if design == "users" and cuped is not False:
+            early = users.assigned_before(start)
+            if cuped and early:
+                raise ConfigError(f"start={start}: {early:,} users were served before it; the "
+                                  "pre-period must precede assignment (cuped=False to compare "
+                                  "from start without it)")
+            if early:
+                notes.append(f"CUPED not used: {early:,} users were served before the start, "
+                             "so their days before it are not a pre-period")
+            elif cuped is None and days_before < D.CUPED_MIN_DAYS:
+                notes.append(f"CUPED not used: the data holds {days_before:.3g} days before "
+                             f"the start; {D.CUPED_MIN_DAYS} are needed (cuped=True to use "
+                             "them anyway)")
+            else:
+                pre = users
+                notes.append(f"CUPED: each user's metric on the {days_before:.3g} days before "
+                             "the start is a covariate of the per-user rows (θ pooled across "
+                             "arms)")
+        users = users.between(start, None)
     return w, exp, users, pre
 
 
@@ -355,7 +404,8 @@ def _choose_sources(w: pl.DataFrame, users: UserData | None, design: Design | No
 
 
 def _user_design(w, users, pre, start, chosen, src, baseline, alpha, cap, traffic_weights,
-                 srm_threshold, warnings) -> tuple[list[dict[str, Any]], Any, Any, Any]:
+                 srm_threshold, warnings, holdout=None
+                 ) -> tuple[list[dict[str, Any]], Any, Any, Any]:
     """Under ``users``: the arms, the design check and SRM on users, and per metric and pair of
     arms the per-user rows; the sources not randomised are described."""
     arms = [s for s in users.arms if s in src]
@@ -376,7 +426,8 @@ def _user_design(w, users, pre, start, chosen, src, baseline, alpha, cap, traffi
             for row in _user_rows(users, metric, c, t, alpha, cap=cap,
                                   pre=pre.scaled_pre_period(metric, start) if pre else None)]
     # with fewer than two arms nothing is tested, and the lone arm is described too
-    described = _describe(w, chosen, users, arms, tested=arms if pairs else [])
+    described = _describe(w, chosen, users, arms,
+                          tested=[*arms, *([holdout] if holdout else [])] if pairs else [])
     return rows, described, srm, check
 
 
@@ -462,37 +513,6 @@ def _window_srm(windows, traffic, exp, src, exposed, traffic_weights, threshold,
     return _srm(counts, names, "recommendations served", traffic_weights, threshold, warnings)
 
 
-def _verdicts(frame: pl.DataFrame, design: str | None, correction: str, alpha: float
-              ) -> pl.DataFrame:
-    """Adjust p-values across the tested rows only; give a verdict only where the design
-    supports one and the sample is large enough."""
-    finite = pl.col("p_value").is_not_nan() & pl.col("p_value").is_not_null()
-    randomised = pl.col("kind") != "volume"
-    if design == "observational":
-        frame = frame.with_columns(
-            pl.lit(None, dtype=pl.Float64).alias(c) for c in
-            ("p_value", "lift_ci_low", "lift_ci_high")).with_columns(
-            pl.lit("observational: described, not tested").alias("why"))
-    tested = finite & randomised & pl.lit(design in ("users", "requests"))
-    frame = frame.with_columns(tested.alias("tested"))
-    idx = frame.with_row_index().filter("tested")
-    p_adj = [None] * frame.height
-    rejected = [None] * frame.height
-    if idx.height:
-        adj = adjust_pvalues(idx["p_value"].to_numpy(), correction, alpha=alpha)
-        for i, pa, rej in zip(idx["index"], adj.p_adjusted, adj.rejected, strict=True):
-            p_adj[i], rejected[i] = float(pa), bool(rej)
-    small = ((pl.col("unit") == "users") & (pl.min_horizontal("control_n", "treatment_n")
-                                            < MIN_USERS)) | (
-        (pl.col("unit") == "windows") & (pl.col("windows") < MIN_WINDOWS))
-    decided = pl.col("tested") & pl.col("chance_to_win").is_not_nan()
-    return frame.with_columns(pl.Series("p_adjusted", p_adj, dtype=pl.Float64),
-                              pl.Series("significant", rejected, dtype=pl.Boolean)).with_columns(
-        pl.when(small & pl.col("tested")).then(None).otherwise(pl.col("significant"))
-        .alias("significant"),
-        *(pl.when(decided).then(pl.col(c)).alias(c) for c in ("chance_to_win", "expected_loss")))
-
-
 def _user_rows(users: Any, metric: str, control: str, treatment: str, alpha: float, *,
                cap: float | None = None, pre: Any = None) -> list[dict[str, Any]]:
     """The per-user comparisons of one metric and pair of arms (see the module docs), from the
@@ -517,8 +537,10 @@ def _user_rows(users: Any, metric: str, control: str, treatment: str, alpha: flo
         both = m[control] + m[treatment]
         for k, q in (("per_user", "value"), ("user_total", "total")):
             theta, mean = cuped_theta(both, q)
+            plain = stats[k]
             stats[k] = {a: m[a].cuped(q, theta, mean) for a in m}
-            how[k].append("CUPED on the pre-period metric (θ pooled); lift of adjusted means")
+            how[k].append("CUPED on the pre-period metric (θ pooled); lift of adjusted means"
+                          + _variance_reduction(plain, stats[k], (control, treatment)))
     raw = am.raw
     nc, nt = raw[control].n, raw[treatment].n
     base = {"metric": metric, "control": control, "treatment": treatment, "unit": "users",
@@ -563,6 +585,20 @@ def _user_test(c: SampleStats | RatioStats, t: SampleStats | RatioStats, alpha: 
     :func:`~attrkit.stats.fieller.lift_test`, users as units."""
     r = lift_test(c, t, alpha=alpha)
     return dataclasses.replace(r, method=f"{r.method}; users as units")
+
+
+def _variance_reduction(plain: dict[str, SampleStats], adjusted: dict[str, SampleStats],
+                        arms: tuple[str, str]) -> str:
+    """How much of the difference's variance CUPED removed, in words (nothing when it cannot
+    be said: no variation, or an arm without users)."""
+    try:
+        before = sum(plain[a].var / plain[a].n for a in arms)
+        after = sum(adjusted[a].var / adjusted[a].n for a in arms)
+    except (ZeroDivisionError, ValueError):
+        return ""
+    if not (before > 0 and math.isfinite(before) and math.isfinite(after)):
+        return ""
+    return f"; variance of the difference {after / before - 1:+.0%}"
 
 
 def _relative(c: SampleStats | RatioStats, t: SampleStats | RatioStats, alpha: float

@@ -44,6 +44,11 @@ class ComparisonTable(Display):
             ``SOURCE_NAME_UNDEFINED``.
         segments: the comparison by segment (:class:`~attrkit.comparison.segments.SegmentResults`),
             when ``segments`` was asked for.
+        notes: how the rows were computed, where an option chose for the user (whether CUPED
+            was used, and why not).
+        incrementality: each arm against the holdout
+            (:class:`~attrkit.comparison.incrementality.Incrementality`), when ``holdout`` was
+            given.
     """
 
     frame: pl.DataFrame
@@ -56,6 +61,8 @@ class ComparisonTable(Display):
     described: pl.DataFrame | None = None
     unattributed_share: float | None = None
     segments: Any = None
+    notes: list[str] = field(default_factory=list)
+    incrementality: Any = None
 
     @property
     def design_text(self) -> str:
@@ -87,10 +94,44 @@ class ComparisonTable(Display):
         notes = [f"Design: {self.design_text}."]
         if self.design_check is not None:
             notes.append(self.design_check.summary())
-        return [*notes, *self.warnings]
+        return [*notes, *(n + "." for n in self.notes), *self.warnings]
 
     def _repr_html_(self) -> str:
         from attrkit.reports import render
 
         return render.comparison_table(self.frame, self.alpha, self.correction) + render.bullets(
             self._notes())
+
+
+def verdicts(frame: pl.DataFrame, design: str | None, correction: str, alpha: float
+              ) -> pl.DataFrame:
+    """Adjust p-values across the tested rows only; give a verdict only where the design
+    supports one and the sample is large enough (:data:`~attrkit.defaults.MIN_USERS` users an
+    arm, :data:`~attrkit.defaults.MIN_WINDOWS` windows)."""
+    from attrkit.stats import adjust_pvalues  # (the statistics: only when something is compared)
+
+    finite = pl.col("p_value").is_not_nan() & pl.col("p_value").is_not_null()
+    randomised = pl.col("kind") != "volume"
+    if design == "observational":
+        frame = frame.with_columns(
+            pl.lit(None, dtype=pl.Float64).alias(c) for c in
+            ("p_value", "lift_ci_low", "lift_ci_high")).with_columns(
+            pl.lit("observational: described, not tested").alias("why"))
+    tested = finite & randomised & pl.lit(design in ("users", "requests"))
+    frame = frame.with_columns(tested.alias("tested"))
+    idx = frame.with_row_index().filter("tested")
+    p_adj = [None] * frame.height
+    rejected = [None] * frame.height
+    if idx.height:
+        adj = adjust_pvalues(idx["p_value"].to_numpy(), correction, alpha=alpha)
+        for i, pa, rej in zip(idx["index"], adj.p_adjusted, adj.rejected, strict=True):
+            p_adj[i], rejected[i] = float(pa), bool(rej)
+    small = ((pl.col("unit") == "users") & (pl.min_horizontal("control_n", "treatment_n")
+                                            < D.MIN_USERS)) | (
+        (pl.col("unit") == "windows") & (pl.col("windows") < D.MIN_WINDOWS))
+    decided = pl.col("tested") & pl.col("chance_to_win").is_not_nan()
+    return frame.with_columns(pl.Series("p_adjusted", p_adj, dtype=pl.Float64),
+                              pl.Series("significant", rejected, dtype=pl.Boolean)).with_columns(
+        pl.when(small & pl.col("tested")).then(None).otherwise(pl.col("significant"))
+        .alias("significant"),
+        *(pl.when(decided).then(pl.col(c)).alias(c) for c in ("chance_to_win", "expected_loss")))

@@ -11,7 +11,7 @@ across all segments, metrics and pairs at once (Holm by default, as ``compare``'
 ``correction``); a segment with fewer than :data:`~attrkit.comparison.MIN_USERS` users in an
 arm gets no verdict. Whether the lift differs between segments is Cochran's Q on the segments'
 relative lifts (inverse-variance weights, delta-method standard errors;
-``statsmodels.stats.meta_analysis``): when it is not significant, no segment is a winner on its
+:func:`attrkit.stats.heterogeneity_test`): when it is not significant, no segment is a winner on its
 own, and the overall result is the one to read.
 """
 
@@ -183,7 +183,7 @@ def compare_segments(users: Any, seg: Segmentation, metrics: list[str],
     """The per-user comparison of every metric and pair within each segment (``user_rows``
     is :func:`~attrkit.comparison.choose._user_rows`), the correction across all of them, and
     the heterogeneity test. ``pre_of(metric)`` gives a metric's pre-period for CUPED."""
-    from attrkit.comparison.choose import MIN_USERS, _verdicts
+    from attrkit.comparison.results import verdicts
     from attrkit.frames import RESULT_SCHEMA
 
     arms = sorted({a for p in pairs for a in p})
@@ -216,9 +216,9 @@ def compare_segments(users: Any, seg: Segmentation, metrics: list[str],
                     if r["kind"] == "per_user":
                         rows.append(r | {"segment": value})
     frame = pl.DataFrame(rows, schema=RESULT_SCHEMA | {"segment": pl.String}, orient="row")
-    frame = _verdicts(frame, "users", correction, alpha)
+    frame = verdicts(frame, "users", correction, alpha)
     frame = frame.select("segment", *RESULT_SCHEMA)
-    return SegmentResults(seg, frame, _heterogeneity(frame, MIN_USERS),
+    return SegmentResults(seg, frame, _heterogeneity(frame, D.MIN_USERS),
                           dict(of_user.group_by("segment").len().sort("segment").iter_rows()),
                           warnings)
 
@@ -230,9 +230,8 @@ HETEROGENEITY_SCHEMA = pl.Schema({"metric": pl.String, "control": pl.String,
 
 def _heterogeneity(frame: pl.DataFrame, min_users: int) -> pl.DataFrame:
     """Cochran's Q per metric and pair over the segments with enough users and a finite lift
-    and standard error."""
-    import numpy as np
-    from statsmodels.stats.meta_analysis import combine_effects
+    and standard error (:func:`attrkit.stats.heterogeneity_test`)."""
+    from attrkit.stats import heterogeneity_test
 
     out = []
     usable = frame.filter(pl.col("tested"), pl.min_horizontal("control_n", "treatment_n")
@@ -243,10 +242,8 @@ def _heterogeneity(frame: pl.DataFrame, min_users: int) -> pl.DataFrame:
         if u.height < 2:
             out.append((metric, control, treatment, u.height, None, None, None, None))
             continue
-        r = combine_effects(u["lift"].to_numpy(), np.square(u["lift_se"].to_numpy()))
-        test = r.test_homogeneity()
-        out.append((metric, control, treatment, u.height, float(test.statistic), int(test.df),
-                    float(test.pvalue), max(0.0, float(r.i2))))
+        r = heterogeneity_test(u["lift"].to_numpy(), u["lift_se"].to_numpy())
+        out.append((metric, control, treatment, u.height, r.q, r.df, r.p_value, r.i2))
     return pl.DataFrame(out, schema=HETEROGENEITY_SCHEMA, orient="row")
 
 

@@ -73,6 +73,44 @@ def decision_sentence(r: dict[str, Any], table: Any) -> str | None:
             "the lift with a weak prior, as GrowthBook's).")
 
 
+def added_sentence(table: Any, metric: str, top: dict[str, Any] | None) -> str | None:
+    """With a holdout: what the primary comparison's treatment (else the first arm) adds over
+    it on ``metric``, and what attribution credits it with."""
+    inc = table.incrementality
+    if inc is None:
+        return None
+    rows = inc.frame.filter(metric=metric)
+    if not rows.height:
+        return None
+    arms = rows["arm"].to_list()
+    arm = top["treatment"] if top is not None and top["treatment"] in arms else arms[0]
+    return inc.sentence(metric, arm)
+
+
+def incrementality_section(table: Any) -> Html:
+    """What personalisation adds: each arm's total per assigned user against the holdout, beside
+    what attribution credits it with."""
+    inc = table.incrementality
+    out = render.heading("What personalisation adds") + render.paragraphs([
+        f"Attribution credits a source with every event on its lists, including those a user "
+        f"would have made anyway. Against the holdout ({short_label(inc.holdout)}: users served "
+        "a non-personalised list), each arm's total per assigned user across all sources and "
+        "organic events is what it adds; p-values adjusted "
+        f"({inc.correction}) across these rows."])
+    out += render.paragraphs([inc.sentence(m, a) for m, a in
+                              inc.frame.select("metric", "arm").iter_rows()])
+    shown = inc.frame.select(
+        "metric", pl.col("arm").map_elements(short_label, return_dtype=pl.String),
+        "arm_users", "holdout_users", "attributed_per_user", "incremental_per_user",
+        "incremental_ci_low", "incremental_ci_high", "incremental_lift", "p_adjusted",
+        "attributed_over_incremental")
+    return out + render.table(shown, {
+        "attributed_per_user": ".4g", "incremental_per_user": "+.4g",
+        "incremental_ci_low": "+.4g", "incremental_ci_high": "+.4g",
+        "incremental_lift": "+.2%", "p_adjusted": ".3g", "attributed_over_incremental": ".3g",
+        "arm_users": ",", "holdout_users": ","})
+
+
 def family_size(table: Any) -> int:
     """How many comparisons were tested together (the correction's family)."""
     return int(table.frame["tested"].sum())
@@ -141,6 +179,9 @@ def summary(title: str, data: ReportData, table: Any, window: dict[str, Any],
     decided = decision_sentence(top, table) if top is not None else None
     if decided:
         answer += " " + decided
+    added = added_sentence(table, data.primary_metric, top)
+    if added:  # with a holdout, what personalisation adds is the first answer
+        answer = added + " " + answer
     out = (render.heading(title, 1) + render.paragraphs([answer], lead="Answer:")
            + render.paragraphs([table.design_text + "."], lead="Design:"))
     if table.design_check is not None:
@@ -169,6 +210,8 @@ def comparisons_section(table: Any) -> Html:
         "the tested rows; the verdict is the adjusted p-value's."
         + (" The first row of each metric, per assigned user, is the primary result."
            if table.design == "users" else "")])
+    if table.notes:
+        out += render.paragraphs([n + "." for n in table.notes], lead="How:")
     out += render.comparison_table(table.frame, table.alpha, table.correction, label=short_label)
     if table.described is not None and table.design == "users" and table.described.height:
         described = table.described.with_columns(

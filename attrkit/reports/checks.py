@@ -57,12 +57,17 @@ def check_attribution_report(p: dict[str, Any]) -> None:
     if given(p.get("user_metadata")) and not given(p.get("segments")):
         raise ConfigError("parameter user_metadata: used by segments; name the column to "
                           "compare within (segments)")
+    if given(p.get("holdout")) and given(p.get("report_csv")):
+        raise ConfigError("parameter holdout: compares users, which a report CSV does not "
+                          "have; give interactions and a recommendations log with USER_ID")
     if given(p.get("segments")) and given(p.get("report_csv")):
         raise ConfigError("parameter segments: compares users, which a report CSV does not "
                           "have; give interactions and a recommendations log with USER_ID")
     if p.get("design") and p["design"] not in D.DESIGNS:
         raise ConfigError(f"parameter design={p['design']!r}: must be one of "
                           f"{', '.join(D.DESIGNS)}, or empty")
+    if p.get("cuped", "auto") not in ("auto", "off"):
+        raise ConfigError(f"parameter cuped={p['cuped']!r}: must be auto or off")
     if p.get("correction") and p["correction"] not in D.CORRECTIONS:
         raise ConfigError(f"parameter correction={p['correction']!r}: must be one of "
                           f"{', '.join(D.CORRECTIONS)}")

@@ -83,6 +83,11 @@ class ReportData:
     primary_metric: str
     baseline: str | None
     sources: list[str] | None
+    until_end: Any = None
+    """(windows, exposure, users) before ``end`` only, when a ``start`` is given: the days
+    before the start, for CUPED (:func:`compare_data`)."""
+    holdout: str | None = None
+    """the holdout arm (resolved source name), when one is named."""
     segments: Any = None
     """the segments to compare within (:class:`~attrkit.comparison.segments.Segmentation`), when
     asked for (or the sample's devices)."""
@@ -117,9 +122,7 @@ def load_data(p: dict[str, Any]) -> ReportData:
                      "recommendations": str(sample.recommendations),
                      "metric_attribution": str(sample.metric_attribution)}
             baseline = baseline or RECOMMENDER_A  # the sample's control arm
-            if not p.get("segments") and not given(p.get("user_metadata")):
-                p = {**p, "segments": "DEVICE"}  # the sample's Users dataset has devices
-            p = {**p, "user_metadata": p.get("user_metadata") or str(sample.users)}
+            p = _sample_defaults(p, sample)
         result = attrkit.attribute(
             names["interactions"], names["metric_attribution"],
             items=names["items"] if given(names["items"]) else None,
@@ -131,6 +134,8 @@ def load_data(p: dict[str, Any]) -> ReportData:
                                                      result.exposure, result.traffic, result.users)
         metrics = [m.name.upper() for m in result.metric_attribution.metrics]
         inputs = {k: v for k, v in names.items() if given(v)} if origin == "files" else {}
+    until_end = (between(windows, exposure, users, "", p.get("end", ""))
+                 if p.get("start") and users is not None else None)
     windows, exposure, users = between(windows, exposure, users, p.get("start", ""),
                                        p.get("end", ""))
     known = windows["source"].unique().to_list()
@@ -141,33 +146,70 @@ def load_data(p: dict[str, Any]) -> ReportData:
 
         raise ConfigError(f"parameter primary_metric={p['primary_metric']!r}: no such metric; "
                           f"metrics are {', '.join(metrics)}")
-    seg = None
-    if given(p.get("segments")):
-        from attrkit.comparison.segments import segmentation
-
-        if origin == "report_csv":
-            from attrkit.errors import ConfigError
-
-            raise ConfigError("parameter segments: compares users, which a report CSV does not "
-                              "have; give interactions and a recommendations log with USER_ID")
-        seg = segmentation(p["segments"], user_metadata=p["user_metadata"]
-                           if given(p.get("user_metadata")) else None,
-                           interactions=result.interactions,
-                           timestamp_unit=result.timestamp_unit)
+    seg = _segments(p, origin, result if origin != "report_csv" else None)
+    holdout = None
+    if given(p.get("holdout")):
+        holdout = resolve_source(p["holdout"], sorted(set(known) | set(
+            users.arms if users is not None else [])), "holdout")
     return ReportData(
         windows, health, exposure, traffic, users, origin, inputs, metrics, primary,
         resolve_source(baseline, known) if baseline else None,
-        [resolve_source(s, known, "sources") for s in wanted] or None, seg)
+        [resolve_source(s, known, "sources") for s in wanted] or None, until_end, holdout, seg)
+
+
+def _sample_defaults(p: dict[str, Any], sample: Any) -> dict[str, Any]:
+    """The bundled sample's holdout arm and Users dataset (segments by ``DEVICE``), unless the
+    parameters name others."""
+    from attrkit.reports.checks import given
+    from attrkit.simulate.sample import HOLDOUT
+
+    p = {**p, "holdout": p.get("holdout") or HOLDOUT}
+    if not p.get("segments") and not given(p.get("user_metadata")):
+        p = {**p, "segments": "DEVICE"}
+    return {**p, "user_metadata": p.get("user_metadata") or str(sample.users)}
+
+
+def _segments(p: dict[str, Any], origin: str, result: Any) -> Any:
+    """The segments the parameters ask for (``segments``, ``user_metadata``), or None."""
+    from attrkit.reports.checks import given
+
+    if not given(p.get("segments")):
+        return None
+    if origin == "report_csv":
+        from attrkit.errors import ConfigError
+
+        raise ConfigError("parameter segments: compares users, which a report CSV does not "
+                          "have; give interactions and a recommendations log with USER_ID")
+    from attrkit.comparison.segments import segmentation
+
+    return segmentation(p["segments"], user_metadata=p["user_metadata"]
+                        if given(p.get("user_metadata")) else None,
+                        interactions=result.interactions, timestamp_unit=result.timestamp_unit)
 
 
 def compare_data(data: ReportData, p: dict[str, Any]) -> Any:
     """:func:`attrkit.compare` on the report's data, with the report's options."""
     from attrkit.comparison import compare
 
-    return compare(data.windows, exposure=data.exposure, traffic=data.traffic, users=data.users,
+    windows, exposure, users, start = cuped_range(
+        (data.windows, data.exposure, data.users), data.until_end, p.get("start", ""),
+        p.get("cuped", "auto"))
+    return compare(windows, exposure=exposure, traffic=data.traffic, users=users,
                    baseline=data.baseline, sources=data.sources, design=p.get("design") or None,
                    alpha=p.get("alpha", D.ALPHA), correction=p.get("correction", D.CORRECTION),
-                   segments=data.segments)
+                   segments=data.segments, start=start, holdout=data.holdout,
+                   cuped=False if p.get("cuped") == "off" else None)
+
+
+def cuped_range(in_range: tuple, until_end: tuple | None, start: str, cuped: str
+                ) -> tuple[Any, Any, Any, int | None]:
+    """What :func:`attrkit.compare` is given for a date range, so that CUPED can be used where
+    it is valid: the data before ``end`` and the ``start`` (midnight UTC) when per-user data
+    and a start are known and CUPED is not ``off``; else the range as it is, and no start."""
+    if (cuped == "off" or until_end is None or until_end[2] is None or not start
+            or when(start) % 86_400):
+        return (*in_range, None)
+    return (*until_end, when(start))
 
 
 NOT_APPLICABLE = {
@@ -176,7 +218,7 @@ NOT_APPLICABLE = {
     "files": {"report_csv", "seed", "sample_days"},
     "report_csv": {"interactions", "items", "recommendations", "metric_attribution", "seed",
                    "sample_days", "dedupe", "window_seconds", "window_origin", "timestamp_unit",
-                   "segments", "user_metadata"},
+                   "segments", "user_metadata", "cuped", "holdout"},
 }
 """Parameters that do not apply to each kind of data, and are not shown."""
 

@@ -19,7 +19,8 @@ def power_table(table: Any, windows: pl.DataFrame, exposure: pl.DataFrame | None
                 alpha: float) -> pl.DataFrame:
     """The smallest relative lift each tested comparison would detect with 80 % power, fixed
     horizon and always-valid, from the control arm's variance in the unit the test uses (users
-    under a per-user design, windows otherwise). Per-user rows test the difference, so their
+    under a per-user design, windows otherwise), at the arms' sizes (their harmonic mean per
+    arm). Per-user rows test the difference, so their
     lift is the detectable difference over the control's mean. NaN where no lift is within
     reach."""
     from attrkit.stats import RatioStats, SampleStats, mde
@@ -47,7 +48,11 @@ def power_table(table: Any, windows: pl.DataFrame, exposure: pl.DataFrame | None
                 stats = RatioStats.from_arrays(e["value"].to_numpy(), e["exposure"].to_numpy())
             else:
                 stats = SampleStats.from_array(c["value"].to_numpy())
-        n = max(int(min(r["control_n"], r["treatment_n"])), 2)
+        # unequal arms (a small holdout, a cautious rollout): the equal split with the same
+        # standard error, the harmonic mean of the arms' sizes (their smaller size would
+        # overstate what can be detected)
+        nc, nt = max(int(r["control_n"]), 1), max(int(r["treatment_n"]), 1)
+        n = max(round(2 / (1 / nc + 1 / nt)), 2)
         rows.append({"metric": r["metric"], "kind": r["kind"],
                      "comparison": f"{short_label(r['treatment'])} vs {short_label(r['control'])}",
                      unit: n, "mde_fixed": reach(stats=stats, n_per_arm=n, alpha=alpha),

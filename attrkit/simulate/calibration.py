@@ -70,6 +70,8 @@ SCENARIOS = (
     Scenario("sparse: 400 users, 1 week", users=400, days=7, shape=1.0),
     Scenario("heavy-tailed revenue, spikes", shape=1.0, value_sigma=2.0, spikes=True),
     Scenario("novelty effect, different users", shape=1.0, novelty=1.0),
+    Scenario("heavily different users, CUPED on a week before", shape=0.1, days=14,
+             pre_days=7),
 )
 
 
@@ -146,6 +148,81 @@ def simulate_experiment(scenario: Scenario, *, lift: float = 0.0, seed: int = D.
             "metric_attribution": METRIC_ATTRIBUTION, "planted": planted}
 
 
+HOLDOUT = "popular-items"
+"""The holdout arm's source in :func:`simulate_holdout`: a non-personalised list."""
+
+
+def simulate_holdout(*, users: int = 4000, days: int = 7, holdout_share: float = 0.2,
+                     shape: float = 1.0, lists_per_user_day: float = 0.8,
+                     clicks_per_list: float = 0.3, holdout_clicks_per_list: float = 0.25,
+                     organic_per_user_day: float = 1.0, moved: float = 0.6,
+                     seed: int = D.SEED) -> dict:
+    """A user-randomised experiment with a holdout, where attribution over-credits: users of
+    recommender B and of a holdout arm (a popularity list, :data:`HOLDOUT`) click on their lists,
+    and a share ``moved`` of each list click is a click the user would have made anyway (an
+    organic click that moved onto the list: attributed, not added). Users differ (gamma
+    ``shape`` activity).
+
+    Returns:
+        The frames ``interactions`` and ``recommendations``, the ``metric_attribution`` dict,
+        and ``truth``: per user and day, the expected clicks B attributes and adds over the
+        holdout (``attributed_per_user``, ``incremental_per_user``, their ratio).
+
+    Example:
+        >>> sim = simulate_holdout(users=200, days=2, seed=1)
+        >>> sim["truth"]["attributed_over_incremental"] > 1
+        True
+    """
+    rng = np.random.default_rng(seed)
+    in_holdout = rng.random(users) < holdout_share
+    activity = rng.gamma(shape, 1 / shape, users) if math.isfinite(shape) else np.ones(users)
+    rate = np.where(in_holdout, holdout_clicks_per_list, clicks_per_list)
+    # every user is served once at the start (so every user is assigned), then as active
+    lists = 1 + rng.poisson(activity * lists_per_user_day * days)
+    l_user = np.repeat(np.arange(users), lists)
+    l_time = START + rng.integers(0, days * 86_400, l_user.size)
+    clicks = rng.poisson(rate[l_user])
+    c_list = np.repeat(np.arange(l_user.size), clicks)
+    c_time = l_time[c_list] + rng.integers(1, 300, c_list.size)
+    # Organic clicks: each user's own, less those that moved onto the lists (in expectation a
+    # share `moved` of the list clicks; the rest of the list clicks are added engagement).
+    expected_list = (1 + activity * lists_per_user_day * days) * rate
+    organic = rng.poisson(np.maximum(activity * organic_per_user_day * days
+                                     - moved * expected_list, 0.0))
+    o_user = np.repeat(np.arange(users), organic)
+    o_time = START + rng.integers(0, days * 86_400, o_user.size)
+
+    def events(who, times, lists_of) -> pl.DataFrame:
+        n = len(who)
+        return pl.DataFrame({
+            "USER_ID": _named("u", who), "ITEM_ID": "item",
+            "TIMESTAMP": np.asarray(times, dtype=np.int64), "EVENT_TYPE": "click",
+            "EVENT_VALUE": np.full(n, None),
+            "RECOMMENDATION_ID": _named("rid-", lists_of) if lists_of is not None
+            else np.full(n, None),
+            "EVENT_ATTRIBUTION_SOURCE": np.full(n, None),
+        }, schema_overrides={"EVENT_VALUE": pl.Float64, "RECOMMENDATION_ID": pl.String,
+                             "EVENT_ATTRIBUTION_SOURCE": pl.String})
+
+    interactions = pl.concat([events(l_user[c_list], c_time, c_list),
+                              events(o_user, o_time, None)]).sort("TIMESTAMP")
+    recommendations = pl.DataFrame({
+        "RECOMMENDATION_ID": _named("rid-", np.arange(l_user.size)),
+        "SOURCE": np.where(in_holdout[l_user], HOLDOUT, B), "TIMESTAMP": l_time,
+        "USER_ID": _named("u", l_user),
+    })
+    # Per assigned user (activity has mean 1): list clicks, and what they add once the moved
+    # share is taken back from the organic clicks.
+    per_user = 1 + lists_per_user_day * days
+    attributed = per_user * clicks_per_list
+    added = (1 - moved) * per_user * (clicks_per_list - holdout_clicks_per_list)
+    return {"interactions": interactions, "recommendations": recommendations,
+            "metric_attribution": {"name": "holdout", "metrics": [METRIC_ATTRIBUTION[
+                "metrics"][0]]},
+            "truth": {"attributed_per_user": attributed, "incremental_per_user": added,
+                      "attributed_over_incremental": attributed / added}}
+
+
 def _named(prefix: str, numbers: np.ndarray) -> pl.Series:
     """``prefix`` and each number as text (``u17``, ``rid-4``)."""
     return pl.select(pl.concat_str(pl.lit(prefix), pl.Series(np.asarray(numbers, dtype=np.int64))
@@ -197,9 +274,11 @@ def run_scenario(scenario: Scenario, runs: int, *, alpha: float = D.ALPHA, lift:
         from tqdm import tqdm
 
         it = tqdm(it, desc=scenario.name, unit="run", leave=False)
+    # a scenario with days before any list is served starts there: CUPED where valid
+    on = {"start": START + scenario.pre_days * 86_400} if scenario.pre_days else {}
     for i in it:
         aa = attribute_simulation(simulate_experiment(scenario, seed=seed + 2 * i))
-        t = compare(aa, baseline=A, alpha=alpha)
+        t = compare(aa, baseline=A, alpha=alpha, **on)
         p = {(r["metric"], r["kind"]): r["p_value"] for r in t.frame.iter_rows(named=True)}
         counts["pu"] += p[("CLICKS", "per_user")] < alpha
         counts["pr"] += p[("CLICKS", "per_recommendation")] < alpha
@@ -213,7 +292,8 @@ def run_scenario(scenario: Scenario, runs: int, *, alpha: float = D.ALPHA, lift:
         v = np.sort(clicks["value"].to_numpy())[::-1]
         top1.append(v[: max(1, scenario.users // 100)].sum() / v.sum() if v.sum() else 0.0)
         sim = simulate_experiment(scenario, lift=lift, seed=seed + 2 * i + 1)
-        t = compare(attribute_simulation(sim), baseline=A, metrics=["CLICKS"], alpha=alpha)
+        t = compare(attribute_simulation(sim), baseline=A, metrics=["CLICKS"], alpha=alpha,
+                    **on)
         for kind, key in (("per_user", "cov_pu"), ("per_recommendation", "cov_pr")):
             r = t.frame.filter(kind=kind).row(0, named=True)
             counts[key] += r["lift_ci_low"] <= sim["planted"] <= r["lift_ci_high"]

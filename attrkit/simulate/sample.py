@@ -3,7 +3,10 @@ and organic browsing, with known effects planted so analysis can be checked agai
 
 What it models, per 14 days by default (about a million events):
 
-- users randomised 50/50 between two Personalize recommenders (sources are their ARNs);
+- users randomised between two Personalize recommenders (sources are their ARNs) and, for a
+  tenth of them, a holdout served a popularity list (``HOLDOUT``), whose users browse more on
+  their own: part of what the recommenders are attributed is clicks their users would have made
+  anyway, which only the holdout shows;
 - recommendation lists served on a daily cycle (the log), each list clicked a Poisson number of
   times; recommender B's clicks per list are planted ``B_LIFT`` (8%) higher;
 - a watch follows a click with a fixed probability; watch minutes are the item's ``LENGTH``;
@@ -35,11 +38,16 @@ from attrkit.storage import atomic_write_text, together, write_frame
 ACCOUNT_PREFIX = "arn:aws:personalize:us-east-1:111122223333"
 RECOMMENDER_A = f"{ACCOUNT_PREFIX}:recommender/top-picks"
 RECOMMENDER_B = f"{ACCOUNT_PREFIX}:recommender/because-you-watched"
+HOLDOUT = f"{ACCOUNT_PREFIX}:recommender/most-popular"
 CAROUSEL = "partner-carousel"
 START = int(datetime(2026, 1, 5, tzinfo=UTC).timestamp())
 
 CLICKS_PER_LIST_A = 0.40
 B_LIFT = 0.08
+HOLDOUT_SHARE = 0.1
+CLICKS_PER_LIST_HOLDOUT = 0.30
+HOLDOUT_EXTRA_ORGANIC_PER_USER_DAY = 0.1
+"""Organic clicks a holdout user makes that a personalised list would have drawn onto itself."""
 WATCH_PER_CLICK = 0.65
 LISTS_PER_USER_DAY = 1.5
 CAROUSEL_CLICKS_PER_USER_DAY = 0.35
@@ -117,10 +125,12 @@ def check_size(*, seed: int, days: int, users: int) -> None:
 
 
 def generate_frames(*, seed: int = D.SEED, days: int = 14, users: int = 20_000,
-                    lift: float = B_LIFT) -> dict:
+                    lift: float = B_LIFT, holdout: float = HOLDOUT_SHARE) -> dict:
     """Generate the sample in memory: frames ``interactions``, ``items``, ``recommendations``,
     ``users`` (the Users dataset) and the ``truth`` dict. Same seed, same data. ``lift`` is
-    recommender B's planted relative lift in clicks per list (0 for an A/A sample).
+    recommender B's planted relative lift in clicks per list (0 for an A/A sample); ``holdout``
+    the share of users in the holdout arm (0 for none: the sample of two arms, the same events
+    as before the holdout existed).
 
     Example:
         >>> frames = generate_frames(seed=1, days=1, users=200)
@@ -141,6 +151,9 @@ def generate_frames(*, seed: int = D.SEED, days: int = 14, users: int = 20_000,
     catalogued = rng.random(N_ITEMS) >= UNCATALOGUED_ITEM_SHARE
 
     arm_of_user = rng.integers(0, 2, users)  # 0 → A, 1 → B
+    # the holdout from a stream of its own: without one, the events are as they always were
+    hold_rng = np.random.default_rng([seed, 2])
+    in_holdout = hold_rng.random(users) < holdout if holdout > 0 else np.zeros(users, bool)
 
     # Recommendation lists served.
     n_lists = rng.poisson(LISTS_PER_USER_DAY * user_days)
@@ -151,7 +164,9 @@ def generate_frames(*, seed: int = D.SEED, days: int = 14, users: int = 20_000,
     list_ids = np.char.add("rid-", rng.permutation(n_lists).astype("U10"))
     logged = rng.random(n_lists) >= LOST_LOG_SHARE
 
-    rate = np.where(list_arm == 1, CLICKS_PER_LIST_A * (1 + lift), CLICKS_PER_LIST_A)
+    list_hold = in_holdout[list_user]
+    rate = np.where(list_hold, CLICKS_PER_LIST_HOLDOUT,
+                    np.where(list_arm == 1, CLICKS_PER_LIST_A * (1 + lift), CLICKS_PER_LIST_A))
     clicks_per_list = rng.poisson(rate)
     c_list = np.repeat(np.arange(n_lists), clicks_per_list)
     c_item = list_items[c_list, rng.integers(0, LIST_LENGTH, c_list.size)]
@@ -185,6 +200,15 @@ def generate_frames(*, seed: int = D.SEED, days: int = 14, users: int = 20_000,
             "EVENT_ATTRIBUTION_SOURCE": np.full(n, label),
         }, schema_overrides={"RECOMMENDATION_ID": pl.String, "EVENT_ATTRIBUTION_SOURCE": pl.String})
 
+    held = np.flatnonzero(in_holdout)  # their extra browsing, from the holdout's stream
+    n_extra = hold_rng.poisson(HOLDOUT_EXTRA_ORGANIC_PER_USER_DAY * held.size * days) \
+        if held.size else 0
+    x_user = held[hold_rng.integers(0, held.size, n_extra)] if n_extra else np.zeros(0, int)
+    x_item = hold_rng.choice(N_ITEMS, size=n_extra, p=popularity)
+    x_time = _day_times(hold_rng, n_extra, days)
+    x_w = hold_rng.random(n_extra) < WATCH_PER_CLICK
+    x_wtime = x_time + hold_rng.exponential(40, n_extra).astype(np.int64) + 1
+
     blocks = [
         block(list_user[c_list], c_item, c_time, "click", list_ids[c_list], None),
         block(list_user[w_list], w_item, w_time, "watch", list_ids[w_list], None),
@@ -192,6 +216,9 @@ def generate_frames(*, seed: int = D.SEED, days: int = 14, users: int = 20_000,
         block(k_user[k_w], k_item[k_w], k_wtime[k_w], "watch", None, CAROUSEL),
         block(o_user, o_item, o_time, "click", None, None),
         block(o_user[o_w], o_item[o_w], o_wtime[o_w], "watch", None, None),
+        *([block(x_user, x_item, x_time, "click", None, None),
+           block(x_user[x_w], x_item[x_w], x_wtime[x_w], "watch", None, None)]
+          if n_extra else []),
     ]
     events = pl.concat(blocks).with_columns(pl.col("EVENT_VALUE").fill_nan(None))
     dup = rng.random(events.height) < DUPLICATE_SHARE
@@ -206,7 +233,8 @@ def generate_frames(*, seed: int = D.SEED, days: int = 14, users: int = 20_000,
     })
     recommendations = pl.DataFrame({
         "RECOMMENDATION_ID": list_ids[logged],
-        "SOURCE": np.where(list_arm == 1, RECOMMENDER_B, RECOMMENDER_A)[logged],
+        "SOURCE": np.where(list_hold, HOLDOUT,
+                           np.where(list_arm == 1, RECOMMENDER_B, RECOMMENDER_A))[logged],
         "TIMESTAMP": list_time[logged].astype(np.int64),
         "USER_ID": np.char.add("user-", list_user.astype("U8"))[logged],
         **{f"_i{k}": list_items[logged, k] for k in range(LIST_LENGTH)},
@@ -227,12 +255,28 @@ def generate_frames(*, seed: int = D.SEED, days: int = 14, users: int = 20_000,
     unresolved = rec_events.filter(pl.col("RECOMMENDATION_ID").is_in(list(lost)))
     truth = {
         "seed": seed, "days": days, "users": users, "start": START,
-        "sources": {"A": RECOMMENDER_A, "B": RECOMMENDER_B, "carousel": CAROUSEL},
+        "sources": {"A": RECOMMENDER_A, "B": RECOMMENDER_B, "carousel": CAROUSEL,
+                    **({"holdout": HOLDOUT} if holdout > 0 else {})},
         "planted": {
             "clicks_per_list": {"A": CLICKS_PER_LIST_A, "B": CLICKS_PER_LIST_A * (1 + lift)},
             "relative_lift_clicks_per_list_B_vs_A": lift,
             "watch_per_click": WATCH_PER_CLICK,
-            "arms": "users randomised 50/50 between A and B",
+            "arms": (f"users randomised: a holdout share {holdout:g} (popularity lists), the "
+                     "rest 50/50 between A and B" if holdout > 0 else
+                     "users randomised 50/50 between A and B"),
+            **({"holdout": {
+                "clicks_per_list": CLICKS_PER_LIST_HOLDOUT,
+                "extra_organic_clicks_per_user_day": HOLDOUT_EXTRA_ORGANIC_PER_USER_DAY,
+                # per assigned user and day: what each arm's lists are attributed, and what
+                # they add over the holdout once its users' extra browsing is counted
+                "attributed_clicks_per_user_day": {
+                    k: LISTS_PER_USER_DAY * r for k, r in (
+                        ("A", CLICKS_PER_LIST_A), ("B", CLICKS_PER_LIST_A * (1 + lift)))},
+                "incremental_clicks_per_user_day": {
+                    k: LISTS_PER_USER_DAY * (r - CLICKS_PER_LIST_HOLDOUT)
+                    - HOLDOUT_EXTRA_ORGANIC_PER_USER_DAY for k, r in (
+                        ("A", CLICKS_PER_LIST_A), ("B", CLICKS_PER_LIST_A * (1 + lift)))},
+            }} if holdout > 0 else {}),
             "segments": "the same lift on every DEVICE and PLAN of users.csv",
         },
         "counts": {
@@ -243,7 +287,9 @@ def generate_frames(*, seed: int = D.SEED, days: int = 14, users: int = 20_000,
             "lists_served": int(n_lists),
             "lists_logged": int(logged.sum()),
             "lists_served_by_source": {
-                "A": int((list_arm == 0).sum()), "B": int((list_arm == 1).sum())},
+                "A": int(((list_arm == 0) & ~list_hold).sum()),
+                "B": int(((list_arm == 1) & ~list_hold).sum()),
+                **({"holdout": int(list_hold.sum())} if holdout > 0 else {})},
             "unresolved_recommendation_ids": int(unresolved["RECOMMENDATION_ID"].n_unique()),
             "unresolved_events": unresolved.height,
             "watch_events_on_uncatalogued_items": interactions.filter(
@@ -257,13 +303,13 @@ def generate_frames(*, seed: int = D.SEED, days: int = 14, users: int = 20_000,
 
 def generate_sample(
     out: str | Path, *, seed: int = D.SEED, days: int = 14, users: int = 20_000,
-    lift: float = B_LIFT,
+    lift: float = B_LIFT, holdout: float = HOLDOUT_SHARE,
 ) -> SamplePaths:
     """Write the sample to ``out``: ``interactions.csv``, ``items.csv``, ``recommendations.csv``,
     ``users.csv`` (the Users dataset), ``metric_attribution.json`` and ``truth.json``, all at
     once or (a full disk) none."""
     out = Path(out)
-    frames = generate_frames(seed=seed, days=days, users=users, lift=lift)
+    frames = generate_frames(seed=seed, days=days, users=users, lift=lift, holdout=holdout)
     paths = SamplePaths(out / "interactions.csv", out / "items.csv", out / "recommendations.csv",
                         out / "metric_attribution.json", out / "truth.json", out / "users.csv")
     with together():  # the six files appear together, or none of them does

@@ -17,8 +17,8 @@ one-sided intervals are ±inf. Every test returns a :class:`Comparison` that nam
 - monitoring: :func:`sequential_test` (always-valid); :func:`confidence_sequence` over looks,
   :func:`always_valid_p`,
   :func:`cumulative_mean_effect` and :func:`cumulative_ratio_effect` for a sequence of looks
-- checks and planning: :func:`srm_test`, :func:`adjust_pvalues`, :func:`power`, :func:`mde`,
-  :func:`sample_size`
+- checks and planning: :func:`srm_test`, :func:`adjust_pvalues`, :func:`heterogeneity_test`,
+  :func:`power`, :func:`mde`, :func:`sample_size`
 """
 
 from attrkit.stats._core import Comparison, RatioStats, SampleStats
@@ -26,7 +26,12 @@ from attrkit.stats.bayes import Decision, bayes_test, decision
 from attrkit.stats.counts import estimate_dispersion, proportion_test, rate_test
 from attrkit.stats.fieller import fieller_interval, lift_test
 from attrkit.stats.means import CupedStats, cuped_adjusted, cuped_test, mean_test, ratio_test
-from attrkit.stats.multiple import AdjustedPValues, adjust_pvalues
+from attrkit.stats.multiple import (
+    AdjustedPValues,
+    HeterogeneityResult,
+    adjust_pvalues,
+    heterogeneity_test,
+)
 from attrkit.stats.paired import newey_west_lags, paired_rate_ratio_test, paired_window_test
 from attrkit.stats.power import mde, power, sample_size
 from attrkit.stats.resample import bootstrap_test
@@ -40,11 +45,11 @@ from attrkit.stats.sequential import (
 from attrkit.stats.traffic import SRMResult, srm_test
 
 __all__ = [
-    "AdjustedPValues", "Comparison", "CupedStats", "Decision", "RatioStats", "SRMResult",
-    "SampleStats", "adjust_pvalues", "always_valid_p", "bayes_test", "bootstrap_test",
-    "confidence_sequence", "cumulative_mean_effect",
-    "cumulative_ratio_effect", "cuped_adjusted", "cuped_test", "decision", "estimate_dispersion",
-    "fieller_interval", "lift_test", "mde", "mean_test", "newey_west_lags", "paired_rate_ratio_test",
+    "AdjustedPValues", "Comparison", "CupedStats", "Decision", "HeterogeneityResult", "RatioStats",
+    "SRMResult", "SampleStats", "adjust_pvalues", "always_valid_p", "bayes_test", "bootstrap_test",
+    "confidence_sequence", "cumulative_mean_effect", "cumulative_ratio_effect", "cuped_adjusted",
+    "cuped_test", "decision", "estimate_dispersion", "fieller_interval", "heterogeneity_test",
+    "lift_test", "mde", "mean_test", "newey_west_lags", "paired_rate_ratio_test",
     "paired_window_test", "power", "proportion_test", "rate_test", "ratio_test", "sample_size",
     "sequential_test", "srm_test",
 ]

@@ -94,3 +94,36 @@ def adjust_pvalues(pvalues: Any, method: Correction = D.CORRECTION, *, alpha: fl
     out_p, out_a, out_r = np.empty(m), np.empty(m), np.empty(m, bool)
     out_p[order], out_a[order], out_r[order] = padj, aadj, rejected_sorted
     return AdjustedPValues(out_p, out_a, out_r, method)
+
+
+class HeterogeneityResult(NamedTuple):
+    """Cochran's Q test of whether estimates differ more than their standard errors allow."""
+
+    q: float
+    df: int
+    p_value: float
+    i2: float
+    """the share of the variation between estimates that is not chance (0 when Q ≤ df)."""
+
+
+def heterogeneity_test(effects: Any, standard_errors: Any) -> HeterogeneityResult:
+    """Cochran's Q on ``effects`` with their ``standard_errors`` (inverse-variance weights;
+    ``statsmodels.stats.meta_analysis.combine_effects``): do the estimates of several
+    subgroups differ?
+
+    Example:
+        >>> r = heterogeneity_test([0.10, 0.05, -0.02], [0.01, 0.02, 0.015])
+        >>> round(r.q, 2), r.df, r.p_value < 1e-6
+        (44.67, 2, True)
+    """
+    from statsmodels.stats.meta_analysis import combine_effects
+
+    e = np.asarray(effects, dtype=float)
+    se = np.asarray(standard_errors, dtype=float)
+    if e.size < 2 or e.size != se.size or not (np.isfinite(se).all() and (se > 0).all()):
+        raise ValueError("heterogeneity_test: at least two effects, each with a positive, "
+                         "finite standard error")
+    r = combine_effects(e, np.square(se))
+    test = r.test_homogeneity()
+    return HeterogeneityResult(float(test.statistic), int(test.df), float(test.pvalue),
+                               max(0.0, float(r.i2)))

@@ -261,7 +261,7 @@ def test_capped_and_cuped_comparisons_from_sparks_moments(spark):
     log = log.filter(pl.col("TIMESTAMP") >= start)  # assigned from day 3: a pre-period before
     a, b = (attrkit.attribute(sim["interactions"], sim["metric_attribution"], recommendations=log,
                               **kw) for kw in ({}, {"engine": "spark", "spark": spark}))
-    kw = {"baseline": A, "start": start, "cap": 0.95, "metrics": ["CLICKS"]}
+    kw = {"baseline": A, "start": start, "cap": 0.95, "metrics": ["CLICKS"], "cuped": True}
     ca, cb = attrkit.compare(a, **kw), attrkit.compare(b, **kw)
     assert ca.frame.equals(cb.frame)
     assert ca.frame["method"].str.contains("capped").all()

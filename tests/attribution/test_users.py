@@ -4,6 +4,7 @@ monitor under each design, checked against independent computations."""
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import polars as pl
@@ -283,10 +284,23 @@ def test_cuped_on_a_pre_period_matches_cuped_test():
                               lift=0.1, seed=5)
     result = attribute_simulation(sim)
     start = START + 3 * 86_400
-    plain = attrkit.compare(result, baseline=A, metrics=["CLICKS"], start=start)
-    cuped = attrkit.compare(result, baseline=A, metrics=["CLICKS"], start=start)
+    # three days before the start: fewer than a week, so CUPED only when asked for
+    auto = attrkit.compare(result, baseline=A, metrics=["CLICKS"], start=start)
+    assert "CUPED" not in "".join(auto.frame["method"])
+    assert any("3 days before the start; 7 are needed" in n for n in auto.notes)
+    plain = attrkit.compare(result, baseline=A, metrics=["CLICKS"], start=start, cuped=False)
+    assert plain.frame.equals(auto.frame)
+    cuped = attrkit.compare(result, baseline=A, metrics=["CLICKS"], start=start, cuped=True)
     adjusted = cuped.row("CLICKS", A, B, kind="user_total")
     assert "CUPED" in adjusted["method"]
+    # the variance it removed, said in the method: the adjusted interval's width over the
+    # plain one's is the square root of what is left
+    reduction = float(re.search(r"variance of the difference ([-+]\d+)%",
+                                adjusted["method"]).group(1)) / 100
+    unadj = plain.row("CLICKS", A, B, kind="user_total")
+    ratio = (adjusted["lift_ci_high"] - adjusted["lift_ci_low"]) / (
+        unadj["lift_ci_high"] - unadj["lift_ci_low"])
+    assert reduction < -0.05 and ratio == pytest.approx((1 + reduction) ** 0.5, abs=0.02)
     # the same comparison by attrkit.stats.cuped_test (checked against GrowthBook's vectors)
     pu = result.users.between(start, None).per_user("CLICKS", [A, B]).join(
         result.users.pre_period("CLICKS", start), on="USER_ID", how="left").fill_null(0.0)
@@ -302,7 +316,11 @@ def test_cuped_on_a_pre_period_matches_cuped_test():
         unadjusted["lift_ci_high"] - unadjusted["lift_ci_low"])
     assert plain.row("CLICKS", A, B, kind="per_recommendation")["method"].count("CUPED") == 0
     with pytest.raises(ValueError, match="pre-period must precede assignment"):
-        attrkit.compare(result, baseline=A, start=start + 86_400)
+        attrkit.compare(result, baseline=A, start=start + 86_400, cuped=True)
+    later = attrkit.compare(result, baseline=A, start=start + 86_400)  # where valid: not here
+    assert any("users were served before the start" in n for n in later.notes)
+    with pytest.raises(ValueError, match="cuped="):
+        attrkit.compare(result, baseline=A, start=start, cuped="on")
     with pytest.raises(ValueError, match="midnight UTC"):
         attrkit.compare(result, baseline=A, start=start + 5)
 

@@ -9,9 +9,9 @@ import pytest
 from scipy import stats as sps
 
 import attrkit
+from attrkit.simulate.sample import HOLDOUT, simulate_windows
 from attrkit.simulate.sample import RECOMMENDER_A as A
 from attrkit.simulate.sample import RECOMMENDER_B as B
-from attrkit.simulate.sample import simulate_windows
 from attrkit.stats import (
     CupedStats,
     SampleStats,
@@ -33,7 +33,7 @@ def sample_result(tmp_path_factory):
 def test_sample_effects_are_recovered(sample_result):
     """The sample randomises users, so the default design is 'users': per assigned user and per
     recommendation served both recover the planted +8% clicks per list."""
-    table = attrkit.compare(sample_result, baseline=A)
+    table = attrkit.compare(sample_result, baseline=A, holdout=HOLDOUT)
     assert table.design == "users"
     for kind in ("per_user", "per_recommendation"):
         clicks = table.row("CLICKS", A, B, kind=kind)

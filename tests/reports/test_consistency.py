@@ -38,7 +38,9 @@ def test_table_sentence_and_forest_name_the_same_pair_with_the_same_sign(sample,
     table = tables[which]
     rows = table.frame.filter(pl.col("lift").is_not_nan())
     assert rows.height
-    labels = [t.get_text() for t in plots.plot_forest(table).get_yticklabels()][::-1]
+    # top to bottom: the first comparison on top
+    labels = [t.get_text() for t in sorted(plots.plot_forest(table).get_yticklabels(),
+                                           key=lambda t: -t.get_position()[1])]
     shown = R.render.comparison_table(table.frame, table.alpha, table.correction,
                                       label=plots.short_label)
     for i, r in enumerate(rows.iter_rows(named=True)):

@@ -26,6 +26,19 @@ def test_false_positives_and_coverage_hold_with_users_as_units(name):
     assert r.fpr_windows > ALPHA + fp_tol
 
 
+def test_cuped_by_default_keeps_the_error_rate_on_heavy_tailed_users():
+    """A week with no list served, then a week of experiment: compare(start=) uses CUPED (by
+    default, where valid) on users who differ heavily; the A/A rate stays within α ± 3 SE and
+    the planted lift inside the interval at the nominal rate."""
+    runs = 100
+    scenario = next(s for s in SCENARIOS if "CUPED" in s.name)
+    r = run_scenario(scenario, runs, alpha=ALPHA, seed=70_000)
+    fp_tol, cov_tol = tolerance(ALPHA, runs), tolerance(1 - ALPHA, runs)
+    for rate in (r.fpr_per_user, r.fpr_revenue_per_user):
+        assert abs(rate - ALPHA) <= fp_tol
+    assert abs(r.coverage_per_user - (1 - ALPHA)) <= cov_tol
+
+
 def test_simulation_is_seeded_and_users_differ():
     from attrkit.simulate.calibration import simulate_experiment
 
