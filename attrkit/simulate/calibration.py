@@ -332,10 +332,90 @@ def study(runs: int, *, scenarios: tuple[Scenario, ...] = SCENARIOS, jobs: int |
         return [f.result() for f in futures]
 
 
+def segments_aa(runs: int, *, users: int = 3000, alpha: float = D.ALPHA, seed: int = 0
+                ) -> dict[str, float]:
+    """A/A with heavy-tailed users (lognormal activity, σ 1) and three segments that mean
+    nothing, through ``compare(segments=)``: the share of segment rows, and of heterogeneity
+    tests (Cochran's Q), that reject."""
+    from attrkit.attribution.users import UserData
+
+    rng = np.random.default_rng(seed)
+    ids = [f"u{i:05d}" for i in range(users)]
+    arm = np.where(np.arange(users) % 2 == 0, A, B)
+    zeros = [0] * users
+    rows = het = n_rows = 0
+    for _ in range(runs):
+        value = rng.poisson(2.0 * rng.lognormal(0.0, 1.0, users)).astype(float)
+        data = UserData(
+            pl.DataFrame({"USER_ID": ids, "arm": arm, "first_served": zeros,
+                          "sources_served": [1] * users}),
+            pl.DataFrame({"USER_ID": ids, "day": zeros, "metric_name": "CLICKS", "source": arm,
+                          "value": value}),
+            pl.DataFrame({"USER_ID": ids, "day": zeros, "source": arm, "recommendations": [1] * users}))
+        windows = pl.DataFrame({"timestamp": [0, 0], "metric_name": "CLICKS", "source": [A, B],
+                                "value": [float(value[arm == A].sum()), float(value[arm == B].sum())]})
+        meta = pl.DataFrame({"USER_ID": ids, "G": rng.choice(["x", "y", "z"], users)})
+        seg = compare(windows, users=data, baseline=A, segments="G", user_metadata=meta,
+                      correction="none", alpha=alpha).segments
+        rows += int((seg.frame["p_value"] < alpha).sum())
+        n_rows += seg.frame.height
+        het += int(seg.heterogeneity["p_value"][0] < alpha)
+    return {"runs": runs, "segment_rows": n_rows, "fpr_segment_rows": rows / n_rows,
+            "fpr_heterogeneity": het / runs}
+
+
+def holdout_coverage(runs: int, *, alpha: float = D.ALPHA, seed: int = 0, **kw) -> dict:
+    """Experiments with a holdout where attribution over-credits (:func:`simulate_holdout`):
+    how often the incremental effect's interval covers the planted one, and the mean of what
+    attribution credits against what was planted."""
+    from attrkit.comparison.incrementality import incrementality
+
+    covered, credited, truth = 0, [], {}
+    for i in range(runs):
+        sim = simulate_holdout(seed=seed + i, **kw)
+        truth = sim["truth"]
+        r = incrementality(attribute_simulation(sim).users, HOLDOUT, ["CLICKS"], alpha,
+                           "holm").frame.row(0, named=True)
+        covered += r["incremental_ci_low"] <= truth["incremental_per_user"] <= \
+            r["incremental_ci_high"]
+        credited.append(r["attributed_per_user"])
+    return {"runs": runs, "coverage": covered / runs, "credited_mean": float(np.mean(credited)),
+            "credited_se": float(np.std(credited) / math.sqrt(runs)), **truth}
+
+
+def decision_calibration(runs: int, *, prior_sd: float = 0.02, n: int = 2000,
+                         seed: int = 0) -> dict:
+    """Worlds drawn from the decision numbers' prior, users' data in each: within bins of the
+    chance to win, the share of worlds whose treatment is better (it should be the chance),
+    and the mean expected loss against the mean realised loss."""
+    from attrkit.stats import bayes_test
+
+    rng = np.random.default_rng(seed)
+    true = rng.normal(0.0, prior_sd, runs)
+    ctw, loss = np.empty(runs), np.empty(runs)
+    for i, lift in enumerate(true):
+        r = bayes_test(rng.normal(10.0, 5.0, n), rng.normal(10.0 * (1 + lift), 5.0, n),
+                       prior_sd=prior_sd)
+        ctw[i], loss[i] = r.details["chance_to_win"], r.details["expected_loss_treatment"]
+    bins = np.digitize(ctw, [0.1, 0.3, 0.5, 0.7, 0.9])
+    return {"runs": runs, "bins": [
+        {"chance": float(ctw[bins == b].mean()), "won": float((true[bins == b] > 0).mean()),
+         "runs": int((bins == b).sum())} for b in range(6) if (bins == b).any()],
+        "expected_loss": float(loss.mean()), "realised_loss": float(np.maximum(0, -true).mean()),
+        "realised_loss_se": float(np.maximum(0, -true).std() / math.sqrt(runs)),
+        "true": true, "ctw": ctw}
+
+
 if __name__ == "__main__":  # python -m attrkit.simulate.calibration RUNS
     import json
     import sys
 
-    results = study(int(sys.argv[1]) if len(sys.argv) > 1 else 400)
+    n_runs = int(sys.argv[1]) if len(sys.argv) > 1 else 400
+    results = study(n_runs)
     print(markdown_table(results))
     print(json.dumps([r.to_dict() for r in results], indent=2))
+    print("segments, A/A:", json.dumps(segments_aa(n_runs, seed=1)))
+    print("holdout:", json.dumps(holdout_coverage(n_runs, seed=2, users=1500, days=5)))
+    d = decision_calibration(n_runs * 5, seed=3)
+    print("decision numbers:", json.dumps({k: v for k, v in d.items()
+                                           if k not in ("true", "ctw")}))

@@ -5,7 +5,6 @@ segment comes from, their errors, and the error rates under A/A by simulation.""
 from __future__ import annotations
 
 import json
-import math
 
 import numpy as np
 import polars as pl
@@ -25,7 +24,8 @@ from attrkit.simulate.sample import RECOMMENDER_B as B
 
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory):
-    paths = attrkit.generate_sample(tmp_path_factory.mktemp("seg"), seed=11, days=3, users=3000)
+    paths = attrkit.generate_sample(tmp_path_factory.mktemp("seg"), seed=11, days=3, users=3000,
+                                    holdout=0)  # two arms: one pair per metric
     result = attrkit.attribute(paths.interactions, paths.metric_attribution, items=paths.items,
                                recommendations=paths.recommendations)
     return paths, result
@@ -201,24 +201,11 @@ def test_the_command_line_prints_segments(sample, tmp_path):
 def test_segment_rows_and_heterogeneity_hold_their_error_rate_under_aa():
     """A/A with heavy-tailed users and three segments that mean nothing: each segment row
     rejects at about α, and so does the heterogeneity test (binomial tolerances, 3 SE)."""
-    runs, alpha, n = 240, 0.05, 3000
-    rng = np.random.default_rng(20261204)
-    ids = [f"u{i:05d}" for i in range(n)]
-    arm = np.where(np.arange(n) % 2 == 0, "A", "B")
-    rows = het = 0
-    for _ in range(runs):
-        activity = rng.lognormal(0.0, 1.0, n)
-        value = rng.poisson(2.0 * activity).astype(float)
-        meta = pl.DataFrame({"USER_ID": ids, "G": rng.choice(["x", "y", "z"], n)})
-        seg = attrkit.compare(_windows(arm, value), users=_user_data(ids, arm, value),
-                              baseline="A", segments="G", user_metadata=meta,
-                              correction="none").segments
-        rows += int((seg.frame["p_value"] < alpha).sum())
-        het += int(seg.heterogeneity["p_value"][0] < alpha)
-    tol_rows = 3 * math.sqrt(alpha * (1 - alpha) / (3 * runs))
-    tol_het = 3 * math.sqrt(alpha * (1 - alpha) / runs)
-    assert abs(rows / (3 * runs) - alpha) <= tol_rows, rows / (3 * runs)
-    assert abs(het / runs - alpha) <= tol_het, het / runs
+    from attrkit.simulate.calibration import segments_aa, tolerance
+
+    r = segments_aa(240, seed=20261204)
+    assert abs(r["fpr_segment_rows"] - 0.05) <= tolerance(0.05, r["segment_rows"]), r
+    assert abs(r["fpr_heterogeneity"] - 0.05) <= tolerance(0.05, r["runs"]), r
 
 
 def _user_data(ids, arm, value) -> UserData:

@@ -59,25 +59,14 @@ def test_chance_to_win_and_loss_mean_what_they_say():
     """Worlds drawn from the prior; in each, users' data; the chance to win must be the share
     of worlds with a better treatment among those given that chance, and the expected loss
     the mean loss of choosing the treatment."""
-    rng = np.random.default_rng(20261204)
-    prior_sd, n, mu, sd, runs = 0.02, 2000, 10.0, 5.0, 4000
-    true = rng.normal(0.0, prior_sd, runs)
-    ctw, loss = np.empty(runs), np.empty(runs)
-    for i, lift in enumerate(true):
-        c = rng.normal(mu, sd, n)
-        t = rng.normal(mu * (1 + lift), sd, n)
-        r = bayes_test(c, t, prior_sd=prior_sd)
-        ctw[i], loss[i] = r.details["chance_to_win"], r.details["expected_loss_treatment"]
-    won = true > 0
-    bins = np.digitize(ctw, [0.1, 0.3, 0.5, 0.7, 0.9])
-    for b in range(6):
-        sel = bins == b
-        p = ctw[sel].mean()
-        tol = 3 * math.sqrt(p * (1 - p) / sel.sum()) + 0.01
-        assert abs(won[sel].mean() - p) < tol, (b, won[sel].mean(), p, sel.sum())
-    realised = np.maximum(0.0, -true)
-    se = realised.std() / math.sqrt(runs)
-    assert abs(realised.mean() - loss.mean()) < 3 * se + 1e-4
+    from attrkit.simulate.calibration import decision_calibration
+
+    r = decision_calibration(4000, seed=20261204)
+    for b in r["bins"]:
+        p = b["chance"]
+        tol = 3 * math.sqrt(p * (1 - p) / b["runs"]) + 0.01
+        assert abs(b["won"] - p) < tol, b
+    assert abs(r["realised_loss"] - r["expected_loss"]) < 3 * r["realised_loss_se"] + 1e-4
 
 
 def test_compare_users_rows_carry_the_posterior_of_their_lift():
