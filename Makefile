@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 SAMPLE := build/sample
 REPORT := build/report
 
-.PHONY: report attribute test lint bench bench-large profile calibrate lab browser java clean
+.PHONY: report attribute test lint docs docs-figures bench bench-large profile calibrate lab browser java clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,15 @@ test: $(VENV)/.installed-dev browser java
 	$(BIN)/ruff check attrkit tests bench
 	$(BIN)/python -m pytest -p no:cacheprovider -n $(TEST_WORKERS) --dist loadscope \
 	  --durations=10 --nbval-lax --nbval-current-env
+
+## docs: the documentation site, built offline with --strict into build/site/ (open build/site/index.html)
+docs: $(VENV)/.installed-dev
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+	@echo "documentation: build/site/index.html"
+
+## docs-figures: the site's figures from the project (the sample report's screenshots, the calibration plot, the data flow)
+docs-figures: $(VENV)/.installed-dev browser
+	$(BIN)/python docs/figures.py
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check attrkit tests bench

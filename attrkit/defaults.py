@@ -23,7 +23,7 @@ MAX_SUMMED_VALUE = 1e27
 in 38 digits, and a billion such values still fit."""
 CHUNK_ROWS = 10_000_000
 """Events aggregated at a time: more events are aggregated a chunk at a time and the partial
-results added up, so memory holds one chunk's work (see the README's Performance)."""
+results added up, so memory holds one chunk's work (see the documentation's Performance page)."""
 MAX_CSV_FILES = 1_000
 """The most CSV files read as one input (polars' reader stalls on thousands; Parquet has no
 such limit)."""

@@ -17,11 +17,30 @@ from typing import Any
 
 
 class AttrkitError(Exception):
-    """Base class: a problem with the caller's inputs or options, explained in one line."""
+    """Base class: a problem with the caller's inputs or options, explained in one line.
+
+    Example:
+        >>> import attrkit
+        >>> try:
+        ...     attrkit.attribute("no-such-file.csv", {"name": "m", "metrics": [{"eventType": "c",
+        ...         "metricName": "c", "expression": "SAMPLECOUNT()"}]})
+        ... except attrkit.AttrkitError as exc:
+        ...     print(type(exc).__name__)
+        InputError
+    """
 
 
 class ConfigError(AttrkitError, ValueError):
-    """The metric attribution configuration or an option breaks a rule."""
+    """The metric attribution configuration or an option breaks a rule.
+
+    Example:
+        >>> import attrkit
+        >>> try:
+        ...     attrkit.MetricAttribution.from_dict({"name": "m", "metrics": []})
+        ... except attrkit.ConfigError as exc:
+        ...     print(isinstance(exc, ValueError))
+        True
+    """
 
 
 class InputError(AttrkitError, ValueError):
@@ -34,6 +53,12 @@ class InputError(AttrkitError, ValueError):
         row: 0-based row number for Parquet and frames.
         column: the column that broke the rule, when there is one.
         rule: what was expected.
+
+    Example:
+        >>> from attrkit import InputError
+        >>> err = InputError("events.csv", "required value is missing", line=3, column="USER_ID")
+        >>> err.line, err.column
+        (3, 'USER_ID')
     """
 
     def __init__(

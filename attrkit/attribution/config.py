@@ -118,6 +118,12 @@ class Metric:
         name: the metric's name (1–256 characters); reports upper-case it.
         event_type: the event type that counts (1–256 characters); matched case-insensitively.
         expression: ``SAMPLECOUNT()`` or ``SUM(<Items|Interactions>.<COLUMN>)``.
+
+    Example:
+        >>> from attrkit import Metric
+        >>> m = Metric("watch_minutes", "watch", "SUM(Items.LENGTH)")
+        >>> m.function, m.dataset, m.column
+        ('sum', 'items', 'LENGTH')
     """
 
     name: str
@@ -161,6 +167,15 @@ class MetricAttribution:
 
     ``dataset_group_arn`` and the output settings are optional offline; when given they are
     checked against the service's patterns.
+
+    Example:
+        >>> from attrkit import Metric, MetricAttribution
+        >>> ma = MetricAttribution("video", [Metric("clicks", "click", "SAMPLECOUNT()")])
+        >>> [m.name for m in ma.metrics]
+        ['clicks']
+        >>> MetricAttribution.from_dict({"name": "video", "metrics": [{"eventType": "click",
+        ...     "metricName": "clicks", "expression": "SAMPLECOUNT()"}]}) == ma
+        True
     """
 
     name: str

@@ -56,7 +56,8 @@ class Attribution(Display):
         quarantine: rows set aside (``on_bad_rows="quarantine"``), each with its dataset, file,
             line or row, column, rule, offending value and the raw record.
         metric_attribution: the configuration used.
-        window_seconds, window_origin: the windowing used.
+        window_seconds: the window length used.
+        window_origin: where windows start.
         exposure: recommendations served per ``timestamp`` (window start) and ``source``, from
             the recommendations log (``None`` without a log): the denominator of rates.
         traffic: per ``source``, distinct ``users`` and ``recommendations`` in the log (``None``
@@ -64,8 +65,23 @@ class Attribution(Display):
         users: per-user assignment and outcomes (:class:`~attrkit.attribution.users.UserData`; ``None``
             without a log or without its ``USER_ID`` column): the units of a user-randomised
             comparison.
-        interactions, timestamp_unit: the interactions as given (read again only for segments
-            taken from one of their columns, :func:`attrkit.compare`'s ``segments``).
+        interactions: the interactions as given (read again only for segments taken from one
+            of their columns, :func:`attrkit.compare`'s ``segments``).
+        timestamp_unit: the unit of their timestamps.
+
+    Example:
+        >>> import polars as pl, attrkit
+        >>> events = pl.DataFrame({"USER_ID": ["u1", "u2", "u2"], "ITEM_ID": ["i1", "i2", "i2"],
+        ...     "TIMESTAMP": [1700000000, 1700000950, 1700000950],
+        ...     "EVENT_TYPE": ["click", "click", "click"],
+        ...     "EVENT_ATTRIBUTION_SOURCE": ["partner", None, None]})
+        >>> ma = {"name": "m", "metrics": [{"eventType": "click", "metricName": "clicks",
+        ...                                 "expression": "SAMPLECOUNT()"}]}
+        >>> result = attrkit.attribute(events, ma)
+        >>> result.windows.select("source", "value").rows()
+        [('partner', 1.0), ('SOURCE_NAME_UNDEFINED', 2.0)]
+        >>> result.health.duplicates, result.users is None  # no log: no per-user data
+        (1, True)
     """
 
     windows: pl.DataFrame

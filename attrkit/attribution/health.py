@@ -22,6 +22,11 @@ class MetricHealth:
         not_summed: events whose value was missing (item not found, or a null value), counted
             but contributing nothing to a ``SUM``.
         items_not_found: of those, events whose item is not in the items data.
+
+    Example:
+        >>> from attrkit import MetricHealth
+        >>> MetricHealth(events=10, not_summed=2, items_not_found=1)
+        MetricHealth(events=10, not_summed=2, items_not_found=1)
     """
 
     events: int
@@ -46,12 +51,25 @@ class Health:
         unresolved_ids: distinct such recommendation IDs.
         unmatched_events: events whose type matches no metric.
         metrics: per metric name, a :class:`MetricHealth`.
-        first_window, last_window: the first and last window start (Unix seconds), or None.
+        first_window: the first window start (Unix seconds), or None.
+        last_window: the last window start, or None.
         users_not_in_log: users with events whom the recommendations log (with ``USER_ID``)
             does not know, and ``events_of_users_not_in_log`` their events attributed to a
             source the log serves: they cannot be tied to an arm, so a per-user comparison
             leaves them out (``None`` without a log with ``USER_ID``).
         warnings: plain-language notes on anything a reader should know.
+
+    Example:
+        >>> import polars as pl, attrkit
+        >>> events = pl.DataFrame({"USER_ID": ["u1", "u2", "u2"], "ITEM_ID": ["i1", "i2", "i2"],
+        ...     "TIMESTAMP": [1700000000, 1700000950, 1700000950],
+        ...     "EVENT_TYPE": ["click", "click", "click"],
+        ...     "EVENT_ATTRIBUTION_SOURCE": ["partner", None, None]})
+        >>> ma = {"name": "m", "metrics": [{"eventType": "click", "metricName": "clicks",
+        ...                                 "expression": "SAMPLECOUNT()"}]}
+        >>> h = attrkit.attribute(events, ma).health
+        >>> h.events_used, h.duplicates, h.unattributed_events, h.metrics["clicks"].events
+        (3, 1, 2, 3)
     """
 
     rows_read: dict[str, int]

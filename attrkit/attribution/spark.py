@@ -8,8 +8,9 @@ so that the report is byte-identical. Nothing proportional to the events is coll
 bad rows of ``on_bad_rows="quarantine"``.
 
 Where Spark cannot know what the embedded engine knows, the difference is documented in the
-README: CSV line numbers are blank (Spark reads a file in splits), PutEvents JSON Lines are read
-by the embedded engine only, and the order of bad rows within a CSV file is not defined.
+documentation's Large inputs page: CSV line numbers are blank (Spark reads a file in splits),
+PutEvents JSON Lines are read by the embedded engine only, and the order of bad rows within a CSV
+file is not defined.
 """
 
 from __future__ import annotations

@@ -82,10 +82,18 @@ def exposure_from_log(
     """Recommendations served per source and window, from the recommendations log.
 
     Args:
-        recommendations: a path or frame of the log (``SOURCE``, ``TIMESTAMP``; see README).
+        recommendations: a path or frame of the log (``SOURCE``, ``TIMESTAMP``; see the
+            documentation's Input formats).
 
     Returns:
         A frame with ``timestamp`` (window start), ``source`` and ``exposure``.
+
+    Example:
+        >>> import polars as pl
+        >>> log = pl.DataFrame({"RECOMMENDATION_ID": ["r1", "r2", "r3"],
+        ...                     "SOURCE": ["A", "A", "B"], "TIMESTAMP": [0, 100, 1000]})
+        >>> exposure_from_log(log).rows()
+        [(0, 'A', 2.0), (900, 'B', 1.0)]
     """
     return attribute_exposure(recommendations, window_seconds=window_seconds,
                               window_origin=window_origin)
@@ -155,7 +163,8 @@ def compare(
             Default ``"users"`` when per-user data is known, else undeclared (no verdicts).
         users: per-user data (:class:`~attrkit.attribution.users.UserData`); an Attribution
             brings its own.
-        alpha, correction: significance level; p-value adjustment across the tested rows.
+        alpha: significance level.
+        correction: p-value adjustment across the tested rows (``holm``, ``bh``, ...).
         method: window-level method: ``auto`` (see the module docs), ``rate`` or ``paired``.
         traffic_weights: planned traffic shares per source, for the SRM check (default equal).
         traffic: users per source (``source``, ``users``) for the SRM check when no per-user

@@ -46,7 +46,8 @@ class Incrementality:
     Attributes:
         holdout: the holdout's source.
         frame: :data:`INCREMENTALITY_SCHEMA` rows.
-        alpha, correction: as the comparison's.
+        alpha: as the comparison's.
+        correction: as the comparison's.
     """
 
     holdout: str

@@ -59,6 +59,15 @@ def monitor(
         A frame: ``timestamp`` (the look: end of a day, or start of a window), ``window_start``
         (the same as a datetime), ``looks``, ``n`` (users or windows), ``effect``, ``ci_low``,
         ``ci_high``, ``p_value`` and ``significant`` (null without a verdict).
+
+    Example:
+        >>> from attrkit.simulate.calibration import (A, B, Scenario, attribute_simulation,
+        ...                                          simulate_experiment)
+        >>> result = attribute_simulation(simulate_experiment(Scenario("demo", users=400, days=3),
+        ...                                                   lift=0.3, seed=1))
+        >>> looks = monitor(result, metric="CLICKS", control=A, treatment=B)
+        >>> looks.height, looks.columns[:3]  # a look at the end of each UTC day with events
+        (4, ['timestamp', 'looks', 'n'])
     """
     alpha = check_alpha(alpha)
     if design is not None:
@@ -156,6 +165,15 @@ def lift_by_day(users: Any, *, metric: str, control: str, treatment: str,
     Returns:
         A frame: ``day`` (a UTC date), ``users``, ``control_mean``, ``treatment_mean``,
         ``lift``, ``lift_ci_low``, ``lift_ci_high``.
+
+    Example:
+        >>> from attrkit.simulate.calibration import (A, B, Scenario, attribute_simulation,
+        ...                                          simulate_experiment)
+        >>> result = attribute_simulation(simulate_experiment(Scenario("demo", users=400, days=3),
+        ...                                                   lift=0.3, seed=1))
+        >>> days = lift_by_day(result, metric="CLICKS", control=A, treatment=B)
+        >>> days.height  # each day on its own (the last evening's clicks spill into a fourth)
+        4
     """
     alpha = check_alpha(alpha)
     users = getattr(users, "users", users)

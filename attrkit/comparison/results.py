@@ -33,7 +33,8 @@ class ComparisonTable(Display):
         frame: the rows (see :data:`RESULT_SCHEMA`); ``lift`` is relative, with its interval.
         warnings: checks that failed for the whole report (SRM, unattributed share, ...).
         srm: the traffic-share check, when there was one.
-        alpha, correction: the options used.
+        alpha: the significance level used.
+        correction: the p-value adjustment used.
         design: the design analysed (``users``, ``requests``, ``observational``), or ``None``
             when none was declared and only windows were known (no verdicts).
         design_check: what the data says about the design
@@ -49,6 +50,17 @@ class ComparisonTable(Display):
         incrementality: each arm against the holdout
             (:class:`~attrkit.comparison.incrementality.Incrementality`), when ``holdout`` was
             given.
+
+    Example:
+        >>> import numpy as np, polars as pl
+        >>> from attrkit import compare
+        >>> rng = np.random.default_rng(0)
+        >>> w = pl.DataFrame({"timestamp": np.tile(np.arange(96) * 900, 2),
+        ...     "metric_name": "CLICKS", "source": ["A"] * 96 + ["B"] * 96,
+        ...     "value": np.concatenate([rng.poisson(100, 96), rng.poisson(120, 96)]) * 1.0})
+        >>> table = compare(w, baseline="A", design="requests")
+        >>> table.design, table.frame.height, table.row("CLICKS", "A", "B")["significant"]
+        ('requests', 1, True)
     """
 
     frame: pl.DataFrame

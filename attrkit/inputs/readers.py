@@ -58,6 +58,14 @@ class Dataset:
         broken: rows that could not be read at all (``__attrkit_pos``, ``__attrkit_column``,
             ``__attrkit_rule``, ``__attrkit_value``).
         overrides: column rules that replace the schema's for this format.
+
+    Example:
+        >>> import polars as pl
+        >>> from attrkit import load
+        >>> ds = load("interactions", pl.DataFrame({"USER_ID": ["u"], "ITEM_ID": ["i"],
+        ...                                         "TIMESTAMP": [1], "EVENT_TYPE": ["click"]}))
+        >>> ds.name, ds.format, ds.position
+        ('interactions', 'frame', 'row')
     """
 
     name: DatasetName

@@ -71,6 +71,21 @@ def write_report(
         import_mode: the ``<ImportMode>`` part of the file name.
         when: the ``<Timestamp>`` part (Unix seconds; default now, and in a local folder the
             next free second, so that two runs never share a name).
+
+    Example:
+        >>> import tempfile, polars as pl
+        >>> import attrkit
+        >>> events = pl.DataFrame({"USER_ID": ["u"], "ITEM_ID": ["i"], "TIMESTAMP": [1700000000],
+        ...                        "EVENT_TYPE": ["click"]})
+        >>> ma = {"name": "m", "metrics": [{"eventType": "click", "metricName": "clicks",
+        ...                                 "expression": "SAMPLECOUNT()"}]}
+        >>> path = write_report(attrkit.attribute(events, ma).windows, tempfile.mkdtemp() + "/",
+        ...                     when=1700003600)
+        >>> path.name
+        'AggregatedAttributionMetrics - FULL - 1700003600.csv'
+        >>> print(path.read_text().strip())
+        METRIC_NAME,EVENT_TYPE,VALUE,MATH_FUNCTION,EVENT_ATTRIBUTION_SOURCE,TIMESTAMP
+        CLICKS,CLICK,1.0,samplecount,SOURCE_NAME_UNDEFINED,1699999200
     """
     frame = report_frame(windows)
 
@@ -98,6 +113,16 @@ def read_report(path: str | Path) -> pl.DataFrame:
     Raises:
         InputError: a file lacks a report column or holds a value of the wrong type; the message
             names the file, line and column.
+
+    Example:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> path = Path(tempfile.mkdtemp()) / "report.csv"
+        >>> _ = path.write_text(chr(10).join([
+        ...     "METRIC_NAME,EVENT_TYPE,VALUE,MATH_FUNCTION,EVENT_ATTRIBUTION_SOURCE,TIMESTAMP",
+        ...     "CLICKS,CLICK,3.0,samplecount,top-picks,900"]))
+        >>> read_report(path).select("timestamp", "source", "value").rows()
+        [(900, 'top-picks', 3.0)]
     """
     files = storage.local_files(path, (".csv",))
     if not files:

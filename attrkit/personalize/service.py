@@ -80,8 +80,9 @@ def read_cloudwatch(
         metric_attribution: a :class:`~attrkit.MetricAttribution` (names, event types, functions
             and the dataset group); or give ``dataset_group_arn`` and ``metrics``.
         sources: ``EventAttributionSource`` values; default every one CloudWatch lists.
-        start, end: the time range (default: the last 14 days, what CloudWatch keeps at 15-min
+        start: the time range's start (default: 14 days ago, what CloudWatch keeps at 15-min
             resolution).
+        end: its end (default: now).
         namespace: ``AWS/Personalize`` for the service's own series.
 
     Returns:

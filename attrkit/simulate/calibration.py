@@ -304,7 +304,8 @@ def run_scenario(scenario: Scenario, runs: int, *, alpha: float = D.ALPHA, lift:
 
 
 def markdown_table(results: list[Result]) -> str:
-    """The README's calibration table: each rate with its binomial standard error."""
+    """The calibration table of the documentation (concepts/calibration.md): each rate with its
+    binomial standard error."""
     def cell(rate: float, runs: int) -> str:
         return f"{rate:.3f} ± {proportion_se(rate, runs):.3f}"
 

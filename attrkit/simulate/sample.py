@@ -307,7 +307,14 @@ def generate_sample(
 ) -> SamplePaths:
     """Write the sample to ``out``: ``interactions.csv``, ``items.csv``, ``recommendations.csv``,
     ``users.csv`` (the Users dataset), ``metric_attribution.json`` and ``truth.json``, all at
-    once or (a full disk) none."""
+    once or (a full disk) none.
+
+    Example:
+        >>> import tempfile
+        >>> paths = generate_sample(tempfile.mkdtemp(), seed=1, days=1, users=200)
+        >>> sorted(p.name for p in vars(paths).values())[-3:]
+        ['recommendations.csv', 'truth.json', 'users.csv']
+    """
     out = Path(out)
     frames = generate_frames(seed=seed, days=days, users=users, lift=lift, holdout=holdout)
     paths = SamplePaths(out / "interactions.csv", out / "items.csv", out / "recommendations.csv",

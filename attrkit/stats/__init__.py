@@ -19,6 +19,13 @@ one-sided intervals are ±inf. Every test returns a :class:`Comparison` that nam
   :func:`cumulative_mean_effect` and :func:`cumulative_ratio_effect` for a sequence of looks
 - checks and planning: :func:`srm_test`, :func:`adjust_pvalues`, :func:`heterogeneity_test`,
   :func:`power`, :func:`mde`, :func:`sample_size`
+
+Example:
+    >>> from attrkit import stats
+    >>> r = stats.mean_test(stats.SampleStats(n=10, sum=100.0, sum_sq=1002.25),
+    ...                     stats.SampleStats(n=10, sum=105.0, sum_sq=1111.5), relative=True)
+    >>> round(r.effect, 4), r.method.split(";")[0]
+    (0.05, 'Welch t')
 """
 
 from attrkit.stats._core import Comparison, RatioStats, SampleStats

@@ -197,14 +197,18 @@ class Comparison:
     """The result of comparing a treatment arm with a control arm.
 
     Attributes:
-        control, treatment: the arms' means, rates or proportions.
+        control: the control arm's mean, rate or proportion.
+        treatment: the treatment arm's.
         effect: ``treatment − control``, or ``(treatment − control) / control`` when ``relative``.
-        ci_low, ci_high: the confidence interval of ``effect``; open one-sided ends are ±inf;
-            NaN where the method gives no interval (exact tests).
+        ci_low: the confidence interval's lower end of ``effect``; an open one-sided end is
+            -inf; NaN where the method gives no interval (exact tests).
+        ci_high: its upper end (+inf when open).
         p_value: the p-value for ``alternative``.
         statistic: the test statistic (t, z, chi-square, ...), NaN where there is none.
         method: a readable name of the method, its options and interval.
-        alpha, alternative, relative: the options used.
+        alpha: the significance level used.
+        alternative: the alternative used.
+        relative: whether the effect is relative.
         se: standard error of ``effect`` where the method has one.
         details: method-specific extras (degrees of freedom, theta, chance to win, ...).
     """

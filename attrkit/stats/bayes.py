@@ -23,7 +23,8 @@ class Decision:
     """The posterior of a lift and what it says about shipping the treatment.
 
     Attributes:
-        mean, sd: the Gaussian posterior of the lift.
+        mean: the mean of the lift's Gaussian posterior.
+        sd: its standard deviation.
         chance_to_win: P(lift > 0): the chance that the treatment beats the control.
         expected_loss: E[max(0, −lift)]: what choosing the treatment is expected to cost, in the
             lift's units (relative: 0.002 is 0.2 % of the control), counting only the worlds in

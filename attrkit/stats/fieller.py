@@ -33,8 +33,10 @@ def fieller_interval(
     line. Either way the interval excludes 0 exactly when the test rejects.
 
     Args:
-        control, treatment: the arms' estimates (means, or ratios of sums).
-        var_control, var_treatment: the variances of those estimates (per-unit variance / n).
+        control: the control arm's estimate (a mean, or a ratio of sums).
+        treatment: the treatment arm's estimate.
+        var_control: the variance of the control's estimate (per-unit variance / n).
+        var_treatment: the variance of the treatment's estimate.
         alpha: 1 − confidence level.
         dof: degrees of freedom of the t reference (Welch's); ``inf`` for the normal.
 

@@ -57,7 +57,8 @@ def mean_test(
     """Welch's t-test on two arms' means.
 
     Args:
-        control, treatment: :class:`SampleStats` or arrays of per-unit values.
+        control: :class:`SampleStats` or an array of per-unit values.
+        treatment: the same for the treatment arm.
         relative: report ``(treatment − control) / control`` instead of the difference.
         alpha: 1 − confidence level.
         alternative: ``two-sided``, ``greater`` (treatment > control) or ``less``.

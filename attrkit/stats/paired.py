@@ -79,9 +79,9 @@ def paired_window_test(
     """Compare two sources window by window.
 
     Args:
-        control, treatment: per-window values aligned on the window start: arrays of equal
-            length, or frames with ``timestamp`` and ``value`` (windows missing from one side
-            count as 0 there).
+        control: per-window values aligned on the window start: an array, or a frame with
+            ``timestamp`` and ``value`` (windows missing from one side count as 0 there).
+        treatment: the same for the treatment, of equal length.
         relative: effect is the ratio of totals − 1 (delta method) instead of the mean
             per-window difference.
         hac_lags: Newey–West lags, or ``"auto"`` for ``floor(4 (T/100)^(2/9))``.

@@ -58,7 +58,9 @@ def confidence_sequence(effect: Any, se: Any, n: Any, alpha: float, n_star: floa
     """The always-valid interval and p-value at each look of a sequence.
 
     Args:
-        effect, se, n: each look's effect estimate, its standard error, and the units so far.
+        effect: each look's effect estimate.
+        se: its standard error.
+        n: the units so far.
         n_star: the sample size the sequence is tuned for (narrowest there).
         scale: each look's divisor of effect and interval (the control's mean, to show a lift
             tested on the difference); 1 for none.
@@ -127,9 +129,12 @@ def sequential_test(
     """Always-valid interval and p-value for a mean or ratio metric.
 
     Args:
-        control, treatment: :class:`SampleStats` / arrays (means) or :class:`RatioStats`.
+        control: :class:`SampleStats` / an array (means) or :class:`RatioStats`.
+        treatment: the same for the treatment arm.
         n_star: the tuning parameter: the total sample size where the sequence is tightest.
-        relative, alpha, alternative: as in :func:`mean_test`.
+        relative: as in :func:`mean_test`.
+        alpha: as in :func:`mean_test`.
+        alternative: as in :func:`mean_test`.
 
     Example:
         >>> from attrkit.stats import SampleStats
