@@ -57,7 +57,7 @@ def cases() -> dict[str, pl.DataFrame]:
     sample = attrkit.attribute(f["interactions"], attrkit.simulate.sample.metric_attribution_dict(),
                                items=f["items"], recommendations=f["recommendations"])
     out |= _frames("sample", sample)
-    for k, scenario in enumerate(SCENARIOS):
+    for k, scenario in enumerate(SCENARIOS[:7]):  # the scenarios when the tables were recorded
         for lift in (0.0, 0.1):
             sim = simulate_experiment(scenario, lift=lift, seed=100 + k)
             r = attrkit.attribute(sim["interactions"], sim["metric_attribution"],

@@ -21,8 +21,10 @@ from attrkit.simulate.sample import RECOMMENDER_A, RECOMMENDER_B
 
 @pytest.fixture(scope="module")
 def week(tmp_path_factory):
-    """A week of the sample with enough users for clear verdicts."""
-    return attrkit.generate_sample(tmp_path_factory.mktemp("week"), seed=3, days=7, users=12_000)
+    """A week of the sample with enough users for clear verdicts (two arms: the holdout's
+    command line is tests/comparison/test_incrementality.py's)."""
+    return attrkit.generate_sample(tmp_path_factory.mktemp("week"), seed=3, days=7, users=12_000,
+                                   holdout=0)
 
 
 @pytest.fixture(scope="module")

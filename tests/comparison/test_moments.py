@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import numpy as np
 import polars as pl
@@ -57,6 +58,9 @@ def test_every_row_agrees_with_the_per_user_code(now, before):
         assert len(got["rows"]) == len(want["rows"]), name
         for g_row, w_row in zip(got["rows"], want["rows"], strict=True):
             for col, g, w in zip(want["columns"], g_row, w_row, strict=True):
+                if col == "method" and isinstance(g, str):
+                    # what CUPED removed is said since (a suffix the recording predates)
+                    g = re.sub(r"; variance of the difference [-+]\d+%", "", g)
                 if col in EXACT:
                     assert g == w, (name, col, g, w)
                 else:

@@ -16,7 +16,7 @@ import attrkit
 from attrkit.frames import RESULT_SCHEMA, TODAY_VARIABLE
 from attrkit.reports import history, render
 from attrkit.reports.run import write_index
-from attrkit.simulate.sample import RECOMMENDER_A
+from attrkit.simulate.sample import HOLDOUT, RECOMMENDER_A
 
 # The sample's data run from 2026-01-05; with today pinned to 2026-01-07, "-2d" is its start.
 TODAY = "2026-01-07"
@@ -71,7 +71,7 @@ def test_each_report_exports_its_comparison_table_as_compare_makes_it(two_runs):
     w, e, u = between(result.windows, result.exposure, result.users, "2026-01-05",
                       "2026-01-07")
     api = attrkit.compare(w, exposure=e, users=u, traffic=result.traffic,
-                          baseline=RECOMMENDER_A).frame
+                          baseline=RECOMMENDER_A, holdout=HOLDOUT).frame  # (the sample's)
     assert_frame_equal(parquet, api, check_exact=True)
 
 

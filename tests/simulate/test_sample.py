@@ -6,7 +6,13 @@ import polars as pl
 import pytest
 
 from attrkit import attribute
-from attrkit.simulate.sample import RECOMMENDER_A, RECOMMENDER_B, generate_frames, generate_sample
+from attrkit.simulate.sample import (
+    HOLDOUT,
+    RECOMMENDER_A,
+    RECOMMENDER_B,
+    generate_frames,
+    generate_sample,
+)
 
 
 def test_same_seed_same_bytes(tmp_path):
@@ -29,7 +35,7 @@ def test_health_recovers_the_counted_faults(small_sample):
     assert h.unresolved_ids == truth["unresolved_recommendation_ids"]
     assert h.unresolved_events == truth["unresolved_events"]
     assert h.metrics["WATCH_MINUTES"].items_not_found == truth["watch_events_on_uncatalogued_items"]
-    assert set(h.events_by_source) == {RECOMMENDER_A, RECOMMENDER_B, "partner-carousel",
+    assert set(h.events_by_source) == {RECOMMENDER_A, RECOMMENDER_B, HOLDOUT, "partner-carousel",
                                        "SOURCE_NAME_UNDEFINED"}
 
 
