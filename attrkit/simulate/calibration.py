@@ -27,7 +27,7 @@ import polars as pl
 from attrkit import defaults as D
 from attrkit.attribution.engine import attribute
 from attrkit.comparison import compare, monitor
-from attrkit.stats._core import proportion_se
+from attrkit.stats._core import mean_se, proportion_se
 
 A, B, CAROUSEL = "recommender-a", "recommender-b", "partner-carousel"
 START = 1_767_571_200  # 2026-01-05 00:00 UTC, a Monday
@@ -381,7 +381,7 @@ def holdout_coverage(runs: int, *, alpha: float = D.ALPHA, seed: int = 0, **kw) 
             r["incremental_ci_high"]
         credited.append(r["attributed_per_user"])
     return {"runs": runs, "coverage": covered / runs, "credited_mean": float(np.mean(credited)),
-            "credited_se": float(np.std(credited) / math.sqrt(runs)), **truth}
+            "credited_se": mean_se(credited), **truth}
 
 
 def decision_calibration(runs: int, *, prior_sd: float = 0.02, n: int = 2000,
@@ -403,7 +403,7 @@ def decision_calibration(runs: int, *, prior_sd: float = 0.02, n: int = 2000,
         {"chance": float(ctw[bins == b].mean()), "won": float((true[bins == b] > 0).mean()),
          "runs": int((bins == b).sum())} for b in range(6) if (bins == b).any()],
         "expected_loss": float(loss.mean()), "realised_loss": float(np.maximum(0, -true).mean()),
-        "realised_loss_se": float(np.maximum(0, -true).std() / math.sqrt(runs)),
+        "realised_loss_se": mean_se(np.maximum(0, -true)),
         "true": true, "ctw": ctw}
 
 

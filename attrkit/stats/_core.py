@@ -20,6 +20,13 @@ def proportion_se(rate: float, n: int) -> float:
     return math.sqrt(rate * (1 - rate) / n)
 
 
+def mean_se(values: Any) -> float:
+    """The standard error of the mean of ``values`` (population standard deviation over
+    √n, as a simulation's summary uses it)."""
+    x = np.asarray(values, dtype=float)
+    return float(x.std() / math.sqrt(x.size)) if x.size else math.nan
+
+
 def check_alpha(alpha: float) -> float:
     """Raise ``ValueError`` unless 0 < alpha < 1."""
     if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0 < alpha < 1:

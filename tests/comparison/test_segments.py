@@ -203,7 +203,7 @@ def test_segment_rows_and_heterogeneity_hold_their_error_rate_under_aa():
     rejects at about α, and so does the heterogeneity test (binomial tolerances, 3 SE)."""
     from attrkit.simulate.calibration import segments_aa, tolerance
 
-    r = segments_aa(240, seed=20261204)
+    r = segments_aa(150, seed=20261204)
     assert abs(r["fpr_segment_rows"] - 0.05) <= tolerance(0.05, r["segment_rows"]), r
     assert abs(r["fpr_heterogeneity"] - 0.05) <= tolerance(0.05, r["runs"]), r
 
