@@ -657,7 +657,8 @@ def _terminal_table(table: object) -> str:
               "not declared: window-level results assume each request was randomised on its "
               "own, so no verdicts; pass --design requests if so, or --recommendations with a "
               "USER_ID column for a per-user analysis")
-    notes = [f"design: {design}", *(f"warning: {w}" for w in table.warnings if w != NO_DESIGN)]
+    notes = [f"design: {design}", *(f"note: {n}" for n in table.notes),
+             *(f"warning: {w}" for w in table.warnings if w != NO_DESIGN)]
     return text + "\n" + "\n".join(one_line(n) for n in notes)
 
 
