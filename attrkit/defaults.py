@@ -61,6 +61,12 @@ DECISION_PRIOR_SD = 0.3
 is a priori unlikely, anything within it about equally so), as GrowthBook's proper prior. With the
 standard errors of a real experiment (a few per cent) it moves the posterior by well under a
 tenth of a standard error."""
+MAX_DIFFERENCE_SKEWNESS = 0.2
+"""A per-user row whose difference of means is more skewed than this (under the null: the
+arms' pooled skewness and their split, :func:`attrkit.stats.difference_skewness`) gets no
+p-value and no verdict: a small arm of heavy-tailed users, where Welch's t says "significant"
+far more often than α. 0.2 is Cochran's n > 25·g² for the small arm's mean; equal arms never
+reach it."""
 CUPED_MIN_DAYS = 7
 """CUPED is used by default only when the data holds at least this many days before the
 experiment's start: a week, so that every weekday is in the covariate alike."""

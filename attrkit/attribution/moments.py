@@ -29,8 +29,12 @@ SCALE = {"value": 10**9, "total": 10**9, "pre": 10**9, "served": 1}
 PRODUCTS = (("value", "value"), ("total", "total"), ("served", "served"),
             ("value", "served"), ("pre", "pre"), ("value", "pre"), ("total", "pre"))
 """The products a comparison reads (the last three only with a pre-period)."""
+CUBES = ("value", "total")
+"""The quantities whose Σx³ a comparison reads (the skewness of the smaller arm, see
+:func:`attrkit.comparison.choose`)."""
 LIMB = 21
 SHIFTS = (84, 63, 42, 21, 0)
+CUBE_SHIFTS = (126, 105, 84, 63, 42, 21, 0)
 LIMIT = 2**63 - 1
 """The largest scaled per-user value."""
 
@@ -41,6 +45,19 @@ def limb_terms(a: tuple[Any, Any, Any], b: tuple[Any, Any, Any]) -> list[Any]:
     numbers and on polars or Spark expressions alike."""
     (a2, a1, a0), (b2, b1, b0) = a, b
     return [a2 * b2, a2 * b1 + a1 * b2, a2 * b0 + a1 * b1 + a0 * b2, a1 * b0 + a0 * b1, a0 * b0]
+
+
+def cube_terms(a: tuple[Any, Any, Any]) -> list[Any]:
+    """The cube of a limb triple, as the seven sums of limb products of :data:`CUBE_SHIFTS`
+    (each below 2⁶⁶ in magnitude: the limbs must be 128-bit before they are multiplied)."""
+    a2, a1, a0 = a
+    return [a2 * a2 * a2, 3 * a2 * a2 * a1, 3 * a2 * a2 * a0 + 3 * a2 * a1 * a1,
+            a1 * a1 * a1 + 6 * a2 * a1 * a0, 3 * a2 * a0 * a0 + 3 * a1 * a1 * a0,
+            3 * a1 * a0 * a0, a0 * a0 * a0]
+
+
+def cube_name(q: str, shift: int) -> str:
+    return f"{q}^3@{shift}"
 
 
 def product_name(a: str, b: str, shift: int) -> str:
@@ -77,6 +94,8 @@ class Moments:
     n: int
     sums: Mapping[str, int]
     products: Mapping[tuple[str, str], int] = field(default_factory=dict)
+    cubes: Mapping[str, int] = field(default_factory=dict)
+    """Σ q³ of the quantities of :data:`CUBES` the engine was asked for."""
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any], quantities: tuple[str, ...]) -> Moments:
@@ -85,7 +104,9 @@ class Moments:
         sums = {q: int(row.get(f"sum:{q}") or 0) for q in quantities}
         products = {(a, b): sum(int(row.get(product_name(a, b, s)) or 0) << s for s in SHIFTS)
                     for a, b in pairs(quantities)}
-        return cls(int(row.get("n") or 0), sums, products)
+        cubes = {q: sum(int(row.get(cube_name(q, s)) or 0) << s for s in CUBE_SHIFTS)
+                 for q in quantities if q in CUBES and cube_name(q, 0) in row}
+        return cls(int(row.get("n") or 0), sums, products, cubes)
 
     @classmethod
     def from_values(cls, columns: Mapping[str, Any]) -> Moments:
@@ -94,11 +115,37 @@ class Moments:
         n = len(next(iter(scaled.values()), []))
         return cls(n, {q: sum(v) for q, v in scaled.items()},
                    {(a, b): sum(x * y for x, y in zip(scaled[a], scaled[b], strict=True))
-                    for a, b in pairs(scaled)})
+                    for a, b in pairs(scaled)},
+                   {q: sum(x ** 3 for x in scaled[q]) for q in scaled if q in CUBES})
 
     def __add__(self, other: Moments) -> Moments:
         return Moments(self.n + other.n, {q: v + other.sums[q] for q, v in self.sums.items()},
-                       {k: v + other.products[k] for k, v in self.products.items()})
+                       {k: v + other.products[k] for k, v in self.products.items()},
+                       {q: v + other.cubes[q] for q, v in self.cubes.items()
+                        if q in other.cubes})
+
+    def central(self, q: str) -> tuple[int, float, float]:
+        """``(n, m2, m3)``: the users and the exact sums of squared and cubed deviations of
+        ``q`` from its mean, in the metric's units (NaN m3 without :data:`CUBES`' sums)."""
+        n = self.n
+        if not n or q not in self.cubes:
+            return n, float(self.comoment(q, q)) if n else 0.0, float("nan")
+        s1, s2, s3 = self.sums[q], self.products[(q, q)], self.cubes[q]
+        m3 = Fraction(n * n * s3 - 3 * n * s1 * s2 + 2 * s1 ** 3, n * n * SCALE[q] ** 3)
+        return n, float(self.comoment(q, q)), float(m3)
+
+    def skewness(self, q: str) -> float:
+        """The skewness of ``q`` over the arm's users, ``m₃ / m₂^{3/2}`` with central moments
+        over n, from exact sums (NaN with fewer than three users or no variation)."""
+        n = self.n
+        if n < 3 or q not in self.cubes:
+            return float("nan")
+        s1, s2, s3 = self.sums[q], self.products[(q, q)], self.cubes[q]
+        m2 = Fraction(n * s2 - s1 * s1, n * n)
+        m3 = Fraction(n * n * s3 - 3 * n * s1 * s2 + 2 * s1 ** 3, n ** 3)
+        if m2 <= 0:
+            return float("nan")
+        return float(m3) / float(m2) ** 1.5
 
     def total(self, q: str) -> float:
         """Σ q in the metric's units."""
@@ -181,6 +228,11 @@ def polars_aggregates(quantities: tuple[str, ...]) -> list[Any]:
     for a, b in pairs(quantities):
         for shift, term in zip(SHIFTS, limb_terms(limbs(a), limbs(b)), strict=True):
             out.append(term.cast(pl.Int128).sum().alias(product_name(a, b, shift)))
+    for q in quantities:
+        if q in CUBES:
+            wide = tuple(x.cast(pl.Int128) for x in limbs(q))
+            for shift, term in zip(CUBE_SHIFTS, cube_terms(wide), strict=True):
+                out.append(term.sum().alias(cube_name(q, shift)))
     return out
 
 
@@ -193,5 +245,5 @@ def scaled(value: Any, q: str) -> Any:
             else value.cast(pl.Int128))
 
 
-__all__ = ["PRODUCTS", "SCALE", "ArmMoments", "Moments", "cuped_theta", "in_units",
-           "limb_terms", "pairs", "polars_aggregates", "scaled", "too_large"]
+__all__ = ["CUBES", "PRODUCTS", "SCALE", "ArmMoments", "Moments", "cube_terms", "cuped_theta",
+           "in_units", "limb_terms", "pairs", "polars_aggregates", "scaled", "too_large"]

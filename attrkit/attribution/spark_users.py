@@ -17,12 +17,16 @@ from typing import Any
 import polars as pl
 
 from attrkit.attribution.moments import (
+    CUBE_SHIFTS,
+    CUBES,
     LIMB,
     LIMIT,
     SCALE,
     SHIFTS,
     ArmMoments,
     Moments,
+    cube_name,
+    cube_terms,
     in_units,
     limb_terms,
     pairs,
@@ -66,6 +70,11 @@ def aggregates(quantities: tuple[str, ...]) -> list[Any]:
     for a, b in pairs(quantities):
         for shift, term in zip(SHIFTS, limb_terms(limbs(a), limbs(b)), strict=True):
             out.append(F.sum(term.cast("decimal(38,0)")).alias(product_name(a, b, shift)))
+    for q in quantities:  # cubes: the limbs widened before they are multiplied (terms < 2⁶⁶)
+        if q in CUBES:
+            wide = tuple(x.cast("decimal(38,0)") for x in limbs(q))
+            for shift, term in zip(CUBE_SHIFTS, cube_terms(wide), strict=True):
+                out.append(F.sum(term).cast("decimal(38,0)").alias(cube_name(q, shift)))
     return out
 
 

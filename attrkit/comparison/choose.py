@@ -54,6 +54,7 @@ from attrkit.stats import (
     Comparison,
     RatioStats,
     adjust_pvalues,
+    difference_skewness,
     mean_test,
     paired_window_test,
     rate_test,
@@ -578,14 +579,37 @@ def _user_rows(users: Any, metric: str, control: str, treatment: str, alpha: flo
             if math.isinf(r.ci_low) or math.isinf(r.ci_high):
                 row_notes.append("the control is not clearly above zero: the relative lift's "
                                  "interval is unbounded (Fieller)")
+            withheld = _too_skewed(m[control], m[treatment], q)
+            if withheld:
+                row |= {"p_value": math.nan, "lift_ci_low": math.nan, "lift_ci_high": math.nan,
+                        "lift_se": math.nan, "chance_to_win": math.nan,
+                        "expected_loss": math.nan, "why": "no verdict: " + withheld}
+                row_notes.append(withheld)
         except (ValueError, ZeroDivisionError) as exc:
             row |= _not_computed(str(exc))
             row_notes = []
-        if not math.isfinite(row["p_value"]) and not row_notes and row["method"] != "not computed":
+        if (not math.isfinite(row["p_value"]) and not row_notes
+                and row["method"] != "not computed"):
             row_notes = ["no variation to test"]
             row["why"] = "no variation between users: nothing to test"
         out.append(row | {"warnings": "; ".join(row_notes) or None})
     return out
+
+
+def _too_skewed(c: Any, t: Any, q: str) -> str | None:
+    """Why a per-user row gets no p-value, when the difference of the arms' means is too
+    skewed for Welch's t (:data:`~attrkit.defaults.MAX_DIFFERENCE_SKEWNESS`): a small arm of
+    heavy-tailed users. The skewness comes from the arms' exact third moments (as tested:
+    after a cap); the ratio per recommendation is judged by its numerator."""
+    g = difference_skewness(c.central(q), t.central(q))
+    if not (math.isfinite(g) and abs(g) > D.MAX_DIFFERENCE_SKEWNESS):
+        return None
+    small = min(c.n, t.n)
+    needed = math.ceil(small * (g / D.MAX_DIFFERENCE_SKEWNESS) ** 2)
+    return (f"the difference of the arms' means is too skewed for a p-value (skewness "
+            f"{g:+.2f}, beyond ±{D.MAX_DIFFERENCE_SKEWNESS}): the smaller arm's {small:,} users "
+            f"are heavy-tailed; about {needed:,} users in it (a longer run or a larger split), "
+            "or cap=0.99, would allow a verdict")
 
 
 def _user_test(c: SampleStats | RatioStats, t: SampleStats | RatioStats, alpha: float

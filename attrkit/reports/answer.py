@@ -56,6 +56,9 @@ def sentence(r: dict[str, Any], table: Any) -> str:
     if r["tested"]:
         return (f"No significant difference in {what}, {treatment} vs {control}: "
                 f"{r['lift']:+.1%} ({interval}{p_text}).{caveat}")
+    if (r.get("why") or "").startswith("no verdict: "):  # withheld: a small heavy-tailed arm
+        return (f"No verdict on {what}, {treatment} vs {control}: {r['lift']:+.1%}; "
+                f"{r['why'][len('no verdict: '):]}.")
     return (f"Described, not tested: {what} attributed to {treatment} vs {control}: "
             f"{r['lift']:+.1%} ({r['why']}).{caveat}")
 

@@ -32,7 +32,14 @@ from attrkit.stats._core import Comparison, RatioStats, SampleStats
 from attrkit.stats.bayes import Decision, bayes_test, decision
 from attrkit.stats.counts import estimate_dispersion, proportion_test, rate_test
 from attrkit.stats.fieller import fieller_interval, lift_test
-from attrkit.stats.means import CupedStats, cuped_adjusted, cuped_test, mean_test, ratio_test
+from attrkit.stats.means import (
+    CupedStats,
+    cuped_adjusted,
+    cuped_test,
+    difference_skewness,
+    mean_test,
+    ratio_test,
+)
 from attrkit.stats.multiple import (
     AdjustedPValues,
     HeterogeneityResult,
@@ -55,8 +62,8 @@ __all__ = [
     "AdjustedPValues", "Comparison", "CupedStats", "Decision", "HeterogeneityResult", "RatioStats",
     "SRMResult", "SampleStats", "adjust_pvalues", "always_valid_p", "bayes_test", "bootstrap_test",
     "confidence_sequence", "cumulative_mean_effect", "cumulative_ratio_effect", "cuped_adjusted",
-    "cuped_test", "decision", "estimate_dispersion", "fieller_interval", "heterogeneity_test",
-    "lift_test", "mde", "mean_test", "newey_west_lags", "paired_rate_ratio_test",
-    "paired_window_test", "power", "proportion_test", "rate_test", "ratio_test", "sample_size",
-    "sequential_test", "srm_test",
+    "cuped_test", "decision", "difference_skewness", "estimate_dispersion", "fieller_interval",
+    "heterogeneity_test", "lift_test", "mde", "mean_test", "newey_west_lags",
+    "paired_rate_ratio_test", "paired_window_test", "power", "proportion_test", "rate_test",
+    "ratio_test", "sample_size", "sequential_test", "srm_test",
 ]

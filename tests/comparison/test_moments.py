@@ -47,17 +47,37 @@ def test_every_recorded_frame_is_computed(now, before):
     assert sorted(now) == sorted(before) and len(before) == 120
 
 
+SKEWED = "no verdict: the difference of the arms' means is too skewed"
+WITHHELD = {"p_value", "lift_ci_low", "lift_ci_high", "why", "warnings", "tested"}
+FAMILY = {"p_adjusted", "significant"}
+
+
 def test_every_row_agrees_with_the_per_user_code(now, before):
     """Every recorded column; columns added since (the decision numbers) are tested on their
-    own (tests/stats/test_decision.py)."""
-    checked = 0
+    own (tests/stats/test_decision.py). Rows withheld since for a skewed difference (a small
+    arm of heavy-tailed users, #25) keep their estimates; the rest of their table's family is
+    adjusted again without them, which is checked against statsmodels."""
+    from statsmodels.stats.multitest import multipletests
+
+    checked = withheld = 0
     for name, frame in now.items():
         got = encoded(frame.select(c for c in frame.columns if c in before[name]["columns"]))
         want = before[name]
         assert got["columns"] == want["columns"], name
         assert len(got["rows"]) == len(want["rows"]), name
+        skewed = "why" in frame.columns and frame["why"].str.starts_with(SKEWED).fill_null(
+            False).any()
+        if skewed:
+            tested = frame.filter("tested")
+            adjusted = multipletests(tested["p_value"].to_numpy(), method="holm")[1]
+            assert tested["p_adjusted"].to_numpy() == pytest.approx(adjusted, rel=1e-12), name
         for g_row, w_row in zip(got["rows"], want["rows"], strict=True):
+            row = dict(zip(want["columns"], g_row, strict=True))
+            held = isinstance(row.get("why"), str) and row["why"].startswith(SKEWED)
+            withheld += held
             for col, g, w in zip(want["columns"], g_row, w_row, strict=True):
+                if (held and col in WITHHELD | FAMILY) or (skewed and col in FAMILY):
+                    continue
                 if col == "method" and isinstance(g, str):
                     # what CUPED removed is said since (a suffix the recording predates)
                     g = re.sub(r"; variance of the difference [-+]\d+%", "", g)
@@ -66,7 +86,7 @@ def test_every_row_agrees_with_the_per_user_code(now, before):
                 else:
                     assert _close(g, w), (name, col, g, w)
                 checked += 1
-    assert checked > 15_000
+    assert checked > 15_000 and 0 < withheld < 60
 
 
 def _user_data(values: np.ndarray, arms: list[str]) -> UserData:
