@@ -564,36 +564,44 @@ def _user_rows(users: Any, metric: str, control: str, treatment: str, alpha: flo
         q = "total" if kind == "user_total" else "value"
         row = base | {"kind": kind, "control_total": raw[control].total(q),
                       "treatment_total": raw[treatment].total(q)}
-        try:
-            r = _user_test(by_arm[control], by_arm[treatment], alpha)
-            rel = _relative(by_arm[control], by_arm[treatment], alpha)
-            d = decision(rel.effect, rel.se)
-            row |= {"lift_se": rel.se, "chance_to_win": d.chance_to_win,
-                    "expected_loss": d.expected_loss,
-                    "control_rate": r.control, "treatment_rate": r.treatment,
-                    "effect": r.effect, "lift": r.treatment / r.control - 1,
-                    "lift_ci_low": r.ci_low, "lift_ci_high": r.ci_high, "p_value": r.p_value,
-                    "method": "; ".join([r.method, *how[kind]]),
-                    "why": f"users randomised: {metric} {KINDS[kind]}"}
-            row_notes = list(notes)
-            if math.isinf(r.ci_low) or math.isinf(r.ci_high):
-                row_notes.append("the control is not clearly above zero: the relative lift's "
-                                 "interval is unbounded (Fieller)")
-            withheld = _too_skewed(m[control], m[treatment], q)
-            if withheld:
-                row |= {"p_value": math.nan, "lift_ci_low": math.nan, "lift_ci_high": math.nan,
-                        "lift_se": math.nan, "chance_to_win": math.nan,
-                        "expected_loss": math.nan, "why": "no verdict: " + withheld}
-                row_notes.append(withheld)
-        except (ValueError, ZeroDivisionError) as exc:
-            row |= _not_computed(str(exc))
-            row_notes = []
-        if (not math.isfinite(row["p_value"]) and not row_notes
-                and row["method"] != "not computed"):
-            row_notes = ["no variation to test"]
-            row["why"] = "no variation between users: nothing to test"
-        out.append(row | {"warnings": "; ".join(row_notes) or None})
+        out.append(_user_row(row, by_arm, (m[control], m[treatment]), q, alpha, notes,
+                             "; ".join(how[kind]), f"users randomised: {metric} {KINDS[kind]}"))
     return out
+
+
+def _user_row(row: dict[str, Any], by_arm: dict[str, Any], moments: tuple[Any, Any], q: str,
+              alpha: float, notes: list[str], how: str, why: str) -> dict[str, Any]:
+    """One per-user row: the test, the decision numbers, and no verdict where the difference is
+    too skewed (:func:`_too_skewed`) or there is nothing to test."""
+    control, treatment = row["control"], row["treatment"]
+    try:
+        r = _user_test(by_arm[control], by_arm[treatment], alpha)
+        rel = _relative(by_arm[control], by_arm[treatment], alpha)
+        d = decision(rel.effect, rel.se)
+        row |= {"lift_se": rel.se, "chance_to_win": d.chance_to_win,
+                "expected_loss": d.expected_loss,
+                "control_rate": r.control, "treatment_rate": r.treatment,
+                "effect": r.effect, "lift": r.treatment / r.control - 1,
+                "lift_ci_low": r.ci_low, "lift_ci_high": r.ci_high, "p_value": r.p_value,
+                "method": "; ".join(x for x in (r.method, how) if x), "why": why}
+        row_notes = list(notes)
+        if math.isinf(r.ci_low) or math.isinf(r.ci_high):
+            row_notes.append("the control is not clearly above zero: the relative lift's "
+                             "interval is unbounded (Fieller)")
+        withheld = _too_skewed(*moments, q)
+        if withheld:
+            row |= {"p_value": math.nan, "lift_ci_low": math.nan, "lift_ci_high": math.nan,
+                    "lift_se": math.nan, "chance_to_win": math.nan,
+                    "expected_loss": math.nan, "why": "no verdict: " + withheld}
+            row_notes.append(withheld)
+    except (ValueError, ZeroDivisionError) as exc:
+        row |= _not_computed(str(exc))
+        row_notes = []
+    if (not math.isfinite(row["p_value"]) and not row_notes
+            and row["method"] != "not computed"):
+        row_notes = ["no variation to test"]
+        row["why"] = "no variation between users: nothing to test"
+    return row | {"warnings": "; ".join(row_notes) or None}
 
 
 def _too_skewed(c: Any, t: Any, q: str) -> str | None:

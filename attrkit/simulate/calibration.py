@@ -259,6 +259,10 @@ class Result:
     """for contrast: window-level test of the same A/A data, as if requests were randomised."""
     coverage_per_user: float
     coverage_per_recommendation: float
+    """coverage among the A/B rows that keep an interval."""
+    withheld: float = 0.0
+    """share of A/A per-user rows (clicks) given no p-value: the difference too skewed
+    (:data:`~attrkit.defaults.MAX_DIFFERENCE_SKEWNESS`)."""
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -267,7 +271,8 @@ class Result:
 def run_scenario(scenario: Scenario, runs: int, *, alpha: float = D.ALPHA, lift: float = 0.08,
                  seed: int = 0, progress: bool = False) -> Result:
     """A/A and A/B replicates of one scenario through :func:`compare` and :func:`monitor`."""
-    counts = dict.fromkeys(("pu", "pr", "rev", "mon", "win", "cov_pu", "cov_pr"), 0)
+    counts = dict.fromkeys(("pu", "pr", "rev", "mon", "win", "cov_pu", "cov_pr", "held",
+                            "kept_pu", "kept_pr"), 0)
     top1 = []
     it = range(runs)
     if progress:
@@ -281,6 +286,7 @@ def run_scenario(scenario: Scenario, runs: int, *, alpha: float = D.ALPHA, lift:
         t = compare(aa, baseline=A, alpha=alpha, **on)
         p = {(r["metric"], r["kind"]): r["p_value"] for r in t.frame.iter_rows(named=True)}
         counts["pu"] += p[("CLICKS", "per_user")] < alpha
+        counts["held"] += math.isnan(p[("CLICKS", "per_user")])
         counts["pr"] += p[("CLICKS", "per_recommendation")] < alpha
         counts["rev"] += p[("REVENUE", "per_user")] < alpha
         m = monitor(aa, metric="CLICKS", control=A, treatment=B, alpha=alpha)
@@ -294,13 +300,19 @@ def run_scenario(scenario: Scenario, runs: int, *, alpha: float = D.ALPHA, lift:
         sim = simulate_experiment(scenario, lift=lift, seed=seed + 2 * i + 1)
         t = compare(attribute_simulation(sim), baseline=A, metrics=["CLICKS"], alpha=alpha,
                     **on)
-        for kind, key in (("per_user", "cov_pu"), ("per_recommendation", "cov_pr")):
+        for kind, key in (("per_user", "pu"), ("per_recommendation", "pr")):
             r = t.frame.filter(kind=kind).row(0, named=True)
-            counts[key] += r["lift_ci_low"] <= sim["planted"] <= r["lift_ci_high"]
+            if not math.isnan(r["lift_ci_low"]):  # withheld rows have no interval
+                counts[f"kept_{key}"] += 1
+                counts[f"cov_{key}"] += r["lift_ci_low"] <= sim["planted"] <= r["lift_ci_high"]
     n = float(runs)
+
+    def share(k: str) -> float:
+        return counts[f"cov_{k}"] / counts[f"kept_{k}"] if counts[f"kept_{k}"] else math.nan
+
     return Result(scenario.name, runs, alpha, lift, float(np.mean(top1)), counts["pu"] / n,
                   counts["pr"] / n, counts["rev"] / n, counts["mon"] / n, counts["win"] / n,
-                  counts["cov_pu"] / n, counts["cov_pr"] / n)
+                  share("pu"), share("pr"), counts["held"] / n)
 
 
 def markdown_table(results: list[Result]) -> str:
