@@ -78,9 +78,10 @@ lint: $(VENV)/.installed-dev
 clean:
 	rm -rf build $(VENV) .pytest_cache .ruff_cache .hypothesis
 
-## calibrate: the full simulation study (A/A false positives, monitoring, coverage; about 15 minutes on 2 cores)
+## calibrate: the full simulation study (A/A false positives, monitoring, coverage; the small-arm/heavy-tail grid; about 30 minutes on 2 cores)
 calibrate: $(VENV)/.installed
 	$(BIN)/python -m attrkit.simulate.calibration 400
+	$(BIN)/python -m attrkit.simulate.tails 200
 
 ## bench: attrkit vs DuckDB vs pandas on 10 million events (EVENTS=N to change); bench/out/results.json
 EVENTS ?= 10000000

@@ -253,7 +253,7 @@ def test_no_valid_event_and_records_of_text_alike(spark, tmp_path, case):
 def test_capped_and_cuped_comparisons_from_sparks_moments(spark):
     """The quantile of a cap and CUPED's cross-moments, computed on the executors: the same
     table as the embedded engine's, every float to the bit."""
-    from attrkit.simulate.calibration import A, Scenario, simulate_experiment
+    from attrkit.simulate.calibration import A, B, Scenario, simulate_experiment
 
     sim = simulate_experiment(Scenario("small", users=300, days=7, shape=1.0), lift=0.1, seed=5)
     log = sim["recommendations"]
@@ -266,6 +266,11 @@ def test_capped_and_cuped_comparisons_from_sparks_moments(spark):
     assert ca.frame.equals(cb.frame)
     assert ca.frame["method"].str.contains("capped").all()
     assert ca.frame["method"].str.contains("CUPED").sum() == 2  # (not the ratio)
+    # the third moments (Σx³ in limbs) of both engines: the same integers
+    for metric in ("CLICKS", "REVENUE"):
+        ea, sb = (r.users.arm_moments(metric, [A, B]).raw for r in (a, b))
+        assert {k: m.cubes for k, m in ea.items()} == {k: m.cubes for k, m in sb.items()}
+        assert ea[A].cubes["value"] > 0
     # by segment: each segment's users sent to the executors, the same rows
     ids = log["USER_ID"].unique().sort()
     meta = pl.DataFrame({"USER_ID": ids, "G": [("x", "y")[i % 2] for i in range(ids.len())]})

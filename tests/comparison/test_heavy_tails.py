@@ -82,3 +82,12 @@ def test_a_small_heavy_tailed_arm_gets_no_verdict_and_the_rest_hold_alpha():
             rejected += row["p_value"] < alpha
     assert kept >= 0.75 * runs
     assert abs(rejected / kept - alpha) <= 3 * math.sqrt(alpha * (1 - alpha) / kept)
+
+
+def test_the_grid_of_make_calibrate_runs_a_cell():
+    from attrkit.simulate.tails import TAILS, markdown, run_cell
+
+    heavy = run_cell(0.05, TAILS[2], "sum", 10, seed=1)
+    even = run_cell(0.5, TAILS[0], "count", 10, seed=2)
+    assert heavy.withheld >= 0.9 and even.withheld == 0 and even.aa_kept == 10
+    assert "| 95%/5% | lognormal σ 2 | sum |" in markdown([heavy, even])
