@@ -134,19 +134,6 @@ class Moments:
         m3 = Fraction(n * n * s3 - 3 * n * s1 * s2 + 2 * s1 ** 3, n * n * SCALE[q] ** 3)
         return n, float(self.comoment(q, q)), float(m3)
 
-    def skewness(self, q: str) -> float:
-        """The skewness of ``q`` over the arm's users, ``m₃ / m₂^{3/2}`` with central moments
-        over n, from exact sums (NaN with fewer than three users or no variation)."""
-        n = self.n
-        if n < 3 or q not in self.cubes:
-            return float("nan")
-        s1, s2, s3 = self.sums[q], self.products[(q, q)], self.cubes[q]
-        m2 = Fraction(n * s2 - s1 * s1, n * n)
-        m3 = Fraction(n * n * s3 - 3 * n * s1 * s2 + 2 * s1 ** 3, n ** 3)
-        if m2 <= 0:
-            return float("nan")
-        return float(m3) / float(m2) ** 1.5
-
     def total(self, q: str) -> float:
         """Σ q in the metric's units."""
         return in_units(self.sums[q], q)
@@ -214,9 +201,10 @@ class ArmMoments:
     limits: dict[str, float] = field(default_factory=dict)
 
 
-def polars_aggregates(quantities: tuple[str, ...]) -> list[Any]:
+def polars_aggregates(quantities: tuple[str, ...], cubes: tuple[str, ...] = ()) -> list[Any]:
     """The aggregates of :meth:`Moments.from_row` in polars, over Int64 columns of scaled
-    per-user values (one row per user)."""
+    per-user values (one row per user); Σq³ only of the quantities in ``cubes`` (the
+    comparisons' moments ask for :data:`CUBES`; the monitor's looks need none)."""
     import polars as pl
 
     def limbs(q: str) -> tuple[Any, Any, Any]:
@@ -229,7 +217,7 @@ def polars_aggregates(quantities: tuple[str, ...]) -> list[Any]:
         for shift, term in zip(SHIFTS, limb_terms(limbs(a), limbs(b)), strict=True):
             out.append(term.cast(pl.Int128).sum().alias(product_name(a, b, shift)))
     for q in quantities:
-        if q in CUBES:
+        if q in cubes:
             wide = tuple(x.cast(pl.Int128) for x in limbs(q))
             for shift, term in zip(CUBE_SHIFTS, cube_terms(wide), strict=True):
                 out.append(term.sum().alias(cube_name(q, shift)))

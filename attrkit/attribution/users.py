@@ -27,6 +27,7 @@ from typing import Any
 import polars as pl
 
 from attrkit.attribution.moments import (
+    CUBES,
     LIMIT,
     SCALE,
     ArmMoments,
@@ -98,10 +99,11 @@ def source_means(sums: dict[str, tuple[int, int]], sources: list[str], n: int
                 sums.get(s, (0, 0))[1]) for s in sources}
 
 
-def _by_arm(pu: pl.DataFrame, quantities: tuple[str, ...], arms: list[str]
+def _by_arm(pu: pl.DataFrame, quantities: tuple[str, ...], arms: list[str],
+            cubes: tuple[str, ...] = ()
             ) -> dict[str, Moments]:
     """Each arm's :class:`~attrkit.attribution.moments.Moments` of a scaled per-user frame."""
-    rows = {r["arm"]: r for r in pu.group_by("arm").agg(polars_aggregates(quantities))
+    rows = {r["arm"]: r for r in pu.group_by("arm").agg(polars_aggregates(quantities, cubes))
             .with_columns(pl.col("arm").cast(pl.String)).iter_rows(named=True)}
     return {a: Moments.from_row(rows.get(a, {}), quantities) for a in arms}
 
@@ -185,6 +187,26 @@ class UserData:
     values: pl.DataFrame
     served: pl.DataFrame
     log_rows_without_user: int = 0
+
+    @classmethod
+    def from_arrays(cls, user_ids: Any, arms: Any, values: Any, metric: str = "M") -> UserData:
+        """One day of per-user data from arrays: each user assigned to ``arms[i]``, served one
+        recommendation by it and attributed ``values[i]`` of ``metric`` (simulations, tests).
+
+        Example:
+            >>> UserData.from_arrays(["u1", "u2"], ["A", "B"], [1.0, 3.0]).arms
+            ['A', 'B']
+        """
+        ids = pl.Series("USER_ID", user_ids, dtype=pl.String)
+        arm = pl.Series("arm", arms, dtype=pl.String)
+        zeros = pl.repeat(0, len(ids), dtype=pl.Int64, eager=True)
+        ones = pl.repeat(1, len(ids), dtype=pl.Int64, eager=True)
+        return cls(
+            pl.DataFrame({"USER_ID": ids, "arm": arm, "first_served": zeros,
+                          "sources_served": ones}),
+            pl.DataFrame({"USER_ID": ids, "day": zeros, "metric_name": metric, "source": arm,
+                          "value": pl.Series(values, dtype=pl.Float64)}),
+            pl.DataFrame({"USER_ID": ids, "day": zeros, "source": arm, "recommendations": ones}))
 
     @property
     def arms(self) -> list[str]:
@@ -326,7 +348,7 @@ class UserData:
         :meth:`scaled_pre_period` for CUPED)."""
         pu = self.scaled_per_user(metric, arms)
         base = ("value", "served", "total")
-        raw = _by_arm(pu, base, arms)
+        raw = _by_arm(pu, base, arms, CUBES)
         limits = {}
         if cap is not None:
             row = pu.select(pl.col(base).quantile(cap, interpolation="higher")).row(0, named=True)
@@ -334,9 +356,10 @@ class UserData:
             pu = pu.with_columns(pl.col(c).clip(upper_bound=int(row[c])) for c in base
                                  if row[c] is not None)
         if pre is None:
-            return ArmMoments(raw, _by_arm(pu, base, arms) if cap is not None else raw, limits)
+            return ArmMoments(raw, _by_arm(pu, base, arms, CUBES) if cap is not None else raw,
+                              limits)
         pu = pu.join(pre, on="USER_ID", how="left").with_columns(pl.col("pre").fill_null(0))
-        return ArmMoments(raw, _by_arm(pu, (*base, "pre"), arms), limits)
+        return ArmMoments(raw, _by_arm(pu, (*base, "pre"), arms, CUBES), limits)
 
     def day_moments(self, metric: str, arms: list[str]) -> dict[tuple[int, str], Moments]:
         """Per UTC day and arm: the moments of the users assigned by the day's end (zeros

@@ -62,7 +62,7 @@ from attrkit.stats import (
     srm_test,
 )
 from attrkit.stats._core import SampleStats, check_alpha, check_choice
-from attrkit.stats.bayes import bayes_test, decision
+from attrkit.stats.bayes import decision
 from attrkit.stats.fieller import lift_test
 from attrkit.stats.means import cuped_adjusted
 from attrkit.stats.multiple import CORRECTIONS
@@ -878,7 +878,8 @@ def compare_users(
             else:
                 cs, ts = (SampleStats.from_frame(x, column) for x in (cu, tu))
             r = _user_test(cs, ts, alpha)
-            d = bayes_test(cs, ts, alpha=alpha, prior_sd=D.DECISION_PRIOR_SD).details
+            rel = _relative(cs, ts, alpha)
+            d = decision(rel.effect, rel.se)
             method = r.method + ("; CUPED (θ pooled), lift of adjusted means"
                                  if column.endswith("__cuped") else "")
             rows.append((name, control, treatment, cu.height, tu.height, r, method, d))
@@ -888,8 +889,8 @@ def compare_users(
          "control_mean": r.control, "treatment_mean": r.treatment,
          "lift": r.treatment / r.control - 1, "lift_ci_low": r.ci_low,
          "lift_ci_high": r.ci_high, "p_value": r.p_value, "p_adjusted": float(pa),
-         "significant": bool(rej), "chance_to_win": d["chance_to_win"],
-         "expected_loss": d["expected_loss_treatment"], "method": method}
+         "significant": bool(rej), "chance_to_win": d.chance_to_win,
+         "expected_loss": d.expected_loss, "method": method}
         for (m, c, t, nc, nt, r, method, d), pa, rej in zip(rows, adj.p_adjusted, adj.rejected,
                                                             strict=True)
     ])

@@ -355,16 +355,10 @@ def segments_aa(runs: int, *, users: int = 3000, alpha: float = D.ALPHA, seed: i
     rng = np.random.default_rng(seed)
     ids = [f"u{i:05d}" for i in range(users)]
     arm = np.where(np.arange(users) % 2 == 0, A, B)
-    zeros = [0] * users
     rows = het = n_rows = 0
     for _ in range(runs):
         value = rng.poisson(2.0 * rng.lognormal(0.0, 1.0, users)).astype(float)
-        data = UserData(
-            pl.DataFrame({"USER_ID": ids, "arm": arm, "first_served": zeros,
-                          "sources_served": [1] * users}),
-            pl.DataFrame({"USER_ID": ids, "day": zeros, "metric_name": "CLICKS", "source": arm,
-                          "value": value}),
-            pl.DataFrame({"USER_ID": ids, "day": zeros, "source": arm, "recommendations": [1] * users}))
+        data = UserData.from_arrays(ids, arm, value, "CLICKS")
         windows = pl.DataFrame({"timestamp": [0, 0], "metric_name": "CLICKS", "source": [A, B],
                                 "value": [float(value[arm == A].sum()), float(value[arm == B].sum())]})
         meta = pl.DataFrame({"USER_ID": ids, "G": rng.choice(["x", "y", "z"], users)})

@@ -75,16 +75,9 @@ def run_cell(split: float, tail: tuple[str, float | None], metric: str, runs: in
     rng = np.random.default_rng(seed)
     arm = np.where(np.arange(users) < round(users * split), "B", "A")
     ids = [f"u{i:05d}" for i in range(users)]
-    zeros = [0] * users
-    assignment = pl.DataFrame({"USER_ID": ids, "arm": arm, "first_served": zeros,
-                               "sources_served": [1] * users})
-    served = pl.DataFrame({"USER_ID": ids, "day": zeros, "source": arm,
-                           "recommendations": [1] * users})
 
     def row(values: np.ndarray) -> dict:
-        data = UserData(assignment, pl.DataFrame({
-            "USER_ID": ids, "day": zeros, "metric_name": "M", "source": arm,
-            "value": values}), served)
+        data = UserData.from_arrays(ids, arm, values)
         w = pl.DataFrame({"timestamp": [0, 0], "metric_name": "M", "source": ["A", "B"],
                           "value": [float(values[arm == "A"].sum()),
                                     float(values[arm == "B"].sum())]})

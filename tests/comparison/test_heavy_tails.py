@@ -19,16 +19,7 @@ from attrkit.stats import difference_skewness
 
 
 def _users(values: np.ndarray, arm: np.ndarray) -> UserData:
-    n = len(values)
-    ids = [f"u{i:05d}" for i in range(n)]
-    zeros = [0] * n
-    return UserData(
-        pl.DataFrame({"USER_ID": ids, "arm": arm, "first_served": zeros,
-                      "sources_served": [1] * n}),
-        pl.DataFrame({"USER_ID": ids, "day": zeros, "metric_name": "M", "source": arm,
-                      "value": values}),
-        pl.DataFrame({"USER_ID": ids, "day": zeros, "source": arm, "recommendations": [1] * n}))
-
+    return UserData.from_arrays([f"u{i:05d}" for i in range(len(values))], arm, values)
 
 def _compare(values, arm):
     w = pl.DataFrame({"timestamp": [0, 0], "metric_name": "M", "source": ["A", "B"],

@@ -10,7 +10,6 @@ import math
 import re
 
 import numpy as np
-import polars as pl
 import pytest
 from golden_cases import GOLDEN, cases, encoded
 
@@ -90,16 +89,7 @@ def test_every_row_agrees_with_the_per_user_code(now, before):
 
 
 def _user_data(values: np.ndarray, arms: list[str]) -> UserData:
-    n = len(values)
-    ids = [f"u{i:06d}" for i in range(n)]
-    a = pl.DataFrame({"USER_ID": ids, "arm": arms, "first_served": [0] * n,
-                      "sources_served": [1] * n})
-    v = pl.DataFrame({"USER_ID": ids, "day": [0] * n, "metric_name": "M", "source": arms,
-                      "value": values})
-    s = pl.DataFrame({"USER_ID": ids, "day": [0] * n, "source": arms,
-                      "recommendations": [1] * n})
-    return UserData(a, v, s)
-
+    return UserData.from_arrays([f"u{i:06d}" for i in range(len(values))], arms, values)
 
 def test_a_mean_near_1e8_keeps_its_variance():
     rng = np.random.default_rng(3)

@@ -209,14 +209,7 @@ def test_segment_rows_and_heterogeneity_hold_their_error_rate_under_aa():
 
 
 def _user_data(ids, arm, value) -> UserData:
-    n = len(ids)
-    a = pl.DataFrame({"USER_ID": ids, "arm": arm, "first_served": [0] * n,
-                      "sources_served": [1] * n})
-    v = pl.DataFrame({"USER_ID": ids, "day": [0] * n, "metric_name": "M", "source": arm,
-                      "value": value})
-    s = pl.DataFrame({"USER_ID": ids, "day": [0] * n, "source": arm, "recommendations": [1] * n})
-    return UserData(a, v, s)
-
+    return UserData.from_arrays(ids, arm, value)
 
 def _windows(arm, value) -> pl.DataFrame:
     """One window's totals per arm (what compare describes beside the per-user rows)."""
