@@ -291,8 +291,7 @@ def _by_segment(windows, users, design, column, user_metadata, chosen, src, base
         seg = segmentation(column, user_metadata=user_metadata,
                            interactions=getattr(windows, "interactions", None),
                            timestamp_unit=getattr(windows, "timestamp_unit", "s"))
-    arms = [s for s in users.arms if s in src]
-    pairs = _pairs(arms, baseline) if len(arms) >= 2 else []
+    _, pairs = _user_pairs(users, src, baseline)
     return compare_segments(users, seg, chosen, pairs, alpha, correction, _user_rows, cap=cap,
                             pre_of=(lambda m: pre.scaled_pre_period(m, start)) if pre else None)
 
@@ -418,7 +417,7 @@ def _user_design(w, users, pre, start, chosen, src, baseline, alpha, cap, traffi
                  ) -> tuple[list[dict[str, Any]], Any, Any, Any]:
     """Under ``users``: the arms, the design check and SRM on users, and per metric and pair of
     arms the per-user rows; the sources not randomised are described."""
-    arms = [s for s in users.arms if s in src]
+    arms, pairs = _user_pairs(users, src, baseline)
     if baseline is not None and baseline not in arms:
         raise ConfigError(f"baseline={short_name(baseline)!r}: no user was assigned to it, so it "
                           "was not randomised; the arms are "
@@ -428,7 +427,6 @@ def _user_design(w, users, pre, start, chosen, src, baseline, alpha, cap, traffi
         # nothing randomised to compare: everything is described, nothing tested
         warnings.append(f"users were assigned to {len(arms)} source(s) ({', '.join(arms)}): "
                         "there is no randomised comparison; sources are described")
-    pairs = _pairs(arms, baseline) if len(arms) >= 2 else []
     warnings += check.warnings
     srm = _srm([float(check.users_by_arm[a]) for a in arms], arms, "users",
                traffic_weights, srm_threshold, warnings)
@@ -471,6 +469,13 @@ def unattributed_share(windows: pl.DataFrame, metric: str) -> float:
     w = windows.filter(metric_name=metric)
     total = w["value"].sum()
     return w.filter(source=D.UNDEFINED_SOURCE)["value"].sum() / total if total else 0.0
+
+
+def _user_pairs(users: Any, src: list[str], baseline: str | None
+                ) -> tuple[list[str], list[tuple[str, str]]]:
+    """The arms users were assigned to among ``src``, and the pairs of them compared."""
+    arms = [s for s in users.arms if s in src]
+    return arms, _pairs(arms, baseline) if len(arms) >= 2 else []
 
 
 def _pairs(src: list[str], baseline: str | None) -> list[tuple[str, str]]:
