@@ -61,12 +61,22 @@ DECISION_PRIOR_SD = 0.3
 is a priori unlikely, anything within it about equally so), as GrowthBook's proper prior. With the
 standard errors of a real experiment (a few per cent) it moves the posterior by well under a
 tenth of a standard error."""
-MAX_DIFFERENCE_SKEWNESS = 0.2
+MAX_DIFFERENCE_SKEWNESS = 0.75
 """A per-user row whose difference of means is more skewed than this (under the null: the
-arms' pooled skewness and their split, :func:`attrkit.stats.difference_skewness`) gets no
-p-value and no verdict: a small arm of heavy-tailed users, where Welch's t says "significant"
-far more often than α. 0.2 is Cochran's n > 25·g² for the small arm's mean; equal arms never
-reach it."""
+arms' pooled third moment and their split, :func:`attrkit.stats.difference_skewness`; a ratio
+per recommendation also by its numerator's and denominator's) gets no p-value and no verdict:
+a small arm of heavy-tailed users, where even the skewness-corrected test says "significant"
+more often than α. Below it the test is corrected (:func:`attrkit.stats.skewness_corrected`).
+Chosen by the heavy-tail calibration grid (``make calibrate``): the largest value at which every
+cell's A/A rate and coverage hold among the rows kept. The skewness is about g/√n for a small
+arm of n users whose values have skewness g, so 0.75 asks n > 1.8·g²; equal arms never reach
+it."""
+SKEWNESS_CORRECTED_FROM = 0.05
+"""From this skewness of the difference (in size) a per-user row's test and interval are
+corrected for it (:func:`attrkit.stats.skewness_corrected`), and the row's warnings say so and
+how many users in the smaller arm would make the correction small. Below it the correction
+would move a p-value near 0.05 by less than 0.01 and Welch's t is used as it is: balanced
+experiments, whose skewness is near 0, get exactly Welch's numbers."""
 CUPED_MIN_DAYS = 7
 """CUPED is used by default only when the data holds at least this many days before the
 experiment's start: a week, so that every weekday is in the covariate alike."""

@@ -29,9 +29,14 @@ SCALE = {"value": 10**9, "total": 10**9, "pre": 10**9, "served": 1}
 PRODUCTS = (("value", "value"), ("total", "total"), ("served", "served"),
             ("value", "served"), ("pre", "pre"), ("value", "pre"), ("total", "pre"))
 """The products a comparison reads (the last three only with a pre-period)."""
-CUBES = ("value", "total")
-"""The quantities whose Σx³ a comparison reads (the skewness of the smaller arm, see
-:func:`attrkit.comparison.choose`)."""
+TRIPLES = (("value", "value", "value"), ("total", "total", "total"),
+           ("value", "value", "served"), ("value", "served", "served"),
+           ("served", "served", "served"), ("value", "value", "pre"), ("value", "pre", "pre"),
+           ("pre", "pre", "pre"), ("total", "total", "pre"), ("total", "pre", "pre"))
+"""The sums of triple products a comparison reads: the third moments of what it tests (a
+metric, the linearised ratio per recommendation, a CUPED-adjusted metric), from which it
+corrects Welch's t for skewness and judges whether a small arm can be tested at all (see
+:func:`attrkit.stats.skewness_corrected`); those with ``pre`` only with a pre-period."""
 LIMB = 21
 SHIFTS = (84, 63, 42, 21, 0)
 CUBE_SHIFTS = (126, 105, 84, 63, 42, 21, 0)
@@ -47,17 +52,23 @@ def limb_terms(a: tuple[Any, Any, Any], b: tuple[Any, Any, Any]) -> list[Any]:
     return [a2 * b2, a2 * b1 + a1 * b2, a2 * b0 + a1 * b1 + a0 * b2, a1 * b0 + a0 * b1, a0 * b0]
 
 
-def cube_terms(a: tuple[Any, Any, Any]) -> list[Any]:
-    """The cube of a limb triple, as the seven sums of limb products of :data:`CUBE_SHIFTS`
-    (each below 2⁶⁶ in magnitude: the limbs must be 128-bit before they are multiplied)."""
-    a2, a1, a0 = a
-    return [a2 * a2 * a2, 3 * a2 * a2 * a1, 3 * a2 * a2 * a0 + 3 * a2 * a1 * a1,
-            a1 * a1 * a1 + 6 * a2 * a1 * a0, 3 * a2 * a0 * a0 + 3 * a1 * a1 * a0,
-            3 * a1 * a0 * a0, a0 * a0 * a0]
+def triple_terms(a: tuple[Any, Any, Any], b: tuple[Any, Any, Any], c: tuple[Any, Any, Any]
+                 ) -> list[Any]:
+    """The product of three limb triples, as the seven sums of limb products of
+    :data:`CUBE_SHIFTS` (each below 2⁶⁶ in magnitude: the limbs must be 128-bit before they are
+    multiplied)."""
+    return [sum(a[2 - i] * b[2 - j] * c[2 - (k - i - j)]
+                for i in range(3) for j in range(3) if 0 <= k - i - j <= 2)
+            for k in range(6, -1, -1)]
 
 
-def cube_name(q: str, shift: int) -> str:
-    return f"{q}^3@{shift}"
+def triple_name(t: tuple[str, str, str], shift: int) -> str:
+    return f"{'*'.join(t)}@{shift}"
+
+
+def triples(quantities: Any) -> list[tuple[str, str, str]]:
+    """The triples of :data:`TRIPLES` that ``quantities`` make."""
+    return [t for t in TRIPLES if all(q in quantities for q in t)]
 
 
 def product_name(a: str, b: str, shift: int) -> str:
@@ -94,8 +105,8 @@ class Moments:
     n: int
     sums: Mapping[str, int]
     products: Mapping[tuple[str, str], int] = field(default_factory=dict)
-    cubes: Mapping[str, int] = field(default_factory=dict)
-    """Σ q³ of the quantities of :data:`CUBES` the engine was asked for."""
+    triples: Mapping[tuple[str, str, str], int] = field(default_factory=dict)
+    """Σ a·b·c of the :data:`TRIPLES` the engine was asked for."""
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any], quantities: tuple[str, ...]) -> Moments:
@@ -104,9 +115,9 @@ class Moments:
         sums = {q: int(row.get(f"sum:{q}") or 0) for q in quantities}
         products = {(a, b): sum(int(row.get(product_name(a, b, s)) or 0) << s for s in SHIFTS)
                     for a, b in pairs(quantities)}
-        cubes = {q: sum(int(row.get(cube_name(q, s)) or 0) << s for s in CUBE_SHIFTS)
-                 for q in quantities if q in CUBES and cube_name(q, 0) in row}
-        return cls(int(row.get("n") or 0), sums, products, cubes)
+        third = {t: sum(int(row.get(triple_name(t, s)) or 0) << s for s in CUBE_SHIFTS)
+                 for t in triples(quantities) if triple_name(t, 0) in row}
+        return cls(int(row.get("n") or 0), sums, products, third)
 
     @classmethod
     def from_values(cls, columns: Mapping[str, Any]) -> Moments:
@@ -116,23 +127,62 @@ class Moments:
         return cls(n, {q: sum(v) for q, v in scaled.items()},
                    {(a, b): sum(x * y for x, y in zip(scaled[a], scaled[b], strict=True))
                     for a, b in pairs(scaled)},
-                   {q: sum(x ** 3 for x in scaled[q]) for q in scaled if q in CUBES})
+                   {t: sum(x * y * z for x, y, z in zip(*(scaled[q] for q in t), strict=True))
+                    for t in triples(scaled)})
 
     def __add__(self, other: Moments) -> Moments:
         return Moments(self.n + other.n, {q: v + other.sums[q] for q, v in self.sums.items()},
                        {k: v + other.products[k] for k, v in self.products.items()},
-                       {q: v + other.cubes[q] for q, v in self.cubes.items()
-                        if q in other.cubes})
+                       {t: v + other.triples[t] for t, v in self.triples.items()
+                        if t in other.triples})
 
-    def central(self, q: str) -> tuple[int, float, float]:
-        """``(n, m2, m3)``: the users and the exact sums of squared and cubed deviations of
-        ``q`` from its mean, in the metric's units (NaN m3 without :data:`CUBES`' sums)."""
-        n = self.n
-        if not n or q not in self.cubes:
-            return n, float(self.comoment(q, q)) if n else 0.0, float("nan")
-        s1, s2, s3 = self.sums[q], self.products[(q, q)], self.cubes[q]
-        m3 = Fraction(n * n * s3 - 3 * n * s1 * s2 + 2 * s1 ** 3, n * n * SCALE[q] ** 3)
-        return n, float(self.comoment(q, q)), float(m3)
+    def central(self, combo: Mapping[str, Fraction | int]) -> tuple[int, float, float]:
+        """``(n, m2, m3)`` of the linear combination ``Σ combo[q]·q`` of the quantities: the
+        users and the exact sums of squared and cubed deviations from its mean, in the
+        metrics' units (NaN m3 without the :data:`TRIPLES` it needs). A metric is ``{q: 1}``;
+        the ratio per recommendation linearised at ``r`` is ``{"value": 1, "served": −r}``;
+        CUPED is ``{q: 1, "pre": −θ}``.
+
+        Example:
+            >>> m = Moments.from_values({"value": [1.0, 2.0, 6.0], "served": [1, 1, 2]})
+            >>> m.central({"value": 1})
+            (3, 14.0, 18.0)
+            >>> m.central({"value": 1, "served": -3})[1:]
+            (2.0, 0.0)
+        """
+        n, terms = self.n, list(combo.items())
+        if not n:
+            return 0, 0.0, 0.0
+        m2 = sum((Fraction(ca) * Fraction(cb) * self.comoment(a, b)
+                  for a, ca in terms for b, cb in terms), Fraction(0))
+        try:
+            m3 = sum((Fraction(ca) * Fraction(cb) * Fraction(cc) * self._comoment3(a, b, c)
+                      for a, ca in terms for b, cb in terms for c, cc in terms), Fraction(0))
+        except KeyError:
+            return n, float(m2), float("nan")
+        return n, float(m2), float(m3)
+
+    def linearised(self, num: str, den: str) -> tuple[int, float, float]:
+        """``(n, m2, m3)`` of the ratio ``Σnum / Σden`` linearised at its value ``r``: the
+        per-user ``(num − r·den) / mean den``, whose mean's variance is the delta method's."""
+        if not self.n or not self.sums[den]:
+            return self.n, float("nan"), float("nan")
+        r = Fraction(self.sums[num], SCALE[num]) / Fraction(self.sums[den], SCALE[den])
+        mean = float(Fraction(self.sums[den], SCALE[den] * self.n))
+        n, m2, m3 = self.central({num: 1, den: -r})
+        return n, m2 / mean**2, m3 / mean**3
+
+    def _comoment3(self, a: str, b: str, c: str) -> Fraction:
+        """Σ (a − ā)(b − b̄)(c − c̄), exact, in the metrics' units."""
+        key = next(t for t in TRIPLES if sorted(t) == sorted((a, b, c)))
+        n, sa, sb, sc = self.n, self.sums[a], self.sums[b], self.sums[c]
+        sab, sac, sbc = (self._product(a, b), self._product(a, c), self._product(b, c))
+        whole = (n * n * self.triples[key] - n * (sab * sc + sac * sb + sbc * sa)
+                 + 2 * sa * sb * sc)
+        return Fraction(whole, n * n * SCALE[a] * SCALE[b] * SCALE[c])
+
+    def _product(self, a: str, b: str) -> int:
+        return self.products[(a, b)] if (a, b) in self.products else self.products[(b, a)]
 
     def total(self, q: str) -> float:
         """Σ q in the metric's units."""
@@ -141,7 +191,7 @@ class Moments:
     def comoment(self, a: str, b: str) -> Fraction:
         """Σ (a − ā)(b − b̄), exact, in the metric's units."""
         n, sa, sb = self.n, self.sums[a], self.sums[b]
-        p = self.products[(a, b)] if (a, b) in self.products else self.products[(b, a)]
+        p = self._product(a, b)
         if not n:
             return Fraction(0)
         return Fraction(n * p - sa * sb, n * SCALE[a] * SCALE[b])
@@ -201,10 +251,10 @@ class ArmMoments:
     limits: dict[str, float] = field(default_factory=dict)
 
 
-def polars_aggregates(quantities: tuple[str, ...], cubes: tuple[str, ...] = ()) -> list[Any]:
+def polars_aggregates(quantities: tuple[str, ...], third: bool = False) -> list[Any]:
     """The aggregates of :meth:`Moments.from_row` in polars, over Int64 columns of scaled
-    per-user values (one row per user); Σq³ only of the quantities in ``cubes`` (the
-    comparisons' moments ask for :data:`CUBES`; the monitor's looks need none)."""
+    per-user values (one row per user); the :data:`TRIPLES` only when ``third`` (the
+    comparisons' moments ask for them; the monitor's looks need none)."""
     import polars as pl
 
     def limbs(q: str) -> tuple[Any, Any, Any]:
@@ -216,11 +266,10 @@ def polars_aggregates(quantities: tuple[str, ...], cubes: tuple[str, ...] = ()) 
     for a, b in pairs(quantities):
         for shift, term in zip(SHIFTS, limb_terms(limbs(a), limbs(b)), strict=True):
             out.append(term.cast(pl.Int128).sum().alias(product_name(a, b, shift)))
-    for q in quantities:
-        if q in cubes:
-            wide = tuple(x.cast(pl.Int128) for x in limbs(q))
-            for shift, term in zip(CUBE_SHIFTS, cube_terms(wide), strict=True):
-                out.append(term.sum().alias(cube_name(q, shift)))
+    for t in triples(quantities) if third else ():
+        wide = [tuple(x.cast(pl.Int128) for x in limbs(q)) for q in t]
+        for shift, term in zip(CUBE_SHIFTS, triple_terms(*wide), strict=True):
+            out.append(term.sum().alias(triple_name(t, shift)))
     return out
 
 
@@ -233,5 +282,6 @@ def scaled(value: Any, q: str) -> Any:
             else value.cast(pl.Int128))
 
 
-__all__ = ["CUBES", "PRODUCTS", "SCALE", "ArmMoments", "Moments", "cube_terms", "cuped_theta",
-           "in_units", "limb_terms", "pairs", "polars_aggregates", "scaled", "too_large"]
+__all__ = ["PRODUCTS", "SCALE", "TRIPLES", "ArmMoments", "Moments", "cuped_theta", "in_units",
+           "limb_terms", "pairs", "polars_aggregates", "scaled", "too_large", "triple_terms",
+           "triples"]

@@ -18,20 +18,20 @@ import polars as pl
 
 from attrkit.attribution.moments import (
     CUBE_SHIFTS,
-    CUBES,
     LIMB,
     LIMIT,
     SCALE,
     SHIFTS,
     ArmMoments,
     Moments,
-    cube_name,
-    cube_terms,
     in_units,
     limb_terms,
     pairs,
     product_name,
     too_large,
+    triple_name,
+    triple_terms,
+    triples,
 )
 from attrkit.attribution.users import DAY, DesignCheck, UserData, design_check, source_means
 from attrkit.frames import ASSIGNMENT_SCHEMA, SERVED_SCHEMA, VALUES_SCHEMA
@@ -51,7 +51,7 @@ def scaled(value: Any, q: str) -> Any:
     return x.cast("decimal(38,0)")
 
 
-def aggregates(quantities: tuple[str, ...], cubes: tuple[str, ...] = ()) -> list[Any]:
+def aggregates(quantities: tuple[str, ...], third: bool = False) -> list[Any]:
     """:func:`attrkit.attribution.moments.polars_aggregates` on Spark, over DECIMAL(38, 0)
     (or long) columns, with ``_big``: the largest magnitude, checked by :func:`_moments` (a
     value beyond a long becomes null in the limbs: the check fails then)."""
@@ -70,19 +70,18 @@ def aggregates(quantities: tuple[str, ...], cubes: tuple[str, ...] = ()) -> list
     for a, b in pairs(quantities):
         for shift, term in zip(SHIFTS, limb_terms(limbs(a), limbs(b)), strict=True):
             out.append(F.sum(term.cast("decimal(38,0)")).alias(product_name(a, b, shift)))
-    for q in quantities:  # cubes: the limbs widened before they are multiplied (terms < 2⁶⁶)
-        if q in cubes:
-            wide = tuple(x.cast("decimal(38,0)") for x in limbs(q))
-            for shift, term in zip(CUBE_SHIFTS, cube_terms(wide), strict=True):
-                out.append(F.sum(term).cast("decimal(38,0)").alias(cube_name(q, shift)))
+    # triples: the limbs widened before they are multiplied (terms < 2⁶⁶)
+    for t in triples(quantities) if third else ():
+        wide = [tuple(x.cast("decimal(38,0)") for x in limbs(q)) for q in t]
+        for shift, term in zip(CUBE_SHIFTS, triple_terms(*wide), strict=True):
+            out.append(F.sum(term).cast("decimal(38,0)").alias(triple_name(t, shift)))
     return out
 
 
 def _moments(frame: Any, quantities: tuple[str, ...], keys: list[str], metric: str | None = None,
-             cubes: tuple[str, ...] = ()
-             ) -> dict[Any, Moments]:
+             third: bool = False) -> dict[Any, Moments]:
     """Per group of ``keys``, the :class:`Moments` of ``quantities``: one job."""
-    rows = frame.groupBy(*keys).agg(*aggregates(quantities, cubes)).collect()
+    rows = frame.groupBy(*keys).agg(*aggregates(quantities, third)).collect()
     for r in rows:
         if r["_big"] is not None and int(r["_big"]) > LIMIT:
             raise too_large(metric or r["metric_name"], int(r["_big"]))
@@ -184,7 +183,7 @@ class SparkUserData:
                 pu = pu.join(pre, on="USER_ID", how="left").fillna(0, subset=["pre"])
             if cap is not None or pre is not None:
                 quantities = (*base, "pre") if pre is not None else base
-                got = _moments(pu, quantities, ["arm"], cubes=CUBES)
+                got = _moments(pu, quantities, ["arm"], third=True)
                 tested = {a: got.get(a, Moments.from_row({}, quantities)) for a in arms}
             return ArmMoments(raw, tested, limits)
         finally:
@@ -195,7 +194,7 @@ class SparkUserData:
         each metric and pair of arms; a user's values do not depend on the pair)."""
         if self._raw is None:
             self._raw = _moments(self._per_user_all(), ("value", "served", "total"),
-                                 ["metric_name", "arm"], cubes=CUBES)
+                                 ["metric_name", "arm"], third=True)
         return self._raw
 
     def _per_user_all(self) -> Any:

@@ -27,7 +27,6 @@ from typing import Any
 import polars as pl
 
 from attrkit.attribution.moments import (
-    CUBES,
     LIMIT,
     SCALE,
     ArmMoments,
@@ -100,10 +99,9 @@ def source_means(sums: dict[str, tuple[int, int]], sources: list[str], n: int
 
 
 def _by_arm(pu: pl.DataFrame, quantities: tuple[str, ...], arms: list[str],
-            cubes: tuple[str, ...] = ()
-            ) -> dict[str, Moments]:
+            third: bool = False) -> dict[str, Moments]:
     """Each arm's :class:`~attrkit.attribution.moments.Moments` of a scaled per-user frame."""
-    rows = {r["arm"]: r for r in pu.group_by("arm").agg(polars_aggregates(quantities, cubes))
+    rows = {r["arm"]: r for r in pu.group_by("arm").agg(polars_aggregates(quantities, third))
             .with_columns(pl.col("arm").cast(pl.String)).iter_rows(named=True)}
     return {a: Moments.from_row(rows.get(a, {}), quantities) for a in arms}
 
@@ -189,9 +187,11 @@ class UserData:
     log_rows_without_user: int = 0
 
     @classmethod
-    def from_arrays(cls, user_ids: Any, arms: Any, values: Any, metric: str = "M") -> UserData:
-        """One day of per-user data from arrays: each user assigned to ``arms[i]``, served one
-        recommendation by it and attributed ``values[i]`` of ``metric`` (simulations, tests).
+    def from_arrays(cls, user_ids: Any, arms: Any, values: Any, metric: str = "M",
+                    served: Any = None) -> UserData:
+        """One day of per-user data from arrays: each user assigned to ``arms[i]``, served
+        ``served[i]`` recommendations by it (default one) and attributed ``values[i]`` of
+        ``metric`` (simulations, tests).
 
         Example:
             >>> UserData.from_arrays(["u1", "u2"], ["A", "B"], [1.0, 3.0]).arms
@@ -206,7 +206,9 @@ class UserData:
                           "sources_served": ones}),
             pl.DataFrame({"USER_ID": ids, "day": zeros, "metric_name": metric, "source": arm,
                           "value": pl.Series(values, dtype=pl.Float64)}),
-            pl.DataFrame({"USER_ID": ids, "day": zeros, "source": arm, "recommendations": ones}))
+            pl.DataFrame({"USER_ID": ids, "day": zeros, "source": arm,
+                          "recommendations": ones if served is None
+                          else pl.Series(served, dtype=pl.Int64)}))
 
     @property
     def arms(self) -> list[str]:
@@ -348,7 +350,7 @@ class UserData:
         :meth:`scaled_pre_period` for CUPED)."""
         pu = self.scaled_per_user(metric, arms)
         base = ("value", "served", "total")
-        raw = _by_arm(pu, base, arms, CUBES)
+        raw = _by_arm(pu, base, arms, third=True)
         limits = {}
         if cap is not None:
             row = pu.select(pl.col(base).quantile(cap, interpolation="higher")).row(0, named=True)
@@ -356,10 +358,10 @@ class UserData:
             pu = pu.with_columns(pl.col(c).clip(upper_bound=int(row[c])) for c in base
                                  if row[c] is not None)
         if pre is None:
-            return ArmMoments(raw, _by_arm(pu, base, arms, CUBES) if cap is not None else raw,
+            return ArmMoments(raw, _by_arm(pu, base, arms, third=True) if cap is not None else raw,
                               limits)
         pu = pu.join(pre, on="USER_ID", how="left").with_columns(pl.col("pre").fill_null(0))
-        return ArmMoments(raw, _by_arm(pu, (*base, "pre"), arms, CUBES), limits)
+        return ArmMoments(raw, _by_arm(pu, (*base, "pre"), arms, third=True), limits)
 
     def day_moments(self, metric: str, arms: list[str]) -> dict[tuple[int, str], Moments]:
         """Per UTC day and arm: the moments of the users assigned by the day's end (zeros

@@ -548,10 +548,12 @@ def _user_rows(users: Any, metric: str, control: str, treatment: str, alpha: flo
     stats = {"per_user": {a: m[a].sample("value") for a in m},
              "per_recommendation": {a: m[a].ratio("value", "served") for a in m},
              "user_total": {a: m[a].sample("total") for a in m}}
+    thetas: dict[str, Fraction] = {}
     if pre is not None:
         both = m[control] + m[treatment]
         for k, q in (("per_user", "value"), ("user_total", "total")):
             theta, mean = cuped_theta(both, q)
+            thetas[k] = theta
             plain = stats[k]
             stats[k] = {a: m[a].cuped(q, theta, mean) for a in m}
             how[k].append("CUPED on the pre-period metric (θ pooled); lift of adjusted means"
@@ -569,18 +571,42 @@ def _user_rows(users: Any, metric: str, control: str, treatment: str, alpha: flo
         q = "total" if kind == "user_total" else "value"
         row = base | {"kind": kind, "control_total": raw[control].total(q),
                       "treatment_total": raw[treatment].total(q)}
-        out.append(_user_row(row, by_arm, (m[control], m[treatment]), q, alpha, notes,
+        skew = _skewness(m[control], m[treatment], kind, thetas.get(kind))
+        out.append(_user_row(row, by_arm, skew, min(nc, nt), alpha, notes,
                              "; ".join(how[kind]), f"users randomised: {metric} {KINDS[kind]}"))
     return out
 
 
-def _user_row(row: dict[str, Any], by_arm: dict[str, Any], moments: tuple[Any, Any], q: str,
-              alpha: float, notes: list[str], how: str, why: str) -> dict[str, Any]:
-    """One per-user row: the test, the decision numbers, and no verdict where the difference is
-    too skewed (:func:`_too_skewed`) or there is nothing to test."""
+def _skewness(c: Any, t: Any, kind: str, theta: Fraction | None) -> tuple[float, float]:
+    """``(κ, judged)`` of a per-user row from the arms' exact moments as tested: κ, the
+    skewness of the difference the row tests (:func:`~attrkit.stats.difference_skewness`),
+    corrects its test; ``judged`` decides whether it can be tested at all
+    (:data:`~attrkit.defaults.MAX_DIFFERENCE_SKEWNESS`). A ratio per recommendation is tested
+    through its linearisation ``(value − r·served) / mean served`` and judged by that and by
+    the skewness of its numerator's and denominator's means (NaN: nothing to judge)."""
+    if kind != "per_recommendation":
+        q = "total" if kind == "user_total" else "value"
+        combo = {q: 1} | ({"pre": -theta} if theta is not None else {})
+        k = difference_skewness(c.central(combo), t.central(combo))
+        return k, abs(k)
+    k = difference_skewness(c.linearised("value", "served"), t.linearised("value", "served"))
+    parts = [k, *(difference_skewness(c.central({q: 1}), t.central({q: 1}))
+                  for q in ("value", "served"))]
+    finite = [abs(x) for x in parts if math.isfinite(x)]
+    return k, max(finite) if finite else math.nan
+
+
+def _user_row(row: dict[str, Any], by_arm: dict[str, Any], skew: tuple[float, float],
+              small: int, alpha: float, notes: list[str], how: str, why: str
+              ) -> dict[str, Any]:
+    """One per-user row: the test (corrected for the difference's skewness), the decision
+    numbers, and no verdict where the difference is too skewed to test (:func:`_skewed`) or
+    there is nothing to test."""
     control, treatment = row["control"], row["treatment"]
+    kappa, judged = skew
     try:
-        r = _user_test(by_arm[control], by_arm[treatment], alpha)
+        r = _user_test(by_arm[control], by_arm[treatment], alpha,
+                       skewness=_correction(kappa))
         rel = _relative(by_arm[control], by_arm[treatment], alpha)
         d = decision(rel.effect, rel.se)
         row |= {"lift_se": rel.se, "chance_to_win": d.chance_to_win,
@@ -590,15 +616,16 @@ def _user_row(row: dict[str, Any], by_arm: dict[str, Any], moments: tuple[Any, A
                 "lift_ci_low": r.ci_low, "lift_ci_high": r.ci_high, "p_value": r.p_value,
                 "method": "; ".join(x for x in (r.method, how) if x), "why": why}
         row_notes = list(notes)
-        if math.isinf(r.ci_low) or math.isinf(r.ci_high):
+        withheld, note = _skewed(kappa, judged, small)
+        if not withheld and (math.isinf(r.ci_low) or math.isinf(r.ci_high)):
             row_notes.append("the control is not clearly above zero: the relative lift's "
                              "interval is unbounded (Fieller)")
-        withheld = _too_skewed(*moments, q)
         if withheld:
             row |= {"p_value": math.nan, "lift_ci_low": math.nan, "lift_ci_high": math.nan,
                     "lift_se": math.nan, "chance_to_win": math.nan,
-                    "expected_loss": math.nan, "why": "no verdict: " + withheld}
-            row_notes.append(withheld)
+                    "expected_loss": math.nan, "why": "no verdict: " + note}
+        if note:
+            row_notes.append(note)
     except (ValueError, ZeroDivisionError) as exc:
         row |= _not_computed(str(exc))
         row_notes = []
@@ -609,27 +636,39 @@ def _user_row(row: dict[str, Any], by_arm: dict[str, Any], moments: tuple[Any, A
     return row | {"warnings": "; ".join(row_notes) or None}
 
 
-def _too_skewed(c: Any, t: Any, q: str) -> str | None:
-    """Why a per-user row gets no p-value, when the difference of the arms' means is too
-    skewed for Welch's t (:data:`~attrkit.defaults.MAX_DIFFERENCE_SKEWNESS`): a small arm of
-    heavy-tailed users. The skewness comes from the arms' exact third moments (as tested:
-    after a cap); the ratio per recommendation is judged by its numerator."""
-    g = difference_skewness(c.central(q), t.central(q))
-    if not (math.isfinite(g) and abs(g) > D.MAX_DIFFERENCE_SKEWNESS):
-        return None
-    small = min(c.n, t.n)
-    needed = math.ceil(small * (g / D.MAX_DIFFERENCE_SKEWNESS) ** 2)
-    return (f"the difference of the arms' means is too skewed for a p-value (skewness "
-            f"{g:+.2f}, beyond ±{D.MAX_DIFFERENCE_SKEWNESS}): the smaller arm's {small:,} users "
-            f"are heavy-tailed; about {needed:,} users in it (a longer run or a larger split), "
-            "or cap=0.99, would allow a verdict")
+def _skewed(kappa: float, judged: float, small: int) -> tuple[bool, str | None]:
+    """Whether a per-user row is withheld for a skewed difference, and what to tell the user:
+    beyond :data:`~attrkit.defaults.MAX_DIFFERENCE_SKEWNESS` no test holds its error rate
+    (no verdict); from :data:`~attrkit.defaults.SKEWNESS_CORRECTED_FROM` the test is
+    corrected (:func:`_correction`), and the note says by how much and what would make the
+    correction small."""
+    if math.isfinite(judged) and judged > D.MAX_DIFFERENCE_SKEWNESS:
+        needed = math.ceil(small * (judged / D.MAX_DIFFERENCE_SKEWNESS) ** 2)
+        return True, (f"the difference of the arms' means is too skewed for a p-value "
+                      f"(skewness {judged:.2f}, beyond {D.MAX_DIFFERENCE_SKEWNESS}): the smaller "
+                      f"arm's {small:,} users are heavy-tailed; about {needed:,} users in it (a "
+                      "longer run or a larger split), or cap=0.99, would allow a verdict")
+    if _correction(kappa):
+        needed = math.ceil(small * (kappa / D.SKEWNESS_CORRECTED_FROM) ** 2)
+        return False, (f"the smaller arm's {small:,} users are heavy-tailed (skewness of the "
+                       f"difference {kappa:+.2f}): the test and interval are corrected for it "
+                       f"(Hall); with about {needed:,} users in that arm (a longer run or a "
+                       "larger split) the correction would be small")
+    return False, None
 
 
-def _user_test(c: SampleStats | RatioStats, t: SampleStats | RatioStats, alpha: float
-               ) -> Comparison:
+def _correction(kappa: float) -> float:
+    """The skewness a per-user test is corrected for: ``kappa`` from
+    :data:`~attrkit.defaults.SKEWNESS_CORRECTED_FROM` on, else none (Welch as it is)."""
+    return kappa if math.isfinite(kappa) and abs(kappa) >= D.SKEWNESS_CORRECTED_FROM else 0.0
+
+
+def _user_test(c: SampleStats | RatioStats, t: SampleStats | RatioStats, alpha: float, *,
+               skewness: float = 0.0) -> Comparison:
     """Two arms' per-user statistics (means, or ratios of per-user sums) tested by
-    :func:`~attrkit.stats.fieller.lift_test`, users as units."""
-    r = lift_test(c, t, alpha=alpha)
+    :func:`~attrkit.stats.fieller.lift_test`, users as units, corrected for the difference's
+    ``skewness``."""
+    r = lift_test(c, t, alpha=alpha, skewness=skewness)
     return dataclasses.replace(r, method=f"{r.method}; users as units")
 
 
@@ -827,7 +866,10 @@ def compare_users(
     Returns:
         One row per metric and treatment arm: users, means, relative lift with interval,
         p-value, adjusted p-value, the decision numbers (chance to win, expected loss; as
-        :func:`compare`), method.
+        :func:`compare`), method, and warnings: as in :func:`compare`, a difference skewed by a
+        small heavy-tailed arm is corrected for, and beyond
+        :data:`~attrkit.defaults.MAX_DIFFERENCE_SKEWNESS` the row has no p-value, interval or
+        verdict (the warning says why).
 
     Example:
         From an attribution whose log has ``USER_ID`` (``result.users``): each user's metric
@@ -882,23 +924,56 @@ def compare_users(
                 cs, ts = (RatioStats.from_frame(x, column, den) for x in (cu, tu))
             else:
                 cs, ts = (SampleStats.from_frame(x, column) for x in (cu, tu))
-            r = _user_test(cs, ts, alpha)
+            kind = "per_recommendation" if den is not None else "per_user"
+            names = {"value": column, "served": den or column}
+            kappa, judged = _skewness(_FrameArm(cu, names), _FrameArm(tu, names), kind, None)
+            r = _user_test(cs, ts, alpha, skewness=_correction(kappa))
+            withheld, note = _skewed(kappa, judged, min(cu.height, tu.height))
+            if withheld:
+                r = dataclasses.replace(r, ci_low=math.nan, ci_high=math.nan, p_value=math.nan)
             rel = _relative(cs, ts, alpha)
-            d = decision(rel.effect, rel.se)
+            d = decision(rel.effect, rel.se) if not withheld else None
             method = r.method + ("; CUPED (θ pooled), lift of adjusted means"
                                  if column.endswith("__cuped") else "")
-            rows.append((name, control, treatment, cu.height, tu.height, r, method, d))
-    adj = adjust_pvalues([r.p_value for *_, r, _, _ in rows], correction, alpha=alpha)
+            rows.append((name, control, treatment, cu.height, tu.height, r, method, d, note))
+    tested = [i for i, row in enumerate(rows) if math.isfinite(row[5].p_value)]
+    adj = adjust_pvalues([rows[i][5].p_value for i in tested], correction, alpha=alpha)
+    adjusted = dict(zip(tested, zip(adj.p_adjusted, adj.rejected, strict=True), strict=True))
     return pl.DataFrame([
         {"metric": m, "control": c, "treatment": t, "control_users": nc, "treatment_users": nt,
          "control_mean": r.control, "treatment_mean": r.treatment,
          "lift": r.treatment / r.control - 1, "lift_ci_low": r.ci_low,
-         "lift_ci_high": r.ci_high, "p_value": r.p_value, "p_adjusted": float(pa),
-         "significant": bool(rej), "chance_to_win": d.chance_to_win,
-         "expected_loss": d.expected_loss, "method": method}
-        for (m, c, t, nc, nt, r, method, d), pa, rej in zip(rows, adj.p_adjusted, adj.rejected,
-                                                            strict=True)
-    ])
+         "lift_ci_high": r.ci_high, "p_value": r.p_value,
+         "p_adjusted": float(adjusted[i][0]) if i in adjusted else math.nan,
+         "significant": bool(adjusted[i][1]) if i in adjusted else None,
+         "chance_to_win": d.chance_to_win if d else math.nan,
+         "expected_loss": d.expected_loss if d else math.nan, "method": method,
+         "warnings": note}
+        for i, (m, c, t, nc, nt, r, method, d, note) in enumerate(rows)
+    ], schema_overrides={"significant": pl.Boolean, "warnings": pl.String})
+
+
+class _FrameArm:
+    """One arm of :func:`compare_users`' frame as :func:`_skewness` reads an arm's moments
+    (``central`` and ``linearised`` of :class:`~attrkit.attribution.moments.Moments`), in
+    floats: ``names`` maps the quantities to the frame's columns."""
+
+    def __init__(self, frame: pl.DataFrame, names: dict[str, str]) -> None:
+        self.n = frame.height
+        self.columns = {q: frame[c].cast(pl.Float64).to_numpy() for q, c in names.items()}
+
+    def central(self, combo: dict[str, Any]) -> tuple[int, float, float]:
+        x = sum(float(k) * self.columns[q] for q, k in combo.items())
+        d = x - x.mean() if self.n else x
+        return self.n, float((d * d).sum()), float((d**3).sum())
+
+    def linearised(self, num: str, den: str) -> tuple[int, float, float]:
+        y, x = self.columns[num], self.columns[den]
+        if not self.n or not x.sum():
+            return self.n, math.nan, math.nan
+        mean = x.mean()
+        n, m2, m3 = self.central({num: 1, den: -(y.sum() / x.sum())})
+        return n, m2 / mean**2, m3 / mean**3
 
 
 __all__ = ["DESIGNS", "MIN_USERS", "MIN_WINDOWS", "compare", "compare_users", "exposure_from_log"]

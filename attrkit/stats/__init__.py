@@ -10,7 +10,8 @@ one-sided intervals are ±inf. Every test returns a :class:`Comparison` that nam
   :func:`cuped_test` (:func:`cuped_adjusted` for per-unit adjusted values),
   :func:`bootstrap_test`, :func:`bayes_test` (:func:`decision`: chance to win, expected loss);
   :func:`fieller_interval` for a relative lift whose interval agrees with the test of the
-  difference, :func:`lift_test` for both at once
+  difference, :func:`lift_test` for both at once; :func:`difference_skewness` and
+  :func:`skewness_corrected` (Hall's transformation) for small, heavy-tailed arms
 - counts: :func:`proportion_test`, :func:`rate_test` (Poisson, quasi-Poisson)
 - 15-minute aggregates: :func:`paired_window_test`, :func:`paired_rate_ratio_test`
   (Newey–West)
@@ -39,6 +40,7 @@ from attrkit.stats.means import (
     difference_skewness,
     mean_test,
     ratio_test,
+    skewness_corrected,
 )
 from attrkit.stats.multiple import (
     AdjustedPValues,
@@ -65,5 +67,5 @@ __all__ = [
     "cuped_test", "decision", "difference_skewness", "estimate_dispersion", "fieller_interval",
     "heterogeneity_test", "lift_test", "mde", "mean_test", "newey_west_lags",
     "paired_rate_ratio_test", "paired_window_test", "power", "proportion_test", "rate_test",
-    "ratio_test", "sample_size", "sequential_test", "srm_test",
+    "ratio_test", "sample_size", "sequential_test", "skewness_corrected", "srm_test",
 ]

@@ -17,12 +17,17 @@ from scipy import stats as sps
 
 from attrkit import defaults as D
 from attrkit.stats._core import Comparison, RatioStats, SampleStats
-from attrkit.stats.means import mean_test, ratio_test
+from attrkit.stats.means import (
+    mean_test,
+    ratio_test,
+    skewness_corrected,
+    skewness_corrected_inverse,
+)
 
 
 def fieller_interval(
     control: float, treatment: float, var_control: float, var_treatment: float, *,
-    alpha: float, dof: float = math.inf,
+    alpha: float, dof: float = math.inf, skewness: float = 0.0,
 ) -> tuple[float, float]:
     """Two-sided interval for ``treatment / control − 1`` from independent arm estimates.
 
@@ -39,6 +44,9 @@ def fieller_interval(
         var_treatment: the variance of the treatment's estimate.
         alpha: 1 − confidence level.
         dof: degrees of freedom of the t reference (Welch's); ``inf`` for the normal.
+        skewness: the difference's skewness κ: the set is then that of the skewness-corrected
+            test (:func:`~attrkit.stats.means.skewness_corrected`), ``−q ≤ g(T(ρ)) ≤ q``, whose
+            ends are ``T(ρ) = g⁻¹(q)`` and ``T(ρ) = g⁻¹(−q)``: no longer symmetric.
 
     Returns:
         ``(low, high)``, an end infinite when the set is unbounded on that side.
@@ -53,6 +61,19 @@ def fieller_interval(
     """
     q = float(sps.norm.ppf(1 - alpha / 2) if not math.isfinite(dof)
               else sps.t.ppf(1 - alpha / 2, dof))
+    if skewness:
+        # T(ρ) = (treatment − ρ·control)/√(…) falls as ρ grows: the low end is where it meets
+        # the upper bound g⁻¹(q), the high end where it meets the lower bound g⁻¹(−q)
+        up, down = (skewness_corrected_inverse(q, skewness),
+                    -skewness_corrected_inverse(-q, skewness))
+        args = (control, treatment, var_control, var_treatment)
+        return _fieller(*args, up)[0], _fieller(*args, down)[1]
+    return _fieller(control, treatment, var_control, var_treatment, q)
+
+
+def _fieller(control: float, treatment: float, var_control: float, var_treatment: float,
+             q: float) -> tuple[float, float]:
+    """Fieller's set ``|T(ρ)| ≤ q`` as an interval for ``ρ − 1`` (see :func:`fieller_interval`)."""
     q2 = q * q
     a = control**2 - q2 * var_control
     disc = q2 * (var_treatment * control**2 + var_control * treatment**2
@@ -74,11 +95,15 @@ __all__ = ["fieller_interval"]
 
 
 def lift_test(control: SampleStats | RatioStats, treatment: SampleStats | RatioStats, *,
-              alpha: float = D.ALPHA) -> Comparison:
+              alpha: float = D.ALPHA, skewness: float = 0.0) -> Comparison:
     """Test the difference of two arms (Welch on per-unit values, or the delta method for a
     ratio of per-unit sums), and give the relative lift Fieller's interval, which agrees with
     that test. (The delta-method test of the relative lift is not used: on heavy-tailed units it
     rejects about twice as often as α.)
+
+    With ``skewness`` (κ, the difference's skewness, :func:`~attrkit.stats.difference_skewness`)
+    the test is corrected for it (:func:`~attrkit.stats.means.skewness_corrected`, against
+    the same t reference) and the interval is that test's inverse, so they still agree.
 
     Returns:
         A :class:`~attrkit.stats.Comparison` whose ``effect`` is the absolute difference, whose
@@ -97,7 +122,16 @@ def lift_test(control: SampleStats | RatioStats, treatment: SampleStats | RatioS
         name = "Welch t on per-user values"
     if not r.control:
         raise ValueError("the control's mean is 0 (no events): a relative lift is undefined")
-    lo, hi = fieller_interval(r.control, r.treatment, vc, vt, alpha=alpha, dof=r.details["dof"])
-    return Comparison(r.control, r.treatment, r.effect, lo, hi, r.p_value, r.statistic,
+    dof = r.details["dof"]
+    lo, hi = fieller_interval(r.control, r.treatment, vc, vt, alpha=alpha, dof=dof,
+                              skewness=skewness)
+    p, details = r.p_value, r.details
+    if skewness and math.isfinite(r.statistic):
+        corrected = skewness_corrected(r.statistic, skewness)
+        dist = sps.norm if not math.isfinite(dof) else sps.t(dof)
+        p = float(2 * dist.sf(abs(corrected)))
+        details = details | {"skewness": skewness, "corrected_statistic": corrected}
+        name += f", corrected for skewness {skewness:+.2f} (Hall)"
+    return Comparison(r.control, r.treatment, r.effect, lo, hi, p, r.statistic,
                       f"{name}; relative CI by Fieller", alpha, "two-sided", True, r.se,
-                      r.details)
+                      details)

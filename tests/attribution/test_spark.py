@@ -266,11 +266,11 @@ def test_capped_and_cuped_comparisons_from_sparks_moments(spark):
     assert ca.frame.equals(cb.frame)
     assert ca.frame["method"].str.contains("capped").all()
     assert ca.frame["method"].str.contains("CUPED").sum() == 2  # (not the ratio)
-    # the third moments (Σx³ in limbs) of both engines: the same integers
+    # the third moments (Σabc in limbs) of both engines: the same integers
     for metric in ("CLICKS", "REVENUE"):
         ea, sb = (r.users.arm_moments(metric, [A, B]).raw for r in (a, b))
-        assert {k: m.cubes for k, m in ea.items()} == {k: m.cubes for k, m in sb.items()}
-        assert ea[A].cubes["value"] > 0
+        assert {k: m.triples for k, m in ea.items()} == {k: m.triples for k, m in sb.items()}
+        assert len(ea[A].triples) == 5 and ea[A].triples[("value", "value", "served")] > 0
     # by segment: each segment's users sent to the executors, the same rows
     ids = log["USER_ID"].unique().sort()
     meta = pl.DataFrame({"USER_ID": ids, "G": [("x", "y")[i % 2] for i in range(ids.len())]})
@@ -278,3 +278,14 @@ def test_capped_and_cuped_comparisons_from_sparks_moments(spark):
     assert sa.segments.frame.height == 2
     assert sa.segments.frame.equals(sb.segments.frame)
     assert sa.segments.heterogeneity.equals(sb.segments.heterogeneity)
+
+
+def test_the_heavy_tail_grid_through_sparks_moments(spark):
+    """Cells of the small-arm/heavy-tail grid (``make calibrate``) give the same numbers from
+    the Spark engine's moments as from the embedded engine's: corrected, withheld and Welch
+    rows alike."""
+    from attrkit.simulate.tails import TAILS, run_cell
+
+    embedded = run_cell(0.1, TAILS[2], "sum", 3, users=2000, seed=7)
+    assert embedded[0].withheld not in (0, 1)  # some rows corrected, some withheld
+    assert run_cell(0.1, TAILS[2], "sum", 3, users=2000, seed=7, spark=spark) == embedded

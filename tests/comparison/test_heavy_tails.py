@@ -1,7 +1,8 @@
-"""Small arms and heavy tails (#25): a per-user row whose difference of means is too skewed for
-Welch's t (under the null: the pooled skewness and the split) gets no p-value and says why.
-Checked by simulation: at 95/5 with lognormal users (σ 2) the rows that keep a p-value hold α
-and most rows are withheld; at 50/50 none is, and the same data keep their verdicts."""
+"""Small arms and heavy tails (#25): a per-user row whose difference of means is skewed (under
+the null: the pooled skewness and the split) is tested with the skewness-corrected t, and one
+too skewed for any test gets no p-value and says why. Checked by simulation: at 95/5 and 90/10
+with heavy-tailed users the rows that keep a p-value hold α where Welch's t alone does not; at
+50/50 nothing is corrected or withheld and the rows are Welch's."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ def test_the_skewness_of_the_difference_from_exact_moments():
     rng = np.random.default_rng(3)
     c, t = rng.lognormal(0, 1.5, 3000).round(3), rng.lognormal(0, 1.5, 150).round(3)
     mc, mt = (Moments.from_values({"value": list(x)}) for x in (c, t))
-    g = difference_skewness(mc.central("value"), mt.central("value"))
+    g = difference_skewness(mc.central({"value": 1}), mt.central({"value": 1}))
     # the same from numpy's moments, and its small-arm approximation g / √n (Cochran's rule)
     both = np.concatenate([c - c.mean(), t - t.mean()])
     mu3, var = (both**3).mean(), (both**2).sum() / (len(both) - 2)
@@ -41,44 +42,75 @@ def test_the_skewness_of_the_difference_from_exact_moments():
     assert g == pytest.approx(pooled / math.sqrt(150), rel=0.1)
 
 
-def test_a_small_heavy_tailed_arm_gets_no_verdict_and_the_rest_hold_alpha():
-    """A/A, 6,000 users. 95/5 with lognormal σ 2 (Welch alone rejects about 0.12 of these):
-    withheld; at 50/50 the same data never are. 90/10 with σ 1: most rows keep their p-value,
-    and those hold α."""
+def test_small_heavy_tailed_arms_are_corrected_or_withheld_and_hold_alpha():
+    """A/A, 6,000 users, lognormal activity. 95/5 with σ 2 (Welch alone rejects about 0.12 of
+    these) and 90/10 with σ 1.5: every row is corrected or withheld, and those kept hold α;
+    at 50/50 the same data are Welch's test, untouched."""
     from attrkit.stats import mean_test
 
     rng = np.random.default_rng(20261204)
-    n, alpha = 6000, 0.05
-    small = np.where(np.arange(n) < 300, "B", "A")  # 95/5
+    n, alpha, runs = 6000, 0.05, 150
     even = np.where(np.arange(n) % 2 == 0, "A", "B")
-    runs, held, welch = 200, 0, 0
-    for _ in range(runs):
-        values = rng.poisson(rng.lognormal(0.0, 2.0, n)).astype(float)
-        row = _compare(values, small).frame.row(0, named=True)
-        welch += mean_test(values[small == "A"], values[small == "B"]).p_value < alpha
-        if math.isnan(row["p_value"]):
-            held += 1
-            assert row["why"].startswith("no verdict: the difference of the arms' means")
-            assert "users in it" in row["warnings"] and row["significant"] is None
-        assert not math.isnan(_compare(values, even).frame.row(0, named=True)["p_value"])
-    assert welch / runs > alpha + 3 * math.sqrt(alpha * (1 - alpha) / runs)  # the problem
-    assert held >= 0.9 * runs
-    tenth = np.where(np.arange(n) < 600, "B", "A")  # 90/10, σ 1
     kept = rejected = 0
-    for _ in range(runs):
-        values = rng.poisson(rng.lognormal(0.0, 1.0, n)).astype(float)
-        row = _compare(values, tenth).frame.row(0, named=True)
-        if not math.isnan(row["p_value"]):
-            kept += 1
-            rejected += row["p_value"] < alpha
-    assert kept >= 0.75 * runs
-    assert abs(rejected / kept - alpha) <= 3 * math.sqrt(alpha * (1 - alpha) / kept)
+    for small, sigma, least, wrong in ((300, 2.0, 0.05, True), (600, 1.5, 0.5, False)):
+        arm = np.where(np.arange(n) < small, "B", "A")
+        held = welch = 0
+        for _ in range(runs):
+            values = rng.poisson(rng.lognormal(-sigma**2 / 2, sigma, n) * 2).astype(float)
+            row = _compare(values, arm).frame.row(0, named=True)
+            welch += mean_test(values[arm == "A"], values[arm == "B"]).p_value < alpha
+            if math.isnan(row["p_value"]):
+                held += 1
+                assert row["why"].startswith("no verdict: the difference of the arms' means")
+                assert "users in it" in row["warnings"] and row["significant"] is None
+            else:
+                kept += 1
+                rejected += row["p_value"] < alpha
+                assert "corrected for skewness" in row["method"]
+                assert "heavy-tailed" in row["warnings"] and "(Hall)" in row["warnings"]
+        assert runs - held >= least * runs and held > 0, (small, held)
+        if wrong:  # Welch's t alone on the same data: the problem
+            assert welch / runs > alpha + 2 * math.sqrt(alpha * (1 - alpha) / runs), welch
+    se = math.sqrt(alpha * (1 - alpha) / kept)
+    assert abs(rejected / kept - alpha) <= 3 * se, (rejected / kept, kept)
+    for _ in range(20):  # 50/50: Welch's numbers, untouched
+        values = rng.poisson(rng.lognormal(-2.0, 2.0, n) * 2).astype(float)
+        row = _compare(values, even).frame.row(0, named=True)
+        ref = sps.ttest_ind(values[even == "B"], values[even == "A"], equal_var=False)
+        assert row["p_value"] == pytest.approx(ref.pvalue, rel=1e-9)
+        assert "skewness" not in row["method"]
+
+
+def test_compare_users_on_a_frame_corrects_and_withholds_as_compare():
+    rng = np.random.default_rng(8)
+    n = 6000
+    arm = np.where(np.arange(n) < 500, "B", "A")
+    seen = set()
+    for sigma in (1.2, 3.0, 4.0):
+        values = rng.poisson(rng.lognormal(0.0, sigma, n)).astype(float)
+        served = rng.poisson(5, n) + 1
+        row = _compare(values, arm).frame.row(0, named=True)
+        frame = pl.DataFrame({"source": arm, "clicks": values, "served": served})
+        got = attrkit.compare_users(frame, metrics=["clicks"], baseline="A").row(0, named=True)
+        seen.add(math.isnan(row["p_value"]))
+        if math.isnan(row["p_value"]):
+            assert math.isnan(got["p_value"]) and got["significant"] is None
+            assert got["warnings"] == row["warnings"]
+        else:
+            assert "corrected for skewness" in got["method"]
+            assert got["p_value"] == pytest.approx(row["p_value"], rel=1e-9)
+            assert got["lift_ci_low"] == pytest.approx(row["lift_ci_low"], rel=1e-9)
+    assert seen == {True, False}  # corrected, and too skewed
 
 
 def test_the_grid_of_make_calibrate_runs_a_cell():
-    from attrkit.simulate.tails import TAILS, markdown, run_cell
+    from attrkit.simulate.tails import TAILS, holds, markdown, run_cell
 
     heavy = run_cell(0.05, TAILS[2], "sum", 10, seed=1)
     even = run_cell(0.5, TAILS[0], "count", 10, seed=2)
-    assert heavy.withheld >= 0.9 and even.withheld == 0 and even.aa_kept == 10
-    assert "| 95%/5% | lognormal σ 2 | sum |" in markdown([heavy, even])
+    assert [c.kind for c in heavy] == ["per_user", "per_recommendation"]
+    assert all(c.withheld >= 0.5 for c in heavy)
+    assert all(c.withheld == 0 and c.aa_kept == 10 and holds(c) for c in even)
+    # at 50/50 nothing is corrected: the same power as Welch's
+    assert all(c.power == c.welch_power for c in even)
+    assert "| 95%/5% | lognormal σ 2 | sum | per recommendation |" in markdown(heavy + even)
