@@ -433,6 +433,7 @@ def _user_design(w, users, pre, start, chosen, src, baseline, alpha, cap, traffi
     rows = [row for metric in chosen for c, t in pairs
             for row in _user_rows(users, metric, c, t, alpha, cap=cap,
                                   pre=pre.scaled_pre_period(metric, start) if pre else None)]
+    warnings += _skew_summary(rows)
     # with fewer than two arms nothing is tested, and the lone arm is described too
     described = _describe(w, chosen, users, arms,
                           tested=[*arms, *([holdout] if holdout else [])] if pairs else [])
@@ -655,6 +656,20 @@ def _skewed(kappa: float, judged: float, small: int) -> tuple[bool, str | None]:
                        f"(Hall); with about {needed:,} users in that arm (a longer run or a "
                        "larger split) the correction would be small")
     return False, None
+
+
+def _skew_summary(rows: list[dict[str, Any]]) -> list[str]:
+    """The table's warning about rows of a small heavy-tailed arm (each row's own says more)."""
+    corrected = sum("corrected for skewness" in (r.get("method") or "")
+                    and not (r.get("why") or "").startswith("no verdict: ") for r in rows)
+    withheld = sum((r.get("why") or "").startswith("no verdict: the difference") for r in rows)
+    if not corrected and not withheld:
+        return []
+    said = [f"{corrected} corrected for the skewness of the difference"] if corrected else []
+    said += [f"{withheld} too skewed to test (no verdict)"] if withheld else []
+    return [f"a small arm of heavy-tailed users: of the per-user rows, {' and '.join(said)}; "
+            "a longer run or a larger split would shrink the skewness (see each row's "
+            "warnings)"]
 
 
 def _correction(kappa: float) -> float:

@@ -57,7 +57,10 @@ def test_small_heavy_tailed_arms_are_corrected_or_withheld_and_hold_alpha():
         held = welch = 0
         for _ in range(runs):
             values = rng.poisson(rng.lognormal(-sigma**2 / 2, sigma, n) * 2).astype(float)
-            row = _compare(values, arm).frame.row(0, named=True)
+            table = _compare(values, arm)
+            row = table.frame.row(0, named=True)
+            assert any(w.startswith("a small arm of heavy-tailed users: of the per-user rows")
+                       for w in table.warnings)
             welch += mean_test(values[arm == "A"], values[arm == "B"]).p_value < alpha
             if math.isnan(row["p_value"]):
                 held += 1
@@ -75,7 +78,9 @@ def test_small_heavy_tailed_arms_are_corrected_or_withheld_and_hold_alpha():
     assert abs(rejected / kept - alpha) <= 3 * se, (rejected / kept, kept)
     for _ in range(20):  # 50/50: Welch's numbers, untouched
         values = rng.poisson(rng.lognormal(-2.0, 2.0, n) * 2).astype(float)
-        row = _compare(values, even).frame.row(0, named=True)
+        table = _compare(values, even)
+        row = table.frame.row(0, named=True)
+        assert not any("heavy-tailed" in w for w in table.warnings)
         ref = sps.ttest_ind(values[even == "B"], values[even == "A"], equal_var=False)
         assert row["p_value"] == pytest.approx(ref.pvalue, rel=1e-9)
         assert "skewness" not in row["method"]
