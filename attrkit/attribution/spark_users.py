@@ -101,6 +101,7 @@ class SparkUserData:
         """the metrics of the values (those of the attribution)."""
         self._arms: list[str] | None = None
         self._raw: dict[tuple[str, str], Moments] | None = None
+        self._labels: tuple[pl.DataFrame, Any] | None = None
 
     @property
     def arms(self) -> list[str]:
@@ -124,22 +125,39 @@ class SparkUserData:
         return SparkUserData(assigned, self.values.filter(keep), self.served.filter(keep),
                              self.log_rows_without_user, self.metrics)
 
-    def only(self, user_ids: pl.Series) -> SparkUserData:
-        """As :meth:`UserData.only`: the users of ``user_ids`` (a segment, on the driver) sent
-        to the executors and joined there."""
-        spark = self.assignment.sparkSession
-        keep = spark.createDataFrame(
-            pl.DataFrame({"USER_ID": user_ids.cast(pl.String)}).unique().to_arrow())
+    def segment_counts(self, of_user: pl.DataFrame, arms: list[str], none: str
+                       ) -> pl.DataFrame:
+        """As :meth:`UserData.segment_counts`: the segments sent to the executors once and
+        joined to the assignment there; a row per segment comes back."""
+        F = _f()
+        got = (self._labelled(of_user, none).filter(F.col("arm").isin(arms))
+               .groupBy("segment").agg(F.count(F.lit(1)).alias("users"),
+                                       F.sum(F.col("changed").cast("long")).alias("changed")))
+        return _to_polars(got).cast({"users": pl.Int64, "changed": pl.Int64}).sort("segment")
+
+    def in_segment(self, of_user: pl.DataFrame, value: str, none: str) -> SparkUserData:
+        """As :meth:`UserData.in_segment`: the segment's users selected on the executors."""
+        keep = self._labelled(of_user, none).filter(_f().col("segment") == value).select(
+            "USER_ID")
         return SparkUserData(*(f.join(keep, on="USER_ID", how="left_semi")
                                for f in (self.assignment, self.values, self.served)),
                              self.log_rows_without_user, self.metrics)
 
-    def assigned_users(self, arms: list[str]) -> pl.DataFrame:
-        """As :meth:`UserData.assigned_users` (a row per user to the driver: a segment's
-        users are matched there)."""
-        F = _f()
-        return _to_polars(self.assignment.filter(F.col("arm").isin(arms)).select(
-            F.col("USER_ID").cast("string"))).sort("USER_ID")
+    def _labelled(self, of_user: pl.DataFrame, none: str) -> Any:
+        """Each assigned user's arm, segment and ``changed`` on the executors (cached for the
+        segments of one ``of_user``)."""
+        if self._labels is None or self._labels[0] is not of_user:
+            F = _f()
+            meta = self.assignment.sparkSession.createDataFrame(
+                of_user.select("USER_ID", "segment", "changed").to_arrow())
+            labelled = (self.assignment.select(F.col("USER_ID").cast("string"),
+                                               F.col("arm").cast("string"))
+                        .join(meta, on="USER_ID", how="left")
+                        .fillna({"segment": none, "changed": False}).cache())
+            if self._labels is not None:
+                self._labels[1].unpersist()
+            self._labels = (of_user, labelled)
+        return self._labels[1]
 
     def assigned_before(self, time: int) -> int:
         return self.assignment.filter(_f().col("first_served") < time).count()

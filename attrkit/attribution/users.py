@@ -106,6 +106,14 @@ def _by_arm(pu: pl.DataFrame, quantities: tuple[str, ...], arms: list[str],
     return {a: Moments.from_row(rows.get(a, {}), quantities) for a in arms}
 
 
+def _labelled(assignment: pl.DataFrame, of_user: pl.DataFrame, none: str) -> pl.DataFrame:
+    """Each assigned user's ``arm``, ``segment`` and ``changed`` (``none`` and False for users
+    ``of_user`` does not hold)."""
+    return (assignment.select(pl.col("USER_ID").cast(pl.String), pl.col("arm").cast(pl.String))
+            .join(of_user.select("USER_ID", "segment", "changed"), on="USER_ID", how="left")
+            .with_columns(pl.col("segment").fill_null(none), pl.col("changed").fill_null(False)))
+
+
 def _users(n: int) -> str:
     return f"{n:,} user" + ("" if n == 1 else "s")
 
@@ -253,18 +261,23 @@ class UserData:
                 .with_columns(pl.col("value", "served", "total").fill_null(0.0))
                 .sort("USER_ID"))
 
-    def only(self, user_ids: pl.Series) -> UserData:
-        """The same data for the users of ``user_ids`` alone (a segment): their assignment,
-        values and recommendations served."""
-        keep = pl.DataFrame({"USER_ID": user_ids.cast(pl.String)}).unique()
+    def segment_counts(self, of_user: pl.DataFrame, arms: list[str], none: str
+                       ) -> pl.DataFrame:
+        """Per segment of the users assigned to ``arms`` (``of_user``: ``USER_ID``, ``segment``,
+        ``changed``; a user not in it is in ``none``): ``segment``, ``users`` and ``changed``
+        (those whose value changed), sorted by segment."""
+        return (_labelled(self.assignment, of_user, none).filter(pl.col("arm").is_in(arms))
+                .group_by("segment").agg(pl.len().cast(pl.Int64).alias("users"),
+                                         pl.col("changed").sum().cast(pl.Int64))
+                .sort("segment"))
+
+    def in_segment(self, of_user: pl.DataFrame, value: str, none: str) -> UserData:
+        """The same data for the users of one segment alone (see :meth:`segment_counts`):
+        their assignment, values and recommendations served."""
+        keep = _labelled(self.assignment, of_user, none).filter(segment=value).select("USER_ID")
         return UserData(*(f.join(keep, on="USER_ID", how="semi")
                           for f in (self.assignment, self.values, self.served)),
                         self.log_rows_without_user)
-
-    def assigned_users(self, arms: list[str]) -> pl.DataFrame:
-        """The users assigned to ``arms`` (``USER_ID``), sorted."""
-        return (self.assignment.filter(pl.col("arm").is_in(arms))
-                .select(pl.col("USER_ID").cast(pl.String)).sort("USER_ID"))
 
     def assigned_before(self, time: int) -> int:
         """Users first served before ``time`` (Unix seconds)."""

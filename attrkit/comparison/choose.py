@@ -935,22 +935,8 @@ def compare_users(
     for treatment in [a for a in arms if a != control]:
         tu = u.filter(pl.col(arm) == treatment)
         for name, column, den in tests:
-            if den is not None:
-                cs, ts = (RatioStats.from_frame(x, column, den) for x in (cu, tu))
-            else:
-                cs, ts = (SampleStats.from_frame(x, column) for x in (cu, tu))
-            kind = "per_recommendation" if den is not None else "per_user"
-            names = {"value": column, "served": den or column}
-            kappa, judged = _skewness(_FrameArm(cu, names), _FrameArm(tu, names), kind, None)
-            r = _user_test(cs, ts, alpha, skewness=_correction(kappa))
-            withheld, note = _skewed(kappa, judged, min(cu.height, tu.height))
-            if withheld:
-                r = dataclasses.replace(r, ci_low=math.nan, ci_high=math.nan, p_value=math.nan)
-            rel = _relative(cs, ts, alpha)
-            d = decision(rel.effect, rel.se) if not withheld else None
-            method = r.method + ("; CUPED (θ pooled), lift of adjusted means"
-                                 if column.endswith("__cuped") else "")
-            rows.append((name, control, treatment, cu.height, tu.height, r, method, d, note))
+            rows.append((name, control, treatment, cu.height, tu.height,
+                         *_frame_test(cu, tu, column, den, alpha)))
     tested = [i for i, row in enumerate(rows) if math.isfinite(row[5].p_value)]
     adj = adjust_pvalues([rows[i][5].p_value for i in tested], correction, alpha=alpha)
     adjusted = dict(zip(tested, zip(adj.p_adjusted, adj.rejected, strict=True), strict=True))
@@ -966,6 +952,27 @@ def compare_users(
          "warnings": note}
         for i, (m, c, t, nc, nt, r, method, d, note) in enumerate(rows)
     ], schema_overrides={"significant": pl.Boolean, "warnings": pl.String})
+
+
+def _frame_test(cu: pl.DataFrame, tu: pl.DataFrame, column: str, den: str | None,
+                alpha: float) -> tuple[Comparison, str, Any, str | None]:
+    """One row of :func:`compare_users`: the test (corrected for skewness, or withheld, as
+    :func:`compare`'s), its method, the decision numbers (None when withheld) and the note."""
+    if den is not None:
+        cs, ts = (RatioStats.from_frame(x, column, den) for x in (cu, tu))
+    else:
+        cs, ts = (SampleStats.from_frame(x, column) for x in (cu, tu))
+    kind = "per_recommendation" if den is not None else "per_user"
+    names = {"value": column, "served": den or column}
+    kappa, judged = _skewness(_FrameArm(cu, names), _FrameArm(tu, names), kind, None)
+    r = _user_test(cs, ts, alpha, skewness=_correction(kappa))
+    withheld, note = _skewed(kappa, judged, min(cu.height, tu.height))
+    if withheld:
+        r = dataclasses.replace(r, ci_low=math.nan, ci_high=math.nan, p_value=math.nan)
+    rel = _relative(cs, ts, alpha)
+    method = r.method + ("; CUPED (θ pooled), lift of adjusted means"
+                         if column.endswith("__cuped") else "")
+    return r, method, None if withheld else decision(rel.effect, rel.se), note
 
 
 class _FrameArm:

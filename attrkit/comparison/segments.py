@@ -187,19 +187,18 @@ def compare_segments(users: Any, seg: Segmentation, metrics: list[str],
     from attrkit.frames import RESULT_SCHEMA
 
     arms = sorted({a for p in pairs for a in p})
-    assigned = users.assigned_users(arms)
-    of_user = assigned.join(seg.of_user, on="USER_ID", how="left").with_columns(
-        pl.col("segment").fill_null(NONE), pl.col("changed").fill_null(False))
-    values = of_user["segment"].unique().sort().to_list()
-    if not of_user.height:
+    counts = users.segment_counts(seg.of_user, arms, NONE)
+    values = counts["segment"].to_list()
+    if not counts.height:
         raise InputError(seg.source, "no assigned user to put in a segment")
+    assigned = int(counts["users"].sum())
     warnings = []
-    missing = of_user.filter(segment=NONE).height
+    missing = int(counts.filter(segment=NONE)["users"].sum())
     if missing:
-        warnings.append(f"{missing:,} of {of_user.height:,} assigned users have no value of "
+        warnings.append(f"{missing:,} of {assigned:,} assigned users have no value of "
                         f"{seg.column}: they form the segment {NONE}")
     if seg.changed:
-        changed = of_user["changed"].sum()
+        changed = int(counts["changed"].sum())
         warnings.append(f"{changed:,} assigned users' {seg.column} changed during the data "
                         "(each stays in the segment of their first event)")
     if len(values) > D.MAX_SEGMENTS:
@@ -207,8 +206,7 @@ def compare_segments(users: Any, seg: Segmentation, metrics: list[str],
                           f"{D.MAX_SEGMENTS} segments are compared (choose a coarser column)")
     rows = []
     for value in values:
-        ids = of_user.filter(segment=value)["USER_ID"]
-        part = users.only(ids)
+        part = users.in_segment(seg.of_user, value, NONE)
         for metric in metrics:
             pre = pre_of(metric) if pre_of is not None else None
             for control, treatment in pairs:
@@ -219,7 +217,7 @@ def compare_segments(users: Any, seg: Segmentation, metrics: list[str],
     frame = verdicts(frame, "users", correction, alpha)
     frame = frame.select("segment", *RESULT_SCHEMA)
     return SegmentResults(seg, frame, _heterogeneity(frame, D.MIN_USERS),
-                          dict(of_user.group_by("segment").len().sort("segment").iter_rows()),
+                          dict(counts.select("segment", "users").iter_rows()),
                           warnings)
 
 
