@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 SAMPLE := build/sample
 REPORT := build/report
 
-.PHONY: report attribute test lint docs docs-figures bench bench-large profile calibrate lab browser java clean
+.PHONY: report attribute test lint docs docs-figures bench bench-large profile calibrate studies lab browser java clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,10 @@ test: $(VENV)/.installed-dev browser java
 	$(BIN)/ruff check attrkit tests bench
 	$(BIN)/python -m pytest -p no:cacheprovider -n $(TEST_WORKERS) --dist loadscope \
 	  --durations=10 --nbval-lax --nbval-current-env
+
+## studies: the simulation studies that check error rates and coverage (A/A calibration, CUPED, segments, holdout, heavy tails; marked slow, outside make test; about 4 minutes)
+studies: $(VENV)/.installed-dev
+	$(BIN)/python -m pytest -p no:cacheprovider -n $(TEST_WORKERS) -m slow --durations=10
 
 ## docs: the documentation site, built offline with --strict into build/site/ (open build/site/index.html)
 docs: $(VENV)/.installed-dev

@@ -42,6 +42,7 @@ def test_the_skewness_of_the_difference_from_exact_moments():
     assert g == pytest.approx(pooled / math.sqrt(150), rel=0.1)
 
 
+@pytest.mark.slow  # a study: make studies
 def test_small_heavy_tailed_arms_are_corrected_or_withheld_and_hold_alpha():
     """A/A, 6,000 users, lognormal activity. 95/5 with σ 2 (Welch alone rejects about 0.12 of
     these) and 90/10 with σ 1.5: every row is corrected or withheld, and those kept hold α;

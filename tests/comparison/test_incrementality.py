@@ -67,6 +67,7 @@ def test_the_sample_shows_attribution_over_crediting(sample):
     assert "× what it adds" in text
 
 
+@pytest.mark.slow  # a study: make studies
 def test_the_interval_covers_the_incremental_effect_at_the_nominal_rate():
     """Attribution that over-credits (60 % of list clicks would have happened anyway), users who
     differ: the incremental effect's 95 % interval covers the planted one at 0.95 ± 3 SE, and

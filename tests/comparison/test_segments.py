@@ -198,6 +198,7 @@ def test_the_command_line_prints_segments(sample, tmp_path):
     assert done.returncode == 2 and "--user-metadata: used by --segments" in done.stderr
 
 
+@pytest.mark.slow  # a study: make studies
 def test_segment_rows_and_heterogeneity_hold_their_error_rate_under_aa():
     """A/A with heavy-tailed users and three segments that mean nothing: each segment row
     rejects at about α, and so does the heterogeneity test (binomial tolerances, 3 SE)."""

@@ -12,6 +12,7 @@ RUNS = 150
 ALPHA = 0.05
 
 
+@pytest.mark.slow  # a study: make studies
 @pytest.mark.parametrize("name", ["heavily different users", "90/10 split, different users"])
 def test_false_positives_and_coverage_hold_with_users_as_units(name):
     scenario = next(s for s in SCENARIOS if s.name == name)
@@ -26,6 +27,7 @@ def test_false_positives_and_coverage_hold_with_users_as_units(name):
     assert r.fpr_windows > ALPHA + fp_tol
 
 
+@pytest.mark.slow  # a study: make studies
 def test_cuped_by_default_keeps_the_error_rate_on_heavy_tailed_users():
     """A week with no list served, then a week of experiment: compare(start=) uses CUPED (by
     default, where valid) on users who differ heavily; the A/A rate stays within α ± 3 SE and
