@@ -52,14 +52,24 @@ def limb_terms(a: tuple[Any, Any, Any], b: tuple[Any, Any, Any]) -> list[Any]:
     return [a2 * b2, a2 * b1 + a1 * b2, a2 * b0 + a1 * b1 + a0 * b2, a1 * b0 + a0 * b1, a0 * b0]
 
 
-def triple_terms(a: tuple[Any, Any, Any], b: tuple[Any, Any, Any], c: tuple[Any, Any, Any]
-                 ) -> list[Any]:
-    """The product of three limb triples, as the seven sums of limb products of
-    :data:`CUBE_SHIFTS` (each below 2⁶⁶ in magnitude: the limbs must be 128-bit before they are
-    multiplied)."""
-    return [sum(a[2 - i] * b[2 - j] * c[2 - (k - i - j)]
-                for i in range(3) for j in range(3) if 0 <= k - i - j <= 2)
-            for k in range(6, -1, -1)]
+def triple_terms(a: tuple[Any, ...], b: tuple[Any, ...], c: tuple[Any, ...]) -> list[Any]:
+    """The product of three numbers given as limbs, most significant first (value =
+    Σ limbᵢ·2^(w·(L−1−i)) for L limbs of w bits), as the sums of limb products of each total
+    exponent, the highest first: ``3L − 2`` terms, the k-th from the end to be shifted by
+    ``w·k`` bits. Works on numbers and on polars or Spark expressions alike; the caller widens
+    the limbs so that no term overflows (:data:`CUBE_SHIFTS`: three 21-bit limbs, terms below
+    2⁶⁶, 128-bit in polars; Spark's four 16-bit limbs keep each term below 2⁵², a long)."""
+    n = len(a) - 1
+    return [sum(a[n - i] * b[n - j] * c[n - (k - i - j)]
+                for i in range(n + 1) for j in range(n + 1) if 0 <= k - i - j <= n)
+            for k in range(3 * n, -1, -1)]
+
+
+def shifted_sum(row: Mapping[str, Any], prefix: str) -> int:
+    """The whole number an engine's row gives as limb sums named ``prefix@shift`` (whatever
+    limbs the engine used)."""
+    return sum(int(v or 0) << int(k.rsplit("@", 1)[1]) for k, v in row.items()
+               if k.rsplit("@", 1)[0] == prefix)
 
 
 def triple_name(t: tuple[str, str, str], shift: int) -> str:
@@ -115,7 +125,7 @@ class Moments:
         sums = {q: int(row.get(f"sum:{q}") or 0) for q in quantities}
         products = {(a, b): sum(int(row.get(product_name(a, b, s)) or 0) << s for s in SHIFTS)
                     for a, b in pairs(quantities)}
-        third = {t: sum(int(row.get(triple_name(t, s)) or 0) << s for s in CUBE_SHIFTS)
+        third = {t: shifted_sum(row, triple_name(t, 0).rsplit("@", 1)[0])
                  for t in triples(quantities) if triple_name(t, 0) in row}
         return cls(int(row.get("n") or 0), sums, products, third)
 
@@ -283,5 +293,6 @@ def scaled(value: Any, q: str) -> Any:
 
 
 __all__ = ["PRODUCTS", "SCALE", "TRIPLES", "ArmMoments", "Moments", "cuped_theta", "in_units",
-           "limb_terms", "pairs", "polars_aggregates", "scaled", "too_large", "triple_terms",
+           "limb_terms", "pairs", "polars_aggregates", "scaled", "shifted_sum", "too_large",
+           "triple_terms",
            "triples"]

@@ -17,7 +17,6 @@ from typing import Any
 import polars as pl
 
 from attrkit.attribution.moments import (
-    CUBE_SHIFTS,
     LIMB,
     LIMIT,
     SCALE,
@@ -70,11 +69,18 @@ def aggregates(quantities: tuple[str, ...], third: bool = False) -> list[Any]:
     for a, b in pairs(quantities):
         for shift, term in zip(SHIFTS, limb_terms(limbs(a), limbs(b)), strict=True):
             out.append(F.sum(term.cast("decimal(38,0)")).alias(product_name(a, b, shift)))
-    # triples: the limbs widened before they are multiplied (terms < 2⁶⁶)
+    # triples: two 32-bit limbs, widened to decimals before they are multiplied (each term
+    # below 2⁹⁸); four sums a triple, since Spark's cost is in the number of decimal sums
+    def limbs32(q: str) -> tuple[Any, ...]:
+        x = F.col(q).try_cast("long")
+        return tuple(y.cast("decimal(38,0)")
+                     for y in (F.shiftright(x, 32), x.bitwiseAND(0xFFFFFFFF)))
+
     for t in triples(quantities) if third else ():
-        wide = [tuple(x.cast("decimal(38,0)") for x in limbs(q)) for q in t]
-        for shift, term in zip(CUBE_SHIFTS, triple_terms(*wide), strict=True):
-            out.append(F.sum(term).cast("decimal(38,0)").alias(triple_name(t, shift)))
+        terms = triple_terms(*(limbs32(q) for q in t))
+        for k, term in enumerate(terms):
+            out.append(F.sum(term).cast("decimal(38,0)")
+                       .alias(triple_name(t, 32 * (len(terms) - 1 - k))))
     return out
 
 
@@ -85,6 +91,10 @@ def _moments(frame: Any, quantities: tuple[str, ...], keys: list[str], metric: s
     for r in rows:
         if r["_big"] is not None and int(r["_big"]) > LIMIT:
             raise too_large(metric or r["metric_name"], int(r["_big"]))
+        if r["n"] and any(v is None for k, v in r.asDict().items() if "@" in k):
+            # a decimal sum beyond 38 digits (about 4e8 users at the largest values)
+            raise ValueError(f"metric {metric or r['metric_name']}: the sums of per-user "
+                             "values' powers exceed 38 digits; compare fewer users at once")
     key = (lambda r: r[keys[0]]) if len(keys) == 1 else (lambda r: tuple(r[k] for k in keys))
     return {key(r): Moments.from_row(r.asDict(), quantities) for r in rows}
 

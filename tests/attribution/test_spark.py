@@ -274,12 +274,14 @@ def test_capped_and_cuped_comparisons_from_sparks_moments(spark):
     # by segment: each segment's users sent to the executors, the same rows
     ids = log["USER_ID"].unique().sort()
     meta = pl.DataFrame({"USER_ID": ids, "G": [("x", "y")[i % 2] for i in range(ids.len())]})
+    kw.pop("cap")  # (the cap is checked above; each segment would run its three jobs again)
     sa, sb = (attrkit.compare(r, **kw, segments="G", user_metadata=meta) for r in (a, b))
     assert sa.segments.frame.height == 2
     assert sa.segments.frame.equals(sb.segments.frame)
     assert sa.segments.heterogeneity.equals(sb.segments.heterogeneity)
 
 
+@pytest.mark.slow  # a study: make studies
 def test_the_heavy_tail_grid_through_sparks_moments(spark):
     """Cells of the small-arm/heavy-tail grid (``make calibrate``) give the same numbers from
     the Spark engine's moments as from the embedded engine's: corrected, withheld and Welch
@@ -289,3 +291,22 @@ def test_the_heavy_tail_grid_through_sparks_moments(spark):
     embedded = run_cell(0.1, TAILS[2], "sum", 3, users=2000, seed=7)
     assert embedded[0].withheld not in (0, 1)  # some rows corrected, some withheld
     assert run_cell(0.1, TAILS[2], "sum", 3, users=2000, seed=7, spark=spark) == embedded
+
+
+def test_sparks_third_moments_hold_negative_and_extreme_values(spark):
+    """Spark sums the triple products in its own limbs (two of 32 bits): the same integers as
+    Python's at the largest per-user values, negative ones included."""
+    from attrkit.attribution.spark_users import SparkUserData
+    from attrkit.attribution.users import UserData
+
+    x = [-9.2e9, 9.2e9, -1e-9, 0.0, 123456789.123456789, -7.5, 9.2e9]
+    served = [1, 2**40, 3, 0, 7, 1, 5]
+    data = UserData.from_arrays([f"u{i}" for i in range(7)], ["A"] * 7, x, served=served)
+    on_spark = SparkUserData(*(spark.createDataFrame(f.to_pandas()) for f in (
+        data.assignment, data.values, data.served)), metrics=("M",))
+    got = on_spark.arm_moments("M", ["A"]).raw["A"]
+    assert got == data.arm_moments("M", ["A"]).raw["A"]
+    v = [round(a * 1e9) for a in x]
+    assert got.triples[("value", "value", "value")] == sum(a**3 for a in v)
+    assert got.triples[("value", "served", "served")] == sum(
+        a * s * s for a, s in zip(v, served, strict=True))

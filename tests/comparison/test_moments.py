@@ -131,6 +131,8 @@ def test_limbs_hold_negative_and_extreme_values():
     assert scaled[2] == -1 and scaled[5] == -7_500_000_000
     assert m.sums["value"] == sum(scaled)
     assert m.products[("value", "value")] == sum(v * v for v in scaled)
+    assert m.triples[("value", "value", "value")] == sum(v**3 for v in scaled)
+    assert m.triples[("value", "value", "served")] == sum(v * v for v in scaled)  # served 1
     assert max(abs(v) for v in scaled) <= LIMIT
 
 
