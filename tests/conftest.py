@@ -133,9 +133,9 @@ def spark():
 # notebook's kernel) are made once per module; starting the long ones first keeps both workers
 # busy to the end instead of leaving one to finish a long module alone.
 LONGEST_FIRST = (
-    "tests/simulate/test_calibration.py", "tests/attribution/test_spark.py",
-    "tests/test_docs.py", "tests/attribution/test_spark_connect.py",
-    "tests/reports/test_run.py", "tests/attribution/test_spark_small_driver.py",
+    "tests/attribution/test_spark.py", "tests/test_docs.py",
+    "tests/attribution/test_spark_small_driver.py", "tests/attribution/test_spark_connect.py",
+    "tests/reports/test_run.py", "tests/reports/test_lab.py",
     "tests/test_hostile.py", "tests/reports/test_history.py",
     "tests/comparison/test_moments.py", "tests/attribution/test_differential.py",
 )
