@@ -63,7 +63,7 @@ test: $(VENV)/.installed-dev browser java
 	$(BIN)/python -m pytest -p no:cacheprovider -n $(TEST_WORKERS) --dist loadscope \
 	  --durations=10 --nbval-lax --nbval-current-env
 
-## studies: the simulation studies that check error rates and coverage (A/A calibration, CUPED, segments, holdout, heavy tails; marked slow, outside make test; about 4 minutes)
+## studies: the simulation studies that check error rates and coverage (A/A calibration, CUPED, segments, holdout, heavy tails; marked slow, outside make test; about 3 minutes on two cores)
 studies: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -p no:cacheprovider -n $(TEST_WORKERS) -m slow --durations=10
 
