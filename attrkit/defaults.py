@@ -61,16 +61,19 @@ DECISION_PRIOR_SD = 0.3
 is a priori unlikely, anything within it about equally so), as GrowthBook's proper prior. With the
 standard errors of a real experiment (a few per cent) it moves the posterior by well under a
 tenth of a standard error."""
-MAX_DIFFERENCE_SKEWNESS = 0.75
-"""A per-user row whose difference of means is more skewed than this (under the null: the
-arms' pooled third moment and their split, :func:`attrkit.stats.difference_skewness`; a ratio
-per recommendation also by its numerator's and denominator's) gets no p-value and no verdict:
-a small arm of heavy-tailed users, where even the skewness-corrected test says "significant"
-more often than α. Below it the test is corrected (:func:`attrkit.stats.skewness_corrected`).
-Chosen by the heavy-tail calibration grid (``make calibrate``): the largest value at which every
-cell's A/A rate and coverage hold among the rows kept. The skewness is about g/√n for a small
-arm of n users whose values have skewness g, so 0.75 asks n > 1.8·g²; equal arms never reach
-it."""
+SKEWNESS_BOUND_SHARE = 0.9
+"""A per-user row whose difference of means is more skewed than this share of the skewness
+beyond which the corrected test's short side rejects only past its turning point
+(:func:`attrkit.stats.max_skewness`: 0.49 at α = 0.05, so the bound is 0.44) gets no p-value and
+no verdict: a small arm of heavy-tailed users, too skewed for any test here. The skewness is
+under the null (the arms' pooled third moment and their split,
+:func:`attrkit.stats.difference_skewness`; a ratio per recommendation also by its numerator's and
+denominator's); below the bound the test is corrected (:func:`attrkit.stats.skewness_corrected`).
+The heavy-tail calibration grid (``make calibrate``) holds at bounds of 0.3 to 0.75 (its A/A rate
+and coverage among the rows kept); beyond 0.49 the corrected interval is all but open on one
+side. The
+skewness is about g/√n for a small arm of n users whose values have skewness g, so 0.44 asks
+n > 5·g²; equal arms never reach it."""
 SKEWNESS_CORRECTED_FROM = 0.05
 """From this skewness of the difference (in size) a per-user row's test and interval are
 corrected for it (:func:`attrkit.stats.skewness_corrected`), and the row's warnings say so and

@@ -55,6 +55,7 @@ from attrkit.stats import (
     RatioStats,
     adjust_pvalues,
     difference_skewness,
+    max_skewness,
     mean_test,
     paired_window_test,
     rate_test,
@@ -529,6 +530,10 @@ def _window_srm(windows, traffic, exp, src, exposed, traffic_weights, threshold,
     return _srm(counts, names, "recommendations served", traffic_weights, threshold, warnings)
 
 
+UNBOUNDED = ("the control is not clearly above zero for this test: the relative lift's "
+             "interval is unbounded (Fieller)")
+
+
 def _user_rows(users: Any, metric: str, control: str, treatment: str, alpha: float, *,
                cap: float | None = None, pre: Any = None) -> list[dict[str, Any]]:
     """The per-user comparisons of one metric and pair of arms (see the module docs), from the
@@ -582,7 +587,7 @@ def _skewness(c: Any, t: Any, kind: str, theta: Fraction | None) -> tuple[float,
     """``(κ, judged)`` of a per-user row from the arms' exact moments as tested: κ, the
     skewness of the difference the row tests (:func:`~attrkit.stats.difference_skewness`),
     corrects its test; ``judged`` decides whether it can be tested at all
-    (:data:`~attrkit.defaults.MAX_DIFFERENCE_SKEWNESS`). A ratio per recommendation is tested
+    (:func:`_skewed`). A ratio per recommendation is tested
     through its linearisation ``(value − r·served) / mean served`` and judged by that and by
     the skewness of its numerator's and denominator's means (NaN: nothing to judge)."""
     if kind != "per_recommendation":
@@ -605,9 +610,10 @@ def _user_row(row: dict[str, Any], by_arm: dict[str, Any], skew: tuple[float, fl
     there is nothing to test."""
     control, treatment = row["control"], row["treatment"]
     kappa, judged = skew
+    withheld, note = _skewed(kappa, judged, small, alpha)
     try:
         r = _user_test(by_arm[control], by_arm[treatment], alpha,
-                       skewness=_correction(kappa))
+                       skewness=0.0 if withheld else _correction(kappa))
         rel = _relative(by_arm[control], by_arm[treatment], alpha)
         d = decision(rel.effect, rel.se)
         row |= {"lift_se": rel.se, "chance_to_win": d.chance_to_win,
@@ -617,10 +623,8 @@ def _user_row(row: dict[str, Any], by_arm: dict[str, Any], skew: tuple[float, fl
                 "lift_ci_low": r.ci_low, "lift_ci_high": r.ci_high, "p_value": r.p_value,
                 "method": "; ".join(x for x in (r.method, how) if x), "why": why}
         row_notes = list(notes)
-        withheld, note = _skewed(kappa, judged, small)
         if not withheld and (math.isinf(r.ci_low) or math.isinf(r.ci_high)):
-            row_notes.append("the control is not clearly above zero: the relative lift's "
-                             "interval is unbounded (Fieller)")
+            row_notes.append(UNBOUNDED)
         if withheld:
             row |= {"p_value": math.nan, "lift_ci_low": math.nan, "lift_ci_high": math.nan,
                     "lift_se": math.nan, "chance_to_win": math.nan,
@@ -637,24 +641,25 @@ def _user_row(row: dict[str, Any], by_arm: dict[str, Any], skew: tuple[float, fl
     return row | {"warnings": "; ".join(row_notes) or None}
 
 
-def _skewed(kappa: float, judged: float, small: int) -> tuple[bool, str | None]:
+def _skewed(kappa: float, judged: float, small: int, alpha: float) -> tuple[bool, str | None]:
     """Whether a per-user row is withheld for a skewed difference, and what to tell the user:
-    beyond :data:`~attrkit.defaults.MAX_DIFFERENCE_SKEWNESS` no test holds its error rate
-    (no verdict); from :data:`~attrkit.defaults.SKEWNESS_CORRECTED_FROM` the test is
-    corrected (:func:`_correction`), and the note says by how much and what would make the
-    correction small."""
-    if math.isfinite(judged) and judged > D.MAX_DIFFERENCE_SKEWNESS:
-        needed = math.ceil(small * (judged / D.MAX_DIFFERENCE_SKEWNESS) ** 2)
+    beyond :data:`~attrkit.defaults.SKEWNESS_BOUND_SHARE` of :func:`~attrkit.stats.max_skewness`
+    no test here holds (no verdict); from :data:`~attrkit.defaults.SKEWNESS_CORRECTED_FROM` the
+    test is corrected (:func:`_correction`), and the note says by how much and what would make
+    the correction small."""
+    bound = D.SKEWNESS_BOUND_SHARE * max_skewness(alpha)
+    if math.isfinite(judged) and judged > bound:
+        needed = math.ceil(small * (judged / bound) ** 2)
         return True, (f"the difference of the arms' means is too skewed for a p-value "
-                      f"(skewness {judged:.2f}, beyond {D.MAX_DIFFERENCE_SKEWNESS}): the smaller "
-                      f"arm's {small:,} users are heavy-tailed; about {needed:,} users in it (a "
-                      "longer run or a larger split), or cap=0.99, would allow a verdict")
+                      f"(skewness {judged:.2f}, beyond {bound:.2f}): the smaller arm's "
+                      f"{small:,} users are heavy-tailed; about {needed:,} users in it (a longer "
+                      "run or a larger split), or cap=0.99, would allow a verdict")
     if _correction(kappa):
         needed = math.ceil(small * (kappa / D.SKEWNESS_CORRECTED_FROM) ** 2)
-        return False, (f"the smaller arm's {small:,} users are heavy-tailed (skewness of the "
-                       f"difference {kappa:+.2f}): the test and interval are corrected for it "
-                       f"(Hall); with about {needed:,} users in that arm (a longer run or a "
-                       "larger split) the correction would be small")
+        return False, (f"the smaller arm's {small:,} users make the difference of means skewed "
+                       f"({kappa:+.2f}): the test and interval are corrected for it (Hall); with "
+                       f"about {needed:,} users in that arm (a longer run or a larger split) the "
+                       "correction would be small")
     return False, None
 
 
@@ -883,7 +888,7 @@ def compare_users(
         p-value, adjusted p-value, the decision numbers (chance to win, expected loss; as
         :func:`compare`), method, and warnings: as in :func:`compare`, a difference skewed by a
         small heavy-tailed arm is corrected for, and beyond
-        :data:`~attrkit.defaults.MAX_DIFFERENCE_SKEWNESS` the row has no p-value, interval or
+        :data:`~attrkit.defaults.SKEWNESS_BOUND_SHARE` the row has no p-value, interval or
         verdict (the warning says why).
 
     Example:
@@ -965,10 +970,12 @@ def _frame_test(cu: pl.DataFrame, tu: pl.DataFrame, column: str, den: str | None
     kind = "per_recommendation" if den is not None else "per_user"
     names = {"value": column, "served": den or column}
     kappa, judged = _skewness(_FrameArm(cu, names), _FrameArm(tu, names), kind, None)
-    r = _user_test(cs, ts, alpha, skewness=_correction(kappa))
-    withheld, note = _skewed(kappa, judged, min(cu.height, tu.height))
+    withheld, note = _skewed(kappa, judged, min(cu.height, tu.height), alpha)
+    r = _user_test(cs, ts, alpha, skewness=0.0 if withheld else _correction(kappa))
     if withheld:
         r = dataclasses.replace(r, ci_low=math.nan, ci_high=math.nan, p_value=math.nan)
+    elif math.isinf(r.ci_low) or math.isinf(r.ci_high):
+        note = "; ".join(x for x in (note, UNBOUNDED) if x)
     rel = _relative(cs, ts, alpha)
     method = r.method + ("; CUPED (θ pooled), lift of adjusted means"
                          if column.endswith("__cuped") else "")

@@ -262,7 +262,7 @@ class Result:
     """coverage among the A/B rows that keep an interval."""
     withheld: float = 0.0
     """share of A/A per-user rows (clicks) given no p-value: the difference too skewed
-    (:data:`~attrkit.defaults.MAX_DIFFERENCE_SKEWNESS`)."""
+    (:data:`~attrkit.defaults.SKEWNESS_BOUND_SHARE`)."""
 
     def to_dict(self) -> dict:
         return asdict(self)

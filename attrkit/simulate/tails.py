@@ -7,7 +7,7 @@ the metric to the recommendations served). Each user is served a Poisson number 
 mean 10 × their activity and clicks a Poisson share of them (0.2 a list). Each cell runs A/A
 and A/B (+10 %) replicates of 6,000 users through :func:`attrkit.compare` (per-user data built
 directly, the engines' moments as in any run) and reports, per cell and row: the share of A/A
-rows withheld for a skewed difference (:data:`~attrkit.defaults.MAX_DIFFERENCE_SKEWNESS`), the
+rows withheld for a skewed difference (:data:`~attrkit.defaults.SKEWNESS_BOUND_SHARE`), the
 A/A rate among the rows that keep a p-value, the coverage of the planted lift and the power
 among them, and, on the same data with nothing corrected or withheld, Welch's A/A rate and
 power (the problem the rule answers, and the power it is compared with).

@@ -11,7 +11,8 @@ one-sided intervals are ±inf. Every test returns a :class:`Comparison` that nam
   :func:`bootstrap_test`, :func:`bayes_test` (:func:`decision`: chance to win, expected loss);
   :func:`fieller_interval` for a relative lift whose interval agrees with the test of the
   difference, :func:`lift_test` for both at once; :func:`difference_skewness` and
-  :func:`skewness_corrected` (Hall's transformation) for small, heavy-tailed arms
+  :func:`skewness_corrected` (Hall's transformation; :func:`max_skewness`, how far it goes) for
+  small, heavy-tailed arms
 - counts: :func:`proportion_test`, :func:`rate_test` (Poisson, quasi-Poisson)
 - 15-minute aggregates: :func:`paired_window_test`, :func:`paired_rate_ratio_test`
   (Newey–West)
@@ -38,6 +39,7 @@ from attrkit.stats.means import (
     cuped_adjusted,
     cuped_test,
     difference_skewness,
+    max_skewness,
     mean_test,
     ratio_test,
     skewness_corrected,
@@ -65,7 +67,7 @@ __all__ = [
     "SRMResult", "SampleStats", "adjust_pvalues", "always_valid_p", "bayes_test", "bootstrap_test",
     "confidence_sequence", "cumulative_mean_effect", "cumulative_ratio_effect", "cuped_adjusted",
     "cuped_test", "decision", "difference_skewness", "estimate_dispersion", "fieller_interval",
-    "heterogeneity_test", "lift_test", "mde", "mean_test", "newey_west_lags",
+    "heterogeneity_test", "lift_test", "max_skewness", "mde", "mean_test", "newey_west_lags",
     "paired_rate_ratio_test", "paired_window_test", "power", "proportion_test", "rate_test",
     "ratio_test", "sample_size", "sequential_test", "skewness_corrected", "srm_test",
 ]

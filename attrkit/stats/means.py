@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import Any, Literal
 
 import numpy as np
@@ -95,6 +96,21 @@ def skewness_corrected(statistic: float, skewness: float) -> float:
         return statistic
     a = skewness / 3
     return statistic + a * statistic**2 + a * a * statistic**3 / 3 + skewness / 6
+
+
+def max_skewness(alpha: float) -> float:
+    """The largest skewness at which the two-sided :func:`skewness_corrected` test at level
+    ``alpha`` rejects on its short side before the transformation's turning point (at
+    ``t = −3/κ``): ``3(√(q² + 2/3) − q)`` with ``q`` the normal quantile. Beyond it the
+    transformation is flat around ``−q``, so the short side's critical value jumps past the
+    turning point (about −7 at κ = 0.5) and the interval is all but open on that side.
+
+    Example:
+        >>> round(max_skewness(0.05), 3), round(max_skewness(0.01), 3)
+        (0.49, 0.379)
+    """
+    q = NormalDist().inv_cdf(1 - alpha / 2)
+    return 3 * (math.sqrt(q * q + 2 / 3) - q)
 
 
 def skewness_corrected_inverse(value: float, skewness: float) -> float:

@@ -106,3 +106,18 @@ def test_the_interval_is_that_of_the_corrected_test():
         assert 2 * sps.norm.sf(abs(skewness_corrected(stat, kappa))) == pytest.approx(0.05)
     plain = fieller_interval(c.mean, t.mean, c.var / c.n, t.var / t.n, alpha=0.05)
     assert lo > plain[0] and hi > plain[1]  # positive skew: the interval leans up
+
+
+@pytest.mark.parametrize("alpha", [0.01, 0.05, 0.1])
+def test_beyond_max_skewness_the_short_side_rejects_only_past_the_turning_point(alpha):
+    """At max_skewness the transformation's turning point (t = −3/κ) reaches −q exactly; a
+    little below it the short side's critical value lies before the turning point, a little
+    above it past it (−6 and further at α = 0.05: the interval is all but open there)."""
+    from attrkit.stats import max_skewness
+
+    q = sps.norm.ppf(1 - alpha / 2)
+    k = max_skewness(alpha)
+    assert skewness_corrected(-3 / k, k) == pytest.approx(-q)
+    for share, past in ((0.95, False), (1.05, True)):
+        kappa = share * k
+        assert (skewness_corrected_inverse(-q, kappa) < -3 / kappa) is past
