@@ -58,7 +58,7 @@ def triple_terms(a: tuple[Any, ...], b: tuple[Any, ...], c: tuple[Any, ...]) -> 
     exponent, the highest first: ``3L − 2`` terms, the k-th from the end to be shifted by
     ``w·k`` bits. Works on numbers and on polars or Spark expressions alike; the caller widens
     the limbs so that no term overflows (:data:`CUBE_SHIFTS`: three 21-bit limbs, terms below
-    2⁶⁶, 128-bit in polars; Spark's four 16-bit limbs keep each term below 2⁵², a long)."""
+    2⁶⁶, 128-bit in polars; Spark's two 32-bit limbs as decimals, terms below 2⁹⁸)."""
     n = len(a) - 1
     return [sum(a[n - i] * b[n - j] * c[n - (k - i - j)]
                 for i in range(n + 1) for j in range(n + 1) if 0 <= k - i - j <= n)
@@ -125,8 +125,8 @@ class Moments:
         sums = {q: int(row.get(f"sum:{q}") or 0) for q in quantities}
         products = {(a, b): sum(int(row.get(product_name(a, b, s)) or 0) << s for s in SHIFTS)
                     for a, b in pairs(quantities)}
-        third = {t: shifted_sum(row, triple_name(t, 0).rsplit("@", 1)[0])
-                 for t in triples(quantities) if triple_name(t, 0) in row}
+        third = {t: shifted_sum(row, "*".join(t)) for t in triples(quantities)
+                 if triple_name(t, 0) in row}
         return cls(int(row.get("n") or 0), sums, products, third)
 
     @classmethod
