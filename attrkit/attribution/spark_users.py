@@ -378,6 +378,9 @@ class SparkUserData:
     def unpersist(self) -> None:
         for frame in (self.assignment, self.values, self.served):
             frame.unpersist()
+        if self._labels is not None:  # the segments' labels (:meth:`_labelled`)
+            self._labels[1].unpersist()
+            self._labels = None
 
 
 def _to_polars(df: Any) -> pl.DataFrame:
