@@ -123,6 +123,12 @@ def build_parser() -> argparse.ArgumentParser:
                    "USER_ID, arm, metric_name, value, served, total) as Parquet: one file, or "
                    "with --engine spark a folder written by the executors; needs a "
                    "recommendations log with USER_ID")
+    a.add_argument("--quarantine-out", metavar="PATH",
+                   help="with --engine spark and --on-bad-rows quarantine: a folder the "
+                   "executors write the bad rows into as CSV parts, each with the header, "
+                   "passed to Spark untouched (s3a://, abfss://, gs://, hdfs://; for a "
+                   "cluster, whose executors cannot write beside a local report); default: "
+                   "one file beside the report")
     r = sub.add_parser("report", help="run a report notebook and render it to HTML",
                        description="Run a parameterized report notebook with papermill and "
                        "write DIR/NAME.ipynb, DIR/NAME.html (no code, self-contained), "
@@ -444,6 +450,13 @@ def _attribute(args: argparse.Namespace) -> int:
             if storage.same_file(target, inputs):
                 raise ConfigError(f"--out {args.out}: {target} is one of the inputs; attrkit "
                                   "never overwrites its input")
+    if args.quarantine_out and (args.engine != "spark" or args.on_bad_rows != "quarantine"):
+        raise ConfigError("--quarantine-out: only with --engine spark and --on-bad-rows "
+                          "quarantine (the embedded engine writes the quarantine beside the "
+                          "report)")
+    if args.quarantine_out and storage.same_file(args.quarantine_out, inputs):
+        raise ConfigError(f"--quarantine-out {args.quarantine_out}: one of the inputs; attrkit "
+                          "never overwrites its input")
     if args.users_out and storage.same_file(args.users_out, inputs):
         raise ConfigError(f"--users-out {args.users_out}: one of the inputs; attrkit never "
                           "overwrites its input")
@@ -451,16 +464,19 @@ def _attribute(args: argparse.Namespace) -> int:
     if args.users_out and result.users is None:
         raise ConfigError("--users-out: no per-user data; it needs --recommendations with a "
                           "USER_ID column")
+    bad = sum(result.health.quarantined.values())
     with storage.together():  # the report and its quarantine replace the last run's together
         report = result.write_report(args.out, import_mode=args.import_mode)
         qpath = storage.sibling(report, quarantine_name(report))
-        if storage.same_file(qpath, inputs):  # a report name chosen in a folder of inputs
+        if args.quarantine_out:  # (Spark's executors write the parts; checked before the run)
+            result.write_quarantine(args.quarantine_out, parts=True)
+            quarantine = f"{one_line(args.quarantine_out)} ({bad:,} rows, CSV parts)"
+        elif storage.same_file(qpath, inputs):  # a report name chosen in a folder of inputs
             quarantine = f"not written: {one_line(str(qpath))} is one of the inputs"
-        elif result.quarantine.height:
-            # beside the report, locally or under the same prefix
-            qpath = storage.write_with(qpath, lambda p: result.quarantine.write_csv(
-                p, line_terminator="\n"))
-            quarantine = f"{one_line(str(qpath))} ({result.quarantine.height:,} rows)"
+        elif bad:
+            # beside the report, locally or under the same prefix (on Spark, by the executors)
+            qpath = result.write_quarantine(qpath)
+            quarantine = f"{one_line(str(qpath))} ({bad:,} rows)"
         elif storage.remove_local(qpath):  # an earlier run's, which this report does not have
             quarantine = f"none; removed the earlier run's {one_line(str(qpath))}"
         else:

@@ -12,6 +12,9 @@ import sys
 
 def main() -> None:
     port = sys.argv[1]
+    import os
+
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # its Python workers: this Python
     sys.path.insert(0, str(__import__("pathlib").Path(__file__).parents[1]))
     from pyspark.sql import SparkSession
 

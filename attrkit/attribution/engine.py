@@ -54,7 +54,11 @@ class Attribution(Display):
             :data:`attrkit.personalize.report_csv.WINDOW_SCHEMA`.
         health: what was read, used and skipped.
         quarantine: rows set aside (``on_bad_rows="quarantine"``), each with its dataset, file,
-            line or row, column, rule, offending value and the raw record.
+            line or row, column, rule, offending value and the raw record (a property; on
+            Spark the rows are brought to the driver when it is first read).
+        bad_rows: the same rows as the engine holds them: the frame, or on Spark the rows
+            kept there (:class:`~attrkit.attribution.spark.SparkQuarantine`), counted in
+            :attr:`health` and written by :meth:`write_quarantine` without reaching the driver.
         metric_attribution: the configuration used.
         window_seconds: the window length used.
         window_origin: where windows start.
@@ -86,7 +90,7 @@ class Attribution(Display):
 
     windows: pl.DataFrame
     health: Health
-    quarantine: pl.DataFrame
+    bad_rows: Any = dataclasses.field(repr=False)
     metric_attribution: MetricAttribution
     window_seconds: int = D.WINDOW_SECONDS
     window_origin: int = D.WINDOW_ORIGIN
@@ -95,6 +99,45 @@ class Attribution(Display):
     users: UserData | None = None
     interactions: Any = dataclasses.field(default=None, repr=False, compare=False)
     timestamp_unit: str = "s"
+
+    @property
+    def quarantine(self) -> pl.DataFrame:
+        """The rows set aside, in :data:`~attrkit.frames.QUARANTINE_SCHEMA`; on Spark, brought
+        to the driver when first read (:meth:`write_quarantine` writes them without)."""
+        q = self.bad_rows
+        return q if isinstance(q, pl.DataFrame) else q.collect()
+
+    def write_quarantine(self, path: str | Path, *, parts: bool = False) -> Path | str:
+        """Write the rows set aside as one CSV file (atomically; local or ``s3://``). On
+        Spark the executors write the rows, which never reach the driver: into a scratch folder
+        beside ``path`` that the driver joins into the file, so the executors must see the
+        driver's file system (a local master or Connect server); on a cluster, ``parts=True``
+        writes a folder of CSV parts at ``path`` instead, passed to Spark untouched
+        (``s3a://``, ``abfss://``, ``gs://``, ``hdfs://``), each part with the header.
+
+        Example:
+            >>> import polars as pl, attrkit, tempfile, pathlib
+            >>> events = pl.DataFrame({"USER_ID": ["u1", None], "ITEM_ID": ["i1", "i2"],
+            ...     "TIMESTAMP": [1700000000, 1700000001], "EVENT_TYPE": ["click", "click"]})
+            >>> ma = {"name": "m", "metrics": [{"eventType": "click", "metricName": "clicks",
+            ...                                 "expression": "SAMPLECOUNT()"}]}
+            >>> result = attrkit.attribute(events, ma, on_bad_rows="quarantine")
+            >>> path = pathlib.Path(tempfile.mkdtemp()) / "bad.csv"
+            >>> print(result.write_quarantine(path).read_text().splitlines()[1][:68])
+            interactions,<polars.DataFrame>,,1,USER_ID,required value is missing
+        """
+        from attrkit import storage
+
+        q = self.bad_rows
+        if parts:
+            if isinstance(q, pl.DataFrame):
+                raise ConfigError("write_quarantine(parts=True): for the Spark engine's rows; "
+                                  "the embedded engine writes one file")
+            q.write_parts(str(path))
+            return path
+        write = (q.write_csv if not isinstance(q, pl.DataFrame)
+                 else lambda p: q.write_csv(p, line_terminator="\n"))
+        return storage.write_with(path, write)
 
     def write_report(
         self, path: str | Path, *, import_mode: D.ImportMode = D.IMPORT_MODE,
@@ -209,7 +252,7 @@ def attribute(
             window_seconds=window_seconds, window_origin=window_origin, dedupe=dedupe,
             quarantine=on_bad_rows == "quarantine", timestamp_unit=timestamp_unit))
         if on_bad_rows == "error" and out.quarantine.height:
-            first = out.quarantine.row(0, named=True)
+            first = out.quarantine.first()
             raise InputError(first["FILE"], _with_value(first["RULE"], first["VALUE"]),
                              line=first["LINE"], row=first["ROW"], column=first["COLUMN"])
         return _checked(out, max_sources, str(interactions), ma, window_seconds, window_origin,
@@ -405,7 +448,7 @@ EXECUTOR = PolarsExecutor()
 class _Outputs:
     windows: pl.DataFrame
     health: Health
-    quarantine: pl.DataFrame
+    quarantine: Any  # a frame, or the Spark engine's (:class:`~.spark.SparkQuarantine`)
     exposure: pl.DataFrame | None
     traffic: pl.DataFrame | None
     users: UserData | None
@@ -449,14 +492,16 @@ def _run(ma: MetricAttribution, datasets: dict[str, Dataset], opts: plan.Options
 
 
 def _finish(ma: MetricAttribution, names: list[str], opts: plan.Options, done: buckets.Buckets,
-            quarantine: pl.DataFrame, rows_read: dict[str, int], log_users: bool, *,
+            quarantine: Any, rows_read: dict[str, int], log_users: bool, *,
             spark_users: Any = None, unlogged: tuple[int, int] | None = None) -> _Outputs:
     """The health summary and the per-user data from the aggregated outputs (either engine:
     Spark's per-user data stays on Spark, with the counts of users the log does not know)."""
     out = done.out
     grouped = plan.by_source(out["grouped"], plan.WINDOW)
     values = plan.metric_values(grouped, ma, plan.WINDOW, health=True)
-    health = build_health(ma, names, opts.dedupe, values, grouped, quarantine, rows_read,
+    quarantined = (dict(quarantine.group_by("DATASET").len().iter_rows())
+                   if isinstance(quarantine, pl.DataFrame) else quarantine.counts)
+    health = build_health(ma, names, opts.dedupe, values, grouped, quarantined, rows_read,
                           done.duplicates, out["unresolved_ids"].height)
     users = spark_users
     if log_users:

@@ -146,11 +146,12 @@ class Health:
 
 
 def build_health(ma: Any, datasets: Any, dedupe: bool, values: pl.DataFrame,
-                 grouped: pl.DataFrame, quarantine: pl.DataFrame, rows_read: dict[str, int],
+                 grouped: pl.DataFrame, quarantined: dict[str, int], rows_read: dict[str, int],
                  duplicates: int, unresolved_ids: int) -> Health:
     """The summary from the plan's outputs: ``values`` (each metric per window and source, with
-    its counts) and ``grouped`` (events per window, event type and source)."""
-    quarantined = {k: 0 for k in datasets} | dict(quarantine.group_by("DATASET").len().iter_rows())
+    its counts), ``grouped`` (events per window, event type and source) and the rows set aside
+    per dataset."""
+    quarantined = {k: 0 for k in datasets} | {k: int(n) for k, n in quarantined.items() if n}
     by_type_source = grouped.group_by(EVENT_TYPE, "SOURCE").agg(pl.col("events", "unresolved").sum())
 
     def totals(key: str) -> dict[str, int]:

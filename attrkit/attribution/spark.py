@@ -4,19 +4,24 @@ exact sums, duplicates, unresolved IDs, health and the per-user data — on Spar
 Spark computes the plan's grouped outputs (one row per window, event type, label and source;
 per user and day; the log's exposure and assignment); only those small results come back to the
 driver, where the same code as the embedded engine's turns them into windows, health and users,
-so that the report is byte-identical. Nothing proportional to the events is collected but the
-bad rows of ``on_bad_rows="quarantine"``.
+so that the report is byte-identical. Nothing proportional to the events is collected: the bad
+rows of ``on_bad_rows="quarantine"`` stay on Spark, counted while the inputs are read and
+written by the executors (:class:`SparkQuarantine`).
 
 Where Spark cannot know what the embedded engine knows, the difference is documented in the
 documentation's Large inputs page: CSV line numbers are blank (Spark reads a file in splits),
 PutEvents JSON Lines are read by the embedded engine only, and the order of bad rows within a CSV
-file is not defined.
+file is the order Spark read them in.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import sys
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,8 +74,10 @@ def session(spark: Any = None, master: str | None = None, remote: str | None = N
                               "missing): pip install 'attrkit[spark]'") from None
         made.conf.set("spark.sql.session.timeZone", "UTC")
         return made
-    builder = (SparkSession.builder.master(master or os.environ.get("ATTRKIT_SPARK_MASTER")
-                                          or "local[2]")
+    master = master or os.environ.get("ATTRKIT_SPARK_MASTER") or "local[2]"
+    if master.startswith("local"):  # Python workers (the quarantine's text) run this Python
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = (SparkSession.builder.master(master)
                .appName("attrkit").config("spark.ui.enabled", "false")
                .config("spark.sql.shuffle.partitions", "8")
                .config("spark.sql.session.timeZone", "UTC")
@@ -89,7 +96,7 @@ class Result:
     """What the Spark run gives the driver: the plan's outputs, as the embedded engine's."""
 
     out: dict[str, pl.DataFrame]
-    quarantine: pl.DataFrame
+    quarantine: SparkQuarantine
     rows_read: dict[str, int]
     valid_rows: int
     duplicates: int
@@ -435,7 +442,7 @@ def run(ma: MetricAttribution, interactions: Any, items: Any, recommendations: A
         jobs |= _user_jobs(users, per_user[0])
     bad = [k for k in read if counts[k]["bad"]]
     jobs["quarantine"] = lambda: _quarantine(_bad_rows(read, bad, numeric, opts, repeated),
-                                             read, opts)
+                                             read, opts, {k: int(counts[k]["bad"]) for k in bad})
     got |= _all(jobs, spark)
     quarantine = got.pop("quarantine")
     # After the exact repeats are dropped, every event is in one group: the rest are repeats.
@@ -714,28 +721,156 @@ def _described(bad: pl.DataFrame, record: bool) -> pl.DataFrame:
 
 
 def _quarantine(typed: dict[str, tuple[Any, tuple[tuple[str, str], ...]]], read: dict[str, Any],
-                opts: plan.Options) -> pl.DataFrame:
+                opts: plan.Options, counts: dict[str, int]) -> SparkQuarantine:
     """Every dataset's bad rows (its frame with RECORD, and its rules) in the quarantine's
-    shape: Parquet rows numbered within their file; CSV lines blank (Spark reads a file in
-    splits and cannot number them exactly)."""
+    shape, kept on Spark: Parquet rows numbered within their file; CSV lines blank (Spark reads
+    a file in splits and cannot number them exactly), in the order they were read."""
     from pyspark.sql import functions as F
 
-    parts = []
-    for order, (name, (df, rules)) in enumerate(typed.items()):
+    frames = {}
+    for name, (df, rules) in typed.items():
         fmt = read[name][1]
         at = F.col(HIT) + 1
-        bad = df.filter(F.col(HIT).isNotNull()).select(
+        frames[name] = df.filter(F.col(HIT).isNotNull()).select(
             F.lit(name).alias("DATASET"), F.col(FILE).alias("FILE"),
             F.lit(None).cast("long").alias("LINE"),
             (F.col(ROW) if fmt == "parquet" else F.lit(None).cast("long")).alias("ROW"),
             F.element_at(F.array(*[F.lit(c) for c, _ in rules]), at).alias("COLUMN"),
             F.element_at(F.array(*[F.lit(t) for _, t in rules]), at).alias("RULE"),
-            F.col(RECORD).alias("_raw"), F.lit(order).alias("_ds"), F.col(ROW).alias("_pos"))
-        parts.append(_described(_to_polars(bad), opts.quarantine))
-    frame = pl.concat(parts, how="vertical_relaxed") if parts else pl.DataFrame()
+            F.col(RECORD).alias("_raw"), F.col(ROW).alias("_pos"),
+            F.monotonically_increasing_id().alias("_seq"))  # (read order, for CSV)
+    return SparkQuarantine(frames, {k: counts[k] for k in frames}, opts.quarantine)
+
+
+class SparkQuarantine:
+    """The bad rows of a Spark run, kept on Spark: counted while the inputs were read, written
+    by the executors (:meth:`write_csv`, :meth:`write_parts`), brought to the driver only when
+    asked (:meth:`collect`, :meth:`first`). Each row is described (VALUE, RECORD) by the
+    embedded engine's own functions, so that its text is the same on both engines; writing
+    runs them on the executors (Python workers with attrkit installed)."""
+
+    def __init__(self, frames: dict[str, Any], counts: dict[str, int], record: bool) -> None:
+        self.frames, self.counts, self.record = frames, dict(counts), record
+        self._collected: pl.DataFrame | None = None
+
+    @property
+    def height(self) -> int:
+        """Bad rows, all datasets."""
+        return sum(self.counts.values())
+
+    def _sorted(self) -> list[Any]:
+        """Each dataset's bad rows in input order (by file, row or read order)."""
+        from pyspark.sql import functions as F
+
+        return [self.frames[k].orderBy(*[F.col(c).asc_nulls_last()
+                                         for c in ("FILE", "_pos", "_seq")])
+                for k in self.frames if self.counts[k]]
+
+    def first(self) -> dict[str, Any] | None:
+        """The first bad row (in input order), as a quarantine row; None without one."""
+        if self._collected is not None or not self.height:
+            return self.collect().row(0, named=True) if self.height else None
+        return _described_raw(_to_polars(self._sorted()[0].limit(1)), self.record).row(
+            0, named=True)
+
+    def collect(self) -> pl.DataFrame:
+        """Every bad row on the driver, in :data:`~attrkit.frames.QUARANTINE_SCHEMA` (kept
+        once collected)."""
+        from attrkit.frames import QUARANTINE_SCHEMA
+
+        if self._collected is None:
+            parts = [_described_raw(_to_polars(f), self.record) for f in self._sorted()]
+            self._collected = pl.concat(parts) if parts else pl.DataFrame(
+                schema=QUARANTINE_SCHEMA)
+        return self._collected
+
+    def _lines(self, header_each_part: bool) -> Any:
+        """The rows as the embedded engine's CSV text, made on the executors: one text value
+        per Arrow batch, in order (each dataset sorted, then mapped, which keeps the order;
+        the datasets' parts one after another)."""
+        from functools import reduce
+
+        record, header = self.record, ",".join(QUARANTINE_COLUMNS)
+
+        def to_csv(batches: Any) -> Any:  # (per partition, on an executor)
+            import pyarrow as pa
+
+            from attrkit.attribution.spark import _csv_text
+
+            first = header_each_part
+            for batch in batches:
+                text = _csv_text(batch, record)
+                if first and text:
+                    text, first = header + "\n" + text, False
+                if text:
+                    yield pa.RecordBatch.from_arrays([pa.array([text[:-1]], pa.string())],
+                                                     names=["value"])
+
+        return reduce(lambda a, b: a.unionAll(b),
+                      [f.mapInArrow(to_csv, "value string") for f in self._sorted()])
+
+    def write_parts(self, folder: str) -> None:
+        """Written by the executors into ``folder`` (passed to Spark untouched: a local path,
+        ``s3a://``, ``abfss://``, ``gs://``, ``hdfs://``): CSV part files in order, each with
+        the header. Replaces what the folder held."""
+        if self.height:
+            with _on_the_executors():
+                self._lines(True).write.mode("overwrite").option("lineSep", "\n").text(folder)
+
+    def write_csv(self, path: str | os.PathLike[str]) -> None:
+        """One CSV file at the local ``path``, the embedded engine's bytes (CSV lines blank):
+        the executors write the rows into a scratch folder beside it, which the driver joins
+        (copying bytes, not rows). The executors must see the driver's file system (a local
+        master, a local Connect server); on a cluster, :meth:`write_parts` to shared storage."""
+        import shutil
+        import tempfile
+        from pathlib import Path
+
+        target = Path(path)
+        scratch = Path(tempfile.mkdtemp(prefix=f".{target.stem}.parts-", dir=target.parent))
+        try:
+            if self.height:
+                with _on_the_executors():
+                    self._lines(False).write.mode("overwrite").option("lineSep", "\n").text(
+                        str(scratch / "rows"))
+            with open(target, "wb") as out:
+                out.write((",".join(QUARANTINE_COLUMNS) + "\n").encode())
+                for part in sorted((scratch / "rows").glob("part-*")):
+                    with open(part, "rb") as f:
+                        shutil.copyfileobj(f, out, 1 << 20)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+@contextmanager
+def _on_the_executors() -> Iterator[None]:
+    """Python code of attrkit's run on the executors: where they cannot import it, one line
+    that says what to install."""
+    try:
+        yield
+    except Exception as exc:  # (Spark's PythonException, raised through Py4J or Connect)
+        missing = re.search(r"No module named '([^']+)'", str(exc))
+        if missing is None:
+            raise
+        raise ConfigError(
+            f"the quarantine's rows are written by the executors with attrkit's own functions, "
+            f"and they cannot import {missing.group(1)}: install attrkit where the executors "
+            "run (a cluster library; Glue's --additional-python-modules), or read the rows on "
+            "the driver with result.quarantine") from None
+
+
+QUARANTINE_COLUMNS = ("DATASET", "FILE", "LINE", "ROW", "COLUMN", "RULE", "VALUE", "RECORD")
+
+
+def _described_raw(bad: pl.DataFrame, record: bool) -> pl.DataFrame:
+    """Bad rows as Spark gives them (their raw record as Spark's JSON) described as the
+    embedded engine describes them, in the quarantine's schema."""
     from attrkit.frames import QUARANTINE_SCHEMA
 
-    if frame.is_empty():
-        return pl.DataFrame(schema=QUARANTINE_SCHEMA)
-    return (frame.sort("_ds", "FILE", "_pos", nulls_last=True).drop("_ds", "_pos")
-            .cast(dict(QUARANTINE_SCHEMA)))
+    return _described(bad, record).drop("_pos", "_seq").cast(dict(QUARANTINE_SCHEMA))
+
+
+def _csv_text(batch: Any, record: bool) -> str:
+    """A batch of bad rows as the embedded engine's CSV lines (no header)."""
+    frame = _described_raw(pl.from_arrow(batch), record)
+    return frame.write_csv(include_header=False, line_terminator="\n")

@@ -81,6 +81,16 @@ def _assert_same(a: attrkit.Attribution, b: attrkit.Attribution, folder: Path, f
     assert b.quarantine["LINE"].null_count() == b.quarantine.height
     if fmt == "parquet":
         assert a.quarantine.equals(b.quarantine)  # rows numbered, in the same order
+    # the quarantine file: written by the executors, the embedded engine's bytes (CSV: in the
+    # order Spark read the rows, LINE blank)
+    qa, qb = a.write_quarantine(folder / "qa.csv"), b.write_quarantine(folder / "qb.csv")
+    if fmt == "parquet":
+        assert qa.read_bytes() == qb.read_bytes()
+    else:
+        got = pl.read_csv(qb, infer_schema=False)
+        assert got.drop("LINE").equals(
+            b.quarantine.drop("LINE").cast(pl.String)) and got["LINE"].null_count() == got.height
+    assert not [p for p in folder.iterdir() if p.name.startswith(".qb")]  # (no scratch left)
 
 
 @pytest.mark.parametrize("fmt", ["parquet", "csv"])
@@ -95,6 +105,16 @@ def test_spark_gives_the_embedded_engines_bytes(spark, tmp_path, fmt):
     want = pl.read_parquet(tmp_path / "users.parquet")
     got = pl.read_parquet(tmp_path / "users" / "*.parquet").sort("USER_ID", "metric_name")
     assert want.equals(got) and want.height == 20 * 4
+    # the quarantine as a folder of CSV parts (as on a cluster's storage), each with the header
+    b.write_quarantine(str(tmp_path / "bad"), parts=True)
+    parts = sorted((tmp_path / "bad").glob("part-*"))
+    rows = pl.concat([pl.read_csv(p, infer_schema=False) for p in parts if p.stat().st_size])
+    written = pl.read_csv(a.write_quarantine(tmp_path / "bad.csv"), infer_schema=False)
+    assert rows.drop("LINE").equals(written.drop("LINE"))
+    assert written.height == a.quarantine.height
+    assert rows["LINE"].null_count() == rows.height  # (Parquet has rows; CSV lines: blank)
+    with pytest.raises(attrkit.ConfigError, match="parts=True"):
+        a.write_quarantine(tmp_path / "x", parts=True)
     # each arm's users: the export adds up to the per-user values the comparisons tested
     arms = a.users.arms
     for metric in ("CLICKS", "WATCH_VALUE"):
@@ -159,6 +179,23 @@ def test_the_command_line_on_spark(tmp_path, spark):
                              on_bad_rows="quarantine").write_report(tmp_path / "w.csv", when=0)
     got = (tmp_path / "q.csv").read_text().splitlines()
     assert got == want.read_text().splitlines()
+    embedded = run_attrkit(*base[:-3], "--out", str(tmp_path / "e.csv"), "--on-bad-rows",
+                           "quarantine")
+    assert embedded.returncode == 0, embedded.stderr
+    bad = (tmp_path / "q.quarantine.csv").read_bytes()  # (written by the executors)
+    assert bad == (tmp_path / "e.quarantine.csv").read_bytes() and bad.count(b"\n") > 20
+    n = bad.count(b"\n") - 1
+    assert f"q.quarantine.csv ({n:,} rows)" in good.stdout
+    parts = run_attrkit(*base, str(tmp_path / "p.csv"), "--on-bad-rows", "quarantine",
+                        "--quarantine-out", str(tmp_path / "bad"))
+    assert parts.returncode == 0 and "CSV parts" in parts.stdout, parts.stderr
+    assert not (tmp_path / "p.quarantine.csv").exists()
+    assert sum(len(p.read_text().splitlines()) - 1 for p in (tmp_path / "bad").glob("part-*")
+               if p.stat().st_size) == n
+    refused = run_attrkit(*base[:-3], "--out", str(tmp_path / "x.csv"), "--quarantine-out",
+                          str(tmp_path / "y"))
+    assert refused.returncode == 2 and "--quarantine-out: only with --engine spark" in \
+        refused.stderr
 
 
 def test_local_cluster_crosses_process_boundaries(tmp_path):
@@ -310,3 +347,18 @@ def test_sparks_third_moments_hold_negative_and_extreme_values(spark):
     assert got.triples[("value", "value", "value")] == sum(a**3 for a in v)
     assert got.triples[("value", "served", "served")] == sum(
         a * s * s for a, s in zip(v, served, strict=True))
+
+
+def test_executors_without_attrkit_get_one_line_saying_what_to_install():
+    """Writing the quarantine runs attrkit's functions on the executors; a cluster without it
+    there fails with Spark's Python traceback, which becomes one line."""
+    from attrkit.attribution.spark import _on_the_executors
+
+    trace = ("An exception was thrown from the Python worker.\nTraceback (most recent call "
+             "last):\n  File \"worker.py\"\nModuleNotFoundError: No module named 'attrkit'\n")
+    with pytest.raises(attrkit.ConfigError, match="cannot import attrkit: install") as caught:
+        with _on_the_executors():
+            raise RuntimeError(trace)
+    assert "\n" not in str(caught.value)
+    with pytest.raises(RuntimeError, match="disk full"), _on_the_executors():
+        raise RuntimeError("disk full")

@@ -72,6 +72,9 @@ def test_the_command_line_through_spark_connect(remote, data):
                              recommendations=paths["recommendations"], on_bad_rows="quarantine")
     assert ((folder / "connect.csv").read_text().splitlines()
             == want.write_report(folder / "embedded.csv", when=0).read_text().splitlines())
+    # the bad rows, written by the server's executors: the embedded engine's file, byte for byte
+    bad = (folder / "connect.quarantine.csv").read_bytes()
+    assert bad == (folder / "e.quarantine.csv").read_bytes() and bad.count(b"\n") > 10
     # (the comparison through Connect: test_a_connect_session_passed_as_spark)
     bad = run_attrkit("attribute", *common, "--spark-remote", remote, "--out",
                       str(folder / "x.csv"))
