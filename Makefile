@@ -92,11 +92,12 @@ EVENTS ?= 10000000
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/run.py --events $(EVENTS)
 
-## bench-large: attrkit and DuckDB on 50 and 200 million events, Parquet, and 5 million users on Spark with a 16 MB driver result limit (about 30 minutes, 25 GB of disk)
+## bench-large: attrkit and DuckDB on 50 and 200 million events, Parquet; 5 million users on Spark with a 16 MB driver result limit; 10 million users and 50 million events on the embedded engine (about 40 minutes, 30 GB of disk)
 bench-large: $(VENV)/.installed-dev
 	$(BIN)/python bench/run.py --events 50000000 --formats parquet --methods attrkit-api,attrkit-cli,duckdb,duckdb-checked,polars --out bench/out/50m
 	$(BIN)/python bench/run.py --events 200000000 --formats parquet --methods attrkit-api,duckdb --out bench/out/200m
 	$(BIN)/python -P bench/many_users.py --users 5000000 --max-result-size 16m --out bench/out/users
+	$(BIN)/python -P bench/many_users.py --engine polars --users 10000000 --lists 6 --click-rate 0.83 --out bench/out/users-embedded
 
 ## profile: where attribution's time goes, one step of the plan at a time (after make bench)
 profile: $(VENV)/.installed-dev
