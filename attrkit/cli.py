@@ -469,8 +469,10 @@ def _attribute(args: argparse.Namespace) -> int:
         report = result.write_report(args.out, import_mode=args.import_mode)
         qpath = storage.sibling(report, quarantine_name(report))
         if args.quarantine_out:  # (Spark's executors write the parts; checked before the run)
-            result.write_quarantine(args.quarantine_out, parts=True)
-            quarantine = f"{one_line(args.quarantine_out)} ({bad:,} rows, CSV parts)"
+            quarantine = "none"
+            if bad:
+                result.write_quarantine(args.quarantine_out, parts=True)
+                quarantine = f"{one_line(args.quarantine_out)} ({bad:,} rows, CSV parts)"
         elif storage.same_file(qpath, inputs):  # a report name chosen in a folder of inputs
             quarantine = f"not written: {one_line(str(qpath))} is one of the inputs"
         elif bad:

@@ -833,6 +833,12 @@ class SparkQuarantine:
                 with _on_the_executors():
                     self._lines(False).write.mode("overwrite").option("lineSep", "\n").text(
                         str(scratch / "rows"))
+            if self.height and not (scratch / "rows" / "_SUCCESS").is_file():
+                raise ConfigError(
+                    f"{target.name}: the executors wrote the quarantine where this machine "
+                    "cannot see it (a cluster, or a Connect server elsewhere); write it to "
+                    "shared storage instead: --quarantine-out, or write_quarantine(..., "
+                    "parts=True)")
             with open(target, "wb") as out:
                 out.write((",".join(QUARANTINE_COLUMNS) + "\n").encode())
                 for part in sorted((scratch / "rows").glob("part-*")):

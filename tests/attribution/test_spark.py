@@ -90,7 +90,7 @@ def _assert_same(a: attrkit.Attribution, b: attrkit.Attribution, folder: Path, f
         got = pl.read_csv(qb, infer_schema=False)
         assert got.drop("LINE").equals(
             b.quarantine.drop("LINE").cast(pl.String)) and got["LINE"].null_count() == got.height
-    assert not [p for p in folder.iterdir() if p.name.startswith(".qb")]  # (no scratch left)
+    assert not [p.name for p in folder.iterdir() if p.name.startswith(".")]  # (no scratch left)
 
 
 @pytest.mark.parametrize("fmt", ["parquet", "csv"])
@@ -356,9 +356,31 @@ def test_executors_without_attrkit_get_one_line_saying_what_to_install():
 
     trace = ("An exception was thrown from the Python worker.\nTraceback (most recent call "
              "last):\n  File \"worker.py\"\nModuleNotFoundError: No module named 'attrkit'\n")
-    with pytest.raises(attrkit.ConfigError, match="cannot import attrkit: install") as caught:
-        with _on_the_executors():
-            raise RuntimeError(trace)
+    with pytest.raises(attrkit.ConfigError, match="cannot import attrkit: install") as caught, \
+            _on_the_executors():
+        raise RuntimeError(trace)
     assert "\n" not in str(caught.value)
     with pytest.raises(RuntimeError, match="disk full"), _on_the_executors():
         raise RuntimeError("disk full")
+
+
+def test_a_quarantine_written_out_of_sight_is_an_error_not_an_empty_file(tmp_path, monkeypatch):
+    """Executors that write where the driver cannot read (a cluster, a Connect server on
+    another machine) leave no parts beside the file: one line saying where to write instead,
+    and no file, rather than a header with no rows."""
+    from attrkit.attribution.spark import SparkQuarantine
+
+    class Elsewhere:  # a Spark writer whose files land on another machine
+        def __getattr__(self, name):
+            return lambda *a, **k: self
+
+        @property
+        def write(self):
+            return self
+
+    q = SparkQuarantine({"interactions": None}, {"interactions": 3}, True)
+    monkeypatch.setattr(q, "_lines", lambda header_each_part: Elsewhere())
+    result = attrkit.Attribution(pl.DataFrame(), None, q, None)
+    with pytest.raises(attrkit.ConfigError, match="cannot see it.*--quarantine-out"):
+        result.write_quarantine(tmp_path / "q.csv")
+    assert list(tmp_path.iterdir()) == []
