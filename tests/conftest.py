@@ -134,7 +134,8 @@ def spark():
 # busy to the end instead of leaving one to finish a long module alone.
 LONGEST_FIRST = (
     "tests/attribution/test_spark.py", "tests/test_docs.py",
-    "tests/attribution/test_spark_small_driver.py", "tests/attribution/test_spark_connect.py",
+    "tests/attribution/test_spark_moments.py", "tests/attribution/test_spark_small_driver.py",
+    "tests/attribution/test_spark_cluster.py", "tests/attribution/test_spark_connect.py",
     "tests/reports/test_run.py", "tests/reports/test_lab.py",
     "tests/test_hostile.py", "tests/reports/test_history.py",
     "tests/comparison/test_moments.py", "tests/attribution/test_differential.py",

@@ -5,8 +5,6 @@ engines too (test_differential.py)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import polars as pl
@@ -15,31 +13,9 @@ from conftest import CLICKS_WATCH_MINUTES as MA
 from conftest import random_data, run_attrkit
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from spark_cases import _damaged, _write
 
 import attrkit
-
-
-def _damaged(seed: int) -> dict[str, pl.DataFrame]:
-    """Random data with bad rows of several kinds and a log that ties users to lists."""
-    data = random_data(seed)
-    i = pl.int_range(pl.len())
-    data["interactions"] = data["interactions"].with_columns(
-        pl.when(i % 37 == 3).then(None).otherwise(pl.col("USER_ID")).alias("USER_ID"),
-        pl.when(i % 41 == 5).then(pl.lit(99_999_999_999_000)).otherwise(pl.col("TIMESTAMP"))
-        .alias("TIMESTAMP"),
-        pl.when(i % 43 == 7).then(pl.lit("  ")).otherwise(pl.col("ITEM_ID")).alias("ITEM_ID"),
-        pl.when(i % 47 == 9).then(pl.lit("caf\u00e9")).otherwise(
-            pl.col("EVENT_ATTRIBUTION_SOURCE")).alias("EVENT_ATTRIBUTION_SOURCE"))
-    log = data["recommendations"].with_columns(pl.format("u{}", i % 20).alias("USER_ID"))
-    data["recommendations"] = pl.concat([log, log.head(2)])  # two repeated IDs
-    return data
-
-
-def _write(data: dict[str, pl.DataFrame], folder: Path, fmt: str) -> dict[str, str]:
-    paths = {k: str(folder / f"{k}.{fmt}") for k in data}
-    for k, frame in data.items():
-        getattr(frame, f"write_{fmt}")(paths[k])
-    return paths
 
 
 def _both(paths: dict[str, str], spark, **kw) -> tuple[attrkit.Attribution, attrkit.Attribution]:
@@ -198,28 +174,6 @@ def test_the_command_line_on_spark(tmp_path, spark):
         refused.stderr
 
 
-def test_local_cluster_crosses_process_boundaries(tmp_path):
-    """Two executor processes and a driver, as on a cluster: the same bytes."""
-    paths = _write(_damaged(7), tmp_path, "parquet")
-    code = f"""
-import attrkit, json, sys
-from attrkit.attribution.spark import session
-spark = session(master="local-cluster[2,1,1024]")
-r = attrkit.attribute({paths['interactions']!r}, json.loads({__import__('json').dumps(MA)!r}),
-    items={paths['items']!r}, recommendations={paths['recommendations']!r},
-    on_bad_rows="quarantine", engine="spark", spark=spark)
-r.write_report({str(tmp_path / 'cluster.csv')!r}, when=0)
-spark.stop()
-"""
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=900)
-    assert done.returncode == 0, done.stderr[-2000:]
-    want = attrkit.attribute(paths["interactions"], MA, items=paths["items"],
-                             recommendations=paths["recommendations"], on_bad_rows="quarantine")
-    assert (tmp_path / "cluster.csv").read_bytes() == want.write_report(
-        tmp_path / "local.csv", when=0).read_bytes()
-
-
 KINDS = {  # one bad value of each kind the row rules know, in an otherwise good row
     "missing": ("USER_ID", None), "blank id": ("ITEM_ID", "   "),
     "long id": ("ITEM_ID", "x" * 300), "milliseconds": ("TIMESTAMP", "1700000000000"),
@@ -285,68 +239,6 @@ def test_no_valid_event_and_records_of_text_alike(spark, tmp_path, case):
     _assert_same(a, b, tmp_path, "csv")
     if "not numbers" in case:  # every file read as text: each TIMESTAMP shown as a string
         assert b.quarantine["RECORD"].str.contains('"TIMESTAMP":"', literal=True).all()
-
-
-def test_capped_and_cuped_comparisons_from_sparks_moments(spark):
-    """The quantile of a cap and CUPED's cross-moments, computed on the executors: the same
-    table as the embedded engine's, every float to the bit."""
-    from attrkit.simulate.calibration import A, B, Scenario, simulate_experiment
-
-    sim = simulate_experiment(Scenario("small", users=300, days=7, shape=1.0), lift=0.1, seed=5)
-    log = sim["recommendations"]
-    start = (int(log["TIMESTAMP"].min()) // 86_400 + 3) * 86_400
-    log = log.filter(pl.col("TIMESTAMP") >= start)  # assigned from day 3: a pre-period before
-    a, b = (attrkit.attribute(sim["interactions"], sim["metric_attribution"], recommendations=log,
-                              **kw) for kw in ({}, {"engine": "spark", "spark": spark}))
-    kw = {"baseline": A, "start": start, "cap": 0.95, "metrics": ["CLICKS"], "cuped": True}
-    ca, cb = attrkit.compare(a, **kw), attrkit.compare(b, **kw)
-    assert ca.frame.equals(cb.frame)
-    assert ca.frame["method"].str.contains("capped").all()
-    assert ca.frame["method"].str.contains("CUPED").sum() == 2  # (not the ratio)
-    # the third moments (Σabc in limbs) of both engines: the same integers
-    for metric in ("CLICKS", "REVENUE"):
-        ea, sb = (r.users.arm_moments(metric, [A, B]).raw for r in (a, b))
-        assert {k: m.triples for k, m in ea.items()} == {k: m.triples for k, m in sb.items()}
-        assert len(ea[A].triples) == 5 and ea[A].triples[("value", "value", "served")] > 0
-    # by segment: each segment's users sent to the executors, the same rows
-    ids = log["USER_ID"].unique().sort()
-    meta = pl.DataFrame({"USER_ID": ids, "G": [("x", "y")[i % 2] for i in range(ids.len())]})
-    kw.pop("cap")  # (the cap is checked above; each segment would run its three jobs again)
-    sa, sb = (attrkit.compare(r, **kw, segments="G", user_metadata=meta) for r in (a, b))
-    assert sa.segments.frame.height == 2
-    assert sa.segments.frame.equals(sb.segments.frame)
-    assert sa.segments.heterogeneity.equals(sb.segments.heterogeneity)
-
-
-@pytest.mark.slow  # a study: make studies
-def test_the_heavy_tail_grid_through_sparks_moments(spark):
-    """Cells of the small-arm/heavy-tail grid (``make calibrate``) give the same numbers from
-    the Spark engine's moments as from the embedded engine's: corrected, withheld and Welch
-    rows alike."""
-    from attrkit.simulate.tails import TAILS, run_cell
-
-    embedded = run_cell(0.1, TAILS[1], "sum", 3, users=2000, seed=7)
-    assert embedded[0].withheld not in (0, 1)  # some rows corrected, some withheld
-    assert run_cell(0.1, TAILS[1], "sum", 3, users=2000, seed=7, spark=spark) == embedded
-
-
-def test_sparks_third_moments_hold_negative_and_extreme_values(spark):
-    """Spark sums the triple products in its own limbs (two of 32 bits): the same integers as
-    Python's at the largest per-user values, negative ones included."""
-    from attrkit.attribution.spark_users import SparkUserData
-    from attrkit.attribution.users import UserData
-
-    x = [-9.2e9, 9.2e9, -1e-9, 0.0, 123456789.123456789, -7.5, 9.2e9]
-    served = [1, 2**40, 3, 0, 7, 1, 5]
-    data = UserData.from_arrays([f"u{i}" for i in range(7)], ["A"] * 7, x, served=served)
-    on_spark = SparkUserData(*(spark.createDataFrame(f.to_pandas()) for f in (
-        data.assignment, data.values, data.served)), metrics=("M",))
-    got = on_spark.arm_moments("M", ["A"]).raw["A"]
-    assert got == data.arm_moments("M", ["A"]).raw["A"]
-    v = [round(a * 1e9) for a in x]
-    assert got.triples[("value", "value", "value")] == sum(a**3 for a in v)
-    assert got.triples[("value", "served", "served")] == sum(
-        a * s * s for a, s in zip(v, served, strict=True))
 
 
 def test_executors_without_attrkit_get_one_line_saying_what_to_install():
