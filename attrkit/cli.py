@@ -690,8 +690,34 @@ def main(argv: list[str] | None = None) -> int:
     """
     args = build_parser().parse_args(argv)
     quiet = contextlib.nullcontext() if os.environ.get("ATTRKIT_DEBUG") else _quiet_libraries()
-    with quiet, _without_iri_grammars():
+    with quiet, _without_iri_grammars(), _terminated_as_interrupted():
         return _run(args)
+
+
+class _Terminated(BaseException):
+    """SIGTERM (a scheduler's timeout, ``kill``) while a command runs."""
+
+
+@contextlib.contextmanager
+def _terminated_as_interrupted() -> Iterator[None]:
+    """While a command runs, SIGTERM ends it as Ctrl-C does: the files it was writing are
+    taken back (temporary files, a Spark quarantine's scratch folder) and it exits 143. The
+    handler before is put back afterwards (in the main thread only, where signals arrive)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        raise _Terminated
+
+    before = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
 
 
 # jsonschema (under nbformat and papermill) imports ``rfc3987_syntax`` where it is installed
@@ -732,6 +758,8 @@ def _run(args: argparse.Namespace) -> int:
         return 141  # as a shell reports a command ended by SIGPIPE
     except KeyboardInterrupt:
         return 130
+    except _Terminated:
+        return 143  # as a shell reports a command ended by SIGTERM
     except BaseException as exc:  # noqa: BLE001 - a library's panic is a BaseException
         if not isinstance(exc, Exception) and type(exc).__name__ != "PanicException":
             raise

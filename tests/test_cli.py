@@ -135,3 +135,32 @@ def test_a_command_run_in_process_leaves_warnings_and_logging_as_they_were(capsy
     assert capsys.readouterr().err.startswith("attrkit: error: template 'nonexistent-template'")
     after = (list(warnings.filters), list(root.handlers), logging.getLogger("papermill").level)
     assert after == before
+
+
+def test_sigterm_ends_a_command_as_ctrl_c_does(tmp_path, monkeypatch):
+    """A scheduler's timeout (SIGTERM) while a file is being written: the file is taken back,
+    nothing half-written is left, the exit code is 143, and the handler before is restored."""
+    import os
+    import signal
+    import time
+
+    from attrkit import cli, storage
+
+    def killed_while_writing(args):
+        def write(path):
+            path.write_text("half a report")
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(10)  # (the handler interrupts this)
+
+        with storage.together():
+            storage.write_with(tmp_path / "r.csv", write)
+        return 0
+
+    monkeypatch.setattr(cli, "_attribute", killed_while_writing)
+    before = signal.getsignal(signal.SIGTERM)
+    started = time.monotonic()
+    code = cli.main(["attribute", "--interactions", "e.csv", "--metric-attribution", "m.json",
+                     "--out", str(tmp_path / "r.csv")])
+    assert code == 143 and time.monotonic() - started < 9
+    assert list(tmp_path.iterdir()) == []
+    assert signal.getsignal(signal.SIGTERM) is before

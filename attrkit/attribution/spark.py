@@ -31,7 +31,7 @@ from attrkit import defaults as D
 from attrkit.attribution import plan
 from attrkit.attribution.config import MetricAttribution
 from attrkit.attribution.spark_users import SparkUserData, _to_polars
-from attrkit.errors import ConfigError, InputError
+from attrkit.errors import ConfigError, InputError, first_line
 from attrkit.frames import RESERVED_PREFIX
 from attrkit.inputs.schema import (
     _ISO,
@@ -121,16 +121,29 @@ def _read(spark: Any, name: str, data: Any) -> Any:
     fmt = _format(path)
     reader = spark.read.option("recursiveFileLookup", "true") if os.path.isdir(path) else spark.read
     if fmt == "parquet":
-        df = reader.parquet(path).select("*", F.col("_metadata.file_path").alias(FILE),
-                                         F.col("_metadata.row_index").alias(ROW))
+        try:
+            df = reader.parquet(path)
+        except Exception as exc:  # (Spark's AnalysisException: a type Spark cannot read)
+            if type(exc).__name__ != "AnalysisException":
+                raise
+            raise InputError(path, f"Spark cannot read it: {first_line(exc)}" + (
+                " (nanosecond timestamps: set spark.sql.legacy.parquet.nanosAsLong=true on "
+                "the session, or use the embedded engine)" if "NANOS" in str(exc) else "")
+            ) from None
+        df = df.select("*", F.col("_metadata.file_path").alias(FILE),
+                       F.col("_metadata.row_index").alias(ROW))
     else:
-        df = reader.option("header", "true").option("mode", "PERMISSIVE").csv(path).select(
+        # a quote inside a quoted field is doubled (RFC 4180, as the embedded engine reads)
+        df = reader.option("header", "true").option("mode", "PERMISSIVE").option(
+            "escape", '"').csv(path).select(
             "*", F.col("_metadata.file_path").alias(FILE), F.lit(None).cast("long").alias(ROW))
     bad_names = [c for c in df.columns if c.startswith(RESERVED_PREFIX) and c not in (FILE, ROW)]
     if bad_names:
         raise InputError(path, f"column names starting with {RESERVED_PREFIX!r} are reserved "
                          "for attrkit's working columns; rename it", column=bad_names[0])
-    return df.withColumn(FILE, F.regexp_replace(F.col(FILE), "^file:(//)?", "")), fmt
+    # the file's own name: Spark gives a URI, percent-encoded ('a b' as 'a%20b'; a '+' stays)
+    local = F.regexp_replace(F.regexp_replace(F.col(FILE), "^file:(//)?", ""), r"\+", "%2B")
+    return df.withColumn(FILE, F.url_decode(local)), fmt
 
 
 _CSV_NUMBERS = {"interactions": {"TIMESTAMP": ("long", r"^[+-]?[0-9]+$"),

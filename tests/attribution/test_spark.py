@@ -276,3 +276,51 @@ def test_a_quarantine_written_out_of_sight_is_an_error_not_an_empty_file(tmp_pat
     with pytest.raises(attrkit.ConfigError, match="cannot see it.*--quarantine-out"):
         result.write_quarantine(tmp_path / "q.csv")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_doubled_quotes_and_file_names_that_need_encoding(spark, tmp_path, fmt):
+    """A CSV quote doubled inside a quoted field is one quote (RFC 4180) on both engines, so a
+    label holding one is the same source; and a file whose name a URI would encode (a space,
+    '%', '#', '+') is named as it is."""
+    folder = tmp_path / "in put"
+    folder.mkdir()
+    path = folder / f"a b%41#+c.{fmt}"
+    events = pl.DataFrame({
+        "USER_ID": ["u1", None, "u3"], "ITEM_ID": ["i1", "i2", "i3"],
+        "TIMESTAMP": [1_700_000_000, 1_700_000_001, 1_700_000_002],
+        "EVENT_TYPE": ["click", "click", "click"],
+        "EVENT_ATTRIBUTION_SOURCE": ['say "hi"', 'a,"b"', "plain"]})
+    getattr(events, f"write_{fmt}")(path)
+    ma = {"name": "m", "metrics": [{"eventType": "click", "metricName": "clicks",
+                                    "expression": "SAMPLECOUNT()"}]}
+    a = attrkit.attribute(str(path), ma, on_bad_rows="quarantine")
+    b = attrkit.attribute(str(path), ma, on_bad_rows="quarantine", engine="spark", spark=spark)
+    assert a.windows.equals(b.windows) and a.health == b.health
+    assert 'say "hi"' in a.health.events_by_source
+    assert b.quarantine["FILE"].to_list() == [str(path)]
+    assert b.quarantine["RECORD"].str.contains('a,\\"b\\"', literal=True).all()
+    qa = a.write_quarantine(tmp_path / "qa.csv").read_text().splitlines()
+    qb = b.write_quarantine(tmp_path / "qb.csv").read_text().splitlines()
+    if fmt == "parquet":
+        assert qa == qb
+    else:  # (a CSV line is blank on Spark)
+        assert qb == [line.replace(f"{path},3,", f"{path},,") for line in qa]
+
+
+def test_a_parquet_type_spark_cannot_read_is_one_line_naming_the_file(spark, tmp_path):
+    """Nanosecond timestamps (pandas' own) in an extra column: the embedded engine reads the
+    file; Spark refuses it, in one line that names the file and what to do."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "e.parquet"
+    pq.write_table(pa.table({"USER_ID": ["u1"], "ITEM_ID": ["i1"], "TIMESTAMP": [1_700_000_000],
+                             "EVENT_TYPE": ["click"],
+                             "SEEN": pa.array([1], pa.timestamp("ns"))}), path)
+    ma = {"name": "m", "metrics": [{"eventType": "click", "metricName": "clicks",
+                                    "expression": "SAMPLECOUNT()"}]}
+    assert attrkit.attribute(str(path), ma).windows.height == 1
+    with pytest.raises(attrkit.InputError, match="nanosAsLong") as caught:
+        attrkit.attribute(str(path), ma, engine="spark", spark=spark)
+    assert str(caught.value).startswith(str(path)) and "\n" not in str(caught.value)
