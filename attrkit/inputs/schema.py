@@ -108,6 +108,17 @@ def raw_record(columns: dict[str, pl.DataType], of: Any = None) -> pl.Expr:
                       else of(n).alias(n) for n, t in columns.items()]).struct.json_encode()
 
 
+def _first_hit(hits: list[pl.Expr], values: list[pl.Expr]) -> pl.Expr:
+    """The value of the first rule broken (null where that value is missing, not the next
+    rule's: a coalesce would skip it)."""
+    if not hits:
+        return pl.lit(None, dtype=pl.String)
+    chain = pl.when(hits[0]).then(values[0])
+    for hit, value in zip(hits[1:], values[1:], strict=True):
+        chain = chain.when(hit).then(value)
+    return chain.otherwise(pl.lit(None, dtype=pl.String))
+
+
 def _rules_for(
     col: Column, dtype: pl.DataType, *, timestamp_unit: D.TimestampUnit
 ) -> tuple[pl.Expr, list[tuple[pl.Expr, str]]]:
@@ -245,7 +256,7 @@ def coerce(
             hits.append(hit)
             columns.append(pl.when(hit).then(pl.lit(col.name)))
             rules.append(pl.when(hit).then(pl.lit(rule)))
-            values.append(pl.when(hit).then(shown(col.name, schema[col.name])))
+            values.append(shown(col.name, schema[col.name]))
     keep = [n for n in schema if n not in {c.name for c in spec} and n != "__attrkit_pos"]
     extra = [pl.col(n) for n in keep] if keep_other_columns else []
     null = pl.lit(None, dtype=pl.String)
@@ -258,7 +269,7 @@ def coerce(
         (pl.coalesce(columns) if columns else null).alias("__attrkit_column"),
         rule.alias("__attrkit_rule"),
         (pl.any_horizontal(hits) if hits else pl.lit(False)).alias("__attrkit_bad"),
-        (pl.coalesce(values) if values else null).alias("__attrkit_value"),
+        _first_hit(hits, values).alias("__attrkit_value"),
         *([pl.when(rule.is_not_null()).then(record_of).alias("__attrkit_record")] if record else []),
     )
 

@@ -285,3 +285,19 @@ def test_put_events_errors_name_the_json_field(tmp_path):
     with pytest.raises(InputError, match=r"events.jsonl, line 2.*sentAt") as err:
         attribute(_put_events(tmp_path, ["2026-01-05T00:00:00Z", "next tuesday"]), ma)
     assert "TIMESTAMP" not in str(err.value) and err.value.column == "sentAt"
+
+
+def test_a_bad_rows_value_is_the_value_of_the_rule_it_broke():
+    """A missing USER_ID beside an ITEM_ID of the wrong type: the row is set aside for the
+    first rule it breaks, and its VALUE is that column's (missing), not the next rule's."""
+    import attrkit
+
+    events = pl.DataFrame({"USER_ID": pl.Series([None, b"u2"], dtype=pl.Binary),
+                           "ITEM_ID": [-0.5, 1.0], "TIMESTAMP": [1_700_000_000] * 2,
+                           "EVENT_TYPE": ["click"] * 2})
+    ma = {"name": "m", "metrics": [{"eventType": "click", "metricName": "clicks",
+                                    "expression": "SAMPLECOUNT()"}]}
+    q = attrkit.attribute(events, ma, on_bad_rows="quarantine").quarantine
+    assert q.select("COLUMN", "RULE", "VALUE").rows() == [
+        ("USER_ID", "required value is missing", None),
+        ("USER_ID", "must be text, not Binary", "0x7532")]
