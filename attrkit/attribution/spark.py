@@ -803,7 +803,7 @@ class SparkQuarantine:
         the datasets' parts one after another)."""
         from functools import reduce
 
-        record, header = self.record, ",".join(QUARANTINE_COLUMNS)
+        record, header = self.record, ",".join(_columns())
 
         def to_csv(batches: Any) -> Any:  # (per partition, on an executor)
             import pyarrow as pa
@@ -853,7 +853,7 @@ class SparkQuarantine:
                     "shared storage instead: --quarantine-out, or write_quarantine(..., "
                     "parts=True)")
             with open(target, "wb") as out:
-                out.write((",".join(QUARANTINE_COLUMNS) + "\n").encode())
+                out.write((",".join(_columns()) + "\n").encode())
                 for part in sorted((scratch / "rows").glob("part-*")):
                     with open(part, "rb") as f:
                         shutil.copyfileobj(f, out, 1 << 20)
@@ -873,17 +873,22 @@ def _on_the_executors() -> Iterator[None]:
             raise
         raise ConfigError(
             f"the quarantine's rows are written by the executors with attrkit's own functions, "
-            f"and they cannot import {missing.group(1)}: install attrkit where the executors "
-            "run (a cluster library; Glue's --additional-python-modules), or read the rows on "
-            "the driver with result.quarantine") from None
+            f"and they cannot import {missing.group(1)}: install attrkit (with its "
+            "dependencies) where the executors run (a cluster library; Glue's "
+            "--additional-python-modules), or read the rows on the driver with "
+            "result.quarantine") from None
 
 
-QUARANTINE_COLUMNS = ("DATASET", "FILE", "LINE", "ROW", "COLUMN", "RULE", "VALUE", "RECORD")
+def _columns() -> tuple[str, ...]:
+    """The quarantine's columns, in order (:data:`~attrkit.frames.QUARANTINE_SCHEMA`)."""
+    from attrkit.frames import QUARANTINE_SCHEMA
+
+    return tuple(QUARANTINE_SCHEMA)
 
 
 def _described_raw(bad: pl.DataFrame, record: bool) -> pl.DataFrame:
-    """Bad rows as Spark gives them (their raw record as Spark's JSON) described as the
-    embedded engine describes them, in the quarantine's schema."""
+    """Bad rows as Spark gives them (their raw values in a struct) described as the embedded
+    engine describes them (:func:`_described`), in the quarantine's schema."""
     from attrkit.frames import QUARANTINE_SCHEMA
 
     return _described(bad, record).drop("_pos", "_seq").cast(dict(QUARANTINE_SCHEMA))
