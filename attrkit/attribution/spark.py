@@ -781,8 +781,10 @@ class SparkQuarantine:
 
     def first(self) -> dict[str, Any] | None:
         """The first bad row (in input order), as a quarantine row; None without one."""
-        if self._collected is not None or not self.height:
-            return self.collect().row(0, named=True) if self.height else None
+        if not self.height:
+            return None
+        if self._collected is not None:
+            return self._collected.row(0, named=True)
         return _described_raw(_to_polars(self._sorted()[0].limit(1)), self.record).row(
             0, named=True)
 
