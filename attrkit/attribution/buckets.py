@@ -7,8 +7,15 @@ log entry is in the same bucket), an event without one to the bucket of its row 
 exact copy is in the same bucket). Each bucket is then attributed on its own — sources, windows,
 duplicates, unresolved IDs, per-user values — and the partial results added up: groups are
 summed again downstream (exact decimals, in any order), and duplicates and unresolved IDs never
-span buckets. What the log alone gives (exposure, traffic, assignment) is aggregated from the
-whole log in one streaming pass. The bytes of the result are those of the one-pass run.
+span buckets. The exposure is aggregated from the whole log in one streaming pass.
+
+When the log has ``USER_ID``, the per-user data is added up by buckets of users instead: the
+log's users, times and sources are written again by a hash of the user, each bucket of events
+writes its per-user values the same way, and then each bucket of users gives its assignment,
+values, recommendations served and traffic, stored on disk
+(:class:`~attrkit.attribution.stored_users.StoredUserData`). Memory holds a bucket of events,
+then a bucket of users, never every user. The bytes of the result are those of the one-pass
+run.
 """
 
 from __future__ import annotations
@@ -22,7 +29,15 @@ import polars as pl
 
 from attrkit.attribution import plan
 from attrkit.attribution.config import MetricAttribution
+from attrkit.attribution.health import unlogged_users
 from attrkit.attribution.sources import log_keys
+from attrkit.attribution.stored_users import (
+    USER_BUCKET,
+    Folder,
+    StoredUserData,
+    user_bucket,
+    write_bucket,
+)
 from attrkit.errors import AttrkitError, named_os_error
 
 BUCKET = "__attrkit_bucket"
@@ -30,7 +45,8 @@ BAD = "__attrkit_bad"
 
 
 class NeedsOnePass(Exception):  # noqa: N818 - a signal, not an error
-    """A bucket's log repeats a recommendation ID: the one-pass run says which row, exactly."""
+    """A bucket's log repeats a recommendation ID (the one-pass run says which row, exactly),
+    or no event is valid (the one pass gives the empty outputs)."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +59,11 @@ class Buckets:
     duplicates: int
     unassigned: int
     """Recommendations in the log without a user."""
+    users: StoredUserData | None = None
+    """The per-user data, when the log has users (stored by buckets of users)."""
+    unlogged: tuple[int, int] | None = None
+    """Users with events that the log does not know, and their events served by its sources
+    (:func:`~attrkit.attribution.health.unlogged_users`), with :attr:`users`."""
 
 
 def bucket_of(columns: list[str], has_ids: bool, n: int) -> pl.Expr:
@@ -72,31 +93,86 @@ def run(ma: MetricAttribution, typed: plan.Typed, opts: plan.Options, n: int,
                                          .alias(BUCKET)), folder / "log")
             sources = pl.Enum(collect([log_plan.select(pl.col("SOURCE").drop_nulls().unique()
                                                        )])[0]["SOURCE"].sort())
-        parts, valid_rows, duplicates = [], 0, 0
+        by_user = log_plan is not None and "USER_ID" in log_plan.collect_schema()
+        u = _spill_log_by_user(folder, opts, collect) if by_user else 0
+        parts, valid_rows, duplicates, user_values = [], 0, 0, None
         for k in _progress(range(n), progress):
             part = _bucket(ma, typed, opts, folder, k, sources, log_plan, collect)
             if part is not None:
                 outputs, rows, copies = part
+                if by_user:  # to disk, by the user's bucket: added up a bucket of users at a time
+                    user_values = outputs.pop("user_values")
+                    _spill(user_values.lazy().with_columns(user_bucket(u)),
+                           folder / "user_values" / str(k), USER_BUCKET)
                 parts.append(outputs)
                 valid_rows, duplicates = valid_rows + rows, duplicates + copies
-    out = plan.add_up(parts) if parts else {}
-    unassigned = 0
-    if log_plan is not None:
-        logged = {"exposure": plan.exposure_plan(log_plan, opts.window_seconds,
-                                                 opts.window_origin)}
-        if "USER_ID" in log_plan.collect_schema():
-            logged |= plan.log_user_plans(log_plan)
-            logged["unassigned"] = log_plan.select(pl.col("USER_ID").null_count())
-        out |= dict(zip(logged, collect(list(logged.values())), strict=True))
-        unassigned = int(out.pop("unassigned").item()) if "unassigned" in out else 0
-    return Buckets(out, valid_rows, duplicates, unassigned)
+        if not parts:
+            raise NeedsOnePass
+        out = plan.add_up(parts)
+        unassigned, users, unlogged = 0, None, None
+        if log_plan is not None:
+            logged = {"exposure": plan.exposure_plan(log_plan, opts.window_seconds,
+                                                     opts.window_origin)}
+            if by_user:
+                logged["unassigned"] = log_plan.select(pl.col("USER_ID").null_count())
+            out |= dict(zip(logged, collect(list(logged.values())), strict=True))
+            unassigned = int(out.pop("unassigned").item()) if "unassigned" in out else 0
+        if by_user and user_values is not None:
+            users, out["traffic"], unlogged = _users(ma, folder, u, user_values.clear(),
+                                                     unassigned, collect, progress)
+    return Buckets(out, valid_rows, duplicates, unassigned, users, unlogged)
 
 
-def _spill(frame: pl.LazyFrame, folder: Path) -> None:
+USER_BUCKET_ROWS = 1_000_000
+"""Log rows per bucket of users, at most: what memory holds of the per-user data at a time."""
+MAX_USER_BUCKETS = 1024
+
+
+def _spill_log_by_user(folder: Path, opts: plan.Options,
+                       collect: Callable[[list[pl.LazyFrame]], list[pl.DataFrame]]) -> int:
+    """The typed log's users, times and sources (read back from its buckets), written again
+    by the user's bucket; how many buckets of users."""
+    log = pl.scan_parquet(folder / "log" / "**" / "*.parquet", hive_partitioning=False)
+    rows = collect([log.select(pl.len())])[0].item()
+    u = min(MAX_USER_BUCKETS, max(1, -(-rows // min(opts.chunk_rows, USER_BUCKET_ROWS))))
+    _spill(log.select("USER_ID", "TIMESTAMP", "SOURCE").with_columns(user_bucket(u)),
+           folder / "users_log", USER_BUCKET)
+    return u
+
+
+def _users(ma: MetricAttribution, folder: Path, u: int, no_values: pl.DataFrame,
+           unassigned: int, collect: Callable[[list[pl.LazyFrame]], list[pl.DataFrame]],
+           progress: bool = False) -> tuple[StoredUserData, pl.DataFrame, tuple[int, int]]:
+    """The per-user data, a bucket of users at a time, stored on disk; the log's traffic per
+    source and the users with events that the log does not know (both add up over buckets:
+    no user is in two)."""
+    store = Folder()
+    log_schema = pl.scan_parquet(folder / "users_log" / "**" / "*.parquet",
+                                 hive_partitioning=False).collect_schema()
+    traffic, unlogged = [], (0, 0)
+    for b in _progress(range(u), progress, "adding up users"):
+        part = f"{USER_BUCKET}={b}"
+        files = sorted((folder / "user_values").glob(f"*/{part}/*.parquet"))
+        values = pl.read_parquet(files) if files else no_values
+        logs = sorted((folder / "users_log" / part).glob("*.parquet"))
+        log = (pl.scan_parquet(logs, hive_partitioning=False) if logs
+               else pl.LazyFrame(schema=log_schema)).drop(USER_BUCKET, strict=False)
+        plans = plan.log_user_plans(log)
+        got = dict(zip(plans, collect(list(plans.values())), strict=True))
+        write_bucket(store, b, plan.user_data(ma, {"user_values": values, **got}, unassigned))
+        traffic.append(got["traffic"])
+        unlogged = tuple(x + y for x, y in zip(unlogged, unlogged_users(values, got["assignment"]),
+                                                strict=True))
+    added = (pl.concat(traffic).group_by("source")
+             .agg(pl.col("users", "recommendations").sum().cast(pl.Int64)))
+    return StoredUserData(store, u, unassigned), added, unlogged
+
+
+def _spill(frame: pl.LazyFrame, folder: Path, key: str = BUCKET) -> None:
     """Write ``frame`` as Parquet parts by bucket under ``folder`` (in the system's temporary
     folder); a full disk there is named, with where to point attrkit instead."""
     try:
-        frame.sink_parquet(pl.PartitionBy(folder, key=BUCKET, include_key=False))
+        frame.sink_parquet(pl.PartitionBy(folder, key=key, include_key=False))
     except Exception as exc:
         named = named_os_error(exc, folder)
         if named is None:
@@ -106,13 +182,13 @@ def _spill(frame: pl.LazyFrame, folder: Path) -> None:
                            "disk with room (about the input's size)") from exc
 
 
-def _progress(items: range, show: bool) -> Iterable[int]:
+def _progress(items: range, show: bool, desc: str = "attributing") -> Iterable[int]:
     """``items``, with a bar on stderr when ``show`` (in a terminal)."""
     if not show:
         return items
     from tqdm.auto import tqdm
 
-    return tqdm(items, desc="attributing", unit="bucket", leave=False)
+    return tqdm(items, desc=desc, unit="bucket", leave=False)
 
 
 def _bucket(ma: MetricAttribution, typed: plan.Typed, opts: plan.Options, folder: Path, k: int,
@@ -128,9 +204,15 @@ def _bucket(ma: MetricAttribution, typed: plan.Typed, opts: plan.Options, folder
     log = None
     if log_plan is not None:
         log_files = folder / "log" / f"{BUCKET}={k}"
-        log = (pl.read_parquet(log_files / "*.parquet") if log_files.exists()
-               else log_plan.clear().collect().drop(BUCKET, strict=False))
-        log = log.with_columns(pl.col("SOURCE").cast(pl.String).cast(sources))
+        logged = (pl.scan_parquet(log_files / "*.parquet") if log_files.exists()
+                  else log_plan.clear().drop(BUCKET, strict=False))
+        # What the events' bucket reads of its log: the IDs and their sources. The users'
+        # frames come from the log by users (:func:`_users`): a column of nulls (no memory)
+        # stands for USER_ID, so that the events' users are kept for their per-user values.
+        users = ([pl.lit(None).alias("USER_ID")] if "USER_ID" in logged.collect_schema()
+                 else [])
+        log = logged.select("RECOMMENDATION_ID", pl.col("SOURCE").cast(pl.String).cast(sources),
+                            *users).collect()
         if plan.may_repeat(log["RECOMMENDATION_ID"]) and log["RECOMMENDATION_ID"].drop_nulls(
                 ).is_duplicated().any():
             raise NeedsOnePass

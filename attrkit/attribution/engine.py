@@ -28,6 +28,7 @@ from attrkit.attribution.health import (
     with_unlogged_users,
 )
 from attrkit.attribution.sources import log_keys
+from attrkit.attribution.stored_users import StoredUserData
 from attrkit.attribution.users import (
     UserData,
 )
@@ -68,7 +69,9 @@ class Attribution(Display):
             without a log or without its ``USER_ID`` column): for sample-ratio checks.
         users: per-user assignment and outcomes (:class:`~attrkit.attribution.users.UserData`; ``None``
             without a log or without its ``USER_ID`` column): the units of a user-randomised
-            comparison.
+            comparison. Attributed in chunks, they stay on disk in buckets of users
+            (:class:`~attrkit.attribution.stored_users.StoredUserData`: the same methods and
+            answers, a bucket in memory at a time); on Spark, on the executors.
         interactions: the interactions as given (read again only for segments taken from one
             of their columns, :func:`attrkit.compare`'s ``segments``).
         timestamp_unit: the unit of their timestamps.
@@ -96,7 +99,7 @@ class Attribution(Display):
     window_origin: int = D.WINDOW_ORIGIN
     exposure: pl.DataFrame | None = None
     traffic: pl.DataFrame | None = None
-    users: UserData | None = None
+    users: UserData | StoredUserData | None = None
     interactions: Any = dataclasses.field(default=None, repr=False, compare=False)
     timestamp_unit: str = "s"
 
@@ -210,10 +213,12 @@ def attribute(
         low_memory: read the events twice, for the windows and then for the health counts,
             instead of once for both: a lower peak memory (about 40% at 10 to 50 million
             events) for a longer run (15 to 50%). The results are the same.
-        chunk_rows: events attributed at a time (default 10 million). More events are first
-            written to temporary files in buckets (by recommendation ID, else by row hash), then
-            attributed a bucket at a time and added up, so that memory holds one bucket's work
-            (:mod:`attrkit.attribution.buckets`). The results are the same, byte for byte.
+        chunk_rows: events (and log rows) attributed at a time (default 10 million). More
+            events, or a longer log, are first written to temporary files in buckets (by
+            recommendation ID, else by row hash), then attributed a bucket at a time and added
+            up, so that memory holds one bucket's work (:mod:`attrkit.attribution.buckets`);
+            the per-user data is then added up by buckets of users and kept on disk. The
+            results are the same, byte for byte.
         progress: show a bar over the buckets on stderr (the command line does in a terminal).
         engine: ``"polars"`` (the embedded engine, the default) or ``"spark"``: the same plan
             on Apache Spark (:mod:`attrkit.attribution.spark`; ``pip install attrkit[spark]``),
@@ -451,21 +456,26 @@ class _Outputs:
     quarantine: Any  # a frame, or the Spark engine's (:class:`~.spark.SparkQuarantine`)
     exposure: pl.DataFrame | None
     traffic: pl.DataFrame | None
-    users: UserData | None
+    users: UserData | StoredUserData | None
 
 
 def _run(ma: MetricAttribution, datasets: dict[str, Dataset], opts: plan.Options) -> _Outputs:
     """The plan's steps in order, on :data:`EXECUTOR`: in one pass, or in buckets when the
     events are more than a chunk (:mod:`~attrkit.attribution.buckets`); the same bytes."""
-    total = EXECUTOR.collect([datasets["interactions"].raw.select(pl.len())])[0].item()
+    counted = ["interactions", *(["recommendations"] if "recommendations" in datasets else [])]
+    total, *log_rows = (df.item() for df in EXECUTOR.collect(
+        [datasets[k].raw.select(pl.len()) for k in counted]))
     # (Parquet: from the metadata) another executor than polars' runs every size alike
     collect = getattr(EXECUTOR, "sized", lambda _: EXECUTOR)(total).collect
-    n = -(-total // opts.chunk_rows)
+    # more events or log rows than a chunk: buckets that hold a chunk of both together
+    n = 1 if max([total, *log_rows]) <= opts.chunk_rows else -(-sum([total, *log_rows])
+                                                               // opts.chunk_rows)
     if n > 1:
         typed = plan.type_datasets(ma, datasets, opts, collect, log_in_memory=False)
         try:
             done = buckets.run(ma, typed, opts, n, collect, progress=opts.progress)
-        except buckets.NeedsOnePass:  # the log repeats an ID: the one pass names the row
+        except buckets.NeedsOnePass:  # the log repeats an ID (the one pass names the row), or
+            # no event is valid
             pass
         else:
             log_users = "recommendations" in typed.small_plans and "USER_ID" in \
@@ -504,7 +514,9 @@ def _finish(ma: MetricAttribution, names: list[str], opts: plan.Options, done: b
     health = build_health(ma, names, opts.dedupe, values, grouped, quarantined, rows_read,
                           done.duplicates, out["unresolved_ids"].height)
     users = spark_users
-    if log_users:
+    if done.users is not None:  # (stored by buckets of users)
+        users, unlogged = done.users, done.unlogged
+    elif log_users:
         users = plan.user_data(ma, out, done.unassigned)
         unlogged = unlogged_users(out["user_values"], out["assignment"])
     if users is not None:

@@ -306,7 +306,7 @@ class SparkUserData:
                                        F.sum((F.col("value") > 0).cast("long")).alias("with"))
                 .collect())
         return source_means({r["source"]: (int(r["sum"] or 0), int(r["with"] or 0))
-                             for r in rows}, sources, n)
+                             for r in rows}, n, sources)
 
     def own_by_day(self, metric: str) -> pl.DataFrame:
         F = _f()

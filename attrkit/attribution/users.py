@@ -89,7 +89,7 @@ def _unscaled(x: pl.Expr) -> pl.Expr:
     return x.map_elements(lambda v: in_units(int(v), "value"), return_dtype=pl.Float64)
 
 
-def source_means(sums: dict[str, tuple[int, int]], sources: list[str], n: int
+def source_means(sums: dict[str, tuple[int, int]], n: int, sources: list[str]
                  ) -> dict[str, tuple[float | None, int]]:
     """Per source: its exact sum over ``n`` users as a mean (None without users), and its
     users with events, from ``sums`` (source → whole-unit sum, users with events; a source
@@ -104,6 +104,40 @@ def _by_arm(pu: pl.DataFrame, quantities: tuple[str, ...], arms: list[str],
     rows = {r["arm"]: r for r in pu.group_by("arm").agg(polars_aggregates(quantities, third))
             .with_columns(pl.col("arm").cast(pl.String)).iter_rows(named=True)}
     return {a: Moments.from_row(rows.get(a, {}), quantities) for a in arms}
+
+
+BASE = ("value", "served", "total")
+"""The per-user quantities of :meth:`UserData.scaled_per_user`."""
+
+
+def capped_limits(at: dict[str, Any] | None) -> dict[str, float]:
+    """Each quantity's cap in the metric's units (0 where there is no user) from the whole
+    units of ``at`` (None: no cap)."""
+    if at is None:
+        return {}
+    return {c: in_units(int(at[c]), c) if at[c] is not None else 0.0 for c in BASE}
+
+
+def tested_moments(pu: pl.DataFrame, arms: list[str], at: dict[str, Any] | None,
+                   pre: pl.DataFrame | None, raw: dict[str, Moments]) -> dict[str, Moments]:
+    """Each arm's moments as tested, of a scaled per-user frame: capped at ``at`` (whole
+    units; None: no cap), with the pre-period ``pre`` joined for CUPED (``raw`` when
+    neither)."""
+    if at is None and pre is None:
+        return raw
+    if at is not None:
+        pu = pu.with_columns(pl.col(c).clip(upper_bound=int(at[c])) for c in BASE
+                             if at[c] is not None)
+    if pre is None:
+        return _by_arm(pu, BASE, arms, third=True)
+    pu = pu.join(pre, on="USER_ID", how="left").with_columns(pl.col("pre").fill_null(0))
+    return _by_arm(pu, (*BASE, "pre"), arms, third=True)
+
+
+def unscaled_by_day(sums: pl.DataFrame) -> pl.DataFrame:
+    """:meth:`UserData.own_by_day` from its whole-unit sums, sorted."""
+    return (sums.sort("day", "source")
+            .select("day", "source", _unscaled(pl.col("value")).alias("arm_total")))
 
 
 def _labelled(assignment: pl.DataFrame, of_user: pl.DataFrame, none: str) -> pl.DataFrame:
@@ -286,12 +320,16 @@ class UserData:
     def own_by_day(self, metric: str) -> pl.DataFrame:
         """Per UTC day (``day``) and arm (``source``): the metric its users were attributed by
         their own arm's source (``arm_total``)."""
+        return unscaled_by_day(self.own_by_day_sums(metric))
+
+    def own_by_day_sums(self, metric: str) -> pl.DataFrame:
+        """:meth:`own_by_day` in whole billionths (``day``, ``source``, ``value``: Int128),
+        before they become floats: sums of parts add up exactly."""
         arm = self.assignment.select("USER_ID", pl.col("arm").cast(pl.String).alias("source"))
         return (self.values.filter(metric_name=metric)
                 .with_columns(pl.col("source").cast(pl.String), scaled(pl.col("value"), "value"))
                 .join(arm, on=["USER_ID", "source"]).group_by("day", "source")
-                .agg(pl.col("value").sum()).sort("day", "source")
-                .select("day", "source", _unscaled(pl.col("value")).alias("arm_total")))
+                .agg(pl.col("value").sum()))
 
     def assigned_by_day(self) -> pl.DataFrame:
         """Per arm (``source``) and UTC day of first service (``day``), the users assigned
@@ -320,11 +358,17 @@ class UserData:
                .with_columns(pl.col("value", "served", "total").fill_null(0)))
         return _in_range(out, metric).sort("USER_ID")
 
-    def export(self) -> pl.DataFrame:
-        """Every user of the log and metric: ``USER_ID``, ``arm``, ``metric_name``, ``value``
-        (attributed to the arm's source), ``served`` and ``total`` (all sources), zeros
-        included; values from their exact sums. What :meth:`write_parquet` writes."""
-        metrics = self.values["metric_name"].unique().sort().to_list()
+    def metrics(self) -> list[str]:
+        """The metrics of the values, sorted."""
+        return self.values["metric_name"].unique().sort().to_list()
+
+    def export(self, metrics: list[str] | None = None) -> pl.DataFrame:
+        """Every user of the log and metric (of ``metrics``, default :meth:`metrics`):
+        ``USER_ID``, ``arm``, ``metric_name``, ``value`` (attributed to the arm's source),
+        ``served`` and ``total`` (all sources), zeros included; values from their exact sums.
+        What :meth:`write_parquet` writes."""
+        if metrics is None:
+            metrics = self.metrics()
         parts = [self.scaled_per_user(m, self.arms).with_columns(pl.lit(m).alias("metric_name"))
                  for m in metrics]
         if not parts:
@@ -362,26 +406,19 @@ class UserData:
         ``cap`` quantile of both arms' values, with ``pre`` the per-user pre-period of
         :meth:`scaled_pre_period` for CUPED)."""
         pu = self.scaled_per_user(metric, arms)
-        base = ("value", "served", "total")
-        raw = _by_arm(pu, base, arms, third=True)
-        limits = {}
+        raw = _by_arm(pu, BASE, arms, third=True)
+        at = None
         if cap is not None:
-            row = pu.select(pl.col(base).quantile(cap, interpolation="higher")).row(0, named=True)
-            limits = {c: in_units(int(row[c]), c) if row[c] is not None else 0.0 for c in base}
-            pu = pu.with_columns(pl.col(c).clip(upper_bound=int(row[c])) for c in base
-                                 if row[c] is not None)
-        if pre is None:
-            return ArmMoments(raw, _by_arm(pu, base, arms, third=True) if cap is not None else raw,
-                              limits)
-        pu = pu.join(pre, on="USER_ID", how="left").with_columns(pl.col("pre").fill_null(0))
-        return ArmMoments(raw, _by_arm(pu, (*base, "pre"), arms, third=True), limits)
+            at = pu.select(pl.col(BASE).quantile(cap, interpolation="higher")).row(0, named=True)
+        return ArmMoments(raw, tested_moments(pu, arms, at, pre, raw), capped_limits(at))
 
-    def day_moments(self, metric: str, arms: list[str]) -> dict[tuple[int, str], Moments]:
-        """Per UTC day and arm: the moments of the users assigned by the day's end (zeros
-        included) and their value that day, as :meth:`between` the day and the next, then
-        :meth:`arm_moments` would give."""
+    def day_moments(self, metric: str, arms: list[str], days: list[int] | None = None
+                    ) -> dict[tuple[int, str], Moments]:
+        """Per UTC day (of ``days``, default :meth:`days`) and arm: the moments of the users
+        assigned by the day's end (zeros included) and their value that day, as
+        :meth:`between` the day and the next, then :meth:`arm_moments` would give."""
         out = {}
-        for day in self.days():
+        for day in self.days() if days is None else days:
             pu = self.between(day, day + DAY).scaled_per_user(metric, arms)
             for arm, m in _by_arm(pu, ("value",), arms).items():
                 out[(day, arm)] = m
@@ -391,8 +428,14 @@ class UserData:
                      ) -> dict[str, tuple[float | None, int]]:
         """Per source of ``sources``: its metric's mean per user of ``arms`` (zeros included;
         None without users) and how many of them it has events from."""
+        return source_means(*self.source_sums(metric, sources, arms), sources)
+
+    def source_sums(self, metric: str, sources: list[str], arms: list[str]
+                    ) -> tuple[dict[str, tuple[int, int]], int]:
+        """What :meth:`source_means` divides: per source, its metric's exact sum (whole
+        billionths) over the users of ``arms`` and how many have events from it; and how many
+        users ``arms`` have."""
         pop = self.assignment.filter(pl.col("arm").is_in(arms)).select("USER_ID")
-        n = pop.height
         vals = (self.values.filter(pl.col("metric_name") == metric,
                                    pl.col("source").is_in(sources))
                 .join(pop, on="USER_ID")
@@ -400,7 +443,7 @@ class UserData:
                 .group_by("source", "USER_ID").agg(pl.col("value").sum())
                 .group_by("source").agg(pl.col("value").sum().alias("sum"),
                                         (pl.col("value") > 0).sum().alias("with")))
-        return source_means({s: (int(v), int(w)) for s, v, w in vals.iter_rows()}, sources, n)
+        return {s: (int(v), int(w)) for s, v, w in vals.iter_rows()}, pop.height
 
     def moments_by_look(self, metric: str, arms: list[str], looks: list[int]
                         ) -> dict[tuple[int, str], Moments]:
@@ -455,25 +498,34 @@ class UserData:
         """What the data says about the 'users' design (see :class:`DesignCheck`); events are
         counted in ``metric`` (default the first metric by name: values of different metrics
         are never added)."""
-        if metric is None and self.values.height:
-            metric = self.values["metric_name"].min()
+        if metric is None:
+            metric = self.first_metric()
         by_arm = dict(self.assignment.group_by("arm").len().sort("arm").iter_rows())
+        counts = self.check_counts(metric, list(by_arm))
+        return design_check(by_arm, counts[0], counts[1], in_units(counts[2], "value"),
+                            in_units(counts[3], "value"), metric, self.log_rows_without_user)
+
+    def first_metric(self) -> str | None:
+        """The first metric of the values by name (None without values)."""
+        return self.values["metric_name"].min() if self.values.height else None
+
+    def check_counts(self, metric: str | None, arms: list[str]) -> tuple[int, int, int, int]:
+        """What :meth:`check` counts besides the users per arm, as whole numbers that add up
+        over disjoint sets of users: users served by several sources, users with events the
+        log does not know, those users' events by ``arms``' sources in ``metric`` and all
+        events by ``arms``' sources (both in whole billionths)."""
         multi = int((self.assignment["sources_served"] > 1).sum())
-        known = self.assignment.select("USER_ID")
-        unknown = self.values.join(known, on="USER_ID", how="anti")
+        unknown = self.values.join(self.assignment.select("USER_ID"), on="USER_ID", how="anti")
         unknown_users = unknown["USER_ID"].n_unique()
-        arms = list(by_arm)
         arm_events = self.values.filter(pl.col("source").is_in(arms))
         if metric is not None:
             unknown, arm_events = (f.filter(metric_name=metric) for f in (unknown, arm_events))
 
-        def exact(f: pl.DataFrame) -> float:  # the same number whatever the order of the sum
-            return in_units(int(f.select(scaled(pl.col("value"), "value").sum()).item() or 0),
-                            "value")
+        def exact(f: pl.DataFrame) -> int:  # the same number whatever the order of the sum
+            return int(f.select(scaled(pl.col("value"), "value").sum()).item() or 0)
 
-        return design_check(by_arm, multi, unknown_users, exact(
-            unknown.filter(pl.col("source").is_in(arms))), exact(arm_events), metric,
-            self.log_rows_without_user)
+        return (multi, unknown_users, exact(unknown.filter(pl.col("source").is_in(arms))),
+                exact(arm_events))
 
 
 def design_check(by_arm: dict[str, int], multi: int, unknown_users: int, unlogged: float,

@@ -87,3 +87,20 @@ def test_a_progress_bar_over_the_buckets(capsys):
     attrkit.attribute(data["interactions"], MA, items=data["items"], chunk_rows=100,
                       progress=True)
     assert "attributing" in capsys.readouterr().err
+
+
+def test_no_valid_event_in_chunks_gives_the_empty_result_of_one_pass():
+    """Every event broken (here: no user), more of them than a chunk: the result of the one
+    pass (no windows, every row quarantined), not an error."""
+    events = pl.DataFrame({"USER_ID": [None] * 5, "ITEM_ID": "i", "TIMESTAMP": 1_700_000_000,
+                           "EVENT_TYPE": "click", "RECOMMENDATION_ID": "r1"},
+                          schema_overrides={"USER_ID": pl.String})
+    log = pl.DataFrame({"RECOMMENDATION_ID": ["r1", "r2"], "USER_ID": ["u1", "u2"],
+                        "SOURCE": ["a", "b"], "TIMESTAMP": 1_700_000_000})
+    kw = {"recommendations": log, "on_bad_rows": "quarantine"}
+    clicks = {"name": "m", "metrics": [MA["metrics"][0]]}
+    whole = attrkit.attribute(events, clicks, **kw)
+    chunked = attrkit.attribute(events, clicks, chunk_rows=2, **kw)
+    assert whole.windows.height == 0 and whole.health.quarantined["interactions"] == 5
+    assert chunked.users.check() == whole.users.check()
+    assert whole.windows.equals(chunked.windows) and whole.health == chunked.health

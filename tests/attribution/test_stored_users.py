@@ -1,0 +1,116 @@
+"""Per-user data stored by buckets of users (what the embedded engine builds when it attributes
+in chunks): every comparison, monitor, daily lift, segment table, design check and export is
+the same, byte for byte, as from the one :class:`UserData` that holds every user."""
+
+from __future__ import annotations
+
+import gc
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+import attrkit
+from attrkit.attribution.stored_users import USER_BUCKET, StoredUserData, user_bucket
+from attrkit.attribution.users import UserData
+from attrkit.simulate.calibration import A, B, Scenario, simulate_experiment
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "comparison"))
+from golden_cases import _frames, _later_assignment  # noqa: E402
+
+DAY = 86_400
+
+
+@pytest.fixture(scope="module")
+def pair():
+    """One simulated experiment assigned from day 3 (a pre-period for CUPED), attributed in one
+    pass and in chunks of 2,000 events (several buckets of events and of users)."""
+    sim = simulate_experiment(Scenario("stored", users=1500, days=7, shape=0.7), lift=0.1,
+                              seed=11)
+    later, start = _later_assignment(sim, 3)
+    kw = {"recommendations": later["recommendations"]}
+    whole = attrkit.attribute(later["interactions"], later["metric_attribution"], **kw)
+    chunked = attrkit.attribute(later["interactions"], later["metric_attribution"],
+                                chunk_rows=2_000, **kw)
+    return whole, chunked, start
+
+
+def test_the_chunked_run_stores_users_in_disjoint_buckets(pair):
+    whole, chunked, _ = pair
+    assert isinstance(whole.users, UserData)
+    stored = chunked.users
+    assert isinstance(stored, StoredUserData) and stored.n > 1
+    seen: set[str] = set()
+    for b in range(stored.n):
+        part = stored.load(b)
+        ids = set(part.assignment["USER_ID"])
+        assert ids.isdisjoint(seen)
+        seen |= ids
+        for frame in (part.assignment, part.values, part.served):  # each user in its bucket
+            assert frame.select(user_bucket(stored.n))[USER_BUCKET].eq(b).all()
+    assert seen == set(whole.users.assignment["USER_ID"])
+    for name in ("assignment", "values", "served"):
+        assert getattr(stored, name).equals(getattr(whole.users, name))
+
+
+def test_every_comparison_is_the_same(pair):
+    whole, chunked, start = pair
+    more = (("cuped", {"start": start, "cuped": True}),
+            ("cuped+cap", {"start": start, "cap": 0.99, "cuped": True}))
+    a, b = _frames("w", whole, more=more), _frames("w", chunked, more=more)
+    assert sorted(a) == sorted(b) and len(a) == 8
+    for key in a:
+        assert a[key].equals(b[key]), key
+    capped = a["w|compare|cuped+cap"]
+    assert capped["method"].str.contains("capped").all()
+    assert capped["method"].str.contains("CUPED").any()
+
+
+def test_segments_check_and_sums_are_the_same(pair):
+    whole, chunked, start = pair
+    ids = whole.users.assignment["USER_ID"].sort()
+    meta = pl.DataFrame({"USER_ID": ids, "G": [("x", "y", "z")[i % 3] for i in range(len(ids))]})
+    kw = {"baseline": A, "start": start, "cuped": True, "segments": "G", "user_metadata": meta}
+    sa, sb = (attrkit.compare(r, **kw) for r in (whole, chunked))
+    assert sa.segments.frame.height == 6  # three segments, two metrics
+    assert sa.segments.frame.equals(sb.segments.frame)
+    assert sa.segments.heterogeneity.equals(sb.segments.heterogeneity)
+    u, s = whole.users, chunked.users
+    assert u.check() == s.check() and u.check("REVENUE") == s.check("REVENUE")
+    assert u.own_by_day("REVENUE").equals(s.own_by_day("REVENUE"))
+    assert u.assigned_by_day().equals(s.assigned_by_day())
+    assert u.days() == s.days() and u.arms == s.arms == [A, B]
+    sources = sorted(whole.windows["source"].unique())
+    assert u.source_means("CLICKS", sources, [A, B]) == s.source_means("CLICKS", sources, [A, B])
+    looks = [d + DAY for d in u.days()]
+    assert u.moments_by_look("CLICKS", [A, B], looks) == s.moments_by_look("CLICKS", [A, B], looks)
+    assert u.export().equals(s.export())
+    assert u.between(start).export().equals(s.between(start).export())
+    assert u.per_user("CLICKS", [A, B], until=start + DAY).equals(
+        s.per_user("CLICKS", [A, B], until=start + DAY))
+    assert whole.health == chunked.health and whole.traffic.equals(chunked.traffic)
+
+
+def test_the_cap_is_the_same_element_at_every_quantile(pair):
+    whole, chunked, _ = pair
+    for cap in (0.0, 0.5, 0.9, 0.999, 1.0):  # (each an element of a different rank)
+        ma, mb = (r.users.arm_moments("REVENUE", [A, B], cap=cap) for r in (whole, chunked))
+        assert ma == mb, cap
+
+
+def test_the_folder_goes_when_nothing_reads_it(tmp_path):
+    sim = simulate_experiment(Scenario("gone", users=200, days=3, shape=1.0), lift=0.0, seed=3)
+    r = attrkit.attribute(sim["interactions"], sim["metric_attribution"],
+                          recommendations=sim["recommendations"], chunk_rows=100)
+    folder = r.users.folder.path
+    assert folder.is_dir() and any(folder.iterdir())
+    later = r.users.between(None, int(sim["recommendations"]["TIMESTAMP"].max()))
+    del r
+    gc.collect()
+    assert folder.is_dir()  # (still read by `later`)
+    later.write_parquet(tmp_path / "u.parquet")
+    assert pl.read_parquet(tmp_path / "u.parquet").height > 0
+    del later
+    gc.collect()
+    assert not folder.exists()
