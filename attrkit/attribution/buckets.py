@@ -118,37 +118,41 @@ def run(ma: MetricAttribution, typed: plan.Typed, opts: plan.Options, n: int,
             out |= dict(zip(logged, collect(list(logged.values())), strict=True))
             unassigned = int(out.pop("unassigned").item()) if "unassigned" in out else 0
         if by_user and user_values is not None:
+            columns = log_plan.select("USER_ID", "TIMESTAMP", "SOURCE").collect_schema()
             users, out["traffic"], unlogged = _users(ma, folder, u, user_values.clear(),
-                                                     unassigned, collect, progress)
+                                                     columns, unassigned, collect, progress)
     return Buckets(out, valid_rows, duplicates, unassigned, users, unlogged)
 
 
 USER_BUCKET_ROWS = 1_000_000
-"""Log rows per bucket of users, at most: what memory holds of the per-user data at a time."""
-MAX_USER_BUCKETS = 1024
+"""Log rows per bucket of users, at most: what memory holds of the per-user data at a time
+(a smaller ``chunk_rows`` makes smaller buckets, up to 8 of them)."""
 
 
 def _spill_log_by_user(folder: Path, opts: plan.Options,
                        collect: Callable[[list[pl.LazyFrame]], list[pl.DataFrame]]) -> int:
     """The typed log's users, times and sources (read back from its buckets), written again
     by the user's bucket; how many buckets of users."""
-    log = pl.scan_parquet(folder / "log" / "**" / "*.parquet", hive_partitioning=False)
+    files = sorted((folder / "log").glob("*/*.parquet"))
+    if not files:  # no valid log row: one empty bucket
+        return 1
+    log = pl.scan_parquet(files, hive_partitioning=False)
     rows = collect([log.select(pl.len())])[0].item()
-    u = min(MAX_USER_BUCKETS, max(1, -(-rows // min(opts.chunk_rows, USER_BUCKET_ROWS))))
+    u = min(max(8, -(-rows // USER_BUCKET_ROWS)),
+            max(1, -(-rows // min(opts.chunk_rows, USER_BUCKET_ROWS))))
     _spill(log.select("USER_ID", "TIMESTAMP", "SOURCE").with_columns(user_bucket(u)),
            folder / "users_log", USER_BUCKET)
     return u
 
 
 def _users(ma: MetricAttribution, folder: Path, u: int, no_values: pl.DataFrame,
-           unassigned: int, collect: Callable[[list[pl.LazyFrame]], list[pl.DataFrame]],
-           progress: bool = False) -> tuple[StoredUserData, pl.DataFrame, tuple[int, int]]:
+           log_schema: pl.Schema, unassigned: int,
+           collect: Callable[[list[pl.LazyFrame]], list[pl.DataFrame]], progress: bool = False
+           ) -> tuple[StoredUserData, pl.DataFrame, tuple[int, int]]:
     """The per-user data, a bucket of users at a time, stored on disk; the log's traffic per
     source and the users with events that the log does not know (both add up over buckets:
     no user is in two)."""
     store = Folder()
-    log_schema = pl.scan_parquet(folder / "users_log" / "**" / "*.parquet",
-                                 hive_partitioning=False).collect_schema()
     traffic, unlogged = [], (0, 0)
     for b in _progress(range(u), progress, "adding up users"):
         part = f"{USER_BUCKET}={b}"

@@ -32,7 +32,14 @@ from attrkit.attribution.moments import (
     triple_terms,
     triples,
 )
-from attrkit.attribution.users import DAY, DesignCheck, UserData, design_check, source_means
+from attrkit.attribution.users import (
+    DAY,
+    DesignCheck,
+    UserData,
+    design_check,
+    higher_index,
+    source_means,
+)
 from attrkit.frames import ASSIGNMENT_SCHEMA, SERVED_SCHEMA, VALUES_SCHEMA
 
 
@@ -202,7 +209,7 @@ class SparkUserData:
             tested, limits = raw, {}
             if cap is not None:
                 n = sum(m.n for m in raw.values())
-                at = _kth(pu, base, _higher_index(cap, n))
+                at = _kth(pu, base, higher_index(cap, n))
                 limits = {c: in_units(v, c) if v is not None else 0.0 for c, v in at.items()}
                 pu = pu.select("USER_ID", "arm", *[
                     F.least(F.col(c), F.lit(v)).alias(c) if v is not None else F.col(c)
@@ -387,13 +394,6 @@ def _to_polars(df: Any) -> pl.DataFrame:
     """A small Spark result on the driver, as polars."""
     table = df.toArrow()
     return pl.from_arrow(table) if table.num_rows else pl.from_arrow(table).clear()
-
-
-def _higher_index(q: float, n: int) -> int:
-    """The index polars' ``higher`` quantile picks among ``n`` sorted values."""
-    import math
-
-    return min(n - 1, max(0, math.ceil((n - 1) * q))) if n else 0
 
 
 def _kth(frame: Any, columns: tuple[str, ...], k: int) -> dict[str, int | None]:

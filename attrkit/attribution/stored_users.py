@@ -34,6 +34,7 @@ from attrkit.attribution.users import (
     _by_arm,
     capped_limits,
     design_check,
+    higher_index,
     source_means,
     tested_moments,
     unscaled_by_day,
@@ -92,6 +93,9 @@ class StoredUserData:
         self._steps = steps
         self._arms: list[str] | None = None
         self._parts: tuple[pl.DataFrame, dict[int, pl.DataFrame]] | None = None
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> StoredUserData:
+        return self  # (its files are never changed, and a copy must keep them alive)
 
     # -- buckets -------------------------------------------------------------------------
 
@@ -245,7 +249,7 @@ class StoredUserData:
                     counts[c].append(pu[c].value_counts(name="count"))
         at = None
         if cap is not None:
-            k = _higher_index(cap, n)
+            k = higher_index(cap, n)
             at = {c: _kth(counts[c], c, k) if n else None for c in BASE}
         if at is None and pre is None:
             return ArmMoments(raw, raw, {})
@@ -327,13 +331,6 @@ def _added(a: dict[Any, Moments], b: dict[Any, Moments]) -> dict[Any, Moments]:
         return y if not x.n else x + y
 
     return {k: add(k) for k in {**a, **b}}
-
-
-def _higher_index(q: float, n: int) -> int:
-    """The index polars' ``higher`` quantile picks among ``n`` sorted values."""
-    import math
-
-    return min(n - 1, max(0, math.ceil((n - 1) * q))) if n else 0
 
 
 def _kth(counts: list[pl.DataFrame], column: str, k: int) -> int:

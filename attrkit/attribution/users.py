@@ -110,6 +110,22 @@ BASE = ("value", "served", "total")
 """The per-user quantities of :meth:`UserData.scaled_per_user`."""
 
 
+def as_units(frame: pl.DataFrame, c: str) -> pl.Series:
+    """A column of whole units (:data:`SCALE`) in the metric's units, Float64: a true division,
+    as Spark's (polars would multiply by 1e-9)."""
+    import numpy as np
+
+    return pl.Series(c, frame[c].to_numpy().astype(np.float64) / SCALE[c])
+
+
+def higher_index(q: float, n: int) -> int:
+    """The index of the ``q`` quantile among ``n`` sorted values with polars' (and numpy's)
+    ``higher`` interpolation: the element at or above the exact rank."""
+    import math
+
+    return min(n - 1, max(0, math.ceil((n - 1) * q))) if n else 0
+
+
 def capped_limits(at: dict[str, Any] | None) -> dict[str, float]:
     """Each quantity's cap in the metric's units (0 where there is no user) from the whole
     units of ``at`` (None: no cap)."""
@@ -276,24 +292,11 @@ class UserData:
     def per_user(self, metric: str, arms: list[str], *, until: int | None = None) -> pl.DataFrame:
         """One row per user assigned to one of ``arms`` (first served before ``until``): ``arm``,
         ``value`` (the metric attributed to the arm's source), ``served`` (recommendations the
-        arm's source served) and ``total`` (the metric across all sources). Users without events
-        count as zero. Sorted by user, so results do not depend on input order."""
-        pop = self.assignment.filter(pl.col("arm").is_in(arms))
-        vals, served = self.values.filter(metric_name=metric), self.served
-        if until is not None:
-            pop = pop.filter(pl.col("first_served") < until)
-            vals, served = vals.filter(pl.col("day") < until), served.filter(pl.col("day") < until)
-        pop = pop.select("USER_ID", "arm")
-        own = (vals.join(pop, on="USER_ID").filter(pl.col("source") == pl.col("arm"))
-               .group_by("USER_ID").agg(pl.col("value").sum()))
-        total = vals.group_by("USER_ID").agg(pl.col("value").sum().alias("total"))
-        recs = (served.join(pop, on="USER_ID").filter(pl.col("source") == pl.col("arm"))
-                .group_by("USER_ID").agg(pl.col("recommendations").sum().cast(pl.Float64)
-                                         .alias("served")))
-        return (pop.join(own, on="USER_ID", how="left").join(recs, on="USER_ID", how="left")
-                .join(total, on="USER_ID", how="left")
-                .with_columns(pl.col("value", "served", "total").fill_null(0.0))
-                .sort("USER_ID"))
+        arm's source served) and ``total`` (the metric across all sources), up to ``until``.
+        Users without events count as zero. Sums are exact (:meth:`scaled_per_user`), so they
+        do not depend on the order of the rows. Sorted by user."""
+        pu = self.between(None, until).scaled_per_user(metric, arms)
+        return pu.select("USER_ID", "arm", *(as_units(pu, c) for c in ("value", "served", "total")))
 
     def segment_counts(self, of_user: pl.DataFrame, arms: list[str], none: str
                        ) -> pl.DataFrame:
@@ -373,15 +376,9 @@ class UserData:
                  for m in metrics]
         if not parts:
             return pl.DataFrame(schema=USERS_EXPORT_SCHEMA)
-        import numpy as np
-
         whole = pl.concat(parts)
-
-        def units(c: str) -> pl.Series:  # a true division, as Spark's (polars multiplies by 1e-9)
-            return pl.Series(c, whole[c].to_numpy().astype(np.float64) / SCALE[c])
-
         return (whole.select("USER_ID", pl.col("arm").cast(pl.String), "metric_name")
-                .with_columns(units("value"), units("served"), units("total"))
+                .with_columns(as_units(whole, c) for c in ("value", "served", "total"))
                 .cast(dict(USERS_EXPORT_SCHEMA)).sort("USER_ID", "metric_name"))
 
     def write_parquet(self, path: str | os.PathLike[str]) -> None:
@@ -408,8 +405,9 @@ class UserData:
         pu = self.scaled_per_user(metric, arms)
         raw = _by_arm(pu, BASE, arms, third=True)
         at = None
-        if cap is not None:
-            at = pu.select(pl.col(BASE).quantile(cap, interpolation="higher")).row(0, named=True)
+        if cap is not None:  # the element itself: a quantile in floats rounds above 2⁵³
+            k = higher_index(cap, pu.height)
+            at = {c: int(pu[c].sort()[k]) if pu.height else None for c in BASE}
         return ArmMoments(raw, tested_moments(pu, arms, at, pre, raw), capped_limits(at))
 
     def day_moments(self, metric: str, arms: list[str], days: list[int] | None = None
@@ -490,9 +488,9 @@ class UserData:
 
     def pre_period(self, metric: str, before: int) -> pl.DataFrame:
         """Each user's metric across all sources on UTC days before ``before`` (``USER_ID``,
-        ``pre``): the covariate of CUPED, from before anyone was assigned."""
-        return (self.values.filter(pl.col("metric_name") == metric, pl.col("day") < before)
-                .group_by("USER_ID").agg(pl.col("value").sum().alias("pre")))
+        ``pre``): the covariate of CUPED, from before anyone was assigned (an exact sum)."""
+        pre = self.scaled_pre_period(metric, before)
+        return pre.select("USER_ID", as_units(pre, "pre"))
 
     def check(self, metric: str | None = None) -> DesignCheck:
         """What the data says about the 'users' design (see :class:`DesignCheck`); events are

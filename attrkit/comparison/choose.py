@@ -106,10 +106,11 @@ def _series(windows: pl.DataFrame, metric: str, source: str) -> pl.DataFrame:
 
 
 def _side_by_side(c: pl.DataFrame, t: pl.DataFrame) -> pl.DataFrame:
-    """Two per-window frames on one row per window (treatment's columns suffixed ``_t``); a
-    window missing on one side counts as 0 there."""
-    return c.join(t, on="timestamp", how="full", coalesce=True, suffix="_t").with_columns(
-        pl.exclude("timestamp").fill_null(0.0))
+    """Two per-window frames on one row per window (treatment's columns suffixed ``_t``), in
+    time order (a Newey–West error reads neighbours: a join's order is not one); a window
+    missing on one side counts as 0 there."""
+    return (c.join(t, on="timestamp", how="full", coalesce=True, suffix="_t")
+            .with_columns(pl.exclude("timestamp").fill_null(0.0)).sort("timestamp"))
 
 
 def _exposure(windows: Any, exposure: Any) -> pl.DataFrame | None:

@@ -114,3 +114,60 @@ def test_the_folder_goes_when_nothing_reads_it(tmp_path):
     del later
     gc.collect()
     assert not folder.exists()
+
+
+def _one_arm(values: list[tuple[str, int, float]]) -> UserData:
+    """Users of arm A with these (user, day, value) rows of metric M."""
+    ids = sorted({u for u, _, _ in values})
+    return UserData(
+        pl.DataFrame({"USER_ID": ids, "arm": "A", "first_served": 0, "sources_served": 1}),
+        pl.DataFrame({"USER_ID": [u for u, _, _ in values], "day": [d for _, d, _ in values],
+                      "metric_name": "M", "source": "A", "value": [v for _, _, v in values]}),
+        pl.DataFrame(schema={"USER_ID": pl.String, "day": pl.Int64, "source": pl.String,
+                             "recommendations": pl.Int64}))
+
+
+def test_a_cap_above_two_to_the_53_billionths_is_the_element_itself():
+    """Per-user values of 2e7 units and a few billionths: their cap is one of them, exactly
+    (a quantile in floats gave 2e16 + 4 billionths, which is none of them, and capped nobody).
+    The stored buckets find the same element from their counts."""
+    users = _one_arm([(u, d, v) for u, k in (("a", 1), ("b", 3), ("c", 5))
+                      for d, v in ((0, 2e7), (DAY, k * 1e-9))])
+    m = users.arm_moments("M", ["A"], cap=0.5)  # the middle one: 2e16 + 3
+    assert m.raw["A"].sums["value"] == 6 * 10**16 + 9
+    assert m.tested["A"].sums["value"] == 6 * 10**16 + 7
+
+
+def test_per_user_sums_are_exact_whatever_the_order():
+    """A user's days added as whole billionths: 0.1 + 0.2 is 0.3, in any order of the rows."""
+    rows = [("u", 0, 0.1), ("u", DAY, 0.2), ("v", 0, 0.7), ("v", DAY, 1.1), ("v", 2 * DAY, 0.3)]
+    for order in (rows, rows[::-1]):
+        users = _one_arm(order)
+        assert users.per_user("M", ["A"])["value"].to_list() == [0.3, 2.1]
+        assert users.pre_period("M", 2 * DAY).sort("USER_ID")["pre"].to_list() == [0.3, 1.8]
+
+
+def test_no_valid_log_row_in_chunks_is_the_one_passs_empty_assignment():
+    """Every log row broken (no timestamp) and quarantined: no user is assigned, chunked or
+    not (the chunked run read a folder of log buckets that was never written)."""
+    sim = simulate_experiment(Scenario("empty", users=50, days=2, shape=1.0), lift=0.0, seed=2)
+    log = sim["recommendations"].with_columns(pl.lit(None, pl.Int64).alias("TIMESTAMP"))
+    kw = {"recommendations": log, "on_bad_rows": "quarantine"}
+    whole, chunked = (attrkit.attribute(sim["interactions"], sim["metric_attribution"],
+                                        chunk_rows=c, **kw) for c in (10_000_000, 50))
+    assert isinstance(chunked.users, StoredUserData)
+    assert whole.users.check() == chunked.users.check() and whole.users.check().users == 0
+    assert whole.health == chunked.health
+
+
+def test_a_deep_copy_keeps_the_users_when_the_original_goes():
+    import copy
+
+    sim = simulate_experiment(Scenario("copy", users=100, days=2, shape=1.0), lift=0.0, seed=4)
+    r = attrkit.attribute(sim["interactions"], sim["metric_attribution"],
+                          recommendations=sim["recommendations"], chunk_rows=100)
+    want = r.users.export()
+    kept = copy.deepcopy(r)
+    del r
+    gc.collect()
+    assert kept.users.export().equals(want)
