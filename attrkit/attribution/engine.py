@@ -213,12 +213,12 @@ def attribute(
         low_memory: read the events twice, for the windows and then for the health counts,
             instead of once for both: a lower peak memory (about 40% at 10 to 50 million
             events) for a longer run (15 to 50%). The results are the same.
-        chunk_rows: events (and log rows) attributed at a time (default 10 million). More
-            events, or a longer log, are first written to temporary files in buckets (by
-            recommendation ID, else by row hash), then attributed a bucket at a time and added
-            up, so that memory holds one bucket's work (:mod:`attrkit.attribution.buckets`);
-            the per-user data is then added up by buckets of users and kept on disk. The
-            results are the same, byte for byte.
+        chunk_rows: events (and log rows, each counted twice) attributed at a time (default
+            10 million). More events, or a longer log, are first written to temporary files in
+            buckets (by recommendation ID, else by row hash), then attributed a bucket at a
+            time and added up, so that memory holds one bucket's work
+            (:mod:`attrkit.attribution.buckets`); the per-user data is then added up by buckets
+            of users and kept on disk. The results are the same, byte for byte.
         progress: show a bar over the buckets on stderr (the command line does in a terminal).
         engine: ``"polars"`` (the embedded engine, the default) or ``"spark"``: the same plan
             on Apache Spark (:mod:`attrkit.attribution.spark`; ``pip install attrkit[spark]``),
@@ -467,8 +467,9 @@ def _run(ma: MetricAttribution, datasets: dict[str, Dataset], opts: plan.Options
         [datasets[k].raw.select(pl.len()) for k in counted]))
     # (Parquet: from the metadata) another executor than polars' runs every size alike
     collect = getattr(EXECUTOR, "sized", lambda _: EXECUTOR)(total).collect
-    # more events or log rows than a chunk: buckets that hold a chunk of both together
-    n = 1 if max([total, *log_rows]) <= opts.chunk_rows else -(-sum([total, *log_rows])
+    # more events or log rows than a chunk: buckets that hold a chunk of both together, a log
+    # row counted twice (a bucket holds its log in memory while its events stream past)
+    n = 1 if max([total, *log_rows]) <= opts.chunk_rows else -(-(total + 2 * sum(log_rows))
                                                                // opts.chunk_rows)
     if n > 1:
         typed = plan.type_datasets(ma, datasets, opts, collect, log_in_memory=False)
