@@ -163,7 +163,8 @@ def _users(ma: MetricAttribution, folder: Path, u: int, no_values: pl.DataFrame,
                else pl.LazyFrame(schema=log_schema)).drop(USER_BUCKET, strict=False)
         plans = plan.log_user_plans(log)
         got = dict(zip(plans, collect(list(plans.values())), strict=True))
-        write_bucket(store, b, plan.user_data(ma, {"user_values": values, **got}, unassigned))
+        write_bucket(store, b, plan.user_data(ma, {"user_values": values, **got}, unassigned,
+                                              sort=False))
         traffic.append(got["traffic"])
         unlogged = tuple(x + y for x, y in zip(unlogged, unlogged_users(values, got["assignment"]),
                                                 strict=True))

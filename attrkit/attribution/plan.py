@@ -395,15 +395,19 @@ def windows_frame(values: pl.DataFrame) -> pl.DataFrame:
     ).cast(dict(WINDOW_SCHEMA)).sort("timestamp", "metric_name", "source")
 
 
-def user_data(ma: MetricAttribution, out: dict[str, pl.DataFrame], unassigned: int
-              ) -> UserData:
+def user_data(ma: MetricAttribution, out: dict[str, pl.DataFrame], unassigned: int, *,
+              sort: bool = True) -> UserData:
     """Step 4's per-user output: assignment, the metrics per user, day and source, and the
-    recommendations served (:class:`~attrkit.attribution.users.UserData`)."""
+    recommendations served (:class:`~attrkit.attribution.users.UserData`), sorted by user
+    unless ``sort`` is False (a bucket of users on disk: its answers do not depend on order,
+    and its whole frames are sorted when they are read)."""
     values = metric_values(by_source(out["user_values"], DAY), ma, DAY).select(
         "USER_ID", pl.col(DAY).alias("day"), "metric_name", pl.col("SOURCE").alias("source"),
         "value")
-    return UserData(
-        out["assignment"].cast(dict(ASSIGNMENT_SCHEMA)).sort("USER_ID"),
-        values.cast(dict(VALUES_SCHEMA)).sort("USER_ID", "day", "metric_name", "source"),
-        out["served"].cast(dict(SERVED_SCHEMA)).sort("USER_ID", "day", "source"),
-        unassigned)
+    frames = [out["assignment"].cast(dict(ASSIGNMENT_SCHEMA)), values.cast(dict(VALUES_SCHEMA)),
+              out["served"].cast(dict(SERVED_SCHEMA))]
+    if sort:
+        frames = [f.sort(*keys) for f, keys in zip(frames, (
+            ("USER_ID",), ("USER_ID", "day", "metric_name", "source"),
+            ("USER_ID", "day", "source")), strict=True)]
+    return UserData(*frames, unassigned)

@@ -65,7 +65,8 @@ class Folder:
 
 
 def write_bucket(folder: Folder, b: int, users: UserData) -> None:
-    """Store bucket ``b``'s frames (each already in :data:`SORTS`' order)."""
+    """Store bucket ``b``'s frames (in any order: :meth:`StoredUserData.assignment` and the
+    others sort the whole in :data:`SORTS`' order)."""
     where = folder.path / str(b)
     where.mkdir(parents=True, exist_ok=True)
     for name in PARTS:
