@@ -101,7 +101,10 @@ class StoredUserData:
     # -- buckets -------------------------------------------------------------------------
 
     def load(self, b: int, parts: tuple[str, ...] = tuple(PARTS)) -> UserData:
-        """Bucket ``b`` as a :class:`UserData` (the frames not in ``parts`` empty)."""
+        """Bucket ``b`` as a :class:`UserData` (the frames not in ``parts`` empty, unless a
+        step such as :meth:`in_segment` reads them: then all)."""
+        if self._steps:
+            parts = tuple(PARTS)
         where = self.folder.path / str(b)
         frames = [pl.read_parquet(where / f"{name}.parquet") if name in parts
                   else pl.DataFrame(schema=schema) for name, schema in PARTS.items()]

@@ -77,6 +77,14 @@ def test_segments_check_and_sums_are_the_same(pair):
     assert sa.segments.frame.equals(sb.segments.frame)
     assert sa.segments.heterogeneity.equals(sb.segments.heterogeneity)
     u, s = whole.users, chunked.users
+    # a segment's data alone: what each frame and question reads of it
+    ux, sx = (users.in_segment(meta.rename({"G": "segment"}).with_columns(changed=False), "x",
+                               "none") for users in (u, s))
+    for name in ("assignment", "values", "served"):
+        assert getattr(ux, name).equals(getattr(sx, name))
+    assert ux.days() == sx.days() and ux.metrics() == sx.metrics() and ux.check() == sx.check()
+    assert ux.day_moments("CLICKS", [A, B]) == sx.day_moments("CLICKS", [A, B])
+    assert 0 < ux.assignment.height < u.assignment.height
     assert u.check() == s.check() and u.check("REVENUE") == s.check("REVENUE")
     assert u.own_by_day("REVENUE").equals(s.own_by_day("REVENUE"))
     assert u.assigned_by_day().equals(s.assigned_by_day())
