@@ -36,6 +36,7 @@ from attrkit.attribution.users import (
     DAY,
     DesignCheck,
     UserData,
+    capped_limits,
     design_check,
     higher_index,
     source_means,
@@ -210,7 +211,7 @@ class SparkUserData:
             if cap is not None:
                 n = sum(m.n for m in raw.values())
                 at = _kth(pu, base, higher_index(cap, n))
-                limits = {c: in_units(v, c) if v is not None else 0.0 for c, v in at.items()}
+                limits = capped_limits(at)
                 pu = pu.select("USER_ID", "arm", *[
                     F.least(F.col(c), F.lit(v)).alias(c) if v is not None else F.col(c)
                     for c, v in at.items()])

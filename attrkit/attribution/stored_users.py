@@ -26,7 +26,7 @@ from typing import Any
 
 import polars as pl
 
-from attrkit.attribution.moments import ArmMoments, Moments
+from attrkit.attribution.moments import ArmMoments, Moments, in_units
 from attrkit.attribution.users import (
     BASE,
     DesignCheck,
@@ -129,13 +129,10 @@ class StoredUserData:
             self._parts = (frame, {k[0]: v for k, v in split.items()})
         return self._parts[1].get(b, frame.clear())
 
-    def _concat(self, frames: list[pl.DataFrame]) -> pl.DataFrame:
-        return pl.concat(frames, how="vertical")
-
     # -- the frames, whole (small data, tests) --------------------------------------------
 
     def _whole(self, name: str) -> pl.DataFrame:
-        return self._concat([getattr(u, name) for _, u in self._each((name,))]).sort(
+        return pl.concat([getattr(u, name) for _, u in self._each((name,))]).sort(
             *SORTS[name])
 
     @property
@@ -181,7 +178,7 @@ class StoredUserData:
         """As :meth:`UserData.segment_counts`."""
         parts = [u.segment_counts(self._part(of_user, b), arms, none)
                  for b, u in self._each(("assignment",))]
-        return (self._concat(parts).group_by("segment")
+        return (pl.concat(parts).group_by("segment")
                 .agg(pl.col("users", "changed").sum().cast(pl.Int64)).sort("segment"))
 
     def assigned_before(self, time: int) -> int:
@@ -190,13 +187,13 @@ class StoredUserData:
     def assigned_by_day(self) -> pl.DataFrame:
         """As :meth:`UserData.assigned_by_day`."""
         parts = [u.assigned_by_day() for _, u in self._each(("assignment",))]
-        return (self._concat(parts).group_by("source", "day")
+        return (pl.concat(parts).group_by("source", "day")
                 .agg(pl.col("assigned").sum().cast(pl.Int64)).sort("source", "day"))
 
     def own_by_day(self, metric: str) -> pl.DataFrame:
         """As :meth:`UserData.own_by_day`."""
         parts = [u.own_by_day_sums(metric) for _, u in self._each(("assignment", "values"))]
-        return unscaled_by_day(self._concat(parts).group_by("day", "source")
+        return unscaled_by_day(pl.concat(parts).group_by("day", "source")
                                .agg(pl.col("value").sum()))
 
     def days(self) -> list[int]:
@@ -211,16 +208,16 @@ class StoredUserData:
     def per_user(self, metric: str, arms: list[str], *, until: int | None = None
                  ) -> pl.DataFrame:
         """As :meth:`UserData.per_user` (every user of ``arms`` in memory)."""
-        return self._concat([u.per_user(metric, arms, until=until)
+        return pl.concat([u.per_user(metric, arms, until=until)
                              for _, u in self._each()]).sort("USER_ID")
 
     def scaled_per_user(self, metric: str, arms: list[str]) -> pl.DataFrame:
         """As :meth:`UserData.scaled_per_user` (every user of ``arms`` in memory)."""
-        return self._concat([u.scaled_per_user(metric, arms)
+        return pl.concat([u.scaled_per_user(metric, arms)
                              for _, u in self._each()]).sort("USER_ID")
 
     def pre_period(self, metric: str, before: int) -> pl.DataFrame:
-        return self._concat([u.pre_period(metric, before)
+        return pl.concat([u.pre_period(metric, before)
                              for _, u in self._each(("values",))])
 
     def scaled_pre_period(self, metric: str, before: int) -> PrePeriod:
@@ -239,29 +236,31 @@ class StoredUserData:
 
     def arm_moments(self, metric: str, arms: list[str], *, cap: float | None = None,
                     pre: PrePeriod | pl.DataFrame | None = None) -> ArmMoments:
-        """As :meth:`UserData.arm_moments`: the buckets' moments added up; with a cap, a
-        first pass counts each distinct value to find the quantile, a second caps."""
+        """As :meth:`UserData.arm_moments`: the buckets' moments added up, in one pass (with
+        CUPED too); with a cap, the first pass counts each distinct value to find the
+        quantile, and a second caps."""
         raw: dict[str, Moments] = {}
+        tested: dict[str, Moments] = {}
         counts: dict[str, list[pl.DataFrame]] = {c: [] for c in BASE}
         n = 0
-        for _, u in self._each():
+        for b, u in self._each():
             pu = u.scaled_per_user(metric, arms)
-            raw = _added(raw, _by_arm(pu, BASE, arms, third=True))
+            part = _by_arm(pu, BASE, arms, third=True)
+            raw = _added(raw, part)
             n += pu.height
             if cap is not None:
                 for c in BASE:
                     counts[c].append(pu[c].value_counts(name="count"))
+            elif pre is not None:
+                tested = _added(tested, tested_moments(pu, arms, None, self._pre_of(pre, b),
+                                                       part))
         at = None
         if cap is not None:
             k = higher_index(cap, n)
             at = {c: _kth(counts[c], c, k) if n else None for c in BASE}
-        if at is None and pre is None:
-            return ArmMoments(raw, raw, {})
-        tested: dict[str, Moments] | None = None
-        for b, u in self._each():
-            pu = u.scaled_per_user(metric, arms)
-            part = tested_moments(pu, arms, at, self._pre_of(pre, b), raw)
-            tested = part if tested is None else _added(tested, part)
+            for b, u in self._each():
+                pu = u.scaled_per_user(metric, arms)
+                tested = _added(tested, tested_moments(pu, arms, at, self._pre_of(pre, b), raw))
         return ArmMoments(raw, tested or raw, capped_limits(at))
 
     def day_moments(self, metric: str, arms: list[str]) -> dict[tuple[int, str], Moments]:
@@ -297,24 +296,20 @@ class StoredUserData:
         """As :meth:`UserData.check`."""
         if metric is None:
             metric = self.first_metric()
-        by_arm: dict[str, int] = {}
-        for _, u in self._each(("assignment",)):
-            for arm, k in u.assignment.group_by("arm").len().iter_rows():
-                by_arm[arm] = by_arm.get(arm, 0) + k
-        by_arm = dict(sorted(by_arm.items()))
+        by_arm = dict.fromkeys(self.arms, 0)
         totals = [0, 0, 0, 0]
         for _, u in self._each(("assignment", "values")):
+            for arm, k in u.assignment.group_by("arm").len().iter_rows():
+                by_arm[arm] += k
             totals = [x + y for x, y in zip(totals, u.check_counts(metric, list(by_arm)),
                                             strict=True)]
-        from attrkit.attribution.moments import in_units
-
         return design_check(by_arm, totals[0], totals[1], in_units(totals[2], "value"),
                             in_units(totals[3], "value"), metric, self.log_rows_without_user)
 
     def export(self) -> pl.DataFrame:
         """As :meth:`UserData.export` (every user in memory)."""
         metrics = self.metrics()
-        return self._concat([u.export(metrics) for _, u in self._each()]).sort(
+        return pl.concat([u.export(metrics) for _, u in self._each()]).sort(
             "USER_ID", "metric_name")
 
     def write_parquet(self, path: Any) -> None:
