@@ -98,12 +98,10 @@ def load_data(p: dict[str, Any]) -> ReportData:
     check_attribution_report` checked them): the bundled sample when no input is given, the
     user's files, or a Personalize report CSV; then the date range ``start``–``end``.
     ``baseline`` and ``sources`` (comma-separated) accept the names the report shows."""
-    import tempfile
-    from pathlib import Path
-
     import attrkit
     from attrkit.reports.checks import given, resolve_source
     from attrkit.simulate.sample import RECOMMENDER_A
+    from attrkit.storage.local import scratch_dir
 
     health = exposure = traffic = users = None
     baseline = p.get("baseline") or ""
@@ -116,7 +114,7 @@ def load_data(p: dict[str, Any]) -> ReportData:
                                            "metric_attribution")}
         origin = "files" if given(names["interactions"]) else "sample"
         if origin == "sample":
-            sample = attrkit.generate_sample(Path(tempfile.mkdtemp(prefix="attrkit-sample-")),
+            sample = attrkit.generate_sample(scratch_dir("attrkit-sample-"),
                                              seed=p.get("seed", 0), days=p.get("sample_days", 14))
             names = {"interactions": str(sample.interactions), "items": str(sample.items),
                      "recommendations": str(sample.recommendations),

@@ -4,9 +4,11 @@ nothing behind."""
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import contextvars
 import os
+import shutil
 import stat
 import tempfile
 from collections.abc import Callable, Iterator
@@ -199,6 +201,19 @@ def _remove_folders(folders: list[Path]) -> None:
     for f in folders:
         with contextlib.suppress(OSError):
             f.rmdir()
+
+
+_SCRATCH: list[str] = []
+
+
+def scratch_dir(prefix: str) -> Path:
+    """A new private folder under the system's temporary folder, removed with everything in it
+    when the process ends (downloads, the bundled sample a report generates)."""
+    d = tempfile.mkdtemp(prefix=prefix)
+    if not _SCRATCH:
+        atexit.register(lambda: [shutil.rmtree(p, ignore_errors=True) for p in _SCRATCH])
+    _SCRATCH.append(d)
+    return Path(d)
 
 
 def remove_later(path: Path) -> bool:

@@ -3,17 +3,15 @@ finished local files uploaded (with SSE-KMS when a key is given), presigned link
 
 from __future__ import annotations
 
-import atexit
 import os
 import re
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from attrkit import aws_session as session
 from attrkit.errors import AwsError
 from attrkit.storage import listed as storage_listed
+from attrkit.storage.local import scratch_dir
 
 
 def parse_s3(url: str) -> tuple[str, str]:
@@ -29,17 +27,6 @@ def parse_s3(url: str) -> tuple[str, str]:
     if not bucket:
         raise AwsError(f"{url}: no bucket in the URL")
     return bucket, key
-
-
-_scratch: list[str] = []
-
-
-def _scratch_dir() -> Path:
-    d = tempfile.mkdtemp(prefix="attrkit-s3-")
-    if not _scratch:
-        atexit.register(lambda: [shutil.rmtree(p, ignore_errors=True) for p in _scratch])
-    _scratch.append(d)
-    return Path(d)
 
 
 def download(url: str, *, suffix_filter: tuple[str, ...] = ()) -> list[Path]:
@@ -70,7 +57,7 @@ def download_named(url: str, *, suffix_filter: tuple[str, ...] = ()) -> list[tup
                 raise AwsError(f"{url}: no matching objects")
         else:
             keys = [key]
-        dest = _scratch_dir()
+        dest = scratch_dir("attrkit-s3-")
         out = []
         for i, k in enumerate(keys):
             local = dest / f"{i:05d}-{Path(k).name}"

@@ -112,3 +112,21 @@ def test_daily_rates_match_an_independent_sql_computation(tmp_path):
     for column in ("total", "per_recommendation", "per_assigned_user"):
         assert got[column].to_list() == pytest.approx(want[column].to_list(), nan_ok=True), column
     assert got["per_assigned_user"].drop_nulls().len() > 0
+
+
+def test_the_sample_a_report_generates_is_removed_when_the_process_ends(tmp_path):
+    """A report on the bundled sample writes it to a scratch folder (19 MB for 14 days); the
+    folder goes when the kernel ends, or every run would leave one in $TMPDIR."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import pathlib, sys\n"
+            "from attrkit.reports.data import load_data\n"
+            "data = load_data({'sample_days': 1})\n"
+            "print(sorted(p.name[:15] for p in pathlib.Path(sys.argv[1]).iterdir()))\n")
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True,
+                          text=True, timeout=300, env={**os.environ, "TMPDIR": str(tmp_path)})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "['attrkit-sample-']"  # there while the data is used
+    assert list(tmp_path.iterdir()) == []
