@@ -386,9 +386,11 @@ def _kept(t: Typing) -> tuple[Any, list[Any], dict[str, Any], bool]:
 
     frame = t.frame.cache()
     checks = [*_counts()]
-    if t.unique is not None:
+    if t.unique is not None:  # distinct hashes prove distinct values (a long is cheaper to
+        # count distinct than text); where two share one, the exact rule decides
         value = F.col(t.unique[1])
-        checks += [F.count(value).alias("values"), F.count_distinct(value).alias("distinct")]
+        checks += [F.count(value).alias("values"),
+                   F.count_distinct(F.when(value.isNotNull(), F.xxhash64(value))).alias("distinct")]
     counts = frame.groupBy().agg(*checks).first().asDict()
     if t.unique is None or counts["values"] == counts["distinct"]:
         return frame, [frame], counts, False
@@ -396,20 +398,39 @@ def _kept(t: Typing) -> tuple[Any, list[Any], dict[str, Any], bool]:
     return again, [frame, again], again.groupBy().agg(*_counts()).first().asDict(), True
 
 
-def _all(jobs: dict[str, Any], spark: Any) -> dict[str, Any]:
+def _all(jobs: dict[str, Any], spark: Any, doing: str = "") -> dict[str, Any]:
     """Each job's result, the jobs run at once: Spark runs concurrent jobs of one session side
     by side, which on small results saves most of each job's fixed cost (threads inherit the
-    caller's job group and local properties)."""
+    caller's job group and local properties). Each job is described in Spark's UI by its key
+    and ``doing`` (:func:`_named`)."""
     from concurrent.futures import ThreadPoolExecutor
 
     from pyspark import inheritable_thread_target
 
+    jobs = {k: _named(spark, k + doing, job) for k, job in jobs.items()}
     if len(jobs) < 2:
         return {k: job() for k, job in jobs.items()}
     with ThreadPoolExecutor(max_workers=min(len(jobs), 8)) as pool:
         futures = {k: pool.submit(inheritable_thread_target(spark)(job))
                    for k, job in jobs.items()}
         return {k: f.result() for k, f in futures.items()}
+
+
+def _named(spark: Any, name: str, job: Any) -> Any:
+    """``job``, its Spark jobs described as ``attrkit: <name>`` (in Spark's UI, its history
+    server and event log), on a classic session (Spark Connect has no job descriptions)."""
+    sc = getattr(spark, "_sc", None)
+    if sc is None:
+        return job
+
+    def described() -> Any:
+        sc.setJobDescription(f"attrkit: {name}")
+        try:
+            return job()
+        finally:
+            sc.setJobDescription(None)
+
+    return described
 
 
 def run(ma: MetricAttribution, interactions: Any, items: Any, recommendations: Any,
@@ -431,7 +452,7 @@ def run(ma: MetricAttribution, interactions: Any, items: Any, recommendations: A
     typing = {k: _typed(df, k, numeric[k], opts.timestamp_unit)
               for k, (df, _) in read.items()}
     small = _all({k: (lambda t=t: _kept(t)) for k, t in typing.items() if k != "interactions"},
-                 spark)
+                 spark, doing=" typed, checked and kept")
     observed = Observation("attrkit-interactions")
     frames = {"interactions": typing["interactions"].frame.observe(observed, *_counts())}
     frames |= {k: frame for k, (frame, _, _, _) in small.items()}
@@ -442,7 +463,9 @@ def run(ma: MetricAttribution, interactions: Any, items: Any, recommendations: A
     if plan.sum_columns(ma, "items"):
         extra.append(F.sum(F.col("__attrkit_found").isNull().cast("long")).alias("no_item"))
     # The first aggregate reads the events (and counts the interactions); the rest read what it kept.
-    got = {"grouped": _to_polars(events.groupBy(*plan.GROUP_KEYS).agg(*aggs, *extra))}
+    grouped = events.groupBy(*plan.GROUP_KEYS).agg(*aggs, *extra)
+    got = _all({"grouped": lambda: _to_polars(grouped)}, spark,
+               doing=": the events typed, resolved, windowed and kept")
     counts = {"interactions": _observed(observed, typing["interactions"].frame)}
     counts |= {k: c for k, (_, _, c, _) in small.items()}
     rows_read = {k: int(c["n"]) for k, c in counts.items()}
@@ -667,14 +690,19 @@ def _duplicates(events: Any, valid: Any, columns: list[str]) -> int:
     compared whole (as the embedded engine does)."""
     from pyspark.sql import functions as F
 
-    shared = events.groupBy(HASH).count().filter(F.col("count") > 1).select(HASH)
-    if not shared.limit(1).count():
-        return 0
-    rows = valid.select(*[F.col(f"`{c}`") for c in columns]).withColumn(HASH, _row_hash(columns))
-    sharing = rows.join(F.broadcast(shared), on=HASH).drop(HASH)
-    copies = sharing.groupBy(*[F.col(f"`{c}`") for c in columns]).agg(
-        F.count(F.lit(1)).alias("__attrkit_n"))
-    return int(copies.agg(F.sum(F.col("__attrkit_n") - 1)).first()[0] or 0)
+    # kept: the check for none and the join read one aggregate (else each computes it again)
+    shared = events.groupBy(HASH).count().filter(F.col("count") > 1).select(HASH).cache()
+    try:
+        if shared.isEmpty():
+            return 0
+        rows = valid.select(*[F.col(f"`{c}`") for c in columns]).withColumn(
+            HASH, _row_hash(columns))
+        sharing = rows.join(F.broadcast(shared), on=HASH).drop(HASH)
+        copies = sharing.groupBy(*[F.col(f"`{c}`") for c in columns]).agg(
+            F.count(F.lit(1)).alias("__attrkit_n"))
+        return int(copies.agg(F.sum(F.col("__attrkit_n") - 1)).first()[0] or 0)
+    finally:
+        shared.unpersist()
 
 
 def _window(ts: Any, length: int, origin: int) -> Any:

@@ -324,3 +324,16 @@ def test_a_parquet_type_spark_cannot_read_is_one_line_naming_the_file(spark, tmp
     with pytest.raises(attrkit.InputError, match="nanosAsLong") as caught:
         attrkit.attribute(str(path), ma, engine="spark", spark=spark)
     assert str(caught.value).startswith(str(path)) and "\n" not in str(caught.value)
+
+
+def test_each_job_is_described_in_sparks_ui(spark):
+    """A run's concurrent jobs carry ``attrkit: <what>`` as their description (Spark's UI and
+    event log show it), in their own threads; the caller's description is left as it was."""
+    from attrkit.attribution.spark import _all
+
+    sc = spark.sparkContext
+    seen = _all({k: (lambda: sc.getLocalProperty("spark.job.description")) for k in "ab"},
+                spark, doing=" counted")
+    assert seen == {"a": "attrkit: a counted", "b": "attrkit: b counted"}
+    assert _all({"one": lambda: spark.range(3).count()}, spark) == {"one": 3}
+    assert sc.getLocalProperty("spark.job.description") is None
