@@ -424,11 +424,12 @@ def _named(spark: Any, name: str, job: Any) -> Any:
         return job
 
     def described() -> Any:
+        before = sc.getLocalProperty("spark.job.description")  # (the caller's, on its thread)
         sc.setJobDescription(f"attrkit: {name}")
         try:
             return job()
         finally:
-            sc.setJobDescription(None)
+            sc.setJobDescription(before)
 
     return described
 
@@ -464,8 +465,7 @@ def run(ma: MetricAttribution, interactions: Any, items: Any, recommendations: A
         extra.append(F.sum(F.col("__attrkit_found").isNull().cast("long")).alias("no_item"))
     # The first aggregate reads the events (and counts the interactions); the rest read what it kept.
     grouped = events.groupBy(*plan.GROUP_KEYS).agg(*aggs, *extra)
-    got = _all({"grouped": lambda: _to_polars(grouped)}, spark,
-               doing=": the events typed, resolved, windowed and kept")
+    got = _all({"grouped": lambda: _to_polars(grouped)}, spark, doing=": the events' pass")
     counts = {"interactions": _observed(observed, typing["interactions"].frame)}
     counts |= {k: c for k, (_, _, c, _) in small.items()}
     rows_read = {k: int(c["n"]) for k, c in counts.items()}

@@ -337,3 +337,10 @@ def test_each_job_is_described_in_sparks_ui(spark):
     assert seen == {"a": "attrkit: a counted", "b": "attrkit: b counted"}
     assert _all({"one": lambda: spark.range(3).count()}, spark) == {"one": 3}
     assert sc.getLocalProperty("spark.job.description") is None
+    sc.setJobDescription("the user's own")  # (one job runs on the caller's thread)
+    try:
+        assert _all({"one": lambda: sc.getLocalProperty("spark.job.description")},
+                    spark) == {"one": "attrkit: one"}
+        assert sc.getLocalProperty("spark.job.description") == "the user's own"
+    finally:
+        sc.setJobDescription(None)
