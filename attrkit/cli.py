@@ -537,7 +537,7 @@ def _compare_inputs(args: argparse.Namespace) -> tuple:
 
 
 def _names(text: str | None, known: list[str], option: str) -> list[str] | None:
-    from attrkit.reports.checks import resolve_source
+    from attrkit.names import resolve_source
 
     names = [n.strip() for n in (text or "").split(",") if n.strip()]
     return [resolve_source(n, known, option) for n in names] or None

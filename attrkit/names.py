@@ -6,6 +6,10 @@ renderer's tables and the plots' legends) without importing one another.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from attrkit.errors import ConfigError
+
 
 def short_name(source: str) -> str:
     """How reports name a source: an ARN's last segment (``top-picks``), other names as they are.
@@ -26,3 +30,25 @@ def short_label(source: str, width: int = 40) -> str:
     """
     text = short_name(source)
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def resolve_source(name: str, known: Iterable[str], parameter: str = "baseline") -> str:
+    """A source named as the report shows it: the full name, or exactly the last segment of an
+    ARN (after the last ``/``), never a part of one.
+
+    Example:
+        >>> arns = ["arn:aws:personalize:us-east-1:1:recommender/top-picks", "carousel"]
+        >>> resolve_source("top-picks", arns)
+        'arn:aws:personalize:us-east-1:1:recommender/top-picks'
+    """
+    known = sorted(set(known))
+    if name in known:
+        return name
+    hits = [s for s in known if s.startswith("arn:") and s.rsplit("/", 1)[-1] == name]
+    if len(hits) == 1:
+        return hits[0]
+    if hits:
+        raise ConfigError(f"parameter {parameter}={name!r}: names {len(hits)} sources "
+                          f"({', '.join(hits)}); give the full name")
+    raise ConfigError(f"parameter {parameter}={name!r}: no such source; sources are "
+                      f"{', '.join(short_name(s) for s in known)}")

@@ -407,13 +407,20 @@ def _all(jobs: dict[str, Any], spark: Any, doing: str = "") -> dict[str, Any]:
 
     from pyspark import inheritable_thread_target
 
-    jobs = {k: _named(spark, k + doing, job) for k, job in jobs.items()}
+    jobs = {k: _named(spark, SHOWN.get(k, k) + doing, job) for k, job in jobs.items()}
     if len(jobs) < 2:
         return {k: job() for k, job in jobs.items()}
     with ThreadPoolExecutor(max_workers=min(len(jobs), 8)) as pool:
         futures = {k: pool.submit(inheritable_thread_target(spark)(job))
                    for k, job in jobs.items()}
         return {k: f.result() for k, f in futures.items()}
+
+
+SHOWN = {"grouped": "the events' pass (typed, checked, resolved, windowed, kept and grouped)",
+         "unresolved_ids": "unresolved recommendation IDs",
+         "materialised": "the per-user frames computed and cached",
+         "unlogged": "users with events the log does not know"}
+"""How a job of :func:`run` is described in Spark's UI, where its key alone says too little."""
 
 
 def _named(spark: Any, name: str, job: Any) -> Any:
@@ -465,7 +472,7 @@ def run(ma: MetricAttribution, interactions: Any, items: Any, recommendations: A
         extra.append(F.sum(F.col("__attrkit_found").isNull().cast("long")).alias("no_item"))
     # The first aggregate reads the events (and counts the interactions); the rest read what it kept.
     grouped = events.groupBy(*plan.GROUP_KEYS).agg(*aggs, *extra)
-    got = _all({"grouped": lambda: _to_polars(grouped)}, spark, doing=": the events' pass")
+    got = _all({"grouped": lambda: _to_polars(grouped)}, spark)
     counts = {"interactions": _observed(observed, typing["interactions"].frame)}
     counts |= {k: c for k, (_, _, c, _) in small.items()}
     rows_read = {k: int(c["n"]) for k, c in counts.items()}

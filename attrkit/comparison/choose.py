@@ -49,7 +49,7 @@ from attrkit.comparison.results import KINDS, NO_DESIGN, ComparisonTable
 from attrkit.comparison.results import verdicts as _verdicts
 from attrkit.errors import ConfigError, InputError
 from attrkit.frames import RESULT_SCHEMA, to_polars, when
-from attrkit.names import short_name
+from attrkit.names import resolve_source, short_name
 from attrkit.stats import (
     Comparison,
     RatioStats,
@@ -161,6 +161,8 @@ def compare(
         exposure: recommendations served per source and window (``timestamp``, ``source``,
             ``exposure``; see :func:`exposure_from_log`), for window-level rates.
         baseline: the control; every other source is compared with it. Default: every pair.
+            Here and in ``sources``, ``volume`` and ``holdout``, a source is its full name or
+            the name the report shows (an ARN's last segment, ``top-picks``).
         sources: the sources to compare (default all but ``SOURCE_NAME_UNDEFINED``).
         design: ``"users"``, ``"requests"`` or ``"observational"`` (see the module docs).
             Default ``"users"`` when per-user data is known, else undeclared (no verdicts).
@@ -233,6 +235,8 @@ def compare(
     if start is not None:
         w, exp, users, pre = _from_start(w, exp, users, design, start, cuped, notes)
     chosen = _choose_metrics(w, metrics, start)
+    baseline, holdout, sources, volume = _named(w, users, design, baseline, holdout, sources,
+                                                volume)
     src = _choose_sources(w, users, design, sources, baseline, volume)
     if holdout is not None:  # compared for what it adds (incrementality), not in the table
         if holdout == baseline:
@@ -397,14 +401,38 @@ def _choose_metrics(w: pl.DataFrame, metrics: list[str] | None, start: int | Non
     return chosen
 
 
+def _present(w: pl.DataFrame, users: UserData | None, design: Design | None) -> list[str]:
+    """The sources of the windows, and under ``users`` the arms."""
+    present = w["source"].unique().sort().to_list()
+    if design == "users":
+        present = sorted(set(present) | set(users.arms))
+    return present
+
+
+def _named(w, users, design, baseline, holdout, sources, volume) -> tuple[Any, Any, Any, Any]:
+    """``baseline``, ``holdout``, ``sources`` and ``volume`` with each source as the data names
+    it: the names the report shows (an ARN's last segment, ``top-picks``) are accepted as the
+    command line and the report accept them (:func:`attrkit.names.resolve_source`); a name
+    that is not a source is left for :func:`_choose_sources` to refuse."""
+    known = _present(w, users, design)
+
+    def one(name: Any, parameter: str) -> Any:
+        if not isinstance(name, str) or name in known:
+            return name
+        leaf = any(s.startswith("arn:") and short_name(s) == name for s in known)
+        return resolve_source(name, known, parameter) if leaf else name
+
+    return (one(baseline, "baseline"), one(holdout, "holdout"),
+            [one(s, "sources") for s in sources] if sources else sources,
+            [tuple(one(x, "volume") for x in pair) for pair in volume] if volume else volume)
+
+
 def _choose_sources(w: pl.DataFrame, users: UserData | None, design: Design | None,
                     sources: list[str] | None, baseline: str | None,
                     volume: list[tuple[str, str]] | None) -> list[str]:
     """The sources to compare (default all but ``SOURCE_NAME_UNDEFINED``); every source named
     (in ``sources``, ``baseline`` or ``volume``) must be in the data."""
-    present = w["source"].unique().sort().to_list()
-    if design == "users":
-        present = sorted(set(present) | set(users.arms))
+    present = _present(w, users, design)
     src = (list(dict.fromkeys(sources)) if sources
            else [s for s in present if s != D.UNDEFINED_SOURCE])
     for s in [*src, *([baseline] if baseline else []), *(x for pair in volume or [] for x in pair)]:

@@ -66,7 +66,8 @@ _BLANK = r"^\s*$"  # Unicode white space, as str.strip_chars() strips
 
 
 _MILLISECONDS = ("looks like milliseconds; TIMESTAMP must be Unix epoch seconds "
-                 "(or pass timestamp_unit='ms' / --timestamp-unit ms)")
+                 "(or pass timestamp_unit='ms'; on the command line --timestamp-unit ms, "
+                 "for a report -p timestamp_unit ms)")
 _OUT_OF_RANGE = "is out of range for Unix epoch seconds"
 
 

@@ -7,14 +7,13 @@ with the run's effective parameters (defaults and given values).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from attrkit import defaults as D
 from attrkit import storage
 from attrkit.errors import ConfigError
-from attrkit.names import short_name
 
 NONE = "none"
 """A parameter value meaning "no such input" (``-p items none``)."""
@@ -101,26 +100,3 @@ def check_attribution_report(p: dict[str, Any]) -> None:
 CHECKS: dict[str, Callable[[dict[str, Any]], None]] = {
     "attribution_report": check_attribution_report,
 }
-
-
-def resolve_source(name: str, known: Iterable[str], parameter: str = "baseline") -> str:
-    """A source named as the report shows it: the full name, or exactly the last segment of an
-    ARN (after the last ``/``), never a part of one.
-
-    Example:
-        >>> arns = ["arn:aws:personalize:us-east-1:1:recommender/top-picks", "carousel"]
-        >>> resolve_source("top-picks", arns)
-        'arn:aws:personalize:us-east-1:1:recommender/top-picks'
-    """
-    known = sorted(set(known))
-    if name in known:
-        return name
-    hits = [s for s in known if s.startswith("arn:") and s.rsplit("/", 1)[-1] == name]
-    if len(hits) == 1:
-        return hits[0]
-    if hits:
-        raise ConfigError(f"parameter {parameter}={name!r}: names {len(hits)} sources "
-                          f"({', '.join(hits)}); give the full name")
-    raise ConfigError(f"parameter {parameter}={name!r}: no such source; sources are "
-                      f"{', '.join(short_name(s) for s in known)}")
-

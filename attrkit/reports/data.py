@@ -99,7 +99,8 @@ def load_data(p: dict[str, Any]) -> ReportData:
     user's files, or a Personalize report CSV; then the date range ``start``–``end``.
     ``baseline`` and ``sources`` (comma-separated) accept the names the report shows."""
     import attrkit
-    from attrkit.reports.checks import given, resolve_source
+    from attrkit.names import resolve_source
+    from attrkit.reports.checks import given
     from attrkit.simulate.sample import RECOMMENDER_A
     from attrkit.storage.local import scratch_dir
 

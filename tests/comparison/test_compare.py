@@ -30,6 +30,23 @@ def sample_result(tmp_path_factory):
                              recommendations=paths.recommendations, dedupe=True)
 
 
+def test_sources_named_as_the_report_shows_them(sample_result):
+    """``top-picks`` (an ARN's last segment, as the report and the command line name it) is
+    the ARN itself, in every parameter that names a source; a name that is no source is still
+    refused, naming the sources as the report shows them."""
+    full = attrkit.compare(sample_result, baseline=A, sources=[A, B], volume=[(A, B)],
+                           holdout=HOLDOUT, metrics=["CLICKS"])
+    short = attrkit.compare(sample_result, baseline="top-picks",
+                            sources=["top-picks", "because-you-watched"],
+                            volume=[("top-picks", "because-you-watched")], holdout=HOLDOUT,
+                            metrics=["CLICKS"])
+    assert A.endswith("/top-picks") and short.frame.equals(full.frame)
+    assert short.incrementality.frame.equals(full.incrementality.frame)
+    with pytest.raises(attrkit.ConfigError, match=r"source 'picks': not in the windows; "
+                       r"sources are .*top-picks"):
+        attrkit.compare(sample_result, baseline="picks")
+
+
 def test_sample_effects_are_recovered(sample_result):
     """The sample randomises users, so the default design is 'users': per assigned user and per
     recommendation served both recover the planted +8% clicks per list."""

@@ -233,7 +233,7 @@ def test_a_two_window_service_report_renders_without_a_verdict(tmp_path):
 
 def test_baseline_names_a_source_exactly_never_by_substring(tmp_path):
     from attrkit.errors import ConfigError
-    from attrkit.reports.checks import resolve_source
+    from attrkit.names import resolve_source
 
     arns = ["arn:aws:personalize:us-east-1:1:recommender/top-picks",
             "arn:aws:personalize:eu-west-1:1:recommender/top-picks",
