@@ -21,6 +21,7 @@ from attrkit.comparison.choose import (
     _user_test,
 )
 from attrkit.frames import to_polars
+from attrkit.names import resolve_source
 from attrkit.stats import mean_test
 from attrkit.stats._core import SampleStats, check_alpha, check_choice
 from attrkit.stats.sequential import (
@@ -49,7 +50,8 @@ def monitor(
     the users assigned by then, each with the metric attributed to their arm's source so far
     (zeros included), compared per user (Welch, delta method), recomputed at each look.
     ``n_star`` defaults to the users of both arms at the last look. No look is significant before
-    both arms have :data:`MIN_USERS` users (burn-in).
+    both arms have :data:`MIN_USERS` users (burn-in). ``control`` and ``treatment`` are arms, by
+    their full names or as the report names them (an ARN's last segment).
 
     Otherwise each 15-minute window is a unit (right only when requests were randomised): values
     per window (or value per exposure, by the delta method) accumulate; ``n_star`` defaults to
@@ -81,6 +83,7 @@ def monitor(
         if users is None:
             raise ValueError("design='users' needs per-user data: a recommendations log with "
                              "USER_ID, or users=")
+        control, treatment = _arms(users, control, treatment)
         frame = _monitor_users(users, metric, control, treatment, n_star, alpha, relative)
         burn_in = pl.col("n_min") >= MIN_USERS
     else:
@@ -95,6 +98,13 @@ def monitor(
         (verdict if design in ("users", "requests") else pl.lit(None, dtype=pl.Boolean))
         .alias("significant"),
     ).drop("n_min")
+
+
+def _arms(users: Any, control: str, treatment: str) -> tuple[str, str]:
+    """``control`` and ``treatment`` as the per-user data names its arms: the full name, or the
+    name the report shows (an ARN's last segment); a name that is no arm is refused."""
+    return (resolve_source(control, users.arms, "control"),
+            resolve_source(treatment, users.arms, "treatment"))
 
 
 def _monitor_users(users: UserData, metric: str, control: str, treatment: str,
@@ -161,6 +171,7 @@ def lift_by_day(users: Any, *, metric: str, control: str, treatment: str,
     """The per-user lift of each UTC day on its own (users assigned by the day's end, their
     metric that day), to show a novelty effect fading. Fixed-horizon intervals, one per day, as
     :func:`compare` computes them (Fieller's): a description of the trend, not a test to act on.
+    ``control`` and ``treatment`` are arms, named as :func:`monitor` takes them.
 
     Returns:
         A frame: ``day`` (a UTC date), ``users``, ``control_mean``, ``treatment_mean``,
@@ -180,6 +191,7 @@ def lift_by_day(users: Any, *, metric: str, control: str, treatment: str,
     if not hasattr(users, "day_moments"):
         raise ValueError("lift_by_day needs per-user data: an Attribution whose recommendations "
                          "log has USER_ID, or a UserData")
+    control, treatment = _arms(users, control, treatment)
     rows = []
     by_day = users.day_moments(metric.upper(), [control, treatment])
     for day in users.days():

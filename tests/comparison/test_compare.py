@@ -231,3 +231,16 @@ def test_windows_are_paired_in_time_order():
     assert row["lift_ci_low"] == pytest.approx(want.ci_low, rel=1e-9)
     assert row["lift_ci_high"] == pytest.approx(want.ci_high, rel=1e-9)
     assert both.height > 350  # (four days of 15-minute windows)
+
+
+def test_monitor_and_the_daily_lift_take_the_reports_names_and_refuse_others(sample_result):
+    """``control``/``treatment`` as the report names the arms give the full names' frames; a
+    name that is no arm is an error (it gave empty days before), naming the arms."""
+    for fn in (attrkit.monitor, attrkit.lift_by_day):
+        full = fn(sample_result, metric="CLICKS", control=A, treatment=B)
+        short = fn(sample_result, metric="CLICKS", control="top-picks",
+                   treatment="because-you-watched")
+        assert full.height > 0 and short.equals(full), fn.__name__
+        with pytest.raises(attrkit.ConfigError, match=r"treatment='picks': no such source; "
+                           r"sources are .*because-you-watched"):
+            fn(sample_result, metric="CLICKS", control=A, treatment="picks")
