@@ -46,6 +46,9 @@ SERVED_SCHEMA = pl.Schema({"USER_ID": pl.String, "day": pl.Int64, "source": pl.S
                            "recommendations": pl.Int64})
 """Per-user data (:class:`~attrkit.attribution.users.UserData`): each user's arm, the metric
 per user, UTC day and source, and the recommendations served per user, day and source."""
+USER_ORDER = {"assignment": ("USER_ID",), "values": ("USER_ID", "day", "metric_name", "source"),
+              "served": ("USER_ID", "day", "source")}
+"""The per-user frames' order, as every engine gives them whole."""
 
 RESULT_SCHEMA = pl.Schema({
     "metric": pl.String, "control": pl.String, "treatment": pl.String,

@@ -32,9 +32,11 @@ def short_label(source: str, width: int = 40) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def resolve_source(name: str, known: Iterable[str], parameter: str = "baseline") -> str:
+def resolve_source(name: str, known: Iterable[str], parameter: str = "baseline", *,
+                   strict: bool = True) -> str:
     """A source named as the report shows it: the full name, or exactly the last segment of an
-    ARN (after the last ``/``), never a part of one.
+    ARN (after the last ``/``), never a part of one. A name that is no source is an error, or
+    with ``strict=False`` returned as it is (for the caller to refuse in its own words).
 
     Example:
         >>> arns = ["arn:aws:personalize:us-east-1:1:recommender/top-picks", "carousel"]
@@ -50,5 +52,7 @@ def resolve_source(name: str, known: Iterable[str], parameter: str = "baseline")
     if hits:
         raise ConfigError(f"parameter {parameter}={name!r}: names {len(hits)} sources "
                           f"({', '.join(hits)}); give the full name")
+    if not strict:
+        return name
     raise ConfigError(f"parameter {parameter}={name!r}: no such source; sources are "
                       f"{', '.join(short_name(s) for s in known)}")

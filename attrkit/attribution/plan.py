@@ -37,6 +37,7 @@ from attrkit.frames import (
     EXPOSURE_SCHEMA,
     QUARANTINE_SCHEMA,
     SERVED_SCHEMA,
+    USER_ORDER,
     VALUES_SCHEMA,
     WINDOW_SCHEMA,
     to_datetime,
@@ -404,10 +405,9 @@ def user_data(ma: MetricAttribution, out: dict[str, pl.DataFrame], unassigned: i
     values = metric_values(by_source(out["user_values"], DAY), ma, DAY).select(
         "USER_ID", pl.col(DAY).alias("day"), "metric_name", pl.col("SOURCE").alias("source"),
         "value")
-    frames = [out["assignment"].cast(dict(ASSIGNMENT_SCHEMA)), values.cast(dict(VALUES_SCHEMA)),
-              out["served"].cast(dict(SERVED_SCHEMA))]
+    frames = {"assignment": out["assignment"].cast(dict(ASSIGNMENT_SCHEMA)),
+              "values": values.cast(dict(VALUES_SCHEMA)),
+              "served": out["served"].cast(dict(SERVED_SCHEMA))}
     if sort:
-        frames = [f.sort(*keys) for f, keys in zip(frames, (
-            ("USER_ID",), ("USER_ID", "day", "metric_name", "source"),
-            ("USER_ID", "day", "source")), strict=True)]
-    return UserData(*frames, unassigned)
+        frames = {k: f.sort(*USER_ORDER[k]) for k, f in frames.items()}
+    return UserData(*frames.values(), unassigned)

@@ -41,7 +41,7 @@ from attrkit.attribution.users import (
     higher_index,
     source_means,
 )
-from attrkit.frames import ASSIGNMENT_SCHEMA, SERVED_SCHEMA, VALUES_SCHEMA
+from attrkit.frames import ASSIGNMENT_SCHEMA, SERVED_SCHEMA, USER_ORDER, VALUES_SCHEMA
 
 
 def _f() -> Any:
@@ -376,12 +376,10 @@ class SparkUserData:
 
     def to_polars(self) -> UserData:
         """The frames on the driver, sorted as the embedded engine's (small data only)."""
-        return UserData(
-            _to_polars(self.assignment).cast(dict(ASSIGNMENT_SCHEMA)).sort("USER_ID"),
-            _to_polars(self.values).cast(dict(VALUES_SCHEMA))
-            .sort("USER_ID", "day", "metric_name", "source"),
-            _to_polars(self.served).cast(dict(SERVED_SCHEMA)).sort("USER_ID", "day", "source"),
-            self.log_rows_without_user)
+        frames = {"assignment": (self.assignment, ASSIGNMENT_SCHEMA),
+                  "values": (self.values, VALUES_SCHEMA), "served": (self.served, SERVED_SCHEMA)}
+        return UserData(*(_to_polars(f).cast(dict(schema)).sort(*USER_ORDER[k])
+                          for k, (f, schema) in frames.items()), self.log_rows_without_user)
 
     def unpersist(self) -> None:
         for frame in (self.assignment, self.values, self.served):

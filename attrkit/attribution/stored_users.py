@@ -39,13 +39,10 @@ from attrkit.attribution.users import (
     tested_moments,
     unscaled_by_day,
 )
-from attrkit.frames import ASSIGNMENT_SCHEMA, SERVED_SCHEMA, VALUES_SCHEMA
+from attrkit.frames import ASSIGNMENT_SCHEMA, SERVED_SCHEMA, USER_ORDER, VALUES_SCHEMA
 
 USER_BUCKET = "__attrkit_user_bucket"
 PARTS = {"assignment": ASSIGNMENT_SCHEMA, "values": VALUES_SCHEMA, "served": SERVED_SCHEMA}
-SORTS = {"assignment": ("USER_ID",), "values": ("USER_ID", "day", "metric_name", "source"),
-         "served": ("USER_ID", "day", "source")}
-"""Each frame's order (:func:`attrkit.attribution.plan.user_data`'s)."""
 
 Step = Callable[[int, UserData], UserData]
 
@@ -66,7 +63,7 @@ class Folder:
 
 def write_bucket(folder: Folder, b: int, users: UserData) -> None:
     """Store bucket ``b``'s frames (in any order: :meth:`StoredUserData.assignment` and the
-    others sort the whole in :data:`SORTS`' order)."""
+    others sort the whole in :data:`~attrkit.frames.USER_ORDER`)."""
     where = folder.path / str(b)
     where.mkdir(parents=True, exist_ok=True)
     for name in PARTS:
@@ -133,7 +130,7 @@ class StoredUserData:
 
     def _whole(self, name: str) -> pl.DataFrame:
         return pl.concat([getattr(u, name) for _, u in self._each((name,))]).sort(
-            *SORTS[name])
+            *USER_ORDER[name])
 
     @property
     def assignment(self) -> pl.DataFrame:

@@ -235,9 +235,9 @@ def compare(
     if start is not None:
         w, exp, users, pre = _from_start(w, exp, users, design, start, cuped, notes)
     chosen = _choose_metrics(w, metrics, start)
-    baseline, holdout, sources, volume = _named(w, users, design, baseline, holdout, sources,
-                                                volume)
-    src = _choose_sources(w, users, design, sources, baseline, volume)
+    present = _present(w, users, design)
+    baseline, holdout, sources, volume = _resolved_names(present, baseline, holdout, sources, volume)
+    src = _choose_sources(present, sources, baseline, volume)
     if holdout is not None:  # compared for what it adds (incrementality), not in the table
         if holdout == baseline:
             raise ConfigError(f"holdout={short_name(holdout)!r} is also the baseline: the "
@@ -409,30 +409,25 @@ def _present(w: pl.DataFrame, users: UserData | None, design: Design | None) -> 
     return present
 
 
-def _named(w, users, design, baseline, holdout, sources, volume) -> tuple[Any, Any, Any, Any]:
+def _resolved_names(present: list[str], baseline, holdout, sources, volume) -> tuple[Any, Any, Any, Any]:
     """``baseline``, ``holdout``, ``sources`` and ``volume`` with each source as the data names
     it: the names the report shows (an ARN's last segment, ``top-picks``) are accepted as the
     command line and the report accept them (:func:`attrkit.names.resolve_source`); a name
     that is not a source is left for :func:`_choose_sources` to refuse."""
-    known = _present(w, users, design)
-
     def one(name: Any, parameter: str) -> Any:
-        if not isinstance(name, str) or name in known:
-            return name
-        leaf = any(s.startswith("arn:") and short_name(s) == name for s in known)
-        return resolve_source(name, known, parameter) if leaf else name
+        return (resolve_source(name, present, parameter, strict=False)
+                if isinstance(name, str) else name)
 
     return (one(baseline, "baseline"), one(holdout, "holdout"),
             [one(s, "sources") for s in sources] if sources else sources,
             [tuple(one(x, "volume") for x in pair) for pair in volume] if volume else volume)
 
 
-def _choose_sources(w: pl.DataFrame, users: UserData | None, design: Design | None,
-                    sources: list[str] | None, baseline: str | None,
+def _choose_sources(present: list[str], sources: list[str] | None, baseline: str | None,
                     volume: list[tuple[str, str]] | None) -> list[str]:
-    """The sources to compare (default all but ``SOURCE_NAME_UNDEFINED``); every source named
-    (in ``sources``, ``baseline`` or ``volume``) must be in the data."""
-    present = _present(w, users, design)
+    """The sources to compare (default all but ``SOURCE_NAME_UNDEFINED``) of those ``present``
+    (:func:`_present`); every source named (in ``sources``, ``baseline`` or ``volume``) must
+    be one of them."""
     src = (list(dict.fromkeys(sources)) if sources
            else [s for s in present if s != D.UNDEFINED_SOURCE])
     for s in [*src, *([baseline] if baseline else []), *(x for pair in volume or [] for x in pair)]:
