@@ -16,6 +16,7 @@ file is the order Spark read them in.
 
 from __future__ import annotations
 
+import glob
 import os
 import re
 import sys
@@ -23,6 +24,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -37,10 +39,10 @@ from attrkit.inputs.schema import (
     _ISO,
     _MILLISECONDS,
     _NOT_PRINTABLE_ASCII,
-    _OUT_OF_RANGE,
     SCHEMAS,
     raw_record,
     shown,
+    timestamp_words,
 )
 from attrkit.inputs.schema import Column as Rule
 from attrkit.storage.local import children_stderr_to
@@ -120,30 +122,66 @@ def _read(spark: Any, name: str, data: Any) -> Any:
     path = str(data)
     fmt = _format(path)
     reader = spark.read.option("recursiveFileLookup", "true") if os.path.isdir(path) else spark.read
-    if fmt == "parquet":
-        try:
-            df = reader.parquet(path)
-        except Exception as exc:  # (Spark's AnalysisException: a type Spark cannot read)
-            if type(exc).__name__ != "AnalysisException":
-                raise
-            raise InputError(path, f"Spark cannot read it: {first_line(exc)}" + (
-                " (nanosecond timestamps: set spark.sql.legacy.parquet.nanosAsLong=true on "
-                "the session, or use the embedded engine)" if "NANOS" in str(exc) else "")
-            ) from None
-        df = df.select("*", F.col("_metadata.file_path").alias(FILE),
-                       F.col("_metadata.row_index").alias(ROW))
-    else:
-        # a quote inside a quoted field is doubled (RFC 4180, as the embedded engine reads)
-        df = reader.option("header", "true").option("mode", "PERMISSIVE").option(
-            "escape", '"').csv(path).select(
-            "*", F.col("_metadata.file_path").alias(FILE), F.lit(None).cast("long").alias(ROW))
+    read = _absolute(path)
+    try:
+        if fmt == "parquet":
+            df = reader.parquet(read).select(
+                "*", F.col("_metadata.file_path").alias(FILE),
+                F.col("_metadata.row_index").alias(ROW))
+        else:  # a quote inside a quoted field is doubled (RFC 4180, as the embedded engine reads)
+            df = reader.option("header", "true").option("mode", "PERMISSIVE").option(
+                "escape", '"').csv(read).select(
+                "*", F.col("_metadata.file_path").alias(FILE), F.lit(None).cast("long").alias(ROW))
+    except Exception as exc:  # (Spark's AnalysisException: no such path, a type it cannot read)
+        if type(exc).__name__ != "AnalysisException":
+            raise
+        raise InputError(path, f"Spark cannot read it: {first_line(exc)}" + (
+            " (nanosecond timestamps: set spark.sql.legacy.parquet.nanosAsLong=true on "
+            "the session, or use the embedded engine)" if "NANOS" in str(exc) else "")
+        ) from None
     bad_names = [c for c in df.columns if c.startswith(RESERVED_PREFIX) and c not in (FILE, ROW)]
     if bad_names:
         raise InputError(path, f"column names starting with {RESERVED_PREFIX!r} are reserved "
                          "for attrkit's working columns; rename it", column=bad_names[0])
     # the file's own name: Spark gives a URI, percent-encoded ('a b' as 'a%20b'; a '+' stays)
     local = F.regexp_replace(F.regexp_replace(F.col(FILE), "^file:(//)?", ""), r"\+", "%2B")
-    return df.withColumn(FILE, F.url_decode(local)), fmt
+    return df.withColumn(FILE, as_given(path, F.url_decode(local))), fmt
+
+
+def _absolute(path: str) -> str:
+    """A relative local path made absolute here, in Python's working folder, where the embedded
+    engine would read it (Spark's JVM resolves it in the folder it was started in, which a
+    notebook's ``os.chdir`` does not move); a path with a scheme, or none here, as it is."""
+    if _SCHEME.match(path) or not (os.path.exists(path) or glob.glob(path)):
+        return path
+    return os.path.abspath(path)
+
+
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+
+
+def as_given(path: str, absolute: Any) -> Any:
+    """Each row's file named as the embedded engine names it, from ``absolute``, the local
+    file Spark read: ``path`` itself for a file; for a folder or a pattern, the file under
+    the folder or the pattern's fixed part as written (``data/day=1/part-0.parquet``, not
+    ``/home/me/data/...``). A path with a scheme (``s3a://``, ``file://``), or a file that is
+    not under the given folder (a link followed out of it), keeps Spark's name."""
+    from pyspark.sql import functions as F
+
+    if _SCHEME.match(path):
+        return absolute
+    if os.path.isfile(path):
+        return F.lit(path)
+    if not os.path.isdir(path):  # a pattern: the folder before its first wildcard
+        wild = next((i for i, c in enumerate(path) if c in "*?["), None)
+        if wild is None:  # (nothing here: Spark has said so already)
+            return absolute
+        path = path[:path.rfind("/", 0, wild) + 1] or "."
+    written = os.path.join(str(Path(path)), "") if path != "." else ""  # ('./data' as 'data/')
+    under = os.path.join(os.path.abspath(path), "")
+    return F.when(absolute.startswith(under),
+                  F.concat(F.lit(written), absolute.substr(len(under) + 1, 1 << 30))
+                  ).otherwise(absolute)
 
 
 _CSV_NUMBERS = {"interactions": {"TIMESTAMP": ("long", r"^[+-]?[0-9]+$"),
@@ -245,9 +283,9 @@ def _rules(rule: Rule, dtype: Any, unit: str) -> tuple[Any, list[tuple[Any, str]
                             F.regexp_replace(raw, r"(?U)^\s+|\s+$", "").try_cast("double"))
         unparsed = raw.isNotNull() & parsed.isNull()
         if rule.kind == "timestamp":
-            rules.append((unparsed & raw.rlike("(?U)" + _ISO), "looks like an ISO 8601 "
-                          "date-time; TIMESTAMP must be Unix epoch seconds"))
-            rules.append((unparsed, "must be Unix epoch seconds (a number)"))
+            iso, not_a_number, _ = timestamp_words(unit)
+            rules.append((unparsed & raw.rlike("(?U)" + _ISO), iso))
+            rules.append((unparsed, not_a_number))
         else:
             rules.append((unparsed, "must be a number"))
     elif integral and rule.kind == "timestamp":
@@ -256,7 +294,7 @@ def _rules(rule: Rule, dtype: Any, unit: str) -> tuple[Any, list[tuple[Any, str]
         if unit == "s":
             far = (raw >= limit * 1000) | (raw <= -limit * 1000)
             rules.append((outside & ~far, _MILLISECONDS))
-        rules.append((outside, _OUT_OF_RANGE))
+        rules.append((outside, timestamp_words(unit)[2]))
         seconds = F.floor(raw / 1000) if unit == "ms" else raw
         return seconds.cast("long"), rules
     elif numeric:
@@ -274,7 +312,7 @@ def _rules(rule: Rule, dtype: Any, unit: str) -> tuple[Any, list[tuple[Any, str]
     limit = D.MAX_PLAUSIBLE_SECONDS
     if unit == "s":
         rules.append(((F.abs(parsed) >= limit) & (F.abs(parsed) < limit * 1000), _MILLISECONDS))
-    rules.append((F.abs(seconds) >= limit, _OUT_OF_RANGE))
+    rules.append((F.abs(seconds) >= limit, timestamp_words(unit)[2]))
     safe = F.when(F.isnan(parsed) | infinite | (F.abs(seconds) >= limit), None).otherwise(seconds)
     return F.floor(safe).cast("long"), rules
 

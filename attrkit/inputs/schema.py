@@ -68,7 +68,14 @@ _BLANK = r"^\s*$"  # Unicode white space, as str.strip_chars() strips
 _MILLISECONDS = ("looks like milliseconds; TIMESTAMP must be Unix epoch seconds "
                  "(or pass timestamp_unit='ms'; on the command line --timestamp-unit ms, "
                  "for a report -p timestamp_unit ms)")
-_OUT_OF_RANGE = "is out of range for Unix epoch seconds"
+
+
+def timestamp_words(unit: D.TimestampUnit) -> tuple[str, str, str]:
+    """The rules a TIMESTAMP that is not a time breaks, in ``unit``'s words: an ISO date-time,
+    not a number, out of range (both engines say these)."""
+    epoch = "Unix epoch milliseconds" if unit == "ms" else "Unix epoch seconds"
+    return (f"looks like an ISO 8601 date-time; TIMESTAMP must be {epoch}",
+            f"must be {epoch} (a number)", f"is out of range for {epoch}")
 
 
 def _too_long(value: pl.Expr, max_len: int) -> pl.Expr:
@@ -161,9 +168,9 @@ def _rules_for(
         parsed = raw.str.strip_chars().cast(pl.Float64, strict=False)
         unparsed = raw.is_not_null() & parsed.is_null()
         if col.kind == "timestamp":
-            rules.append((unparsed & raw.str.contains(_ISO),
-                          "looks like an ISO 8601 date-time; TIMESTAMP must be Unix epoch seconds"))
-            rules.append((unparsed, "must be Unix epoch seconds (a number)"))
+            iso, not_a_number, _ = timestamp_words(timestamp_unit)
+            rules.append((unparsed & raw.str.contains(_ISO), iso))
+            rules.append((unparsed, not_a_number))
         else:
             rules.append((unparsed, "must be a number"))
     elif dtype.is_integer() and col.kind == "timestamp":
@@ -173,7 +180,7 @@ def _rules_for(
         if timestamp_unit == "s":
             far = (raw >= limit * 1000) | (raw <= -limit * 1000)
             rules.append((outside & ~far, _MILLISECONDS))
-        rules.append((outside, _OUT_OF_RANGE))
+        rules.append((outside, timestamp_words(timestamp_unit)[2]))
         seconds = raw.floordiv(1000) if timestamp_unit == "ms" else raw
         return seconds.cast(pl.Int64, strict=False), rules  # out of range: null, and a rule
     elif dtype.is_numeric():
@@ -197,7 +204,7 @@ def _rules_for(
     limit = D.MAX_PLAUSIBLE_SECONDS
     if timestamp_unit == "s":
         rules.append(((parsed.abs() >= limit) & (parsed.abs() < limit * 1000), _MILLISECONDS))
-    rules.append((seconds.abs() >= limit, _OUT_OF_RANGE))
+    rules.append((seconds.abs() >= limit, timestamp_words(timestamp_unit)[2]))
     # Fractional seconds (PutEvents sentAt) fall into the window that contains them.
     return seconds.floor().cast(pl.Int64, strict=False), rules
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 from conftest import CLICKS_WATCH_MINUTES as MA
-from conftest import random_data, run_attrkit
+from conftest import run_attrkit
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from spark_cases import _damaged, _write
@@ -114,17 +114,30 @@ def test_both_engines_write_the_same_bytes(spark, tmp_path_factory, seed, length
     _assert_same(a, b, folder, fmt)
 
 
-def test_a_folder_of_parts_on_both_engines(spark, tmp_path):
-    data = random_data(4)
+def test_a_folder_of_parts_on_both_engines(spark, tmp_path, monkeypatch):
+    """Relative paths, as a user types them: the quarantine names each bad row's file as the
+    embedded engine does (the path as given, a part under the folder as written), not the
+    absolute path Spark reads; the same bytes."""
+    data = _damaged(4)
     (tmp_path / "events" / "day=1").mkdir(parents=True)
     (tmp_path / "events" / "day=2").mkdir()
     data["interactions"].head(200).write_parquet(tmp_path / "events" / "day=1" / "p.parquet")
     data["interactions"].tail(-200).write_parquet(tmp_path / "events" / "day=2" / "p.parquet")
     (tmp_path / "events" / "_SUCCESS").write_text("")
-    paths = _write({k: v for k, v in data.items() if k != "interactions"}, tmp_path, "parquet")
-    paths["interactions"] = str(tmp_path / "events")
-    a, b = _both(paths, spark)
-    assert a.windows.equals(b.windows) and a.health == b.health
+    _write({k: v for k, v in data.items() if k != "interactions"}, tmp_path, "parquet")
+    monkeypatch.chdir(tmp_path)
+    for events in ("./events", "./events/day=*/p.parquet"):
+        paths = {"interactions": events, "items": "items.parquet",
+                 "recommendations": "./recommendations.parquet"}
+        a, b = _both(paths, spark, on_bad_rows="quarantine")
+        assert a.windows.equals(b.windows) and a.health == b.health
+        files = a.quarantine.group_by("DATASET").agg(pl.col("FILE").unique().sort())
+        assert dict(files.iter_rows()) == {
+            "interactions": ["events/day=1/p.parquet", "events/day=2/p.parquet"],
+            "recommendations": ["./recommendations.parquet"]}, events
+        assert a.quarantine.equals(b.quarantine), events
+        assert (a.write_quarantine(tmp_path / "qa.csv").read_bytes()
+                == b.write_quarantine(tmp_path / "qb.csv").read_bytes())
 
 
 @pytest.mark.parametrize("fmt, where", [("parquet", "row 3"), ("csv", "")])
@@ -212,6 +225,12 @@ def test_every_kind_of_bad_value_is_set_aside_alike(spark, tmp_path, fmt):
     cols = ["DATASET", "FILE", "ROW", "COLUMN", "RULE", "VALUE", "RECORD"]
     assert a.quarantine.select(cols).sort(cols).equals(b.quarantine.select(cols).sort(cols))
     assert a.health == b.health
+    if fmt == "csv":  # in milliseconds, the timestamps' rules say milliseconds on both
+        a, b = (attrkit.attribute(str(path), ma, on_bad_rows="quarantine", timestamp_unit="ms",
+                                  **kw) for kw in ({}, {"engine": "spark", "spark": spark}))
+        assert a.quarantine.select(cols).sort(cols).equals(b.quarantine.select(cols).sort(cols))
+        rules = a.quarantine.filter(COLUMN="TIMESTAMP")["RULE"].to_list()
+        assert rules and all("milliseconds" in r for r in rules if "epoch" in r), rules
 
 
 HEADER = "USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE,EVENT_VALUE,RECOMMENDATION_ID\n"
@@ -306,6 +325,16 @@ def test_doubled_quotes_and_file_names_that_need_encoding(spark, tmp_path, fmt):
         assert qa == qb
     else:  # (a CSV line is blank on Spark)
         assert qb == [line.replace(f"{path},3,", f"{path},,") for line in qa]
+
+
+@pytest.mark.parametrize("name", ["missing.csv", "missing.parquet", "missing/*.parquet"])
+def test_a_path_spark_cannot_find_is_one_line_naming_it(spark, tmp_path, name):
+    """As the embedded engine's: attrkit's InputError, the path as given first (Spark's own
+    AnalysisException came through for CSV)."""
+    path = str(tmp_path / name)
+    with pytest.raises(attrkit.InputError, match="Path does not exist") as caught:
+        attrkit.attribute(path, MA, engine="spark", spark=spark)
+    assert str(caught.value).startswith(path) and "\n" not in str(caught.value)
 
 
 def test_a_parquet_type_spark_cannot_read_is_one_line_naming_the_file(spark, tmp_path):

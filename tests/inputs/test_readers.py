@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import polars as pl
 import pytest
@@ -53,6 +54,16 @@ def test_row_rules_name_file_line_column_rule(tmp_path, line, column, rule):
 def test_milliseconds_are_converted_when_asked(tmp_path):
     _, result = _run(tmp_path, HEADER + "u1,i1,1700000000999,click,,\n", timestamp_unit="ms")
     assert result.windows["timestamp"].to_list() == [1700000000 // 900 * 900]
+
+
+@pytest.mark.parametrize("value, rule", [
+    ("soon", "must be Unix epoch milliseconds (a number)"),
+    ("2023-11-14T22:13:20Z", "ISO 8601 date-time; TIMESTAMP must be Unix epoch milliseconds"),
+    ("1e30", "is out of range for Unix epoch milliseconds")])
+def test_a_bad_timestamp_in_milliseconds_is_said_in_milliseconds(tmp_path, value, rule):
+    """With timestamp_unit='ms' the rule names the unit the user chose, not seconds."""
+    with pytest.raises(InputError, match=re.escape(rule)):
+        _run(tmp_path, HEADER + f"u1,i1,{value},click,,\n", timestamp_unit="ms")
 
 
 def test_missing_required_column(tmp_path):
