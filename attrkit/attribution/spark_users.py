@@ -58,6 +58,22 @@ def scaled(value: Any, q: str) -> Any:
     return x.cast("decimal(38,0)")
 
 
+class _Sql(str):
+    """Spark SQL text that adds and multiplies as a number does, so that the limb arithmetic of
+    :func:`~attrkit.attribution.moments.limb_terms` and ``triple_terms`` writes each aggregate
+    as one expression: one call to Spark an aggregate, where a column built operator by
+    operator took one call an operator (thousands a comparison, most of a second each time)."""
+
+    def __add__(self, other: object) -> _Sql:
+        return _Sql(f"({self} + {other})")
+
+    def __radd__(self, other: object) -> _Sql:  # (sum() starts at 0)
+        return self if other == 0 else _Sql(f"({other} + {self})")
+
+    def __mul__(self, other: object) -> _Sql:
+        return _Sql(f"({self} * {other})")
+
+
 def aggregates(quantities: tuple[str, ...], third: bool = False) -> list[Any]:
     """:func:`attrkit.attribution.moments.polars_aggregates` on Spark, over DECIMAL(38, 0)
     (or long) columns, with ``_big``: the largest magnitude, checked by :func:`_moments` (a
@@ -65,31 +81,35 @@ def aggregates(quantities: tuple[str, ...], third: bool = False) -> list[Any]:
     F = _f()
     mask = (1 << LIMB) - 1
 
-    def limbs(q: str) -> tuple[Any, Any, Any]:
-        x = F.col(q).try_cast("long")
-        return (F.shiftright(x, 2 * LIMB), F.shiftright(x, LIMB).bitwiseAND(mask),
-                x.bitwiseAND(mask))
+    def long(q: str) -> str:
+        return f"try_cast(`{q}` AS BIGINT)"
 
-    sizes = [F.abs(F.col(q).cast("decimal(38,0)")) for q in quantities]
-    out = [F.count(F.lit(1)).alias("n"),
-           F.max(F.greatest(*sizes) if len(sizes) > 1 else sizes[0]).alias("_big")]
-    out += [F.sum(F.col(q).cast("decimal(38,0)")).alias(f"sum:{q}") for q in quantities]
+    def limbs(q: str) -> tuple[_Sql, _Sql, _Sql]:
+        x = long(q)
+        return (_Sql(f"shiftright({x}, {2 * LIMB})"), _Sql(f"(shiftright({x}, {LIMB}) & {mask})"),
+                _Sql(f"({x} & {mask})"))
+
+    def decimal(x: str) -> str:
+        return f"CAST({x} AS DECIMAL(38,0))"
+
+    sizes = [f"abs({decimal(f'`{q}`')})" for q in quantities]
+    biggest = f"greatest({', '.join(sizes)})" if len(sizes) > 1 else sizes[0]
+    texts = {"n": "count(1)", "_big": f"max({biggest})"}
+    texts |= {f"sum:{q}": f"sum({decimal(f'`{q}`')})" for q in quantities}
     for a, b in pairs(quantities):
         for shift, term in zip(SHIFTS, limb_terms(limbs(a), limbs(b)), strict=True):
-            out.append(F.sum(term.cast("decimal(38,0)")).alias(product_name(a, b, shift)))
+            texts[product_name(a, b, shift)] = f"sum({decimal(term)})"
     # triples: two 32-bit limbs, widened to decimals before they are multiplied (each term
     # below 2⁹⁸); four sums a triple, since Spark's cost is in the number of decimal sums
-    def limbs32(q: str) -> tuple[Any, ...]:
-        x = F.col(q).try_cast("long")
-        return tuple(y.cast("decimal(38,0)")
-                     for y in (F.shiftright(x, 32), x.bitwiseAND(0xFFFFFFFF)))
+    def limbs32(q: str) -> tuple[_Sql, ...]:
+        return (_Sql(decimal(f"shiftright({long(q)}, 32)")),
+                _Sql(decimal(f"({long(q)} & {0xFFFFFFFF})")))
 
     for t in triples(quantities) if third else ():
         terms = triple_terms(*(limbs32(q) for q in t))
         for k, term in enumerate(terms):
-            out.append(F.sum(term).cast("decimal(38,0)")
-                       .alias(triple_name(t, 32 * (len(terms) - 1 - k))))
-    return out
+            texts[triple_name(t, 32 * (len(terms) - 1 - k))] = decimal(f"sum({term})")
+    return [F.expr(text).alias(name) for name, text in texts.items()]
 
 
 def _moments(frame: Any, quantities: tuple[str, ...], keys: list[str], metric: str | None = None,
