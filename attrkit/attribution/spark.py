@@ -177,7 +177,8 @@ def as_given(path: str, absolute: Any) -> Any:
         if wild is None:  # (nothing here: Spark has said so already)
             return absolute
         path = path[:path.rfind("/", 0, wild) + 1] or "."
-    written = os.path.join(str(Path(path)), "") if path != "." else ""  # ('./data' as 'data/')
+    folder = str(Path(path))  # as the embedded engine names it: './data/' as 'data'
+    written = "" if folder == "." else os.path.join(folder, "")
     under = os.path.join(os.path.abspath(path), "")
     return F.when(absolute.startswith(under),
                   F.concat(F.lit(written), absolute.substr(len(under) + 1, 1 << 30))

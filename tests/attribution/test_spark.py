@@ -126,18 +126,18 @@ def test_a_folder_of_parts_on_both_engines(spark, tmp_path, monkeypatch):
     (tmp_path / "events" / "_SUCCESS").write_text("")
     _write({k: v for k, v in data.items() if k != "interactions"}, tmp_path, "parquet")
     monkeypatch.chdir(tmp_path)
-    for events in ("./events", "./events/day=*/p.parquet"):
-        paths = {"interactions": events, "items": "items.parquet",
-                 "recommendations": "./recommendations.parquet"}
-        a, b = _both(paths, spark, on_bad_rows="quarantine")
-        assert a.windows.equals(b.windows) and a.health == b.health
-        files = a.quarantine.group_by("DATASET").agg(pl.col("FILE").unique().sort())
-        assert dict(files.iter_rows()) == {
-            "interactions": ["events/day=1/p.parquet", "events/day=2/p.parquet"],
-            "recommendations": ["./recommendations.parquet"]}, events
-        assert a.quarantine.equals(b.quarantine), events
-        assert (a.write_quarantine(tmp_path / "qa.csv").read_bytes()
-                == b.write_quarantine(tmp_path / "qb.csv").read_bytes())
+    # a folder, a single file and a pattern, each relative: one of each in one run
+    paths = {"interactions": "./events", "items": "./items.parquet",
+             "recommendations": "./recommendations*.parquet"}
+    a, b = _both(paths, spark, on_bad_rows="quarantine")
+    assert a.windows.equals(b.windows) and a.health == b.health
+    files = a.quarantine.group_by("DATASET").agg(pl.col("FILE").unique().sort())
+    assert dict(files.iter_rows()) == {
+        "interactions": ["events/day=1/p.parquet", "events/day=2/p.parquet"],
+        "recommendations": ["recommendations.parquet"]}
+    assert a.quarantine.equals(b.quarantine)
+    assert (a.write_quarantine(tmp_path / "qa.csv").read_bytes()
+            == b.write_quarantine(tmp_path / "qb.csv").read_bytes())
 
 
 @pytest.mark.parametrize("fmt, where", [("parquet", "row 3"), ("csv", "")])
