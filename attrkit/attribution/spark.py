@@ -32,7 +32,7 @@ import polars as pl
 from attrkit import defaults as D
 from attrkit.attribution import plan
 from attrkit.attribution.config import MetricAttribution
-from attrkit.attribution.spark_users import SparkUserData, _to_polars
+from attrkit.attribution.spark_users import SparkUserData, _to_polars, described
 from attrkit.errors import ConfigError, InputError, first_line
 from attrkit.frames import RESERVED_PREFIX
 from attrkit.inputs.schema import (
@@ -463,21 +463,13 @@ SHOWN = {"grouped": "the events' pass (typed, checked, resolved, windowed, kept 
 
 
 def _named(spark: Any, name: str, job: Any) -> Any:
-    """``job``, its Spark jobs described as ``attrkit: <name>`` (in Spark's UI, its history
-    server and event log), on a classic session (Spark Connect has no job descriptions)."""
-    sc = getattr(spark, "_sc", None)
-    if sc is None:
-        return job
-
-    def described() -> Any:
-        before = sc.getLocalProperty("spark.job.description")  # (the caller's, on its thread)
-        sc.setJobDescription(f"attrkit: {name}")
-        try:
+    """``job``, its Spark jobs :func:`~attrkit.attribution.spark_users.described` as
+    ``attrkit: <name>``."""
+    def named() -> Any:
+        with described(spark, name):
             return job()
-        finally:
-            sc.setJobDescription(before)
 
-    return described
+    return named
 
 
 def run(ma: MetricAttribution, interactions: Any, items: Any, recommendations: Any,

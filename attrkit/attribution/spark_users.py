@@ -12,7 +12,10 @@ per-user values where they are.
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
 
 import polars as pl
 
@@ -48,6 +51,38 @@ def _f() -> Any:
     from pyspark.sql import functions as F
 
     return F
+
+
+@contextmanager
+def described(spark: Any, name: str) -> Iterator[None]:
+    """The Spark jobs started inside described as ``attrkit: <name>`` in Spark's UI, history
+    server and event log, on a classic session (Spark Connect has no job descriptions); the
+    caller's own description (of its thread) is put back after."""
+    sc = getattr(spark, "_sc", None)
+    if sc is None:
+        yield
+        return
+    before = sc.getLocalProperty("spark.job.description")
+    sc.setJobDescription(f"attrkit: {name}")
+    try:
+        yield
+    finally:
+        sc.setJobDescription(before)
+
+
+Method = TypeVar("Method", bound=Callable[..., Any])
+
+
+def _job(name: str) -> Callable[[Method], Method]:
+    """A :class:`SparkUserData` question whose Spark jobs are :func:`described` as ``name``
+    (an inner question's name shows while it runs)."""
+    def wrap(method: Method) -> Method:
+        @functools.wraps(method)
+        def asked(self: SparkUserData, *args: Any, **kw: Any) -> Any:
+            with described(self.assignment.sparkSession, name):
+                return method(self, *args, **kw)
+        return asked  # type: ignore[return-value]
+    return wrap
 
 
 def scaled(value: Any, q: str) -> Any:
@@ -142,6 +177,7 @@ class SparkUserData:
         self._labels: tuple[pl.DataFrame, Any] | None = None
 
     @property
+    @_job("the arms")
     def arms(self) -> list[str]:
         if self._arms is None:
             self._arms = sorted(r[0] for r in self.assignment.select("arm").distinct().collect())
@@ -163,6 +199,7 @@ class SparkUserData:
         return SparkUserData(assigned, self.values.filter(keep), self.served.filter(keep),
                              self.log_rows_without_user, self.metrics)
 
+    @_job("users per segment")
     def segment_counts(self, of_user: pl.DataFrame, arms: list[str], none: str
                        ) -> pl.DataFrame:
         """As :meth:`UserData.segment_counts`: the segments sent to the executors once and
@@ -197,9 +234,11 @@ class SparkUserData:
             self._labels = (of_user, labelled)
         return self._labels[1]
 
+    @_job("users assigned before a time")
     def assigned_before(self, time: int) -> int:
         return self.assignment.filter(_f().col("first_served") < time).count()
 
+    @_job("the days served")
     def days(self) -> list[int]:
         return sorted(r[0] for r in self.served.select("day").distinct().collect())
 
@@ -216,6 +255,7 @@ class SparkUserData:
                .groupBy("USER_ID").agg(F.sum(scaled(F.col("value"), "pre")).alias("pre")))
         return pre
 
+    @_job("each arm's moments (the cap's quantile, CUPED's pre-period)")
     def arm_moments(self, metric: str, arms: list[str], *, cap: float | None = None,
                     pre: Any = None) -> ArmMoments:
         """As :meth:`UserData.arm_moments`: one aggregate on the executors (two with a cap,
@@ -245,6 +285,7 @@ class SparkUserData:
         finally:
             pu.unpersist()
 
+    @_job("every metric's and arm's moments")
     def _all_raw(self) -> dict[tuple[str, str], Moments]:
         """Every metric's and arm's moments as they are, in one job (a comparison asks for
         each metric and pair of arms; a user's values do not depend on the pair)."""
@@ -272,6 +313,7 @@ class SparkUserData:
                 .join(recs, on="USER_ID", how="left")
                 .fillna(0, subset=["value", "total", "served"]))
 
+    @_job("each day's moments")
     def day_moments(self, metric: str, arms: list[str]) -> dict[tuple[int, str], Moments]:
         """As :meth:`UserData.day_moments`, in one aggregate: each day's users with a value
         that day, then the zeros of the others assigned by the day's end."""
@@ -300,6 +342,7 @@ class SparkUserData:
         return {(day, arm): sum(n for source, d, n in first if source == arm and d <= day)
                 for day in days for arm in arms}
 
+    @_job("the moments at each look")
     def moments_by_look(self, metric: str, arms: list[str], looks: list[int]
                         ) -> dict[tuple[int, str], Moments]:
         """As :meth:`UserData.moments_by_look`: users × looks on the executors, a row per
@@ -320,6 +363,7 @@ class SparkUserData:
                           .otherwise(F.lit(0).cast("decimal(38,0)"))).alias("value")))
         return _moments(cum, ("value",), ["until", "arm"], metric)
 
+    @_job("each source's mean per user")
     def source_means(self, metric: str, sources: list[str], arms: list[str]
                      ) -> dict[str, tuple[float | None, int]]:
         F = _f()
@@ -336,6 +380,7 @@ class SparkUserData:
         return source_means({r["source"]: (int(r["sum"] or 0), int(r["with"] or 0))
                              for r in rows}, n, sources)
 
+    @_job("each arm's own value by day")
     def own_by_day(self, metric: str) -> pl.DataFrame:
         F = _f()
         arm = self.assignment.select("USER_ID", F.col("arm").alias("source"))
@@ -347,6 +392,7 @@ class SparkUserData:
              for r in rows], schema={"day": pl.Int64, "source": pl.String,
                                      "arm_total": pl.Float64}, orient="row").sort("day", "source")
 
+    @_job("users assigned by day")
     def assigned_by_day(self) -> pl.DataFrame:
         F = _f()
         rows = (self.assignment.groupBy(F.col("arm").alias("source"),
@@ -357,6 +403,7 @@ class SparkUserData:
             "source": pl.String, "day": pl.Int64, "assigned": pl.Int64}, orient="row"
         ).sort("source", "day")
 
+    @_job("the design check")
     def check(self, metric: str | None = None) -> DesignCheck:
         """As :meth:`UserData.check`, from two aggregates."""
         F = _f()
@@ -382,6 +429,7 @@ class SparkUserData:
                             in_units(int(u["total"] or 0), "value"), metric,
                             self.log_rows_without_user)
 
+    @_job("the per-user export")
     def write_parquet(self, path: str) -> None:
         """:meth:`UserData.export`'s rows, written by the executors: a Parquet folder at
         ``path`` (Spark's parts; replaced whole), a row per user and metric."""
@@ -394,6 +442,7 @@ class SparkUserData:
             (F.col("total").cast("double") / float(SCALE["total"])).alias("total"),
         ).write.mode("overwrite").parquet(str(path))
 
+    @_job("the per-user frames to the driver")
     def to_polars(self) -> UserData:
         """The frames on the driver, sorted as the embedded engine's (small data only)."""
         frames = {"assignment": (self.assignment, ASSIGNMENT_SCHEMA),

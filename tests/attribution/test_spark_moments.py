@@ -22,7 +22,13 @@ def test_capped_and_cuped_comparisons_from_sparks_moments(spark):
     a, b = (attrkit.attribute(sim["interactions"], sim["metric_attribution"], recommendations=log,
                               **kw) for kw in ({}, {"engine": "spark", "spark": spark}))
     kw = {"baseline": A, "start": start, "cap": 0.95, "metrics": ["CLICKS"], "cuped": True}
+    before = set(_descriptions(spark))
     ca, cb = attrkit.compare(a, **kw), attrkit.compare(b, **kw)
+    # each of the comparison's Spark jobs says what it is in Spark's UI and event log
+    said = {d for i, d in _descriptions(spark).items() if i not in before}
+    assert None not in said, said
+    assert {"attrkit: each arm's moments (the cap's quantile, CUPED's pre-period)",
+            "attrkit: every metric's and arm's moments", "attrkit: the design check"} <= said
     assert ca.frame.equals(cb.frame)
     assert ca.frame["method"].str.contains("capped").all()
     assert ca.frame["method"].str.contains("CUPED").sum() == 2  # (not the ratio)
@@ -39,6 +45,16 @@ def test_capped_and_cuped_comparisons_from_sparks_moments(spark):
     assert sa.segments.frame.height == 2
     assert sa.segments.frame.equals(sb.segments.frame)
     assert sa.segments.heterogeneity.equals(sb.segments.heterogeneity)
+
+
+def _descriptions(spark) -> dict[int, str | None]:
+    """Every job of the session so far and its description, from Spark's status store."""
+    jobs = spark._jsc.sc().statusStore().jobsList(None).iterator()
+    out = {}
+    while jobs.hasNext():
+        job = jobs.next()
+        out[job.jobId()] = job.description().get() if job.description().isDefined() else None
+    return out
 
 
 @pytest.mark.slow  # a study: make studies
