@@ -84,6 +84,10 @@ def session(spark: Any = None, master: str | None = None, remote: str | None = N
                .config("spark.sql.shuffle.partitions", "8")
                .config("spark.sql.session.timeZone", "UTC")
                .config("spark.ui.showConsoleProgress", "false")
+               # PySpark records the Python line behind each column function for its error
+               # messages: four or five calls to the JVM a function, thousands a run, and the
+               # lines would be attrkit's own
+               .config("spark.python.sql.dataFrameDebugging.enabled", "false")
                .config("spark.driver.memory",
                        os.environ.get("ATTRKIT_SPARK_DRIVER_MEMORY", "4g")))
     # The JVM's own warnings and Spark's log go to a file, not the user's terminal.
