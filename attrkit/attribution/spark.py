@@ -16,7 +16,6 @@ file is the order Spark read them in.
 
 from __future__ import annotations
 
-import glob
 import os
 import re
 import sys
@@ -24,7 +23,6 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -125,11 +123,15 @@ def _read(spark: Any, name: str, data: Any) -> Any:
             ROW, F.monotonically_increasing_id()), "frame"
     path = str(data)
     fmt = _format(path)
-    reader = spark.read.option("recursiveFileLookup", "true") if os.path.isdir(path) else spark.read
-    read = _absolute(path)
+    files = _local_files(spark, name, path, fmt)
+    read = [_hadoop_literal(real) for _, real in files] if files else [path]
+    # (a folder's files, or the files the embedded engine found: no partition columns made
+    # of folder names; only where Spark lists a folder or pattern itself would it add some)
+    reader = spark.read.option("recursiveFileLookup", "true") \
+        if files or os.path.isdir(path) else spark.read
     try:
         if fmt == "parquet":
-            df = reader.parquet(read).select(
+            df = reader.parquet(*read).select(
                 "*", F.col("_metadata.file_path").alias(FILE),
                 F.col("_metadata.row_index").alias(ROW))
         else:  # a quote inside a quoted field is doubled (RFC 4180, as the embedded engine reads)
@@ -149,44 +151,63 @@ def _read(spark: Any, name: str, data: Any) -> Any:
                          "for attrkit's working columns; rename it", column=bad_names[0])
     # the file's own name: Spark gives a URI, percent-encoded ('a b' as 'a%20b'; a '+' stays)
     local = F.regexp_replace(F.regexp_replace(F.col(FILE), "^file:(//)?", ""), r"\+", "%2B")
-    return df.withColumn(FILE, as_given(path, F.url_decode(local))), fmt
+    spark_name = F.url_decode(local)
+    return df.withColumn(FILE, F.coalesce(_named_as(files, spark_name), spark_name) if files
+                         else spark_name), fmt
 
 
-def _absolute(path: str) -> str:
-    """A relative local path made absolute here, in Python's working folder, where the embedded
-    engine would read it (Spark's JVM resolves it in the folder it was started in, which a
-    notebook's ``os.chdir`` does not move); a path with a scheme, or none here, as it is."""
-    if _SCHEME.match(path) or not (os.path.exists(path) or glob.glob(path)):
-        return path
-    return os.path.abspath(path)
+def _local_files(spark: Any, name: str, path: str, fmt: str) -> list[tuple[str, str]] | None:
+    """The files of a local ``path`` that the embedded engine would read (a file, a folder's
+    data files at any depth, a pattern's matches; hidden, temporary and marker files skipped,
+    links followed), each as ``(its name there, its real absolute path)``: Spark is given
+    exactly these, from Python's working folder (Spark's JVM resolves a relative path in the
+    folder it was started in, which a notebook's ``os.chdir`` does not move). None for a path
+    with a scheme (``s3a://``, ``file://``: Spark's alone), or for one not here when Spark's
+    default file system is not this machine's (a relative path on HDFS)."""
+    from attrkit import storage
+
+    if _SCHEME.match(path):
+        return None
+    suffixes = (".parquet", ".pq") if fmt == "parquet" else (".csv",)
+    found = [(shown, os.path.realpath(local)) for shown, local in storage.expand(path, suffixes)
+             if local.is_file()]
+    if found:
+        return found
+    if not _files_are_local(spark):
+        return None
+    many = storage.is_pattern(path) or os.path.isdir(path)
+    raise InputError(path, f"no {name} files here" if many else f"{name} file not found")
 
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 
 
-def as_given(path: str, absolute: Any) -> Any:
-    """Each row's file named as the embedded engine names it, from ``absolute``, the local
-    file Spark read: ``path`` itself for a file; for a folder or a pattern, the file under
-    the folder or the pattern's fixed part as written (``data/day=1/part-0.parquet``, not
-    ``/home/me/data/...``). A path with a scheme (``s3a://``, ``file://``), or a file that is
-    not under the given folder (a link followed out of it), keeps Spark's name."""
+def _files_are_local(spark: Any) -> bool:
+    """Whether a path without a scheme is a file of this machine for Spark (its default file
+    system is ``file:``, as in local mode); not known on Spark Connect."""
+    sc = getattr(spark, "_sc", None)
+    if sc is None:
+        return False
+    default = sc._jsc.hadoopConfiguration().get("fs.defaultFS")
+    return default is None or str(default).startswith("file:")
+
+
+def _hadoop_literal(path: str) -> str:
+    """A file's path with Hadoop's pattern characters escaped: ``a[1].parquet`` is that file,
+    not ``a1.parquet``."""
+    return re.sub(r"([\\*?\[\]{}])", r"\\\1", path)
+
+
+def _named_as(files: list[tuple[str, str]], read: Any) -> Any:
+    """Each row's file named as the embedded engine names it, from ``read``, the real path
+    Spark read, and ``files`` (names and real paths): one SQL map, whatever their number."""
     from pyspark.sql import functions as F
 
-    if _SCHEME.match(path):
-        return absolute
-    if os.path.isfile(path):
-        return F.lit(path)
-    if not os.path.isdir(path):  # a pattern: the folder before its first wildcard
-        wild = next((i for i, c in enumerate(path) if c in "*?["), None)
-        if wild is None:  # (nothing here: Spark has said so already)
-            return absolute
-        path = path[:path.rfind("/", 0, wild) + 1] or "."
-    folder = str(Path(path))  # as the embedded engine names it: './data/' as 'data'
-    written = "" if folder == "." else os.path.join(folder, "")
-    under = os.path.join(os.path.abspath(path), "")
-    return F.when(absolute.startswith(under),
-                  F.concat(F.lit(written), absolute.substr(len(under) + 1, 1 << 30))
-                  ).otherwise(absolute)
+    def text(x: str) -> str:
+        return "'" + x.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+    pairs = ", ".join(f"{text(real)}, {text(shown)}" for shown, real in files)
+    return F.try_element_at(F.expr(f"map({pairs})"), read)
 
 
 _CSV_NUMBERS = {"interactions": {"TIMESTAMP": ("long", r"^[+-]?[0-9]+$"),

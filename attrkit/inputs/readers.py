@@ -327,7 +327,8 @@ def _load_path(name: DatasetName, path: Path, format: Format | None,
         return Dataset(name, src, "csv", scan(types), text=scan({}))
     if fmt == "parquet":
         try:
-            refuse_reserved(src, pl.read_parquet_schema(path))
+            # (glob=False: a file called 'a[1].parquet' is that file, not a pattern)
+            refuse_reserved(src, pl.scan_parquet(path, glob=False).collect_schema())
             lf = pl.scan_parquet(path, row_index_name="__attrkit_pos", glob=False)
             lf.collect_schema()
         except (pl.exceptions.PolarsError, pl.exceptions.PanicException, OSError) as exc:

@@ -115,25 +115,33 @@ def test_both_engines_write_the_same_bytes(spark, tmp_path_factory, seed, length
 
 
 def test_a_folder_of_parts_on_both_engines(spark, tmp_path, monkeypatch):
-    """Relative paths, as a user types them: the quarantine names each bad row's file as the
-    embedded engine does (the path as given, a part under the folder as written), not the
-    absolute path Spark reads; the same bytes."""
+    """Relative paths, as a user types them after ``os.chdir``: Spark reads the files the
+    embedded engine reads (not what its JVM's folder, a hidden or marker folder, a file of
+    another kind or Hadoop's pattern syntax would give it), and the quarantine names each as
+    the embedded engine does (the path as given, a folder's part under the folder as
+    written), not the absolute path Spark reads; the same bytes."""
     data = _damaged(4)
-    (tmp_path / "events" / "day=1").mkdir(parents=True)
-    (tmp_path / "events" / "day=2").mkdir()
-    data["interactions"].head(200).write_parquet(tmp_path / "events" / "day=1" / "p.parquet")
-    data["interactions"].tail(-200).write_parquet(tmp_path / "events" / "day=2" / "p.parquet")
-    (tmp_path / "events" / "_SUCCESS").write_text("")
+    events = tmp_path / "events"
+    for part in ("day=1", "day=2", ".hidden", "_skipped=1", "day=3"):
+        (events / part).mkdir(parents=True)
+    data["interactions"].head(200).write_parquet(events / "day=1" / "p.parquet")
+    data["interactions"].tail(-200).write_parquet(events / "day=2" / "p[1].parquet")
+    for skipped in (events / ".hidden" / "p.parquet", events / "_skipped=1" / "p.parquet",
+                    events / "day=3" / "part-00000"):
+        data["interactions"].head(5).write_parquet(skipped)
+    (events / "_SUCCESS").write_text("")
+    (events / "README.txt").write_text("not data")
     _write({k: v for k, v in data.items() if k != "interactions"}, tmp_path, "parquet")
-    monkeypatch.chdir(tmp_path)
+    monkeypatch.chdir(tmp_path)  # (the session's JVM started elsewhere)
     # a folder, a single file and a pattern, each relative: one of each in one run
     paths = {"interactions": "./events", "items": "./items.parquet",
              "recommendations": "./recommendations*.parquet"}
     a, b = _both(paths, spark, on_bad_rows="quarantine")
     assert a.windows.equals(b.windows) and a.health == b.health
+    assert a.health.rows_read["interactions"] == data["interactions"].height
     files = a.quarantine.group_by("DATASET").agg(pl.col("FILE").unique().sort())
     assert dict(files.iter_rows()) == {
-        "interactions": ["events/day=1/p.parquet", "events/day=2/p.parquet"],
+        "interactions": ["events/day=1/p.parquet", "events/day=2/p[1].parquet"],
         "recommendations": ["recommendations.parquet"]}
     assert a.quarantine.equals(b.quarantine)
     assert (a.write_quarantine(tmp_path / "qa.csv").read_bytes()
@@ -329,10 +337,10 @@ def test_doubled_quotes_and_file_names_that_need_encoding(spark, tmp_path, fmt):
 
 @pytest.mark.parametrize("name", ["missing.csv", "missing.parquet", "missing/*.parquet"])
 def test_a_path_spark_cannot_find_is_one_line_naming_it(spark, tmp_path, name):
-    """As the embedded engine's: attrkit's InputError, the path as given first (Spark's own
-    AnalysisException came through for CSV)."""
+    """As the embedded engine's: attrkit's InputError, the path as given first, in its words
+    (Spark's own AnalysisException came through for CSV)."""
     path = str(tmp_path / name)
-    with pytest.raises(attrkit.InputError, match="Path does not exist") as caught:
+    with pytest.raises(attrkit.InputError, match="file not found|no interactions files") as caught:
         attrkit.attribute(path, MA, engine="spark", spark=spark)
     assert str(caught.value).startswith(path) and "\n" not in str(caught.value)
 

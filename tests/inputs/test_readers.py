@@ -312,3 +312,11 @@ def test_a_bad_rows_value_is_the_value_of_the_rule_it_broke():
     assert q.select("COLUMN", "RULE", "VALUE").rows() == [
         ("USER_ID", "required value is missing", None),
         ("USER_ID", "must be text, not Binary", "0x7532")]
+
+
+def test_a_parquet_file_whose_name_has_brackets_is_that_file(tmp_path):
+    """'e[1].parquet' is a file's name, not a pattern (polars globbed it and found nothing)."""
+    path = tmp_path / "e[1].parquet"
+    pl.DataFrame({"USER_ID": ["u1"], "ITEM_ID": ["i1"], "TIMESTAMP": [1_700_000_000],
+                  "EVENT_TYPE": ["click"]}).write_parquet(path)
+    assert attribute(path, MA).windows["value"].to_list() == [1.0]
