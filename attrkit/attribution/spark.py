@@ -122,8 +122,8 @@ def _read(spark: Any, name: str, data: Any) -> Any:
         return df.withColumn(FILE, F.lit(f"<{type(data).__name__}>")).withColumn(
             ROW, F.monotonically_increasing_id()), "frame"
     path = str(data)
-    fmt = _format(path)
-    files = _local_files(spark, name, path, fmt)
+    files = _local_files(spark, name, path)
+    fmt = _format(path, files)
     read = [_hadoop_literal(real) for _, real in files] if files else [path]
     # (a folder's files, or the files the embedded engine found: no partition columns made
     # of folder names; only where Spark lists a folder or pattern itself would it add some)
@@ -156,7 +156,7 @@ def _read(spark: Any, name: str, data: Any) -> Any:
                          else spark_name), fmt
 
 
-def _local_files(spark: Any, name: str, path: str, fmt: str) -> list[tuple[str, str]] | None:
+def _local_files(spark: Any, name: str, path: str) -> list[tuple[str, str]] | None:
     """The files of a local ``path`` that the embedded engine would read (a file, a folder's
     data files at any depth, a pattern's matches; hidden, temporary and marker files skipped,
     links followed), each as ``(its name there, its real absolute path)``: Spark is given
@@ -165,12 +165,16 @@ def _local_files(spark: Any, name: str, path: str, fmt: str) -> list[tuple[str, 
     with a scheme (``s3a://``, ``file://``: Spark's alone), or for one not here when Spark's
     default file system is not this machine's (a relative path on HDFS)."""
     from attrkit import storage
+    from attrkit.inputs.readers import _SUFFIXES
 
     if _SCHEME.match(path):
         return None
-    suffixes = (".parquet", ".pq") if fmt == "parquet" else (".csv",)
-    found = [(shown, os.path.realpath(local)) for shown, local in storage.expand(path, suffixes)
-             if local.is_file()]
+    found = [(shown, os.path.realpath(local)) for shown, local in storage.expand(
+        path, tuple(_SUFFIXES)) if local.is_file()]
+    for given, real in found:
+        if ":" in os.path.basename(real):  # (Hadoop takes 'a:b' for a scheme and fails)
+            raise InputError(given, "Spark cannot read a file whose name holds ':'; rename "
+                             "it, or use the embedded engine")
     if found:
         return found
     if not _files_are_local(spark):
@@ -179,7 +183,8 @@ def _local_files(spark: Any, name: str, path: str, fmt: str) -> list[tuple[str, 
     raise InputError(path, f"no {name} files here" if many else f"{name} file not found")
 
 
-_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:/")
+"""A URI's scheme (``s3a:/``, ``file:/``, ``hdfs:/``): ``t:1/p.parquet`` is a relative path."""
 
 
 def _files_are_local(spark: Any) -> bool:
@@ -226,24 +231,23 @@ def _parses(df: Any, name: str) -> dict[str, Any]:
             for c, (kind, shape) in _CSV_NUMBERS.get(name, {}).items() if c in df.columns}
 
 
-def _format(path: str) -> str:
-    """CSV or Parquet, from the path's suffix (or pattern's), or a local folder's files."""
-    lower = path.lower().rstrip("/")
-    if lower.endswith((".jsonl", ".ndjson", ".json")):
+def _format(path: str, files: list[tuple[str, str]] | None = None) -> str:
+    """CSV or Parquet, from the path's suffix, else from the names of ``files`` (a local
+    folder's or pattern's files, as the embedded engine lists them)."""
+    from attrkit.inputs.readers import _SUFFIXES
+
+    many = files and (len(files) > 1 or files[0][0] != path)  # a folder's or pattern's
+    kinds = sorted({_SUFFIXES[os.path.splitext(shown)[1].lower()] for shown, _ in files}) \
+        if many else [_SUFFIXES.get(os.path.splitext(path.lower().rstrip("/"))[1])]
+    if len(kinds) > 1:
+        raise ConfigError(f"{path}: holds files of more than one format ("
+                          f"{', '.join(kinds)}); one format per input")
+    if kinds[0] == "jsonl":
         raise ConfigError(f"{path}: PutEvents JSON Lines are read by the embedded engine only")
-    if lower.endswith((".parquet", ".pq")):
-        return "parquet"
-    if lower.endswith(".csv"):
-        return "csv"
-    if os.path.isdir(path):
-        found = {f.rsplit(".", 1)[-1].lower() for _, _, fs in os.walk(path) for f in fs
-                 if not f.startswith((".", "_")) and "." in f}
-        if found & {"parquet", "pq"} and "csv" in found:
-            raise ConfigError(f"{path}: holds CSV and Parquet files; one format per input")
-        if found & {"parquet", "pq"} or "csv" in found:
-            return "parquet" if found & {"parquet", "pq"} else "csv"
-    raise ConfigError(f"{path}: cannot tell CSV from Parquet here; name the files with a "
-                      f"pattern such as {path.rstrip('/')}/*.parquet")
+    if kinds[0] is None:
+        raise ConfigError(f"{path}: cannot tell CSV from Parquet here; name the files with a "
+                          f"pattern such as {path.rstrip('/')}/*.parquet")
+    return kinds[0]
 
 
 def _polars_type(dtype: Any) -> str:

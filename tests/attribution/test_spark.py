@@ -132,17 +132,26 @@ def test_a_folder_of_parts_on_both_engines(spark, tmp_path, monkeypatch):
     (events / "_SUCCESS").write_text("")
     (events / "README.txt").write_text("not data")
     _write({k: v for k, v in data.items() if k != "interactions"}, tmp_path, "parquet")
+    # a relative folder whose first part holds ':' (no scheme); a pattern that matches folders
+    # only, one of them a link (the format is the files', found through the link)
+    (tmp_path / "t:1").mkdir()
+    (tmp_path / "items.parquet").rename(tmp_path / "t:1" / "items.parquet")
+    (tmp_path / "logs" / "a").mkdir(parents=True)
+    (tmp_path / "recs").mkdir()
+    (tmp_path / "recommendations.parquet").rename(tmp_path / "logs" / "a" / "r.parquet")
+    (tmp_path / "recs" / "r1").symlink_to(tmp_path / "logs" / "a", target_is_directory=True)
     monkeypatch.chdir(tmp_path)  # (the session's JVM started elsewhere)
     # a folder, a single file and a pattern, each relative: one of each in one run
-    paths = {"interactions": "./events", "items": "./items.parquet",
-             "recommendations": "./recommendations*.parquet"}
+    paths = {"interactions": "./events", "items": "t:1/items.parquet",
+             "recommendations": "./recs/*"}
     a, b = _both(paths, spark, on_bad_rows="quarantine")
     assert a.windows.equals(b.windows) and a.health == b.health
     assert a.health.rows_read["interactions"] == data["interactions"].height
+    assert a.health.rows_read["recommendations"] == data["recommendations"].height
     files = a.quarantine.group_by("DATASET").agg(pl.col("FILE").unique().sort())
     assert dict(files.iter_rows()) == {
         "interactions": ["events/day=1/p.parquet", "events/day=2/p[1].parquet"],
-        "recommendations": ["recommendations.parquet"]}
+        "recommendations": ["recs/r1/r.parquet"]}
     assert a.quarantine.equals(b.quarantine)
     assert (a.write_quarantine(tmp_path / "qa.csv").read_bytes()
             == b.write_quarantine(tmp_path / "qb.csv").read_bytes())
@@ -343,6 +352,24 @@ def test_a_path_spark_cannot_find_is_one_line_naming_it(spark, tmp_path, name):
     with pytest.raises(attrkit.InputError, match="file not found|no interactions files") as caught:
         attrkit.attribute(path, MA, engine="spark", spark=spark)
     assert str(caught.value).startswith(path) and "\n" not in str(caught.value)
+
+
+def test_a_file_name_hadoop_cannot_take_is_one_line_naming_it(spark, tmp_path):
+    """Hadoop reads 'a:b.parquet' as a scheme and a path (a URISyntaxException deep in Spark):
+    refused before Spark reads, naming the file; and a folder of CSV and Parquet files is
+    refused as the embedded engine refuses it."""
+    data = _damaged(7)
+    (tmp_path / "in").mkdir()
+    data["interactions"].write_parquet(tmp_path / "in" / "day:1.parquet")
+    with pytest.raises(attrkit.InputError, match="holds ':'") as caught:
+        attrkit.attribute(str(tmp_path / "in"), MA, engine="spark", spark=spark)
+    assert str(caught.value).startswith(str(tmp_path / "in" / "day:1.parquet"))
+    (tmp_path / "in" / "day:1.parquet").rename(tmp_path / "in" / "day1.parquet")
+    data["interactions"].write_csv(tmp_path / "in" / "day2.csv")
+    for engine in ("embedded", "spark"):
+        with pytest.raises(attrkit.AttrkitError, match="more than one format"):
+            attrkit.attribute(str(tmp_path / "in"), MA, **({"engine": "spark", "spark": spark}
+                                                            if engine == "spark" else {}))
 
 
 def test_a_parquet_type_spark_cannot_read_is_one_line_naming_the_file(spark, tmp_path):
