@@ -39,6 +39,20 @@ def test_small_benchmark_agrees(tmp_path, capsys):
     lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("  ")]
     assert len(lines) == 2 * 7  # seven steps, for Parquet and for CSV
     assert all(ln.split()[-1].replace(".", "", 1).isdigit() for ln in lines)
+    # what the checks alone cost on DuckDB: its rules find the rows attrkit's find, and its
+    # distinct row hashes the duplicates (so the study times the same work)
+    spec = importlib.util.spec_from_file_location("bench_checks",
+                                                  BENCH.with_name("checks_cost.py"))
+    study = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(study)
+    cost = study.main(["--events", "30000", "--data", str(tmp_path / "data"), "--engines",
+                       "duckdb", "--repeat", "1", "--out", str(tmp_path / "cost.json")])
+    found = cost["duckdb"].pop("counts")
+    attrkit_counts = json.loads((tmp_path / "out" / "report-attrkit-api-parquet.counts.json")
+                                .read_text())
+    assert found["rows"] == attrkit_counts["rows"] == 30000
+    assert found["rows"] - found["bad_rows"] - found["distinct_hashes"] == 150
+    assert len(cost["duckdb"]) == 4 and all(s > 0 for s in cost["duckdb"].values())
 
 
 def test_disagreement_is_caught(tmp_path):

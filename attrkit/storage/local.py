@@ -208,12 +208,39 @@ _SCRATCH: list[str] = []
 
 def scratch_dir(prefix: str) -> Path:
     """A new private folder under the system's temporary folder, removed with everything in it
-    when the process ends (downloads, the bundled sample a report generates)."""
-    d = tempfile.mkdtemp(prefix=prefix)
+    when the process ends (downloads, the bundled sample a report generates). Its name holds the
+    process's ID: folders of a process that was killed (its exit handlers never ran: a kernel
+    stopped with SIGKILL) are removed by the next one, once an hour old."""
+    _sweep(prefix)
+    d = tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-")
     if not _SCRATCH:
         atexit.register(lambda: [shutil.rmtree(p, ignore_errors=True) for p in _SCRATCH])
     _SCRATCH.append(d)
     return Path(d)
+
+
+def _sweep(prefix: str, older_than: float = 3600.0) -> None:
+    """Remove ``prefix<pid>-*`` scratch folders whose process is gone and that have not
+    changed for ``older_than`` seconds (a process of another PID namespace sharing the folder
+    would look gone: the age keeps its fresh folders)."""
+    import time
+
+    for folder in Path(tempfile.gettempdir()).glob(f"{prefix}*-*"):
+        pid = folder.name[len(prefix):].split("-", 1)[0]
+        with contextlib.suppress(OSError):
+            if (pid.isdigit() and not _alive(int(pid))
+                    and time.time() - folder.stat().st_mtime > older_than):
+                shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # (another user's process)
+        return True
+    return True
 
 
 def remove_later(path: Path) -> bool:

@@ -171,3 +171,33 @@ def test_folders_a_failed_write_made_are_removed_and_others_kept(tmp_path, monke
     with pytest.raises(OSError, match="No space"):
         storage.atomic_write_text(tmp_path / "kept" / "a" / "b" / "c" / "r.txt", "x")
     assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == ["kept"]
+
+
+def test_a_killed_processs_scratch_folder_is_removed_by_the_next(tmp_path, monkeypatch):
+    """atexit does not run in a process killed with SIGKILL (a kernel stopped hard): its
+    scratch folder stays, and the next scratch_dir removes it once an hour old; a live
+    process's folder and a killed one's fresh folder stay."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    from attrkit.storage.local import scratch_dir
+
+    code = ("import os, signal\nfrom attrkit.storage.local import scratch_dir\n"
+            "d = scratch_dir('attrkit-sample-')\n(d / 'x.csv').write_text('1')\n"
+            "os.kill(os.getpid(), signal.SIGKILL)\n")
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    for _ in range(2):
+        killed = subprocess.run([sys.executable, "-c", code], env=env, timeout=120)
+        assert killed.returncode == -9
+    left = sorted(tmp_path.iterdir(), key=lambda p: p.stat().st_mtime)
+    assert len(left) == 2 and all((p / "x.csv").exists() for p in left)
+    os.utime(left[0], (0, 0))  # the first is old, the second fresh
+    alive = tmp_path / f"attrkit-sample-{os.getppid()}-abc"  # (a live process's, old)
+    alive.mkdir()
+    os.utime(alive, (0, 0))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    mine = scratch_dir("attrkit-sample-")
+    assert not left[0].exists() and left[1].exists() and alive.exists() and mine.exists()
+    assert mine.name.startswith(f"attrkit-sample-{os.getpid()}-")
