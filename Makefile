@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 SAMPLE := build/sample
 REPORT := build/report
 
-.PHONY: report attribute test lint docs docs-figures bench bench-large profile calibrate studies lab browser java clean
+.PHONY: report attribute test lint docs docs-figures bench bench-large bench-checks profile calibrate studies lab browser java clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -98,6 +98,10 @@ bench-large: $(VENV)/.installed-dev
 	$(BIN)/python bench/run.py --events 200000000 --formats parquet --methods attrkit-api,duckdb --out bench/out/200m
 	$(BIN)/python -P bench/many_users.py --users 5000000 --max-result-size 16m --out bench/out/users
 	$(BIN)/python -P bench/many_users.py --engine polars --users 10000000 --lists 6 --click-rate 0.83 --out bench/out/users-embedded
+
+## bench-checks: what two of attrkit's checks cost alone on DuckDB and PySpark (after make bench)
+bench-checks: $(VENV)/.installed-dev
+	$(BIN)/python bench/checks_cost.py --events $(EVENTS)
 
 ## profile: where attribution's time goes, one step of the plan at a time (after make bench)
 profile: $(VENV)/.installed-dev

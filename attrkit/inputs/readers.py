@@ -189,7 +189,7 @@ def load(
     elif is_pandas(data):
         ds = Dataset(name, "<pandas.DataFrame>", "frame", _with_row_pos(pl.from_pandas(data).lazy()))
     elif isinstance(data, str | os.PathLike):
-        ds = _load_files(name, data, format)
+        ds = _load_files(name, storage.from_file_uri(data), format)
     else:
         raise TypeError(f"{name}: expected a path or a DataFrame, got {type(data).__name__}")
     for col, dtype in ds.raw.collect_schema().items():

@@ -54,6 +54,25 @@ def scheme(path: Any) -> str | None:
     return None
 
 
+def from_file_uri(path: Any) -> Any:
+    """A ``file:`` URI (``file:///data/e.parquet``, as Spark and Hadoop write a local path) as
+    the local path it names, percent-escapes decoded; anything else as it is.
+
+    Example:
+        >>> from_file_uri("file:///data/my%20events.parquet"), from_file_uri("e.csv")
+        ('/data/my events.parquet', 'e.csv')
+    """
+    if not (isinstance(path, str) and path[:5].lower() == "file:"):
+        return path
+    from urllib.parse import unquote, urlsplit
+
+    parts = urlsplit(path)
+    if parts.netloc not in ("", "localhost"):
+        raise ConfigError(f"{path}: a file on another host ({parts.netloc}); give a path on "
+                          "this machine")
+    return unquote(parts.path)
+
+
 def is_remote(path: Any) -> bool:
     """Whether ``path`` is a URL with a handler (``s3://...``)."""
     return scheme(path) is not None

@@ -8,7 +8,7 @@ import re
 import polars as pl
 import pytest
 
-from attrkit import InputError, attribute
+from attrkit import AttrkitError, InputError, attribute
 from attrkit.cli import main
 
 HEADER = "USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE,RECOMMENDATION_ID,EVENT_ATTRIBUTION_SOURCE\n"
@@ -312,6 +312,25 @@ def test_a_bad_rows_value_is_the_value_of_the_rule_it_broke():
     assert q.select("COLUMN", "RULE", "VALUE").rows() == [
         ("USER_ID", "required value is missing", None),
         ("USER_ID", "must be text, not Binary", "0x7532")]
+
+
+def test_a_file_uri_is_the_local_file_it_names(tmp_path):
+    """``file:///…`` (as Spark and Hadoop write local paths; the Spark engine takes it) names
+    the local file, percent-escapes decoded, on the embedded engine too; another host's is
+    refused in one line."""
+    from attrkit.inputs.readers import load
+
+    folder = tmp_path / "my data"
+    folder.mkdir()
+    pl.DataFrame({"ITEM_ID": ["a", "b"], "LENGTH": [1, 2]}).write_parquet(folder / "i.parquet")
+    want = load("items", folder / "i.parquet").raw.collect()
+    uri = (folder / "i.parquet").as_uri()
+    assert "%20" in uri and uri.startswith("file:///")
+    for given in (uri, uri.replace("file:///", "file://localhost/"), "file:" + str(folder)):
+        assert load("items", given).raw.collect().equals(want), given
+    with pytest.raises(AttrkitError, match="another host") as caught:
+        load("items", "file://elsewhere/data/i.parquet")
+    assert "\n" not in str(caught.value)
 
 
 def test_a_parquet_file_whose_name_has_brackets_is_that_file(tmp_path):
