@@ -25,7 +25,7 @@ from pathlib import Path
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.append(str(Path(__file__).resolve().parent))
 
-from methods import NEEDED, _id_ok  # noqa: E402
+from methods import NEEDED, best, event_rules_sql  # noqa: E402
 
 from attrkit import defaults as D  # noqa: E402
 
@@ -35,28 +35,12 @@ COLUMNS = ["USER_ID", "ITEM_ID", "TIMESTAMP", "EVENT_TYPE", "EVENT_VALUE", "RECO
            LABEL]
 
 
-def best(repeat: int, run) -> float:
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - t)
-    return min(times)
-
-
 def duckdb_costs(data: Path, repeat: int) -> dict[str, float]:
     import duckdb
 
     ev, rc, it = (f"read_parquet('{data / n}.parquet')"
                   for n in ("interactions", "recommendations", "items"))
-    ok = " AND ".join([
-        _id_ok("USER_ID"), _id_ok("ITEM_ID"), _id_ok("EVENT_TYPE"),
-        _id_ok("RECOMMENDATION_ID", required=False),
-        f"({LABEL} IS NULL OR {LABEL} = '' OR (NOT regexp_full_match({LABEL}, '\\s*') AND "
-        f"length({LABEL}) <= {D.MAX_ATTRIBUTION_SOURCE_LENGTH} AND "
-        f"regexp_full_match({LABEL}, '[\\x20-\\x7E]*')))",
-        f"TIMESTAMP IS NOT NULL AND abs(TIMESTAMP) < {D.MAX_PLAUSIBLE_SECONDS}",
-        "(EVENT_VALUE IS NULL OR isfinite(EVENT_VALUE))"])
+    ok = event_rules_sql()
     plain = f"""SELECT upper(e.EVENT_TYPE) et, CAST(floor(e.TIMESTAMP / 900) * 900 AS BIGINT) w,
         coalesce(nullif(e.{LABEL}, ''), r.SOURCE, 'SOURCE_NAME_UNDEFINED') src, count(*),
         coalesce(sum(i.LENGTH), 0) FROM {ev} e LEFT JOIN {rc} r USING (RECOMMENDATION_ID)

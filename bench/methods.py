@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 # This folder's profile.py must not stand in for the standard library's (pyspark imports it).
@@ -107,6 +108,36 @@ def _id_ok(col: str, max_len: int = D.MAX_ID_LENGTH, required: bool = True) -> s
     return f"({col} IS NOT NULL AND {ok})" if required else f"({col} IS NULL OR {ok})"
 
 
+TS_OK = f"TIMESTAMP IS NOT NULL AND abs(TIMESTAMP) < {D.MAX_PLAUSIBLE_SECONDS}"
+
+
+def event_rules_sql() -> str:
+    """attrkit's rules for an event row, as one DuckDB condition (true: the row is good)."""
+    label = "EVENT_ATTRIBUTION_SOURCE"
+    label_ok = (f"({label} IS NULL OR {label} = '' OR (NOT regexp_full_match({label}, '\\s*')"
+                f" AND length({label}) <= {D.MAX_ATTRIBUTION_SOURCE_LENGTH}"
+                f" AND regexp_full_match({label}, '[\\x20-\\x7E]*')))")
+    return " AND ".join([_id_ok("USER_ID"), _id_ok("ITEM_ID"), _id_ok("EVENT_TYPE"),
+                         _id_ok("RECOMMENDATION_ID", required=False), label_ok,
+                         TS_OK, "(EVENT_VALUE IS NULL OR isfinite(EVENT_VALUE))"])
+
+
+def log_rules_sql() -> str:
+    """attrkit's rules for a row of the recommendations log, as one DuckDB condition."""
+    return " AND ".join([_id_ok("RECOMMENDATION_ID"),
+                         _id_ok("SOURCE", D.MAX_ATTRIBUTION_SOURCE_LENGTH), TS_OK])
+
+
+def best(repeat: int, run) -> float:
+    """The shortest of ``repeat`` timed calls of ``run``, in seconds."""
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
 def duckdb_checked(fmt: str, data: Path, out: Path) -> None:
     """The same job with attrkit's checks, as SQL: every row's rules, exact duplicates and
     unresolved recommendation IDs counted; the counts are written beside the report."""
@@ -114,15 +145,7 @@ def duckdb_checked(fmt: str, data: Path, out: Path) -> None:
 
     ev, it, rc = _duckdb_reads(fmt, data)
     label = "EVENT_ATTRIBUTION_SOURCE"
-    ts_ok = f"TIMESTAMP IS NOT NULL AND abs(TIMESTAMP) < {D.MAX_PLAUSIBLE_SECONDS}"
-    label_ok = (f"({label} IS NULL OR {label} = '' OR (NOT regexp_full_match({label}, '\\s*')"
-                f" AND length({label}) <= {D.MAX_ATTRIBUTION_SOURCE_LENGTH}"
-                f" AND regexp_full_match({label}, '[\\x20-\\x7E]*')))")
-    ok = " AND ".join([_id_ok("USER_ID"), _id_ok("ITEM_ID"), _id_ok("EVENT_TYPE"),
-                       _id_ok("RECOMMENDATION_ID", required=False), label_ok,
-                       ts_ok, "(EVENT_VALUE IS NULL OR isfinite(EVENT_VALUE))"])
-    log_ok = " AND ".join([_id_ok("RECOMMENDATION_ID"),
-                           _id_ok("SOURCE", D.MAX_ATTRIBUTION_SOURCE_LENGTH), ts_ok])
+    ok, log_ok = event_rules_sql(), log_rules_sql()
     con = duckdb.connect()
     con.execute(f"CREATE TEMP TABLE raw_ev AS SELECT *, {ok} AS ok FROM {ev}")
     con.execute(f"CREATE TEMP TABLE log AS SELECT *, {log_ok} AS ok FROM {rc}")

@@ -12,7 +12,7 @@ IDs, and assembles the report.
 from __future__ import annotations
 
 import argparse
-import time
+import sys
 from pathlib import Path
 
 import polars as pl
@@ -24,16 +24,10 @@ from attrkit.attribution.windows import window_start
 from attrkit.inputs.readers import load
 from attrkit.inputs.schema import coerce, may_repeat
 
+sys.path.append(str(Path(__file__).resolve().parent))
+from methods import best  # noqa: E402  # (the benchmark's timing, one piece for every study)
+
 HERE = Path(__file__).resolve().parent
-
-
-def best(repeat: int, run) -> float:
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def stages(data: Path, fmt: str) -> list[tuple[str, object]]:
