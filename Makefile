@@ -58,10 +58,16 @@ java:
 ## test: install with the dev extras, lint, run the whole suite and the report templates' cells
 ## (two workers, TEST_WORKERS=N to change; the slowest ten tests listed at the end)
 TEST_WORKERS ?= 2
-test: $(VENV)/.installed-dev browser java
+test: $(VENV)/.installed-dev browser java $(VENV)/spark-classes.jsa
 	$(BIN)/ruff check attrkit tests bench
 	$(BIN)/python -m pytest -p no:cacheprovider -n $(TEST_WORKERS) --dist loadscope \
 	  --durations=10 --nbval-lax --nbval-current-env
+
+# The classes a Spark attribution loads, archived once per install: the tests' JVMs start from it
+# (tests/jvm.py; about half a session's start). Without it they start as usual.
+$(VENV)/spark-classes.jsa: $(VENV)/.installed-dev | java
+	@echo "archiving the classes of a Spark session for the tests' JVMs (once per install)"
+	@$(BIN)/python tests/jvm.py || echo "no class-data archive: the Spark tests start without it"
 
 ## studies: the simulation studies that check error rates and coverage (A/A calibration, CUPED, segments, holdout, heavy tails; marked slow, outside make test; about 3 minutes on two cores)
 studies: $(VENV)/.installed-dev

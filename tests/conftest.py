@@ -19,19 +19,14 @@ os.environ.setdefault("POLARS_MAX_THREADS", "1")
 import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 import pytest  # noqa: E402
+from jvm import submit_args  # noqa: E402
 
 from attrkit.simulate.sample import generate_sample
 
-# Every JVM the tests start (the Spark session here, the README's and the local cluster's in
-# their own processes, which inherit this) compiles with the client compiler only and collects
-# garbage on one thread: on the tests' small data a Spark session then costs about 40% less CPU
-# (57 → 34 CPU seconds for a session and four attributions, measured), and the results are the
-# same. attrkit itself leaves the JVM's defaults to the user (a long job wants the C2 compiler).
-# The client compiler alone reserves a 48 MB code cache by default; the session compiles a class
-# per query plan for the whole run, and a full cache stops the SparkContext: 256 MB, reserved.
-_JVM = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:ReservedCodeCacheSize=256m"
-os.environ.setdefault("PYSPARK_SUBMIT_ARGS", f"--driver-java-options '{_JVM}' --conf "
-                      f"'spark.executor.extraJavaOptions={_JVM}' pyspark-shell")
+# Every JVM the tests start (the Spark session here, the README's, the local cluster's and the
+# Connect server's in their own processes, which inherit this) runs with the options of
+# tests/jvm.py: the client compiler only, and the class-data archive `make test` writes.
+os.environ.setdefault("PYSPARK_SUBMIT_ARGS", submit_args())
 
 CLICKS_WATCH_MINUTES = {
     "name": "test-metrics",
@@ -134,12 +129,16 @@ def spark():
 # busy to the end instead of leaving one to finish a long module alone.
 LONGEST_FIRST = (
     "tests/attribution/test_spark.py", "tests/test_docs.py",
-    "tests/attribution/test_spark_moments.py", "tests/attribution/test_spark_small_driver.py",
     "tests/attribution/test_spark_cluster.py", "tests/attribution/test_spark_connect.py",
-    "tests/reports/test_run.py", "tests/reports/test_lab.py",
-    "tests/test_hostile.py", "tests/reports/test_history.py",
+    "tests/attribution/test_spark_moments.py", "tests/reports/test_run.py",
+    "tests/reports/test_lab.py", "tests/test_hostile.py", "tests/reports/test_history.py",
     "tests/comparison/test_moments.py", "tests/attribution/test_differential.py",
 )
+# The modules that use the ``spark`` fixture run on one worker, one after another: a JVM's
+# first attributions cost several times its later ones (class loading, query compilation), and
+# one warm session serves them all (two workers each warming their own cost about 20 seconds).
+ONE_SESSION = ("tests/attribution/test_spark.py", "tests/attribution/test_spark_moments.py",
+               "tests/attribution/test_differential.py")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -147,6 +146,20 @@ def pytest_collection_modifyitems(config, items):
     and of every other module, is kept."""
     rank = {path: i for i, path in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadscope``, with the modules of :data:`ONE_SESSION` as one scope."""
+    if config.getoption("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class OneSparkSession(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return ONE_SESSION[0] if module in ONE_SESSION else super()._split_scope(nodeid)
+
+    return OneSparkSession(config, log)
 
 
 def run_attrkit(*args: str, cwd=None, env: dict[str, str] | None = None

@@ -13,8 +13,9 @@ per-user values where they are.
 from __future__ import annotations
 
 import functools
+import weakref
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any, TypeVar
 
 import polars as pl
@@ -167,7 +168,8 @@ class SparkUserData:
     :class:`~attrkit.attribution.users.UserData`), queried where they are."""
 
     def __init__(self, assignment: Any, values: Any, served: Any,
-                 log_rows_without_user: int = 0, metrics: tuple[str, ...] = ()) -> None:
+                 log_rows_without_user: int = 0, metrics: tuple[str, ...] = (), *,
+                 per_user: Any = None) -> None:
         self.assignment, self.values, self.served = assignment, values, served
         self.log_rows_without_user = log_rows_without_user
         self.metrics = metrics
@@ -175,6 +177,8 @@ class SparkUserData:
         self._arms: list[str] | None = None
         self._raw: dict[tuple[str, str], Moments] | None = None
         self._labels: tuple[pl.DataFrame, Any] | None = None
+        self._per_user = per_user  # (a part's: its parent's, selected; see _per_user_all)
+        self._release: Callable[[], Any] = lambda: None
 
     @property
     @_job("the arms")
@@ -214,9 +218,11 @@ class SparkUserData:
         """As :meth:`UserData.in_segment`: the segment's users selected on the executors."""
         keep = self._labelled(of_user, none).filter(_f().col("segment") == value).select(
             "USER_ID")
-        return SparkUserData(*(f.join(keep, on="USER_ID", how="left_semi")
-                               for f in (self.assignment, self.values, self.served)),
-                             self.log_rows_without_user, self.metrics)
+        assignment, values, served, per_user = (
+            f.join(keep, on="USER_ID", how="left_semi") for f in (
+                self.assignment, self.values, self.served, self._per_user_all()))
+        return SparkUserData(assignment, values, served, self.log_rows_without_user,
+                             self.metrics, per_user=per_user)
 
     def _labelled(self, of_user: pl.DataFrame, none: str) -> Any:
         """Each assigned user's arm, segment and ``changed`` on the executors (cached for the
@@ -295,7 +301,16 @@ class SparkUserData:
         return self._raw
 
     def _per_user_all(self) -> Any:
-        """Every user of the log and every metric, zeros included, in whole units."""
+        """Every user of the log and every metric, zeros included, in whole units: cached on
+        the executors while this object lives (each comparison, cap and pre-period reads it;
+        a segment's part selects its users from its parent's)."""
+        if self._per_user is None:
+            self._per_user = self._compute_per_user().cache()
+            self._release = weakref.finalize(self, _release, self._per_user)
+            self._release.atexit = False
+        return self._per_user
+
+    def _compute_per_user(self) -> Any:
         F = _f()
         pop = self.assignment.select("USER_ID", "arm")
         metrics = self.assignment.sparkSession.createDataFrame(
@@ -453,9 +468,16 @@ class SparkUserData:
     def unpersist(self) -> None:
         for frame in (self.assignment, self.values, self.served):
             frame.unpersist()
+        self._release()
         if self._labels is not None:  # the segments' labels (:meth:`_labelled`)
             self._labels[1].unpersist()
             self._labels = None
+
+
+def _release(frame: Any) -> None:
+    """Unpersist a cached frame, if its session still runs (a stopped one holds nothing)."""
+    with suppress(Exception):
+        frame.unpersist()
 
 
 def _to_polars(df: Any) -> pl.DataFrame:

@@ -204,6 +204,9 @@ def _remove_folders(folders: list[Path]) -> None:
 
 
 _SCRATCH: list[str] = []
+# The logs of processes that ended are kept this many days (to read after a failed run), then
+# removed by the next attrkit process that writes a log of the same kind.
+LOG_DAYS = 7
 
 
 def scratch_dir(prefix: str) -> Path:
@@ -219,18 +222,21 @@ def scratch_dir(prefix: str) -> Path:
     return Path(d)
 
 
-def _sweep(prefix: str, older_than: float = 3600.0) -> None:
-    """Remove ``prefix<pid>-*`` scratch folders whose process is gone and that have not
-    changed for ``older_than`` seconds (a process of another PID namespace sharing the folder
-    would look gone: the age keeps its fresh folders)."""
+def _sweep(prefix: str, older_than: float = 3600.0, *, end: str = "-") -> None:
+    """Remove ``prefix<pid>-*`` scratch folders (``end=".log"``: ``prefix<pid>.log`` logs)
+    whose process is gone and that have not changed for ``older_than`` seconds (a process of
+    another PID namespace sharing the folder would look gone: the age keeps its fresh ones)."""
     import time
 
-    for folder in Path(tempfile.gettempdir()).glob(f"{prefix}*-*"):
-        pid = folder.name[len(prefix):].split("-", 1)[0]
+    for path in Path(tempfile.gettempdir()).glob(f"{prefix}*{end}*"):
+        pid = path.name[len(prefix):].split(end, 1)[0]
         with contextlib.suppress(OSError):
             if (pid.isdigit() and not _alive(int(pid))
-                    and time.time() - folder.stat().st_mtime > older_than):
-                shutil.rmtree(folder, ignore_errors=True)
+                    and time.time() - path.stat().st_mtime > older_than):
+                if end == "-":
+                    shutil.rmtree(path, ignore_errors=True)
+                elif path.name == f"{prefix}{pid}{end}" and path.is_file():
+                    path.unlink()
 
 
 def _alive(pid: int) -> bool:
@@ -320,9 +326,11 @@ def children_stderr_to(name: str, *, drop_empty: bool = False) -> Iterator[Path]
     """Processes started in the block (a notebook kernel, Spark's JVM) write their stderr to
     ``$TMPDIR/attrkit-<name>-<pid>.log``, not the terminal: a child takes the stderr it is
     started with. Python's own ``sys.stderr`` still reaches the terminal. ``drop_empty``: the
-    log is removed when nothing was written (not for a child that goes on writing after)."""
+    log is removed when nothing was written (not for a child that goes on writing after).
+    Logs of this name whose process is gone are removed once :data:`LOG_DAYS` days old."""
     import sys
 
+    _sweep(f"attrkit-{name}-", LOG_DAYS * 86_400.0, end=".log")
     log = Path(tempfile.gettempdir()) / f"attrkit-{name}-{os.getpid()}.log"
     sys.stderr.flush()
     saved, target = os.dup(2), os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)

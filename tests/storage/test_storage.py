@@ -201,3 +201,34 @@ def test_a_killed_processs_scratch_folder_is_removed_by_the_next(tmp_path, monke
     mine = scratch_dir("attrkit-sample-")
     assert not left[0].exists() and left[1].exists() and alive.exists() and mine.exists()
     assert mine.name.startswith(f"attrkit-sample-{os.getpid()}-")
+
+
+def test_the_logs_of_ended_processes_are_removed_after_a_week(tmp_path, monkeypatch):
+    """A Spark or kernel log stays to be read after a failed run; once its process has ended
+    and the log is a week old, the next log of the same kind removes it. A live process's old
+    log, an ended one's recent log, other kinds' logs and other files stay."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+    import time
+
+    from attrkit.storage.local import LOG_DAYS, children_stderr_to
+
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                           capture_output=True, text=True, timeout=60)
+    gone = int(ended.stdout)
+    week = LOG_DAYS * 86_400
+    old = {"gone": f"attrkit-spark-{gone}.log", "alive": f"attrkit-spark-{os.getppid()}.log",
+           "kernel": f"attrkit-kernel-{gone}.log", "other": f"attrkit-spark-{gone}.log.txt"}
+    recent = f"attrkit-spark-{gone + 1}.log"
+    now = time.time()
+    for name, age in [*((n, week + 60) for n in old.values()), (recent, week - 3600)]:
+        (tmp_path / name).write_text("x")
+        os.utime(tmp_path / name, (now - age, now - age))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    with children_stderr_to("spark") as log:
+        assert log.name == f"attrkit-spark-{os.getpid()}.log"
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert old["gone"] not in left
+    assert sorted([old["alive"], old["kernel"], old["other"], recent, log.name]) == left
