@@ -134,11 +134,12 @@ LONGEST_FIRST = (
     "tests/reports/test_lab.py", "tests/test_hostile.py", "tests/reports/test_history.py",
     "tests/comparison/test_moments.py", "tests/attribution/test_differential.py",
 )
-# The modules that use the ``spark`` fixture run on one worker, one after another: a JVM's
-# first attributions cost several times its later ones (class loading, query compilation), and
-# one warm session serves them all (two workers each warming their own cost about 20 seconds).
+# The modules that use the ``spark`` fixture (the Connect server's too) run on one worker, one
+# after another: a JVM's first attributions cost several times its later ones (class loading,
+# query compilation), and one warm session serves them all (two workers each warming their own
+# cost about 20 seconds).
 ONE_SESSION = ("tests/attribution/test_spark.py", "tests/attribution/test_spark_moments.py",
-               "tests/attribution/test_differential.py")
+               "tests/attribution/test_spark_connect.py", "tests/attribution/test_differential.py")
 
 
 def pytest_collection_modifyitems(config, items):

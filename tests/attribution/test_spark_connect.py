@@ -1,5 +1,5 @@
 """Spark Connect, as Databricks and Spark 4 use it: a local Connect server started here on
-127.0.0.1 (tests/connect_server.py), and attrkit as its client, from the command line
+127.0.0.1 (in the tests' local session), and attrkit as its client, from the command line
 (``--spark-remote sc://HOST:PORT``) and the API (``spark=`` a Connect session): the same report
 and comparison bytes as the embedded engine. Clients run in processes of their own: a Connect
 session switches pyspark's functions to Connect for the whole process."""
@@ -24,24 +24,24 @@ ROOT = Path(__file__).parents[2]
 
 
 @pytest.fixture(scope="module")
-def remote(tmp_path_factory):
+def remote(spark):
+    """Spark's Connect service, started in the tests' local session (conftest's ``spark``) and
+    listening on 127.0.0.1 at a free port, as ``spark.plugins`` starts it on a server: its
+    clients' jobs run in a JVM the other Spark tests have already warmed."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    log = (tmp_path_factory.mktemp("server") / "stderr.log").open("w")
-    server = subprocess.Popen([sys.executable, str(ROOT / "tests" / "connect_server.py"),
-                               str(port)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              stderr=log, text=True)
+    sc = spark._jsc.sc()
+    for key, value in {"spark.connect.grpc.binding.address": "127.0.0.1",
+                       "spark.connect.grpc.binding.port": str(port),
+                       "spark.sql.shuffle.partitions": "2"}.items():  # (its sessions' too)
+        sc.conf().set(key, value)
+    service = spark._jvm.org.apache.spark.sql.connect.service.SparkConnectService
+    service.start(sc)
     try:
-        assert server.stdout.readline().strip() == "ready", "the Connect server did not start"
         yield f"sc://127.0.0.1:{port}"
     finally:
-        server.stdin.close()
-        try:
-            server.wait(60)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
+        service.stop(getattr(service, "stop$default$1")(), getattr(service, "stop$default$2")())
 
 
 @pytest.fixture(scope="module")
