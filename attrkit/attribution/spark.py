@@ -541,7 +541,6 @@ def run(ma: MetricAttribution, interactions: Any, items: Any, recommendations: A
     jobs, per_user = _later(events, columns, valid, aggs, opts)
     users = None
     if per_user is not None:
-        per_user = (per_user[0].cache(), *per_user[1:])  # (read twice: _user_jobs)
         users = _users(ma, *per_user)
         jobs |= _user_jobs(users, per_user[0])
     bad = [k for k in read if counts[k]["bad"]]
@@ -636,6 +635,7 @@ def _later(events: Any, columns: list[str], valid: dict[str, Any], aggs: list[An
     per_user = None
     if "user_values" in outputs:
         per_user = tuple(outputs.pop(k) for k in ("user_values", "assignment", "served"))
+        per_user = (per_user[0].cache(), *per_user[1:])  # (read twice: _user_jobs)
     jobs = {k: (lambda v=v: _to_polars(v)) for k, v in outputs.items()}
     if not opts.dedupe:
         jobs["duplicates"] = lambda: _duplicates(events, valid["interactions"].drop(FILE, ROW),
