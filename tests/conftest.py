@@ -149,6 +149,7 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))
 
 
+@pytest.hookimpl(optionalhook=True)  # (a hook of pytest-xdist, when it runs)
 def pytest_xdist_make_scheduler(config, log):
     """``--dist loadscope``, with the modules of :data:`ONE_SESSION` as one scope."""
     if config.getoption("dist") != "loadscope":
