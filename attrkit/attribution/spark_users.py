@@ -179,6 +179,7 @@ class SparkUserData:
         self._labels: tuple[pl.DataFrame, Any] | None = None
         self._per_user = per_user  # (a part's: its parent's, selected; see _per_user_all)
         self._release: Callable[[], Any] = lambda: None
+        self._segment_moments: tuple[pl.DataFrame, dict[Any, Moments]] | None = None
 
     @property
     @_job("the arms")
@@ -215,14 +216,31 @@ class SparkUserData:
         return _to_polars(got).cast({"users": pl.Int64, "changed": pl.Int64}).sort("segment")
 
     def in_segment(self, of_user: pl.DataFrame, value: str, none: str) -> SparkUserData:
-        """As :meth:`UserData.in_segment`: the segment's users selected on the executors."""
+        """As :meth:`UserData.in_segment`: the segment's users selected on the executors; its
+        moments as they are taken from every segment's, computed at once."""
         keep = self._labelled(of_user, none).filter(_f().col("segment") == value).select(
             "USER_ID")
         assignment, values, served, per_user = (
             f.join(keep, on="USER_ID", how="left_semi") for f in (
                 self.assignment, self.values, self.served, self._per_user_all()))
-        return SparkUserData(assignment, values, served, self.log_rows_without_user,
+        part = SparkUserData(assignment, values, served, self.log_rows_without_user,
                              self.metrics, per_user=per_user)
+        part._raw = {(m, a): mo for (s, m, a), mo in self._segments_raw(of_user, none).items()
+                     if s == value}
+        return part
+
+    @_job("every segment's, metric's and arm's moments")
+    def _segments_raw(self, of_user: pl.DataFrame, none: str
+                      ) -> dict[tuple[str, str, str], Moments]:
+        """The moments of every segment (of ``of_user``), metric and arm in one job, as each
+        segment's :meth:`_all_raw` would give them one job each."""
+        if self._segment_moments is None or self._segment_moments[0] is not of_user:
+            segment = self._labelled(of_user, none).select("USER_ID", "segment")
+            got = _moments(self._per_user_all().join(segment, on="USER_ID"),
+                           ("value", "served", "total"), ["segment", "metric_name", "arm"],
+                           third=True)
+            self._segment_moments = (of_user, got)
+        return self._segment_moments[1]
 
     def _labelled(self, of_user: pl.DataFrame, none: str) -> Any:
         """Each assigned user's arm, segment and ``changed`` on the executors (cached for the
