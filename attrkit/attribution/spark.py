@@ -486,8 +486,8 @@ def _all(jobs: dict[str, Any], spark: Any, doing: str = "") -> dict[str, Any]:
 
 SHOWN = {"grouped": "the events' pass (typed, checked, resolved, windowed, kept and grouped)",
          "unresolved_ids": "unresolved recommendation IDs",
-         "materialised": "the per-user frames computed and cached, and users with events the "
-                         "log does not know"}
+         "materialised": "the per-user frames computed and cached",
+         "unlogged": "users with events the log does not know"}
 """How a job of :func:`run` is described in Spark's UI, where its key alone says too little."""
 
 
@@ -560,8 +560,8 @@ def run(ma: MetricAttribution, interactions: Any, items: Any, recommendations: A
     unlogged = None
     if users is not None:
         users.log_rows_without_user = unassigned
-        unlogged = got.pop("materialised")
-        per_user[0].unpersist()
+        unlogged = got.pop("unlogged")
+        got.pop("materialised")
     for frame in [events, *(f for _, kept, _, _ in small.values() for f in kept)]:
         frame.unpersist()
     return Result(_as_embedded(got, sources), quarantine, rows_read, valid_rows, duplicates,
@@ -602,9 +602,8 @@ def _users(ma: MetricAttribution, grouped: Any, assignment: Any, served: Any) ->
 
 
 def _user_jobs(users: Any, grouped: Any) -> dict[str, Any]:
-    """A job for :func:`_all` that fills the per-user caches, then counts what the health
-    summary says of users the log does not know, reading ``grouped`` (each user's events,
-    grouped; cached) a second time instead of grouping the events again."""
+    """Jobs for :func:`_all` that fill the per-user caches and count what the health summary
+    says of users the log does not know."""
     from pyspark.sql import functions as F
 
     def unlogged() -> tuple[int, int]:
@@ -615,13 +614,8 @@ def _user_jobs(users: Any, grouped: Any) -> dict[str, Any]:
                         F.sum(F.when(by_log, F.col("events")))).first()
         return int(r[0]), int(r[1] or 0)
 
-    def materialised() -> tuple[int, int]:
-        _ = users.arms  # (each fills a cache)
-        users.values.count()
-        users.served.count()
-        return unlogged()
-
-    return {"materialised": materialised}
+    return {"materialised": lambda: (users.arms, users.values.count(), users.served.count()),
+            "unlogged": unlogged}
 
 
 def _later(events: Any, columns: list[str], valid: dict[str, Any], aggs: list[Any],
@@ -635,7 +629,6 @@ def _later(events: Any, columns: list[str], valid: dict[str, Any], aggs: list[An
     per_user = None
     if "user_values" in outputs:
         per_user = tuple(outputs.pop(k) for k in ("user_values", "assignment", "served"))
-        per_user = (per_user[0].cache(), *per_user[1:])  # (read twice: _user_jobs)
     jobs = {k: (lambda v=v: _to_polars(v)) for k, v in outputs.items()}
     if not opts.dedupe:
         jobs["duplicates"] = lambda: _duplicates(events, valid["interactions"].drop(FILE, ROW),
