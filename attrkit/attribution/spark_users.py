@@ -314,14 +314,17 @@ class SparkUserData:
         """Every metric's and arm's moments as they are, in one job (a comparison asks for
         each metric and pair of arms; a user's values do not depend on the pair)."""
         if self._raw is None:
-            self._raw = _moments(self._per_user_all(), ("value", "served", "total"),
+            self._raw = _moments(self._per_user_all(keep=False), ("value", "served", "total"),
                                  ["metric_name", "arm"], third=True)
         return self._raw
 
-    def _per_user_all(self) -> Any:
+    def _per_user_all(self, keep: bool = True) -> Any:
         """Every user of the log and every metric, zeros included, in whole units: cached on
         the executors while this object lives (each comparison, cap and pre-period reads it;
-        a segment's part selects its users from its parent's)."""
+        a segment's part selects its users from its parent's). ``keep=False``: not cached by
+        this read (a plain comparison reads it once; caching would only cost)."""
+        if self._per_user is None and not keep:
+            return self._compute_per_user()
         if self._per_user is None:
             self._per_user = self._compute_per_user().cache()
             self._release = weakref.finalize(self, _release, self._per_user)
@@ -468,7 +471,7 @@ class SparkUserData:
         ``path`` (Spark's parts; replaced whole), a row per user and metric."""
         F = _f()
         present = self.values.select("metric_name").distinct()  # (as the embedded engine's)
-        self._per_user_all().join(present, on="metric_name", how="left_semi").select(
+        self._per_user_all(keep=False).join(present, on="metric_name", how="left_semi").select(
             "USER_ID", "arm", "metric_name",
             (F.col("value").cast("double") / float(SCALE["value"])).alias("value"),
             F.col("served").cast("double").alias("served"),
