@@ -25,22 +25,21 @@ FLAGS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:ReservedCodeCacheSize=256m
 ARCHIVE = Path(sys.prefix) / "spark-classes.jsa"  # (in the virtual environment: one per install)
 
 
-def submit_args(extra: str = "") -> str:
-    """``PYSPARK_SUBMIT_ARGS`` giving the driver and the executors :data:`FLAGS` (and the
-    archive when it exists)."""
-    if not extra and ARCHIVE.is_file():
-        extra = f"-XX:SharedArchiveFile={ARCHIVE}"
+def submit_args(extra: str | None = None) -> str:
+    """``PYSPARK_SUBMIT_ARGS`` giving the driver and the executors :data:`FLAGS` and ``extra``
+    (by default, the archive when it exists)."""
+    if extra is None:
+        extra = f"-XX:SharedArchiveFile={ARCHIVE}" if ARCHIVE.is_file() else ""
     java = f"{FLAGS} {extra}".strip()
     return (f"--driver-java-options '{java}' --conf 'spark.executor.extraJavaOptions={java}' "
             "pyspark-shell")
 
 
 def write_archive() -> None:
-    """Run a small Spark attribution in a JVM that archives the classes it
-    loaded when it exits; the archive is renamed into place once the JVM has ended."""
+    """Run a small Spark attribution in a JVM that archives the classes it loaded when it
+    exits; the archive is renamed into place once the JVM has ended."""
     partial = ARCHIVE.with_name(f".{ARCHIVE.name}.{os.getpid()}")
-    os.environ["PYSPARK_SUBMIT_ARGS"] = (f"--driver-java-options '{FLAGS} "
-                                         f"-XX:ArchiveClassesAtExit={partial}' pyspark-shell")
+    os.environ["PYSPARK_SUBMIT_ARGS"] = submit_args(f"-XX:ArchiveClassesAtExit={partial}")
     here = Path(__file__).parent
     sys.path[:0] = [str(here.parent), str(here), str(here / "attribution")]
     import tempfile
