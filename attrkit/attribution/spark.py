@@ -80,6 +80,10 @@ def session(spark: Any = None, master: str | None = None, remote: str | None = N
     builder = (SparkSession.builder.master(master)
                .appName("attrkit").config("spark.ui.enabled", "false")
                .config("spark.sql.shuffle.partitions", "8")
+               # a file read in at least 8 parts (as the shuffles), not one per core: the
+               # duplicates' aggregate of one row hash per event holds a part's hashes at
+               # once (10M events, local[2]: 55 -> 50 s)
+               .config("spark.sql.files.minPartitionNum", "8")
                .config("spark.sql.session.timeZone", "UTC")
                .config("spark.ui.showConsoleProgress", "false")
                # PySpark records the Python line behind each column function for its error
@@ -446,24 +450,73 @@ def _observed(observation: Any, frame: Any) -> dict[str, Any]:
     return frame.groupBy().agg(*_counts()).first().asDict()
 
 
-def _kept(t: Typing) -> tuple[Any, list[Any], dict[str, Any], bool]:
+def _kept(t: Typing, measure: tuple[str, ...] = ()) -> tuple[Any, list[Any], dict[str, Any], bool]:
     """Items or the log, typed and kept (cached, read by every later step), with its counts in
-    one pass; where a value that must be unique repeats, kept again with the duplicate rule.
-    Returns the frame, every frame kept, the counts and whether the rule was added."""
+    one pass; where a value that must be unique repeats, typed again with the duplicate rule
+    and kept instead. The kept frame has no FILE and ROW: only the duplicate rule reads them
+    (which repeat comes first), and the bad rows are typed again from the input. ``measure``:
+    columns whose text's bytes are added up too (``bytes``). Returns the frame, every frame
+    kept, the counts and whether the rule was added."""
     from pyspark.sql import functions as F
 
-    frame = t.frame.cache()
+    frame = t.frame.drop(FILE, ROW).cache()
     checks = [*_counts()]
     if t.unique is not None:  # distinct hashes prove distinct values (a long is cheaper to
         # count distinct than text); where two share one, the exact rule decides
         value = F.col(t.unique[1])
         checks += [F.count(value).alias("values"),
                    F.count_distinct(F.when(value.isNotNull(), F.xxhash64(value))).alias("distinct")]
+    if measure:
+        checks.append(F.sum(sum(F.coalesce(F.octet_length(c), F.lit(0)) for c in measure)
+                            ).alias("bytes"))
     counts = frame.groupBy().agg(*checks).first().asDict()
     if t.unique is None or counts["values"] == counts["distinct"]:
         return frame, [frame], counts, False
-    again = _with_unique(frame, t.unique).cache()
-    return again, [frame, again], again.groupBy().agg(*_counts()).first().asDict(), True
+    again = _with_unique(t.frame, t.unique).drop(FILE, ROW).cache()
+    return again, [frame, again], counts | again.groupBy().agg(*_counts()).first().asDict(), True
+
+
+_MEASURED = {"recommendations": ("RECOMMENDATION_ID", "SOURCE")}
+"""The columns of a dataset whose bytes :func:`_kept` adds up: what the events' join reads."""
+
+
+def _broadcast(small: dict[str, Any], spark: Any) -> bool:
+    """Whether the events' join broadcasts the log (what :func:`_kept` gave): where its IDs and
+    sources fit :func:`_broadcast_limit`, the events are not shuffled to meet it (10M events,
+    a log of 2.5M: 5-8 s of 60)."""
+    if "recommendations" not in small:
+        return False
+    counts = small["recommendations"][2]
+    return (counts["bytes"] or 0) + _ROW_BYTES * counts["n"] <= _broadcast_limit(spark)
+
+
+def _broadcast_limit(spark: Any) -> int:
+    """The most bytes the log's IDs and sources may take (with :data:`_ROW_BYTES` a row) for the
+    events' join to broadcast it: the session's ``spark.attrkit.broadcastLogBytes`` (0: never),
+    else an eighth of ``spark.driver.memory`` (the driver builds the table that is sent); at
+    most half of ``spark.driver.maxResultSize`` (the rows pass through the driver), and never
+    where the session turns broadcasts off (``spark.sql.autoBroadcastJoinThreshold=-1``)."""
+    def conf(key: str, default: str | None) -> str | None:
+        try:
+            return spark.conf.get(key, default)
+        except Exception:  # noqa: BLE001 (a Connect server may not show a core setting)
+            return default
+
+    if str(conf("spark.sql.autoBroadcastJoinThreshold", "10MB")).strip() == "-1":
+        return 0
+    own = conf("spark.attrkit.broadcastLogBytes", None)
+    limit = _bytes(own) if own is not None else _bytes(
+        conf("spark.driver.memory", "1g") or "1g") // 8
+    most = _bytes(conf("spark.driver.maxResultSize", "1g") or "1g")
+    return min(limit, most // 2) if most > 0 else limit
+
+
+def _bytes(size: str) -> int:
+    """A Spark size (``16m``, ``1g``, ``1048576``, ``512MB``) in bytes."""
+    m = re.fullmatch(r"\s*(\d+)\s*([kmgt]?)i?b?\s*", str(size).lower())
+    if m is None:
+        raise ConfigError(f"not a size Spark understands: {size!r} (such as 64m or 1g)")
+    return int(m.group(1)) << (10 * " kmgt".index(m.group(2) or " "))
 
 
 def _all(jobs: dict[str, Any], spark: Any, doing: str = "") -> dict[str, Any]:
@@ -519,15 +572,15 @@ def run(ma: MetricAttribution, interactions: Any, items: Any, recommendations: A
     _check_sums(ma, read, given)
     typing = {k: _typed(df, k, numeric[k], opts.timestamp_unit)
               for k, (df, _) in read.items()}
-    small = _all({k: (lambda t=t: _kept(t)) for k, t in typing.items() if k != "interactions"},
-                 spark, doing=" typed, checked and kept")
+    small = _all({k: (lambda t=t, k=k: _kept(t, _MEASURED.get(k, ()))) for k, t in typing.items()
+                  if k != "interactions"}, spark, doing=" typed, checked and kept")
     observed = Observation("attrkit-interactions")
     frames = {"interactions": typing["interactions"].frame.observe(observed, *_counts())}
     frames |= {k: frame for k, (frame, _, _, _) in small.items()}
     valid = {k: frame.filter(F.col(HIT).isNull()).drop(HIT) for k, frame in frames.items()}
-    events, columns = _resolved(ma, valid, opts)
+    events, columns = _resolved(ma, valid, opts, _broadcast(small, spark))
     aggs = _aggregates(ma)
-    extra = [F.sum(F.col("__attrkit_unresolved").cast("long")).alias("unresolved")]
+    extra = [F.count("RECOMMENDATION_ID").alias("unresolved")]
     if plan.sum_columns(ma, "items"):
         extra.append(F.sum(F.col("__attrkit_found").isNull().cast("long")).alias("no_item"))
     # The first aggregate reads the events (and counts the interactions); the rest read what it kept.
@@ -538,7 +591,7 @@ def run(ma: MetricAttribution, interactions: Any, items: Any, recommendations: A
     rows_read = {k: int(c["n"]) for k, c in counts.items()}
     valid_rows = rows_read["interactions"] - int(counts["interactions"]["bad"])
     repeated = {k for k, (_, _, _, again) in small.items() if again}
-    jobs, per_user = _later(events, columns, valid, aggs, opts)
+    jobs, per_user = _later(events, columns, valid, aggs, opts, typing["interactions"].frame)
     users = None
     if per_user is not None:
         users = _users(ma, *per_user)
@@ -619,11 +672,15 @@ def _user_jobs(users: Any, grouped: Any) -> dict[str, Any]:
 
 
 def _later(events: Any, columns: list[str], valid: dict[str, Any], aggs: list[Any],
-           opts: plan.Options) -> tuple[dict[str, Any], tuple[Any, Any, Any] | None]:
+           opts: plan.Options, typed: Any
+           ) -> tuple[dict[str, Any], tuple[Any, Any, Any] | None]:
     """What is read after the first aggregate, of the kept events and the log, as jobs for
-    :func:`_all`: the unresolved IDs, the log's outputs and (without ``dedupe``) the repeats;
+    :func:`_all`: the unresolved IDs, the log's outputs and (without ``dedupe``) the repeats
+    (read again from ``typed``, the interactions typed);
     and, where the log has users, the per-user frames that stay on Spark (:func:`_users`)."""
-    outputs = {"unresolved_ids": events.filter("__attrkit_unresolved")
+    from pyspark.sql import functions as F
+
+    outputs = {"unresolved_ids": events.filter(F.col("RECOMMENDATION_ID").isNotNull())
                .select("RECOMMENDATION_ID").distinct()}
     outputs |= _log_outputs(valid.get("recommendations"), events, aggs, opts)
     per_user = None
@@ -631,8 +688,7 @@ def _later(events: Any, columns: list[str], valid: dict[str, Any], aggs: list[An
         per_user = tuple(outputs.pop(k) for k in ("user_values", "assignment", "served"))
     jobs = {k: (lambda v=v: _to_polars(v)) for k, v in outputs.items()}
     if not opts.dedupe:
-        jobs["duplicates"] = lambda: _duplicates(events, valid["interactions"].drop(FILE, ROW),
-                                                 columns)
+        jobs["duplicates"] = lambda: _duplicates(events, typed, columns)
     return jobs, per_user
 
 
@@ -672,10 +728,15 @@ def _check_sums(ma: MetricAttribution, read: dict[str, Any], given: dict[str, An
                               "holds text, not numbers")
 
 
-def _resolved(ma: MetricAttribution, valid: dict[str, Any], opts: plan.Options
-              ) -> tuple[Any, list[str]]:
+_ROW_BYTES = 40
+"""What a row of the broadcast log takes besides its text (Spark's row and hash table)."""
+
+
+def _resolved(ma: MetricAttribution, valid: dict[str, Any], opts: plan.Options,
+              broadcast: bool = False) -> tuple[Any, list[str]]:
     """The valid events with their source, item columns and window (cached; exact repeats
-    dropped with ``dedupe``), and the columns that make an event."""
+    dropped with ``dedupe``), and the columns that make an event; the log broadcast to them
+    with ``broadcast``."""
     from pyspark.sql import functions as F
 
     events = valid["interactions"].drop(FILE, ROW)
@@ -687,27 +748,28 @@ def _resolved(ma: MetricAttribution, valid: dict[str, Any], opts: plan.Options
         events = events.dropDuplicates(columns)
     log = valid.get("recommendations")
     if log is not None:
-        events = events.join(log.select("RECOMMENDATION_ID", F.col("SOURCE").alias(SERVED)),
+        served = log.select("RECOMMENDATION_ID", F.col("SOURCE").alias(SERVED))
+        events = events.join(F.broadcast(served) if broadcast else served,
                              on="RECOMMENDATION_ID", how="left")
     else:
         events = events.withColumn(SERVED, F.lit(None).cast("string"))
     label, rec = F.col("EVENT_ATTRIBUTION_SOURCE"), F.col("RECOMMENDATION_ID")
-    events = events.withColumn("__attrkit_unresolved",
-                               label.isNull() & rec.isNotNull() & F.col(SERVED).isNull())
+    unresolved = label.isNull() & rec.isNotNull() & F.col(SERVED).isNull()
     item_cols = plan.sum_columns(ma, "items")
     if item_cols:
         events = events.join(valid["items"].select(
             "ITEM_ID", *[F.col(c).alias(f"__attrkit_item_{c}") for c in item_cols],
             F.lit(True).alias("__attrkit_found")), on="ITEM_ID", how="left")
-    # Kept: what the aggregates read, and no more (building the cache costs per column).
+    # Kept: what the aggregates read, and no more (building the cache costs 0.5-1 s a column
+    # at 10M events). An event's ID is kept where it is unresolved, and says that it is.
     kept = [_window(F.col("TIMESTAMP"), opts.window_seconds, opts.window_origin)
-            .alias(plan.WINDOW), "TIMESTAMP", *plan.GROUP_KEYS[1:], "__attrkit_unresolved",
-            F.when(F.col("__attrkit_unresolved"), rec).alias("RECOMMENDATION_ID"),
+            .alias(plan.WINDOW), *plan.GROUP_KEYS[1:],
+            F.when(unresolved, rec).alias("RECOMMENDATION_ID"),
             *dict.fromkeys(plan.summed(m) for m in ma.metrics if m.function == "sum")]
     if item_cols:
         kept.append("__attrkit_found")
-    if log is not None and "USER_ID" in log.columns:
-        kept.append("USER_ID")
+    if log is not None and "USER_ID" in log.columns:  # (each user's days)
+        kept += ["USER_ID", "TIMESTAMP"]
     if not opts.dedupe:  # for the exact repeats (:func:`_duplicates`)
         kept.append(_row_hash(columns).alias(HASH))
     return events.select(*kept).cache(), columns
@@ -751,10 +813,12 @@ def _row_hash(columns: list[str]) -> Any:
     return F.xxhash64(*[F.col(f"`{c}`") for c in columns])
 
 
-def _duplicates(events: Any, valid: Any, columns: list[str]) -> int:
+def _duplicates(events: Any, typed: Any, columns: list[str]) -> int:
     """Rows that exactly repeat another: rows whose hash no other row shares are distinct (an
-    aggregate of the kept events); only where one is shared are the valid rows read again and
-    compared whole (as the embedded engine does)."""
+    aggregate of the kept events); only where one is shared are the rows read again and the
+    valid ones compared whole (as the embedded engine does). ``typed``: the interactions typed,
+    with each row's HIT, which is looked at only for the rows that share a hash (Spark works
+    out a column only when a row needs it; a filter on it would be moved before the join)."""
     from pyspark.sql import functions as F
 
     # kept: the check for none and the join read one aggregate (else each computes it again)
@@ -762,12 +826,13 @@ def _duplicates(events: Any, valid: Any, columns: list[str]) -> int:
     try:
         if shared.isEmpty():
             return 0
-        rows = valid.select(*[F.col(f"`{c}`") for c in columns]).withColumn(
+        rows = typed.select(*[F.col(f"`{c}`") for c in columns], HIT).withColumn(
             HASH, _row_hash(columns))
-        sharing = rows.join(F.broadcast(shared), on=HASH).drop(HASH)
+        sharing = rows.join(F.broadcast(shared), on=HASH)
         copies = sharing.groupBy(*[F.col(f"`{c}`") for c in columns]).agg(
-            F.count(F.lit(1)).alias("__attrkit_n"))
-        return int(copies.agg(F.sum(F.col("__attrkit_n") - 1)).first()[0] or 0)
+            F.count(F.when(F.col(HIT).isNull(), 1)).alias("__attrkit_n"))
+        return int(copies.agg(F.sum(F.greatest(F.col("__attrkit_n") - 1, F.lit(0)))
+                              ).first()[0] or 0)
     finally:
         shared.unpersist()
 

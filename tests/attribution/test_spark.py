@@ -411,3 +411,51 @@ def test_each_job_is_described_in_sparks_ui(spark):
         assert sc.getLocalProperty("spark.job.description") == "the user's own"
     finally:
         sc.setJobDescription(None)
+
+
+@pytest.mark.parametrize("limit", ["0", "1g"])
+def test_the_log_broadcast_or_shuffled_to_the_events_gives_the_same_bytes(
+        spark, tmp_path, monkeypatch, limit):
+    """A log small enough is broadcast to the events' join, a larger one is met by shuffling
+    the events: the same report either way (``spark.attrkit.broadcastLogBytes=0``: never)."""
+    from attrkit.attribution import spark as on_spark
+
+    asked = []
+    resolved = on_spark._resolved
+
+    def spy(*args, **kw):
+        asked.append(args[3])
+        return resolved(*args, **kw)
+
+    monkeypatch.setattr(on_spark, "_resolved", spy)
+    paths = _write(_damaged(11), tmp_path, "parquet")
+    spark.conf.set("spark.attrkit.broadcastLogBytes", limit)
+    try:
+        a, b = _both(paths, spark, on_bad_rows="quarantine")
+    finally:
+        spark.conf.unset("spark.attrkit.broadcastLogBytes")
+    assert asked == [limit != "0"]
+    _assert_same(a, b, tmp_path, "parquet")
+
+
+def test_when_the_log_is_broadcast(spark):
+    """The limit: the session's own setting, else an eighth of the driver's memory; at most
+    half of maxResultSize (a broadcast passes through the driver); none where the session
+    turns broadcasts off."""
+    from attrkit.attribution.spark import _broadcast_limit, _bytes
+
+    assert [_bytes(s) for s in ("16m", "1g", "512MB", "1048576", " 2 KiB", "1t")] == [
+        16 << 20, 1 << 30, 512 << 20, 1 << 20, 2 << 10, 1 << 40]
+    with pytest.raises(attrkit.ConfigError, match="'lots'"):
+        _bytes("lots")
+    memory = _bytes(spark.conf.get("spark.driver.memory", "1g"))
+    most = _bytes(spark.conf.get("spark.driver.maxResultSize", "1g"))
+    assert _broadcast_limit(spark) == min(memory // 8, most // 2)
+    for key, value, want in [("spark.attrkit.broadcastLogBytes", "3m", min(3 << 20, most // 2)),
+                             ("spark.attrkit.broadcastLogBytes", "0", 0),
+                             ("spark.sql.autoBroadcastJoinThreshold", "-1", 0)]:
+        spark.conf.set(key, value)
+        try:
+            assert _broadcast_limit(spark) == want, (key, value)
+        finally:
+            spark.conf.unset(key)
