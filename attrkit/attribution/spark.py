@@ -537,7 +537,7 @@ def _all(jobs: dict[str, Any], spark: Any, doing: str = "") -> dict[str, Any]:
         return {k: f.result() for k, f in futures.items()}
 
 
-SHOWN = {"grouped": "the events' pass (typed, checked, resolved, windowed, kept and grouped)",
+SHOWN = {"grouped": "the events' pass (typed, checked, resolved, windowed and grouped)",
          "unresolved_ids": "unresolved recommendation IDs",
          "materialised": "the per-user frames computed and cached",
          "unlogged": "users with events the log does not know"}
@@ -558,7 +558,8 @@ def run(ma: MetricAttribution, interactions: Any, items: Any, recommendations: A
         opts: plan.Options, spark: Any) -> Result:
     """The plan on Spark (see the module's docstring). Items and the log are typed once and
     kept; the interactions are read once, their rows and bad rows counted while the valid
-    events are joined and kept for the aggregates. Bad rows are read again, for the quarantine."""
+    events are joined and aggregated in one pass (:func:`_one_pass`). Bad rows, and rows that
+    share a hash with another, are read again."""
     from pyspark.sql import Observation
     from pyspark.sql import functions as F
 
