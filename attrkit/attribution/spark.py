@@ -476,6 +476,8 @@ def _kept(t: Typing, measure: tuple[str, ...] = ()) -> tuple[Any, list[Any], dic
     return again, [frame, again], counts | again.groupBy().agg(*_counts()).first().asDict(), True
 
 
+_ROW_BYTES = 40
+"""What a row of the broadcast log takes besides its text (Spark's row and hash table)."""
 _MEASURED = {"recommendations": ("RECOMMENDATION_ID", "SOURCE")}
 """The columns of a dataset whose bytes :func:`_kept` adds up: what the events' join reads."""
 
@@ -581,7 +583,8 @@ def run(ma: MetricAttribution, interactions: Any, items: Any, recommendations: A
     valid = {k: frame.filter(F.col(HIT).isNull()).drop(HIT) for k, frame in frames.items()}
     events, columns = _resolved(ma, valid, opts, _broadcast(small, spark))
     # One pass reads the events (and counts the interactions); the rest read what it kept.
-    passed = _one_pass(ma, events, opts, "USER_ID" in valid.get("recommendations", events).columns)
+    log = valid.get("recommendations")
+    passed = _one_pass(ma, events, opts, log is not None and "USER_ID" in log.columns)
     got = _all({"grouped": lambda: _to_polars(passed.part("grouped"))}, spark)
     counts = {"interactions": _observed(observed, typing["interactions"].frame)}
     counts |= {k: c for k, (_, _, c, _) in small.items()}
@@ -697,23 +700,21 @@ def _one_pass(ma: MetricAttribution, events: Any, opts: plan.Options, users: boo
     from pyspark.sql import functions as F
 
     aggs = _aggregates(ma)
-    extra = [F.count("RECOMMENDATION_ID").alias("unresolved")]
+    extra = {"unresolved": F.count("RECOMMENDATION_ID").alias("unresolved")}
     if plan.sum_columns(ma, "items"):
-        extra.append(F.sum(F.col("__attrkit_found").isNull().cast("long")).alias("no_item"))
-    names = list(aggs)
-    sets = {"grouped": (list(plan.GROUP_KEYS), [*names, "unresolved",
-                                                *(["no_item"] if len(extra) > 1 else [])]),
+        extra["no_item"] = F.sum(F.col("__attrkit_found").isNull().cast("long")).alias("no_item")
+    sets = {"grouped": (list(plan.GROUP_KEYS), [*aggs, *extra]),
             "unresolved_ids": (["RECOMMENDATION_ID"], [])}
     if not opts.dedupe:
         sets["shared"] = ([HASH], [])
     if users:
-        sets["user_values"] = (["USER_ID", plan.DAY, *plan.GROUP_KEYS[1:]], names)
+        sets["user_values"] = (["USER_ID", plan.DAY, *plan.GROUP_KEYS[1:]], list(aggs))
     columns = list(dict.fromkeys(c for keys, _ in sets.values() for c in keys))
     ids = {k: sum(1 << (len(columns) - 1 - i) for i, c in enumerate(columns) if c not in keys)
            for k, (keys, _) in sets.items()}
     out = events.groupingSets([[F.col(f"`{c}`") for c in keys] for keys, _ in sets.values()],
                               *[F.col(f"`{c}`") for c in columns]).agg(
-        *aggs.values(), *extra, F.grouping_id().alias(GID))
+        *aggs.values(), *extra.values(), F.grouping_id().alias(GID))
     gid = F.col(GID)
     # (a hash one event has, and the resolved events' group of the IDs, are not kept)
     out = out.filter(~(((gid == ids.get("shared", -1)) & (F.col("events") < 2))
@@ -773,10 +774,6 @@ def _check_sums(ma: MetricAttribution, read: dict[str, Any], given: dict[str, An
         if fmt == "parquet" and isinstance(types[m.column], T.StringType):
             raise ConfigError(f"{where} sums column {m.column} of {name} in {given[name]}, which "
                               "holds text, not numbers")
-
-
-_ROW_BYTES = 40
-"""What a row of the broadcast log takes besides its text (Spark's row and hash table)."""
 
 
 def _resolved(ma: MetricAttribution, valid: dict[str, Any], opts: plan.Options,
