@@ -18,9 +18,10 @@ MAX_ATTRIBUTION_SOURCE_LENGTH = 1024
 MAX_PLAUSIBLE_SECONDS = 100_000_000_000
 MAX_CONFIG_BYTES = 1 << 20
 """A metric attribution or parameters file larger than this (1 MiB) is refused unread."""
-MAX_SUMMED_VALUE = 1e27
+MAX_SUMMED_VALUE = 1e18
 """A value a SUM reads must be smaller than this in magnitude: sums are exact, to 9 decimals
-in 38 digits, and a billion such values still fit."""
+in 38 digits (below 1e29), so ten billion such values still fit in one total, and the value's
+whole part fits a 64-bit integer."""
 CHUNK_ROWS = 10_000_000
 """Events aggregated at a time: more events are aggregated a chunk at a time and the partial
 results added up, so memory holds one chunk's work (see the documentation's Performance page)."""

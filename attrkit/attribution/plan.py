@@ -59,8 +59,8 @@ DESCRIBED = ["__attrkit_column", "__attrkit_rule", "__attrkit_value", "__attrkit
 
 SUM_DECIMAL = pl.Decimal(38, 9)
 """Sums are added as decimals with nine places: exact, so that the same events give the same
-bytes whatever order they are added in (by thread, file format or engine). Values are rounded
-to 1e-9 first; totals must stay below 1e29."""
+bytes whatever order they are added in (by thread, file format or engine). Each value is
+rounded to 1e-9 first (:func:`as_decimal`); totals must stay below 1e29."""
 
 Collect = Callable[[list[pl.LazyFrame]], list[pl.DataFrame]]
 
@@ -122,8 +122,20 @@ def summed(metric: Metric) -> str:
     return f"__attrkit_item_{metric.column}" if metric.dataset == "items" else str(metric.column)
 
 
+def as_decimal(x: pl.Expr) -> pl.Expr:
+    """A Float64 value as a decimal of nine places: its whole part exactly, its fraction rounded
+    to 1e-9, ties to even, in double arithmetic. The same steps on every engine give the same
+    decimal (the Spark engine's ``_as_decimal``); a plain cast does not, since polars rounds the
+    double times 1e9 (1.0000000005 to 1.000000000) and Spark rounds the double's text
+    (1.000000001). Values are below :data:`~attrkit.defaults.MAX_SUMMED_VALUE`, so the whole
+    part fits an Int64."""
+    whole = x.sign() * x.abs().floor()
+    fraction = ((x - whole) * 1e9).round(mode="half_to_even") / 1e9
+    return whole.cast(pl.Int64).cast(SUM_DECIMAL) + fraction.cast(SUM_DECIMAL)
+
+
 def exact_sum(column: str) -> pl.Expr:
-    return pl.col(column).cast(pl.Float64).cast(SUM_DECIMAL).sum()
+    return as_decimal(pl.col(column).cast(pl.Float64)).sum()
 
 
 def metric_aggregates(metric: Metric) -> dict[str, pl.Expr]:

@@ -23,6 +23,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -73,6 +74,7 @@ def session(spark: Any = None, master: str | None = None, remote: str | None = N
             raise ConfigError(f"Spark Connect needs pyspark's connect extra ({exc.name} is "
                               "missing): pip install 'attrkit[spark]'") from None
         made.conf.set("spark.sql.session.timeZone", "UTC")
+        made.conf.set("spark.sql.caseSensitive", "true")
         return made
     master = master or os.environ.get("ATTRKIT_SPARK_MASTER") or "local[2]"
     if master.startswith("local"):  # Python workers (the quarantine's text) run this Python
@@ -85,6 +87,8 @@ def session(spark: Any = None, master: str | None = None, remote: str | None = N
                # once (10M events, local[2]: 55 -> 50 s)
                .config("spark.sql.files.minPartitionNum", "8")
                .config("spark.sql.session.timeZone", "UTC")
+               # column names told apart by case, as the files and the embedded engine do
+               .config("spark.sql.caseSensitive", "true")
                .config("spark.ui.showConsoleProgress", "false")
                # PySpark records the Python line behind each column function for its error
                # messages: four or five calls to the JVM a function, thousands a run, and the
@@ -133,15 +137,22 @@ def _read(spark: Any, name: str, data: Any) -> Any:
     # of folder names; only where Spark lists a folder or pattern itself would it add some)
     reader = spark.read.option("recursiveFileLookup", "true") \
         if files or os.path.isdir(path) else spark.read
+    if fmt == "csv" and files:  # each header as the embedded engine checks it (a name twice)
+        from attrkit.inputs.readers import _check_csv_header
+
+        for shown, real in files:
+            _check_csv_header(Path(real), shown)
     try:
-        if fmt == "parquet":
-            df = reader.parquet(*read).select(
-                "*", F.col("_metadata.file_path").alias(FILE),
-                F.col("_metadata.row_index").alias(ROW))
-        else:  # a quote inside a quoted field is doubled (RFC 4180, as the embedded engine reads)
-            df = reader.option("header", "true").option("mode", "PERMISSIVE").option(
-                "escape", '"').csv(read).select(
-                "*", F.col("_metadata.file_path").alias(FILE), F.lit(None).cast("long").alias(ROW))
+        with _case_sensitive(spark) as insensitive:
+            if fmt == "parquet":
+                df = reader.parquet(*read).select(
+                    "*", F.col("_metadata.file_path").alias(FILE),
+                    F.col("_metadata.row_index").alias(ROW))
+            else:  # a quote inside a quoted field is doubled (RFC 4180, as the embedded reads)
+                df = reader.option("header", "true").option("mode", "PERMISSIVE").option(
+                    "escape", '"').csv(read).select("*", F.col("_metadata.file_path").alias(
+                        FILE), F.lit(None).cast("long").alias(ROW))
+            names = df.columns
     except Exception as exc:  # (Spark's AnalysisException: no such path, a type it cannot read)
         if type(exc).__name__ != "AnalysisException":
             raise
@@ -149,6 +160,7 @@ def _read(spark: Any, name: str, data: Any) -> Any:
             " (nanosecond timestamps: set spark.sql.legacy.parquet.nanosAsLong=true on "
             "the session, or use the embedded engine)" if "NANOS" in str(exc) else "")
         ) from None
+    _refuse_names_alike(path, names, insensitive)
     bad_names = [c for c in df.columns if c.startswith(RESERVED_PREFIX) and c not in (FILE, ROW)]
     if bad_names:
         raise InputError(path, f"column names starting with {RESERVED_PREFIX!r} are reserved "
@@ -158,6 +170,38 @@ def _read(spark: Any, name: str, data: Any) -> Any:
     spark_name = F.url_decode(local)
     return df.withColumn(FILE, F.coalesce(_named_as(files, spark_name), spark_name) if files
                          else spark_name), fmt
+
+
+@contextmanager
+def _case_sensitive(spark: Any) -> Iterator[bool]:
+    """Inside, the session tells column names apart by case, as the embedded engine and the
+    files do (Spark's default does not: a CSV header with ``RECOMMENDATION_ID`` and
+    ``recommendation_id`` would have both renamed); the session's own setting is put back
+    after. Yields whether that setting ignores case."""
+    key = "spark.sql.caseSensitive"
+    before = spark.conf.get(key, "false")
+    insensitive = before.strip().lower() != "true"
+    if insensitive:
+        spark.conf.set(key, "true")
+    try:
+        yield insensitive
+    finally:
+        if insensitive:
+            spark.conf.set(key, before)
+
+
+def _refuse_names_alike(path: str, names: list[str], insensitive: bool) -> None:
+    """Columns whose names differ only in case, in a session that ignores case (its later
+    queries could not tell them apart): a clear error instead of a wrong column."""
+    if not insensitive:
+        return
+    seen: dict[str, str] = {}
+    for name in names:
+        if name.lower() in seen:
+            raise InputError(path, f"columns {seen[name.lower()]} and {name} differ only in "
+                             "case, and this Spark session ignores case: rename one, or set "
+                             "spark.sql.caseSensitive=true on the session", column=name)
+        seen[name.lower()] = name
 
 
 def _local_files(spark: Any, name: str, path: str) -> list[tuple[str, str]] | None:
@@ -189,6 +233,14 @@ def _local_files(spark: Any, name: str, path: str) -> list[tuple[str, str]] | No
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:/")
 """A URI's scheme (``s3a:/``, ``file:/``, ``hdfs:/``): ``t:1/p.parquet`` is a relative path."""
+
+
+def _column(name: str) -> Any:
+    """The column called ``name``, whatever it holds (a dot, a backtick: quoted, a backtick
+    doubled)."""
+    from pyspark.sql import functions as F
+
+    return F.col("`" + name.replace("`", "``") + "`")
 
 
 def _files_are_local(spark: Any) -> bool:
@@ -301,7 +353,7 @@ def _rules(rule: Rule, dtype: Any, unit: str) -> tuple[Any, list[tuple[Any, str]
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
 
-    raw = F.col(f"`{rule.name}`")
+    raw = _column(rule.name)
     rules: list[tuple[Any, str]] = []
     if rule.required:
         rules.append((raw.isNull(), "required value is missing"))
@@ -388,12 +440,12 @@ def _typed(df: Any, name: str, numeric: tuple[str, ...], unit: str,
             rules.append((rule.name, f"duplicate {rule.name}; each must appear once"))
         selected.append(value.alias(rule.name))
     named = {r.name for r in spec}
-    extra = [F.col(f"`{c}`") for c in df.columns if c not in named and c not in (FILE, ROW)]
+    extra = [_column(c) for c in df.columns if c not in named and c not in (FILE, ROW)]
     hit = F.coalesce(*hits, F.lit(None).cast("int")).alias(HIT)
     record = []
     if casts is not None:  # the raw row, which the driver writes out as the embedded engine does
-        record = [F.struct(*[(F.col(f"`{c}`").try_cast(casts[c]) if c in casts
-                              else F.col(f"`{c}`")).alias(c)
+        record = [F.struct(*[(_column(c).try_cast(casts[c]) if c in casts
+                              else _column(c)).alias(c)
                              for c in df.columns if c not in (FILE, ROW)]).alias(RECORD)]
     frame = df.select(*selected, *extra, F.col(FILE), F.col(ROW), hit, *record)
     return Typing(frame, tuple(rules), unique)
@@ -473,7 +525,9 @@ def _kept(t: Typing, measure: tuple[str, ...] = ()) -> tuple[Any, list[Any], dic
     if t.unique is None or counts["values"] == counts["distinct"]:
         return frame, [frame], counts, False
     again = _with_unique(t.frame, t.unique).drop(FILE, ROW).cache()
-    return again, [frame, again], counts | again.groupBy().agg(*_counts()).first().asDict(), True
+    counts |= again.groupBy().agg(*_counts()).first().asDict()
+    frame.unpersist()  # (typed again from the input: the first is read no more)
+    return again, [again], counts, True
 
 
 _ROW_BYTES = 40
@@ -494,7 +548,7 @@ def _broadcast(small: dict[str, Any], spark: Any) -> bool:
 
 def _broadcast_limit(spark: Any) -> int:
     """The most bytes the log's IDs and sources may take (with :data:`_ROW_BYTES` a row) for the
-    events' join to broadcast it: the session's ``spark.attrkit.broadcastLogBytes`` (0: never),
+    events' join to broadcast it: the session's ``spark.attrkit.broadcastLogBytes`` (0 or -1: never),
     else an eighth of ``spark.driver.memory`` (the driver builds the table that is sent); at
     most half of ``spark.driver.maxResultSize`` (the rows pass through the driver), and never
     where the session turns broadcasts off (``spark.sql.autoBroadcastJoinThreshold=-1``)."""
@@ -507,18 +561,22 @@ def _broadcast_limit(spark: Any) -> int:
     if str(conf("spark.sql.autoBroadcastJoinThreshold", "10MB")).strip() == "-1":
         return 0
     own = conf("spark.attrkit.broadcastLogBytes", None)
+    if own is not None and own.strip() == "-1":  # (as Spark's own threshold: never)
+        return 0
+    # (spark.driver.memory without a unit is MiB, as Spark reads it; the other sizes, bytes)
     limit = _bytes(own) if own is not None else _bytes(
-        conf("spark.driver.memory", "1g") or "1g") // 8
+        conf("spark.driver.memory", "1g") or "1g", unit="m") // 8
     most = _bytes(conf("spark.driver.maxResultSize", "1g") or "1g")
     return min(limit, most // 2) if most > 0 else limit
 
 
-def _bytes(size: str) -> int:
-    """A Spark size (``16m``, ``1g``, ``1048576``, ``512MB``) in bytes."""
+def _bytes(size: str, unit: str = "") -> int:
+    """A Spark size (``16m``, ``1g``, ``1048576``, ``512MB``) in bytes; a bare number is in
+    ``unit`` (bytes, or ``m`` for MiB as ``spark.driver.memory`` is read)."""
     m = re.fullmatch(r"\s*(\d+)\s*([kmgt]?)i?b?\s*", str(size).lower())
     if m is None:
         raise ConfigError(f"not a size Spark understands: {size!r} (such as 64m or 1g)")
-    return int(m.group(1)) << (10 * " kmgt".index(m.group(2) or " "))
+    return int(m.group(1)) << (10 * " kmgt".index(m.group(2) or unit or " "))
 
 
 def _all(jobs: dict[str, Any], spark: Any, doing: str = "") -> dict[str, Any]:
@@ -635,12 +693,12 @@ def _users(ma: MetricAttribution, grouped: Any, assignment: Any, served: Any) ->
     g = (grouped.withColumn("__attrkit_type", F.upper("EVENT_TYPE"))
          .withColumn("__attrkit_source", source)
          .groupBy("USER_ID", plan.DAY, "__attrkit_type", "__attrkit_source")
-         .agg(F.sum("events").alias("events"), *[F.sum(f"`{c}`").alias(c) for c in sums]))
+         .agg(F.sum("events").alias("events"), *[F.sum(_column(c)).alias(c) for c in sums]))
     parts = []
     for m in ma.metrics:
         # (a sum of no value is 0, as polars adds up nulls)
         value = F.coalesce((F.col("events") if m.function == "samplecount"
-                            else F.col(f"`sum:{plan.summed(m)}`")).cast("double"), F.lit(0.0))
+                            else _column(f"sum:{plan.summed(m)}")).cast("double"), F.lit(0.0))
         parts.append(g.filter(F.col("__attrkit_type") == m.event_type.upper()).select(
             "USER_ID", F.col(plan.DAY).alias("day"), F.lit(m.name.upper()).alias("metric_name"),
             F.col("__attrkit_source").alias("source"), value.alias("value")))
@@ -712,8 +770,8 @@ def _one_pass(ma: MetricAttribution, events: Any, opts: plan.Options, users: boo
     columns = list(dict.fromkeys(c for keys, _ in sets.values() for c in keys))
     ids = {k: sum(1 << (len(columns) - 1 - i) for i, c in enumerate(columns) if c not in keys)
            for k, (keys, _) in sets.items()}
-    out = events.groupingSets([[F.col(f"`{c}`") for c in keys] for keys, _ in sets.values()],
-                              *[F.col(f"`{c}`") for c in columns]).agg(
+    out = events.groupingSets([[_column(c) for c in keys] for keys, _ in sets.values()],
+                              *[_column(c) for c in columns]).agg(
         *aggs.values(), *extra.values(), F.grouping_id().alias(GID))
     gid = F.col(GID)
     # (a hash one event has, and the resolved events' group of the IDs, are not kept)
@@ -850,7 +908,7 @@ def _row_hash(columns: list[str]) -> Any:
     """A 64-bit hash of an event's columns."""
     from pyspark.sql import functions as F
 
-    return F.xxhash64(*[F.col(f"`{c}`") for c in columns])
+    return F.xxhash64(*[_column(c) for c in columns])
 
 
 def _duplicates(shared: Any, typed: Any, columns: list[str]) -> int:
@@ -864,10 +922,10 @@ def _duplicates(shared: Any, typed: Any, columns: list[str]) -> int:
 
     if shared.isEmpty():
         return 0
-    rows = typed.select(*[F.col(f"`{c}`") for c in columns], HIT).withColumn(
+    rows = typed.select(*[_column(c) for c in columns], HIT).withColumn(
         HASH, _row_hash(columns))
     sharing = rows.join(F.broadcast(shared), on=HASH)
-    copies = sharing.groupBy(*[F.col(f"`{c}`") for c in columns]).agg(
+    copies = sharing.groupBy(*[_column(c) for c in columns]).agg(
         F.count(F.when(F.col(HIT).isNull(), 1)).alias("__attrkit_n"))
     return int(copies.agg(F.sum(F.greatest(F.col("__attrkit_n") - 1, F.lit(0)))
                           ).first()[0] or 0)
@@ -880,6 +938,17 @@ def _window(ts: Any, length: int, origin: int) -> Any:
     return (F.floor((ts - origin) / length).cast("long") * length + origin).cast("long")
 
 
+def _as_decimal(x: Any) -> Any:
+    """:func:`attrkit.attribution.plan.as_decimal` on Spark: the whole part (below 1e18) as a
+    long, the fraction rounded half to even at 1e-9 (``bround``), each a decimal narrow enough
+    that their sum keeps nine places (a sum of two DECIMAL(38, 9) would drop one)."""
+    from pyspark.sql import functions as F
+
+    whole = x.cast("long")
+    fraction = F.bround((x - whole.cast("double")) * 1e9, 0) / 1e9
+    return (whole.cast("decimal(28,9)") + fraction.cast("decimal(10,9)")).cast("decimal(38,9)")
+
+
 def _aggregates(ma: MetricAttribution) -> dict[str, Any]:
     """What each group needs, as :func:`attrkit.attribution.plan.metric_aggregates` declares:
     the count, and per ``SUM`` column its exact sum (decimal, 9 places) and missing values."""
@@ -889,8 +958,7 @@ def _aggregates(ma: MetricAttribution) -> dict[str, Any]:
     for m in ma.metrics:
         if m.function == "sum":
             col = plan.summed(m)
-            out[f"sum:{col}"] = F.sum(F.col(col).cast("double").cast("decimal(38,9)")).alias(
-                f"sum:{col}")
+            out[f"sum:{col}"] = F.sum(_as_decimal(F.col(col).cast("double"))).alias(f"sum:{col}")
             out[f"null:{col}"] = F.sum(F.col(col).isNull().cast("long")).alias(f"null:{col}")
     return out
 
@@ -1035,7 +1103,6 @@ class SparkQuarantine:
         master, a local Connect server); on a cluster, :meth:`write_parts` to shared storage."""
         import shutil
         import tempfile
-        from pathlib import Path
 
         target = Path(path)
         scratch = Path(tempfile.mkdtemp(prefix=f".{target.stem}.parts-", dir=target.parent))

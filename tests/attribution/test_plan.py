@@ -99,3 +99,34 @@ def test_an_executor_fault_reaches_the_caller(monkeypatch):
     with pytest.raises(MemoryError, match="executor ran out of memory"):
         attribute(ev, {"name": "m", "metrics": [{"eventType": "click", "metricName": "c",
                                                   "expression": "SAMPLECOUNT()"}]})
+
+
+def test_a_summed_value_is_its_decimal_to_nine_places():
+    """Each value is rounded to 1e-9 before it is added: against Python's exact decimal of the
+    double, rounded half to even, on values away from a tie (within a double's error of one,
+    double arithmetic may land on either side); the whole part is kept exactly up to 1e18.
+    The values with ten decimals put a tenth of them on a tie: those are left out."""
+    from decimal import ROUND_HALF_EVEN, Decimal
+
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    values = np.concatenate([rng.uniform(-1e3, 1e3, 4000).round(10),
+                             rng.integers(-10**12, 10**12, 2000) / 10**10,
+                             np.ldexp(rng.uniform(-1, 1, 4000), rng.integers(-40, 59, 4000)),
+                             [1.0000000005, -1.0000000005, 12345678.123456789, 9.99e17, -0.0,
+                              0.1 + 0.2, 999999999999.9999999996]])
+    got = pl.DataFrame({"x": values}).select(plan.as_decimal(pl.col("x")))["x"].to_list()
+    nano = Decimal("1e-9")
+    checked = 0
+    for v, d in zip(values.tolist(), got, strict=True):
+        exact = Decimal(v)
+        distance = abs(abs(exact / nano) % 1 - Decimal("0.5"))
+        if distance > Decimal("1e-6"):  # (the fraction times 1e9 is within 2**-24 of exact)
+            assert d == exact.quantize(nano, rounding=ROUND_HALF_EVEN), v
+            checked += 1
+    assert checked > 9_000, checked
+    # a plain cast rounds the double times 1e9, which is 1000000000.5 here: 1.000000000
+    assert got[-7:-4] == [Decimal("1.000000001"), Decimal("-1.000000001"),
+                          Decimal("12345678.123456789")]
+    assert got[-4] == Decimal(999_000_000_000_000_000)

@@ -5,6 +5,7 @@ engines too (test_differential.py)."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
@@ -16,6 +17,11 @@ from hypothesis import strategies as st
 from spark_cases import _damaged, _write
 
 import attrkit
+
+EXTRA = {"recommendation_id": "x", "note`s": "y", "a.b": "z"}
+"""Extra columns named alike but for case, with a backtick, with a dot: a Spark session that
+ignores case, or a name unquoted, confuses them (Spark's default renamed both CSV columns alike
+but for case: every event went unattributed)."""
 
 
 def _both(paths: dict[str, str], spark, **kw) -> tuple[attrkit.Attribution, attrkit.Attribution]:
@@ -71,7 +77,10 @@ def _assert_same(a: attrkit.Attribution, b: attrkit.Attribution, folder: Path, f
 
 @pytest.mark.parametrize("fmt", ["parquet", "csv"])
 def test_spark_gives_the_embedded_engines_bytes(spark, tmp_path, fmt):
-    paths = _write(_damaged(3), tmp_path, fmt)
+    data = _damaged(3)
+    data["interactions"] = data["interactions"].with_columns(
+        pl.lit(v).alias(k) for k, v in EXTRA.items())
+    paths = _write(data, tmp_path, fmt)
     a, b = _both(paths, spark, on_bad_rows="quarantine")
     assert a.quarantine.height > 20 and len(a.users.arms) == 3
     _assert_same(a, b, tmp_path, fmt, comparisons=fmt == "parquet")  # (the same users either way)
@@ -110,6 +119,8 @@ def test_both_engines_write_the_same_bytes(spark, tmp_path_factory, seed, length
     folder = tmp_path_factory.mktemp("spark")
     data = _damaged(seed)  # a user the log does not know: the health counts them alike
     data["recommendations"] = data["recommendations"].filter(pl.col("USER_ID") != "u19")
+    data["interactions"] = data["interactions"].with_columns(
+        pl.lit(v).alias(k) for k, v in EXTRA.items())
     paths = _write(data, folder, fmt)
     a, b = _both(paths, spark, on_bad_rows="quarantine", window_seconds=length,
                  window_origin=origin, dedupe=dedupe)
@@ -251,6 +262,58 @@ def test_every_kind_of_bad_value_is_set_aside_alike(spark, tmp_path, fmt):
         assert a.quarantine.select(cols).sort(cols).equals(b.quarantine.select(cols).sort(cols))
         rules = a.quarantine.filter(COLUMN="TIMESTAMP")["RULE"].to_list()
         assert rules and all("milliseconds" in r for r in rules if "epoch" in r), rules
+
+
+def test_a_summed_value_is_the_same_decimal_on_both_engines(spark):
+    """A plain cast rounds the double times 1e9 in polars and the double's text half up in
+    Spark (1.0000000005: 1.000000000 and 1.000000001); attrkit's own steps give one decimal."""
+    import numpy as np
+    from pyspark.sql import functions as F
+
+    from attrkit.attribution.plan import as_decimal
+    from attrkit.attribution.spark import _as_decimal
+
+    rng = np.random.default_rng(3)
+    values = np.concatenate([rng.uniform(-1e3, 1e3, 3000).round(10),
+                             rng.integers(-10**12, 10**12, 1000) / 10**10,
+                             np.ldexp(rng.uniform(-1, 1, 3000), rng.integers(-40, 59, 3000)),
+                             [1.0000000005, -1.0000000005, 2.5e-9, 0.9999999995, -0.0]])
+    frame = pl.DataFrame({"i": np.arange(len(values)), "x": values})
+    want = frame.select(as_decimal(pl.col("x")))["x"].to_list()
+    got = [r[0] for r in spark.createDataFrame(frame.to_pandas()).orderBy("i").select(
+        _as_decimal(F.col("x"))).collect()]
+    assert got == want
+    assert want[-5:-3] == [Decimal("1.000000001"), Decimal("-1.000000001")]
+
+
+def test_a_session_that_ignores_case_refuses_names_alike_but_for_case(spark, tmp_path):
+    """Column names are told apart by case (attrkit's own sessions set it; the same bytes are
+    tested with :data:`EXTRA` above); a user's session that ignores case refuses an input
+    whose names differ only in case, in one line, and keeps its setting. A name twice in a
+    local CSV header: the embedded engine's line."""
+    events = pl.DataFrame({"USER_ID": ["u1"], "ITEM_ID": ["i1"], "TIMESTAMP": [1700000000],
+                           "EVENT_TYPE": ["watch"], "RECOMMENDATION_ID": ["r1"]}).with_columns(
+        pl.lit(v).alias(k) for k, v in EXTRA.items())
+    spark.conf.set("spark.sql.caseSensitive", "false")
+    try:
+        for fmt in ("csv", "parquet"):
+            path = tmp_path / f"e.{fmt}"
+            getattr(events, f"write_{fmt}")(path)
+            with pytest.raises(attrkit.InputError, match="columns RECOMMENDATION_ID and "
+                               "recommendation_id differ only in case, and this Spark session "
+                               "ignores case"):
+                attrkit.attribute(str(path), MA, engine="spark", spark=spark)
+            assert spark.conf.get("spark.sql.caseSensitive") == "false"
+    finally:
+        spark.conf.set("spark.sql.caseSensitive", "true")
+    twice = tmp_path / "twice.csv"
+    twice.write_text(HEADER.replace("EVENT_VALUE", "ITEM_ID") + "u1,i1,1700000000,watch,i2,r1\n")
+    messages = []
+    for kw in ({}, {"engine": "spark", "spark": spark}):
+        with pytest.raises(attrkit.InputError, match="ITEM_ID appears twice") as caught:
+            attrkit.attribute(str(twice), MA, **kw)
+        messages.append(str(caught.value))
+    assert messages[0] == messages[1]
 
 
 HEADER = "USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE,EVENT_VALUE,RECOMMENDATION_ID\n"
@@ -448,11 +511,13 @@ def test_when_the_log_is_broadcast(spark):
         16 << 20, 1 << 30, 512 << 20, 1 << 20, 2 << 10, 1 << 40]
     with pytest.raises(attrkit.ConfigError, match="'lots'"):
         _bytes("lots")
-    memory = _bytes(spark.conf.get("spark.driver.memory", "1g"))
+    assert _bytes("4096", unit="m") == 4 << 30  # (spark.driver.memory: a bare number is MiB)
+    memory = _bytes(spark.conf.get("spark.driver.memory", "1g"), unit="m")
     most = _bytes(spark.conf.get("spark.driver.maxResultSize", "1g"))
     assert _broadcast_limit(spark) == min(memory // 8, most // 2)
     for key, value, want in [("spark.attrkit.broadcastLogBytes", "3m", min(3 << 20, most // 2)),
                              ("spark.attrkit.broadcastLogBytes", "0", 0),
+                             ("spark.attrkit.broadcastLogBytes", "-1", 0),
                              ("spark.sql.autoBroadcastJoinThreshold", "-1", 0)]:
         spark.conf.set(key, value)
         try:
