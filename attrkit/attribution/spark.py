@@ -126,6 +126,8 @@ def _read(spark: Any, name: str, data: Any) -> Any:
     if isinstance(data, pl.DataFrame | pl.LazyFrame):
         data = data.lazy().collect().to_pandas()
     if hasattr(data, "to_numpy") and hasattr(data, "columns"):  # pandas
+        _refuse_names_alike(f"<{type(data).__name__}>", [str(c) for c in data.columns],
+                            spark.conf.get("spark.sql.caseSensitive", "false").lower() != "true")
         df = spark.createDataFrame(data)
         return df.withColumn(FILE, F.lit(f"<{type(data).__name__}>")).withColumn(
             ROW, F.monotonically_increasing_id()), "frame"

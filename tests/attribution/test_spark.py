@@ -304,6 +304,9 @@ def test_a_session_that_ignores_case_refuses_names_alike_but_for_case(spark, tmp
                                "ignores case"):
                 attrkit.attribute(str(path), MA, engine="spark", spark=spark)
             assert spark.conf.get("spark.sql.caseSensitive") == "false"
+        with pytest.raises(attrkit.InputError, match="<DataFrame>, column recommendation_id: "
+                           "columns RECOMMENDATION_ID and recommendation_id differ only in case"):
+            attrkit.attribute(events, MA, engine="spark", spark=spark)
     finally:
         spark.conf.set("spark.sql.caseSensitive", "true")
     twice = tmp_path / "twice.csv"
