@@ -152,8 +152,10 @@ def _read(spark: Any, name: str, data: Any) -> Any:
                     F.col("_metadata.row_index").alias(ROW))
             else:  # a quote inside a quoted field is doubled (RFC 4180, as the embedded reads)
                 df = reader.option("header", "true").option("mode", "PERMISSIVE").option(
-                    "escape", '"').csv(read).select("*", F.col("_metadata.file_path").alias(
-                        FILE), F.lit(None).cast("long").alias(ROW))
+                    "escape", '"').option("emptyValue", _QUOTED_EMPTY).csv(read)
+                df = df.select(*[F.when(_column(c) == _QUOTED_EMPTY, F.lit("")).otherwise(
+                    _column(c)).alias(c) for c in df.columns], F.col("_metadata.file_path")
+                    .alias(FILE), F.lit(None).cast("long").alias(ROW))
             names = df.columns
     except Exception as exc:  # (Spark's AnalysisException: no such path, a type it cannot read)
         if type(exc).__name__ != "AnalysisException":
@@ -172,6 +174,13 @@ def _read(spark: Any, name: str, data: Any) -> Any:
     spark_name = F.url_decode(local)
     return df.withColumn(FILE, F.coalesce(_named_as(files, spark_name), spark_name) if files
                          else spark_name), fmt
+
+
+_QUOTED_EMPTY = "\x00attrkit: quoted empty\x00"
+"""What Spark's CSV reader gives a quoted empty field (``""``), made an empty string again
+after reading: by default Spark reads it as missing, as it does an empty field without quotes,
+where the embedded engine reads an empty string (a blank ID, a bad row; in a number column, a
+missing value on both)."""
 
 
 @contextmanager
@@ -285,7 +294,8 @@ def _parses(df: Any, name: str) -> dict[str, Any]:
     """Per number column of a CSV dataset: whether a row's value parses (or is missing)."""
     from pyspark.sql import functions as F
 
-    return {c: F.col(c).isNull() | (F.col(c).rlike(shape) & F.col(c).try_cast(kind).isNotNull())
+    return {c: F.col(c).isNull() | (F.col(c) == "") | (
+                F.col(c).rlike(shape) & F.col(c).try_cast(kind).isNotNull())
             for c, (kind, shape) in _CSV_NUMBERS.get(name, {}).items() if c in df.columns}
 
 
@@ -356,6 +366,8 @@ def _rules(rule: Rule, dtype: Any, unit: str) -> tuple[Any, list[tuple[Any, str]
     from pyspark.sql import types as T
 
     raw = _column(rule.name)
+    if rule.kind not in ("id", "text", "label") and isinstance(dtype, T.StringType):
+        raw = F.when(raw != "", raw)  # an empty number is a missing one
     rules: list[tuple[Any, str]] = []
     if rule.required:
         rules.append((raw.isNull(), "required value is missing"))

@@ -132,6 +132,10 @@ def _rules_for(
 ) -> tuple[pl.Expr, list[tuple[pl.Expr, str]]]:
     """The typed value of ``col`` and its ``(broken, rule)`` pairs, in the order they are checked."""
     raw = pl.col(col.name)
+    if col.kind not in ("id", "text", "label") and dtype == pl.String:
+        # an empty number is a missing one: a quoted "" in a CSV file read as text, as when
+        # the file's numbers are parsed while reading
+        raw = pl.when(raw != "").then(raw)
     rules: list[tuple[pl.Expr, str]] = []
     if col.required:
         rules.append((raw.is_null(), "required value is missing"))
