@@ -359,6 +359,10 @@ def _text_rules(rule: Rule, dtype: Any, raw: Any, rules: list[tuple[Any, str]],
     return value, rules
 
 
+_NUMBER = r"(?i)^[+-]?(([0-9]+\.?[0-9]*|\.[0-9]+)(e[+-]?[0-9]+)?|inf|infinity|nan)$"
+"""A number as the embedded engine parses text (after white space is trimmed)."""
+
+
 def _rules(rule: Rule, dtype: Any, unit: str) -> tuple[Any, list[tuple[Any, str]]]:
     """The typed value of one column and its ``(broken, rule)`` pairs, in the embedded engine's
     order and words (:func:`attrkit.inputs.schema._rules_for`)."""
@@ -379,8 +383,14 @@ def _rules(rule: Rule, dtype: Any, unit: str) -> tuple[Any, list[tuple[Any, str]
         # Spark's cast trims ASCII white space and control characters itself; the rest of
         # Unicode's white space only where that cast fails (a regular expression on every row
         # costs more than the rest of the rules).
-        parsed = F.coalesce(raw.try_cast("double"),
-                            F.regexp_replace(raw, r"(?U)^\s+|\s+$", "").try_cast("double"))
+        trimmed = F.regexp_replace(raw, r"(?U)^\s+|\s+$", "")
+        parsed = F.coalesce(raw.try_cast("double"), trimmed.try_cast("double"))
+        # Java reads more forms than the embedded engine (1d, 17e8f, 0x1p30, a control
+        # character around): a value of other characters than a plain number's must have the
+        # embedded engine's shape too, and "-nan" is a NaN there
+        plain = ~raw.rlike(r"[^0-9.eE+\-]")
+        parsed = F.when(plain, parsed).when(trimmed.rlike(r"(?i)^[+-]?nan$"), F.lit(
+            float("nan"))).when(trimmed.rlike(_NUMBER), parsed)
         unparsed = raw.isNotNull() & parsed.isNull()
         if rule.kind == "timestamp":
             iso, not_a_number, _ = timestamp_words(unit)
