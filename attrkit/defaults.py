@@ -19,9 +19,10 @@ MAX_PLAUSIBLE_SECONDS = 100_000_000_000
 MAX_CONFIG_BYTES = 1 << 20
 """A metric attribution or parameters file larger than this (1 MiB) is refused unread."""
 MAX_SUMMED_VALUE = 1e18
-"""A value a SUM reads must be smaller than this in magnitude: sums are exact, to 9 decimals
-in 38 digits (below 1e29), so ten billion such values still fit in one total, and the value's
-whole part fits a 64-bit integer."""
+"""A value a SUM reads must be at most this in magnitude (read as a double, where
+999999999999999999 is 1e18): sums are exact, to 9 decimals in 38 digits (below 1e29), so ten
+billion such values still fit in one total, and the value's whole part fits a 64-bit
+integer."""
 CHUNK_ROWS = 10_000_000
 """Events aggregated at a time: more events are aggregated a chunk at a time and the partial
 results added up, so memory holds one chunk's work (see the documentation's Performance page)."""

@@ -127,7 +127,7 @@ def as_decimal(x: pl.Expr) -> pl.Expr:
     to 1e-9, ties to even, in double arithmetic. The same steps on every engine give the same
     decimal (the Spark engine's ``_as_decimal``); a plain cast does not, since polars rounds the
     double times 1e9 (1.0000000005 to 1.000000000) and Spark rounds the double's text
-    (1.000000001). Values are below :data:`~attrkit.defaults.MAX_SUMMED_VALUE`, so the whole
+    (1.000000001). Values are at most :data:`~attrkit.defaults.MAX_SUMMED_VALUE`, so the whole
     part fits an Int64."""
     whole = x.sign() * x.abs().floor()
     fraction = ((x - whole) * 1e9).round(mode="half_to_even") / 1e9

@@ -126,8 +126,9 @@ def _read(spark: Any, name: str, data: Any) -> Any:
     if isinstance(data, pl.DataFrame | pl.LazyFrame):
         data = data.lazy().collect().to_pandas()
     if hasattr(data, "to_numpy") and hasattr(data, "columns"):  # pandas
-        _refuse_names_alike(f"<{type(data).__name__}>", [str(c) for c in data.columns],
-                            spark.conf.get("spark.sql.caseSensitive", "false").lower() != "true")
+        shown = f"<{type(data).__name__}>"
+        _refuse_names(shown, name, [str(c) for c in data.columns],
+                      spark.conf.get("spark.sql.caseSensitive", "false").lower() != "true")
         df = spark.createDataFrame(data)
         return df.withColumn(FILE, F.lit(f"<{type(data).__name__}>")).withColumn(
             ROW, F.monotonically_increasing_id()), "frame"
@@ -164,11 +165,7 @@ def _read(spark: Any, name: str, data: Any) -> Any:
             " (nanosecond timestamps: set spark.sql.legacy.parquet.nanosAsLong=true on "
             "the session, or use the embedded engine)" if "NANOS" in str(exc) else "")
         ) from None
-    _refuse_names_alike(path, names, insensitive)
-    bad_names = [c for c in df.columns if c.startswith(RESERVED_PREFIX) and c not in (FILE, ROW)]
-    if bad_names:
-        raise InputError(path, f"column names starting with {RESERVED_PREFIX!r} are reserved "
-                         "for attrkit's working columns; rename it", column=bad_names[0])
+    _refuse_names(path, name, [c for c in names if c not in (FILE, ROW)], insensitive)
     # the file's own name: Spark gives a URI, percent-encoded ('a b' as 'a%20b'; a '+' stays)
     local = F.regexp_replace(F.regexp_replace(F.col(FILE), "^file:(//)?", ""), r"\+", "%2B")
     spark_name = F.url_decode(local)
@@ -190,29 +187,46 @@ def _case_sensitive(spark: Any) -> Iterator[bool]:
     ``recommendation_id`` would have both renamed); the session's own setting is put back
     after. Yields whether that setting ignores case."""
     key = "spark.sql.caseSensitive"
-    before = spark.conf.get(key, "false")
-    insensitive = before.strip().lower() != "true"
+    before = spark.conf.get(key, None)  # (None: not set, Spark's default)
+    insensitive = (before or "false").strip().lower() != "true"
     if insensitive:
         spark.conf.set(key, "true")
     try:
         yield insensitive
     finally:
-        if insensitive:
+        if insensitive and before is None:
+            spark.conf.unset(key)
+        elif insensitive:
             spark.conf.set(key, before)
 
 
-def _refuse_names_alike(path: str, names: list[str], insensitive: bool) -> None:
-    """Columns whose names differ only in case, in a session that ignores case (its later
-    queries could not tell them apart): a clear error instead of a wrong column."""
+def _refuse_names(path: str, name: str, columns: list[str], insensitive: bool) -> None:
+    """The embedded engine's checks of the column names (reserved, read as a pattern, required
+    and missing); in a session that ignores case (whose later queries could not tell them
+    apart), a clear error for two names that differ only in case, or a name that differs only
+    in case from one attrkit reads or makes, instead of a wrong column."""
+    from attrkit.inputs.readers import refuse_missing, refuse_reserved
+
+    refuse_reserved(path, columns)
+    refuse_missing(name, path, columns)
     if not insensitive:
         return
+    ours = {c.name.lower(): c.name for c in SCHEMAS[name]}
     seen: dict[str, str] = {}
-    for name in names:
-        if name.lower() in seen:
-            raise InputError(path, f"columns {seen[name.lower()]} and {name} differ only in "
-                             "case, and this Spark session ignores case: rename one, or set "
-                             "spark.sql.caseSensitive=true on the session", column=name)
-        seen[name.lower()] = name
+    why = "and this Spark session ignores case: rename it, or set spark.sql.caseSensitive=true"
+    for column in columns:
+        low = column.lower()
+        if low in seen:
+            raise InputError(path, f"columns {seen[low]} and {column} differ only in case, {why} "
+                             "on the session", column=column)
+        if low in ours and column != ours[low]:
+            raise InputError(path, f"column {column} differs from {ours[low]} only in case, "
+                             f"{why} on the session", column=column)
+        if low.startswith(RESERVED_PREFIX):
+            raise InputError(path, f"column names starting with {RESERVED_PREFIX!r} in any case "
+                             f"are reserved for attrkit's working columns, {why} on the session",
+                             column=column)
+        seen[low] = column
 
 
 def _local_files(spark: Any, name: str, path: str) -> list[tuple[str, str]] | None:
@@ -415,7 +429,7 @@ def _rules(rule: Rule, dtype: Any, unit: str) -> tuple[Any, list[tuple[Any, str]
     infinite = parsed.isin(float("inf"), float("-inf"))
     rules.append((F.isnan(parsed) | infinite, "must be a finite number"))
     if rule.kind == "number":
-        rules.append((F.abs(parsed) >= D.MAX_SUMMED_VALUE,
+        rules.append((F.abs(parsed) > D.MAX_SUMMED_VALUE,
                       f"larger than {D.MAX_SUMMED_VALUE:.0e} in magnitude; too large to sum"))
         return parsed, rules
     seconds = parsed / 1000.0 if unit == "ms" else parsed
@@ -649,12 +663,12 @@ def run(ma: MetricAttribution, interactions: Any, items: Any, recommendations: A
 
     given = {"interactions": interactions, "items": items, "recommendations": recommendations}
     read = {k: _read(spark, k, v) for k, v in given.items() if v is not None}
+    _check_sums(ma, read, given)
     if "items" in read:  # the columns the embedded engine reads of items, no others
         df, fmt = read["items"]
         read["items"] = (df.select("ITEM_ID", *plan.sum_columns(ma, "items"), FILE, ROW), fmt)
     numeric = {"interactions": plan.sum_columns(ma, "interactions"),
                "items": plan.sum_columns(ma, "items"), "recommendations": ()}
-    _check_sums(ma, read, given)
     typing = {k: _typed(df, k, numeric[k], opts.timestamp_unit)
               for k, (df, _) in read.items()}
     small = _all({k: (lambda t=t, k=k: _kept(t, _MEASURED.get(k, ()))) for k, t in typing.items()
@@ -853,7 +867,11 @@ def _check_sums(ma: MetricAttribution, read: dict[str, Any], given: dict[str, An
             raise ConfigError(f"{where} reads column {m.column} of {name}, which {given[name]} "
                               f"does not have; columns: "
                               f"{', '.join(c for c in df.columns if c not in (FILE, ROW))}")
-        if fmt == "parquet" and isinstance(types[m.column], T.StringType):
+        dtype = types[m.column]
+        if not isinstance(dtype, T.NumericType | T.StringType):
+            raise ConfigError(f"{where} sums column {m.column} of {name} in {given[name]}, which "
+                              f"is {_polars_type(dtype)}, not numeric")
+        if fmt in ("parquet", "frame") and isinstance(dtype, T.StringType):
             raise ConfigError(f"{where} sums column {m.column} of {name} in {given[name]}, which "
                               "holds text, not numbers")
 
@@ -963,7 +981,7 @@ def _window(ts: Any, length: int, origin: int) -> Any:
 
 
 def _as_decimal(x: Any) -> Any:
-    """:func:`attrkit.attribution.plan.as_decimal` on Spark: the whole part (below 1e18) as a
+    """:func:`attrkit.attribution.plan.as_decimal` on Spark: the whole part (at most 1e18) as a
     long, the fraction rounded half to even at 1e-9 (``bround``), each a decimal narrow enough
     that their sum keeps nine places (a sum of two DECIMAL(38, 9) would drop one)."""
     from pyspark.sql import functions as F

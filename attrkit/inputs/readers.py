@@ -196,12 +196,18 @@ def load(
         if dtype == pl.Object:
             raise InputError(ds.source, "holds Python objects; convert the column to text or "
                              "numbers first", column=col)
-    missing = missing_required(name, ds.columns)
-    if missing:
-        hint = _case_hint(missing[0], ds.columns)
-        raise InputError(ds.source, f"missing required column {missing[0]} for {name}{hint}; "
-                         f"columns found: {', '.join(ds.columns) or 'none'}", column=missing[0])
+    refuse_missing(name, ds.source, ds.columns)
     return ds
+
+
+def refuse_missing(name: DatasetName, source: str, columns: list[str]) -> None:
+    """Refuse a dataset without one of its required columns, naming a column that differs from
+    it only in case."""
+    missing = missing_required(name, columns)
+    if missing:
+        hint = _case_hint(missing[0], columns)
+        raise InputError(source, f"missing required column {missing[0]} for {name}{hint}; "
+                         f"columns found: {', '.join(columns) or 'none'}", column=missing[0])
 
 
 PART_BITS = 40
@@ -289,11 +295,15 @@ def _case_hint(wanted: str, columns: list[str]) -> str:
 
 def refuse_reserved(source: str, columns: Any) -> None:
     """Refuse a column whose name starts with attrkit's reserved prefix, so that attrkit's own
-    working columns (``__attrkit_pos``, ``__attrkit_bad``, ...) never meet the data's."""
+    working columns (``__attrkit_pos``, ``__attrkit_bad``, ...) never meet the data's; and a
+    name that polars reads as a pattern of names (``*``, ``^…$``), not as itself."""
     for column in columns:
         if str(column).startswith(RESERVED_PREFIX):
             raise InputError(source, f"column names starting with {RESERVED_PREFIX!r} are "
                              "reserved for attrkit's working columns; rename it", column=column)
+        if str(column) == "*" or (str(column).startswith("^") and str(column).endswith("$")):
+            raise InputError(source, "a column name that polars reads as a pattern of names "
+                             "('*', or '^' to '$'), not as itself; rename it", column=column)
 
 
 def _with_row_pos(lf: pl.LazyFrame) -> pl.LazyFrame:

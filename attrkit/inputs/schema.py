@@ -200,7 +200,7 @@ def _rules_for(
     rules.append((parsed.is_nan() | parsed.is_infinite(), "must be a finite number"))
     if col.kind == "number":
         # Sums are exact to 9 decimals in 38 digits; a value this large would overflow them.
-        rules.append((parsed.abs() >= D.MAX_SUMMED_VALUE,
+        rules.append((parsed.abs() > D.MAX_SUMMED_VALUE,
                       f"larger than {D.MAX_SUMMED_VALUE:.0e} in magnitude; too large to sum"))
         return parsed, rules
 

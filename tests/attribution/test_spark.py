@@ -312,6 +312,20 @@ def test_a_session_that_ignores_case_refuses_names_alike_but_for_case(spark, tmp
         with pytest.raises(attrkit.InputError, match="<DataFrame>, column recommendation_id: "
                            "columns RECOMMENDATION_ID and recommendation_id differ only in case"):
             attrkit.attribute(events, MA, engine="spark", spark=spark)
+        # a name attrkit reads (or makes, when it is absent) in another case; its own prefix
+        base = events.drop(*EXTRA, "RECOMMENDATION_ID")
+        for extra, rule in [("event_attribution_source", "differs from EVENT_ATTRIBUTION_SOURCE "
+                             "only in case"), ("__ATTRKIT_HIT", "'__attrkit_' in any case")]:
+            with pytest.raises(attrkit.InputError, match=rule):
+                attrkit.attribute(base.with_columns(pl.lit("x").alias(extra)), MA,
+                                  engine="spark", spark=spark)
+        spark.conf.unset("spark.sql.caseSensitive")  # not set (Spark's default): left unset
+        plain = tmp_path / "plain.csv"
+        events.drop(*EXTRA).write_csv(plain)
+        counts = {"name": "m", "metrics": [{"eventType": "watch", "metricName": "w",
+                                            "expression": "SAMPLECOUNT()"}]}
+        assert attrkit.attribute(str(plain), counts, engine="spark", spark=spark).health.rows_read
+        assert spark.conf.get("spark.sql.caseSensitive", None) is None
     finally:
         spark.conf.set("spark.sql.caseSensitive", "true")
     twice = tmp_path / "twice.csv"
@@ -322,6 +336,36 @@ def test_a_session_that_ignores_case_refuses_names_alike_but_for_case(spark, tmp
             attrkit.attribute(str(twice), MA, **kw)
         messages.append(str(caught.value))
     assert messages[0] == messages[1]
+
+
+def test_inputs_both_engines_refuse_get_the_same_line(spark, tmp_path):
+    """Checked before any row, by both engines in the same words: a required column missing
+    (or there only in another case), a column a SUM reads missing or not numbers, a column name
+    that polars would read as a pattern of names."""
+    events = pl.DataFrame({"USER_ID": ["u1"], "ITEM_ID": ["i1"], "TIMESTAMP": [1700000000],
+                           "EVENT_TYPE": ["watch"], "EVENT_VALUE": [1.5]})
+    by_value = {"name": "m", "metrics": [{"eventType": "watch", "metricName": "v",
+                                          "expression": "SUM(Interactions.EVENT_VALUE)"}]}
+    cases = {
+        "missing required column USER_ID for interactions \\(found 'user_id'": (
+            events.rename({"USER_ID": "user_id"}), "csv", MA),
+        "is Boolean, not numeric": (
+            events.with_columns(pl.lit(True).alias("EVENT_VALUE")), "parquet", by_value),
+        "polars reads as a pattern": (events.with_columns(pl.lit(1).alias("^x$")), "csv", MA),
+        "reads column LENGTH of items, which .* does not have": (events, "csv", MA),
+    }
+    for i, (rule, (frame, fmt, ma)) in enumerate(cases.items()):
+        path = tmp_path / f"{i}.{fmt}"
+        getattr(frame, f"write_{fmt}")(path)
+        items = {"items": str(tmp_path / "i.csv")} if "LENGTH" in rule else {}
+        if items:
+            pl.DataFrame({"ITEM_ID": ["i1"], "length": [3.0]}).write_csv(items["items"])
+        messages = []
+        for kw in ({}, {"engine": "spark", "spark": spark}):
+            with pytest.raises((attrkit.InputError, attrkit.ConfigError), match=rule) as caught:
+                attrkit.attribute(str(path), ma, **items, **kw)
+            messages.append(str(caught.value))
+        assert messages[0] == messages[1]
 
 
 HEADER = "USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE,EVENT_VALUE,RECOMMENDATION_ID\n"
