@@ -377,14 +377,40 @@ _NUMBER = r"(?i)^[+-]?(([0-9]+\.?[0-9]*|\.[0-9]+)(e[+-]?[0-9]+)?|inf|infinity|na
 """A number as the embedded engine parses text (after white space is trimmed)."""
 
 
-def _rules(rule: Rule, dtype: Any, unit: str) -> tuple[Any, list[tuple[Any, str]]]:
+def _number_of_text(raw: Any) -> Any:
+    """A number column's text as the embedded engine parses it, a double (null: no number).
+    Spark's cast trims ASCII white space and control characters itself; the rest of Unicode's
+    white space only where that cast fails. Java reads more forms than the embedded engine
+    (1d, 17e8f, 0x1p30, a control character around): a value of other characters than a plain
+    number's (one character class, tested on every value) must have the embedded engine's
+    shape too, and "-nan" is a NaN there. :func:`_typed` works it out once, in a column of its
+    own, which the rules read (inlined in each, it made every CSV query a third slower)."""
+    from pyspark.sql import functions as F
+
+    trimmed = F.regexp_replace(raw, r"(?U)^\s+|\s+$", "")
+    parsed = F.coalesce(raw.try_cast("double"), trimmed.try_cast("double"))
+    plain = ~raw.rlike(r"[^0-9.eE+\-]")
+    return F.when(plain, parsed).when(trimmed.rlike(r"(?i)^[+-]?nan$"), F.lit(
+        float("nan"))).when(trimmed.rlike(_NUMBER), parsed)
+
+
+def _text_number(rule: Rule, dtype: Any) -> bool:
+    """Whether the column is a number or time read from text (:func:`_number_of_text`)."""
+    from pyspark.sql import types as T
+
+    return rule.kind not in ("id", "text", "label") and isinstance(dtype, T.StringType)
+
+
+def _rules(rule: Rule, dtype: Any, unit: str, parsed_text: Any = None
+           ) -> tuple[Any, list[tuple[Any, str]]]:
     """The typed value of one column and its ``(broken, rule)`` pairs, in the embedded engine's
-    order and words (:func:`attrkit.inputs.schema._rules_for`)."""
+    order and words (:func:`attrkit.inputs.schema._rules_for`). ``parsed_text``: the column
+    of :func:`_number_of_text`, for a number or time read from text."""
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
 
     raw = _column(rule.name)
-    if rule.kind not in ("id", "text", "label") and isinstance(dtype, T.StringType):
+    if _text_number(rule, dtype):
         raw = F.when(raw != "", raw)  # an empty number is a missing one
     rules: list[tuple[Any, str]] = []
     if rule.required:
@@ -394,17 +420,7 @@ def _rules(rule: Rule, dtype: Any, unit: str) -> tuple[Any, list[tuple[Any, str]
     if rule.kind in ("id", "text", "label"):
         return _text_rules(rule, dtype, raw, rules, integral)
     if isinstance(dtype, T.StringType):
-        # Spark's cast trims ASCII white space and control characters itself; the rest of
-        # Unicode's white space only where that cast fails (a regular expression on every row
-        # costs more than the rest of the rules).
-        trimmed = F.regexp_replace(raw, r"(?U)^\s+|\s+$", "")
-        parsed = F.coalesce(raw.try_cast("double"), trimmed.try_cast("double"))
-        # Java reads more forms than the embedded engine (1d, 17e8f, 0x1p30, a control
-        # character around): a value of other characters than a plain number's must have the
-        # embedded engine's shape too, and "-nan" is a NaN there
-        plain = ~raw.rlike(r"[^0-9.eE+\-]")
-        parsed = F.when(plain, parsed).when(trimmed.rlike(r"(?i)^[+-]?nan$"), F.lit(
-            float("nan"))).when(trimmed.rlike(_NUMBER), parsed)
+        parsed = _number_of_text(raw) if parsed_text is None else parsed_text
         unparsed = raw.isNotNull() & parsed.isNull()
         if rule.kind == "timestamp":
             iso, not_a_number, _ = timestamp_words(unit)
@@ -465,11 +481,17 @@ def _typed(df: Any, name: str, numeric: tuple[str, ...], unit: str,
     types = {f.name: f.dataType for f in df.schema.fields}
     spec = list(SCHEMAS[name]) + [Rule(n, "number") for n in numeric
                                   if n not in {c.name for c in SCHEMAS[name]}]
+    texts = {r.name: f"{RESERVED_PREFIX}number_{i}" for i, r in enumerate(spec)
+             if r.name in types and _text_number(r, types[r.name])}
+    columns = df.columns
+    df = df.withColumns({t: _number_of_text(F.when(_column(n) != "", _column(n)))
+                         for n, t in texts.items()})
     selected, hits, rules, unique = [], [], [], None
     for rule in spec:
         if rule.name not in types:
             continue
-        value, pairs = _rules(rule, types[rule.name], unit)
+        value, pairs = _rules(rule, types[rule.name], unit,
+                              F.col(texts[rule.name]) if rule.name in texts else None)
         for broken, text in pairs:
             hits.append(F.when(broken, F.lit(len(rules))))
             rules.append((rule.name, text))
@@ -478,13 +500,13 @@ def _typed(df: Any, name: str, numeric: tuple[str, ...], unit: str,
             rules.append((rule.name, f"duplicate {rule.name}; each must appear once"))
         selected.append(value.alias(rule.name))
     named = {r.name for r in spec}
-    extra = [_column(c) for c in df.columns if c not in named and c not in (FILE, ROW)]
+    extra = [_column(c) for c in columns if c not in named and c not in (FILE, ROW)]
     hit = F.coalesce(*hits, F.lit(None).cast("int")).alias(HIT)
     record = []
     if casts is not None:  # the raw row, which the driver writes out as the embedded engine does
         record = [F.struct(*[(_column(c).try_cast(casts[c]) if c in casts
                               else _column(c)).alias(c)
-                             for c in df.columns if c not in (FILE, ROW)]).alias(RECORD)]
+                             for c in columns if c not in (FILE, ROW)]).alias(RECORD)]
     frame = df.select(*selected, *extra, F.col(FILE), F.col(ROW), hit, *record)
     return Typing(frame, tuple(rules), unique)
 
