@@ -484,8 +484,9 @@ def _typed(df: Any, name: str, numeric: tuple[str, ...], unit: str,
     texts = {r.name: f"{RESERVED_PREFIX}number_{i}" for i, r in enumerate(spec)
              if r.name in types and _text_number(r, types[r.name])}
     columns = df.columns
-    df = df.withColumns({t: _number_of_text(F.when(_column(n) != "", _column(n)))
-                         for n, t in texts.items()})
+    if texts:  # (Spark Connect refuses an empty withColumns)
+        df = df.withColumns({t: _number_of_text(F.when(_column(n) != "", _column(n)))
+                             for n, t in texts.items()})
     selected, hits, rules, unique = [], [], [], None
     for rule in spec:
         if rule.name not in types:
