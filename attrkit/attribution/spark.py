@@ -128,7 +128,7 @@ def _read(spark: Any, name: str, data: Any) -> Any:
     if hasattr(data, "to_numpy") and hasattr(data, "columns"):  # pandas
         shown = f"<{type(data).__name__}>"
         _refuse_names(shown, name, [str(c) for c in data.columns],
-                      spark.conf.get("spark.sql.caseSensitive", "false").lower() != "true")
+                      _ignores_case(spark.conf.get("spark.sql.caseSensitive", None)))
         df = spark.createDataFrame(data)
         return df.withColumn(FILE, F.lit(f"<{type(data).__name__}>")).withColumn(
             ROW, F.monotonically_increasing_id()), "frame"
@@ -180,6 +180,12 @@ where the embedded engine reads an empty string (a blank ID, a bad row; in a num
 missing value on both)."""
 
 
+def _ignores_case(setting: str | None) -> bool:
+    """Whether a session whose ``spark.sql.caseSensitive`` is ``setting`` (None: not set,
+    Spark's default) ignores the case of column names."""
+    return (setting or "false").strip().lower() != "true"
+
+
 @contextmanager
 def _case_sensitive(spark: Any) -> Iterator[bool]:
     """Inside, the session tells column names apart by case, as the embedded engine and the
@@ -188,7 +194,7 @@ def _case_sensitive(spark: Any) -> Iterator[bool]:
     after. Yields whether that setting ignores case."""
     key = "spark.sql.caseSensitive"
     before = spark.conf.get(key, None)  # (None: not set, Spark's default)
-    insensitive = (before or "false").strip().lower() != "true"
+    insensitive = _ignores_case(before)
     if insensitive:
         spark.conf.set(key, "true")
     try:
@@ -213,19 +219,19 @@ def _refuse_names(path: str, name: str, columns: list[str], insensitive: bool) -
         return
     ours = {c.name.lower(): c.name for c in SCHEMAS[name]}
     seen: dict[str, str] = {}
-    why = "and this Spark session ignores case: rename it, or set spark.sql.caseSensitive=true"
+    why = ("and this Spark session ignores case: rename it, or set spark.sql.caseSensitive=true "
+           "on the session")
     for column in columns:
         low = column.lower()
         if low in seen:
-            raise InputError(path, f"columns {seen[low]} and {column} differ only in case, {why} "
-                             "on the session", column=column)
+            raise InputError(path, f"columns {seen[low]} and {column} differ only in case, {why}",
+                             column=column)
         if low in ours and column != ours[low]:
             raise InputError(path, f"column {column} differs from {ours[low]} only in case, "
-                             f"{why} on the session", column=column)
+                             f"{why}", column=column)
         if low.startswith(RESERVED_PREFIX):
             raise InputError(path, f"column names starting with {RESERVED_PREFIX!r} in any case "
-                             f"are reserved for attrkit's working columns, {why} on the session",
-                             column=column)
+                             f"are reserved for attrkit's working columns, {why}", column=column)
         seen[low] = column
 
 
@@ -401,17 +407,24 @@ def _text_number(rule: Rule, dtype: Any) -> bool:
     return rule.kind not in ("id", "text", "label") and isinstance(dtype, T.StringType)
 
 
+def _raw(rule: Rule, dtype: Any) -> Any:
+    """The column a rule reads: as it is, but for a number or time read from text, where an
+    empty value is a missing one."""
+    from pyspark.sql import functions as F
+
+    raw = _column(rule.name)
+    return F.when(raw != "", raw) if _text_number(rule, dtype) else raw
+
+
 def _rules(rule: Rule, dtype: Any, unit: str, parsed_text: Any = None
            ) -> tuple[Any, list[tuple[Any, str]]]:
     """The typed value of one column and its ``(broken, rule)`` pairs, in the embedded engine's
     order and words (:func:`attrkit.inputs.schema._rules_for`). ``parsed_text``: the column
-    of :func:`_number_of_text`, for a number or time read from text."""
+    of :func:`_number_of_text`, given for a number or time read from text (:func:`_typed`)."""
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
 
-    raw = _column(rule.name)
-    if _text_number(rule, dtype):
-        raw = F.when(raw != "", raw)  # an empty number is a missing one
+    raw = _raw(rule, dtype)
     rules: list[tuple[Any, str]] = []
     if rule.required:
         rules.append((raw.isNull(), "required value is missing"))
@@ -420,7 +433,7 @@ def _rules(rule: Rule, dtype: Any, unit: str, parsed_text: Any = None
     if rule.kind in ("id", "text", "label"):
         return _text_rules(rule, dtype, raw, rules, integral)
     if isinstance(dtype, T.StringType):
-        parsed = _number_of_text(raw) if parsed_text is None else parsed_text
+        parsed = parsed_text
         unparsed = raw.isNotNull() & parsed.isNull()
         if rule.kind == "timestamp":
             iso, not_a_number, _ = timestamp_words(unit)
@@ -481,18 +494,17 @@ def _typed(df: Any, name: str, numeric: tuple[str, ...], unit: str,
     types = {f.name: f.dataType for f in df.schema.fields}
     spec = list(SCHEMAS[name]) + [Rule(n, "number") for n in numeric
                                   if n not in {c.name for c in SCHEMAS[name]}]
-    texts = {r.name: f"{RESERVED_PREFIX}number_{i}" for i, r in enumerate(spec)
-             if r.name in types and _text_number(r, types[r.name])}
+    texts = {r.name: (f"{RESERVED_PREFIX}number_{i}", _raw(r, types[r.name]))
+             for i, r in enumerate(spec) if r.name in types and _text_number(r, types[r.name])}
     columns = df.columns
     if texts:  # (Spark Connect refuses an empty withColumns)
-        df = df.withColumns({t: _number_of_text(F.when(_column(n) != "", _column(n)))
-                             for n, t in texts.items()})
+        df = df.withColumns({t: _number_of_text(raw) for t, raw in texts.values()})
     selected, hits, rules, unique = [], [], [], None
     for rule in spec:
         if rule.name not in types:
             continue
         value, pairs = _rules(rule, types[rule.name], unit,
-                              F.col(texts[rule.name]) if rule.name in texts else None)
+                              F.col(texts[rule.name][0]) if rule.name in texts else None)
         for broken, text in pairs:
             hits.append(F.when(broken, F.lit(len(rules))))
             rules.append((rule.name, text))

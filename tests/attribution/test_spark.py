@@ -24,6 +24,16 @@ ignores case, or a name unquoted, confuses them (Spark's default renamed both CS
 but for case: every event went unattributed)."""
 
 
+def _same_error(spark, kind, match: str, *args, **kw) -> None:
+    """Both engines refuse the input with the same one line, which says ``match``."""
+    messages = []
+    for engine in ({}, {"engine": "spark", "spark": spark}):
+        with pytest.raises(kind, match=match) as caught:
+            attrkit.attribute(*args, **kw, **engine)
+        messages.append(str(caught.value))
+    assert messages[0] == messages[1]
+
+
 def _both(paths: dict[str, str], spark, **kw) -> tuple[attrkit.Attribution, attrkit.Attribution]:
     args = (paths["interactions"], MA)
     inputs = {"items": paths["items"], "recommendations": paths["recommendations"]}
@@ -247,12 +257,7 @@ def test_every_kind_of_bad_value_is_set_aside_alike(spark, tmp_path, fmt):
     path = tmp_path / f"e.{fmt}"
     if fmt == "parquet":  # a summed column of text is refused before any row, by both
         events.write_parquet(path)
-        messages = []
-        for kw in ({}, {"engine": "spark", "spark": spark}):
-            with pytest.raises(attrkit.ConfigError, match="holds text, not numbers") as caught:
-                attrkit.attribute(str(path), ma, **kw)
-            messages.append(str(caught.value))
-        assert messages[0] == messages[1]
+        _same_error(spark, attrkit.ConfigError, "holds text, not numbers", str(path), ma)
         events = events.with_columns(pl.col("EVENT_VALUE").cast(pl.Float64))
     getattr(events, f"write_{fmt}")(path)
     a = attrkit.attribute(str(path), ma, on_bad_rows="quarantine")
@@ -330,12 +335,7 @@ def test_a_session_that_ignores_case_refuses_names_alike_but_for_case(spark, tmp
         spark.conf.set("spark.sql.caseSensitive", "true")
     twice = tmp_path / "twice.csv"
     twice.write_text(HEADER.replace("EVENT_VALUE", "ITEM_ID") + "u1,i1,1700000000,watch,i2,r1\n")
-    messages = []
-    for kw in ({}, {"engine": "spark", "spark": spark}):
-        with pytest.raises(attrkit.InputError, match="ITEM_ID appears twice") as caught:
-            attrkit.attribute(str(twice), MA, **kw)
-        messages.append(str(caught.value))
-    assert messages[0] == messages[1]
+    _same_error(spark, attrkit.InputError, "ITEM_ID appears twice", str(twice), MA)
 
 
 def test_inputs_both_engines_refuse_get_the_same_line(spark, tmp_path):
@@ -360,12 +360,8 @@ def test_inputs_both_engines_refuse_get_the_same_line(spark, tmp_path):
         items = {"items": str(tmp_path / "i.csv")} if "LENGTH" in rule else {}
         if items:
             pl.DataFrame({"ITEM_ID": ["i1"], "length": [3.0]}).write_csv(items["items"])
-        messages = []
-        for kw in ({}, {"engine": "spark", "spark": spark}):
-            with pytest.raises((attrkit.InputError, attrkit.ConfigError), match=rule) as caught:
-                attrkit.attribute(str(path), ma, **items, **kw)
-            messages.append(str(caught.value))
-        assert messages[0] == messages[1]
+        _same_error(spark, (attrkit.InputError, attrkit.ConfigError), rule, str(path), ma,
+                    **items)
 
 
 HEADER = "USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE,EVENT_VALUE,RECOMMENDATION_ID\n"
