@@ -425,13 +425,16 @@ def _read_csv_by_line(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
             if any(_has_bad_bytes(f) for f in record):
                 shown = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
                 broken.append((line, None, "not valid UTF-8", shown))
-            elif len(record) != len(header):
+            elif len(record) > len(header):
                 broken.append((line, None, f"malformed CSV line: {len(record)} fields, the header "
                                f"has {len(header)}", text))
-            else:
+            else:  # as the fast reader: a field quoted empty is "", one left out is missing
                 pos.append(line)
-                for n, v in zip(header, record, strict=True):
-                    cols[n].append(v if v != "" else None)
+                quoted = _quoted_fields("".join(lines.taken)) if "" in record else ()
+                for i, n in enumerate(header):
+                    v = record[i] if i < len(record) else None
+                    cols[n].append(v if v or (v == "" and i < len(quoted) and quoted[i])
+                                   else None)
     good = pl.DataFrame({"__attrkit_pos": pl.Series(pos, dtype=pl.Int64),
                          **{n: pl.Series(v, dtype=pl.String) for n, v in cols.items()}})
     return good, _broken_frame(broken)
@@ -474,6 +477,26 @@ class _Lines:
         self.replay += reversed(again)
         self.read -= len(again)
         return csv.reader(self)
+
+
+def _quoted_fields(raw: str) -> list[bool]:
+    """Which fields of one CSV record (its text) begin with a quote: :mod:`csv` gives ``""`` for
+    a quoted empty field and for an empty one alike, where the fast reader (polars, Spark's too)
+    reads the first as an empty string and the second as missing."""
+    quoted: list[bool] = []
+    start, inside, in_quotes = True, False, False
+    for ch in raw.rstrip("\r\n"):
+        if start:
+            start, in_quotes = False, ch == '"'
+            quoted.append(in_quotes)
+            if in_quotes:
+                inside = True
+                continue
+        if in_quotes and ch == '"':  # (a doubled quote closes and opens again)
+            inside = not inside
+        elif ch == "," and not inside:
+            start = True
+    return [*quoted, False] if start else quoted
 
 
 def _has_bad_bytes(text: str) -> bool:

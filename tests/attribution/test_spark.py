@@ -393,8 +393,10 @@ def test_no_valid_event_and_records_of_text_alike(spark, tmp_path, case):
 
 QUOTED = ('"' + HEADER.strip().replace(",", '","') + '"\n' '"u1","i1","1700000000","watch","1","r1"\n'
           '"u2","i1","1700000001","watch","",""\n' '"u3","","1700000002","watch","2",""\n'
-          ',"i2",1700000003,"watch","",\n' '"u6","i1","","watch","3","r1"\n')
-"""A file whose writer quotes every field, and so writes a missing value as ``""``."""
+          ',"i2",1700000003,"watch","",\n' '"u6","i1","","watch","3","r1"\n'
+          '"u7","i1","1700000005","watch"\n')
+"""A file whose writer quotes every field, and so writes a missing value as ``""``; a line
+whose last fields are left out (missing, on both)."""
 
 
 @pytest.mark.parametrize("text", [False, True])
@@ -409,6 +411,7 @@ def test_a_quoted_empty_field_is_an_empty_string_on_both(spark, tmp_path, text):
     a, b = (attrkit.attribute(str(events), counts, on_bad_rows="quarantine", **kw)
             for kw in ({}, {"engine": "spark", "spark": spark}))
     assert a.windows.equals(b.windows) and a.health == b.health
+    assert a.health.events_used == 2  # (u1, and u7 with its value left out)
     cols = [c for c in a.quarantine.columns if c != "LINE"]
     assert a.quarantine.select(cols).sort(cols).equals(b.quarantine.select(cols).sort(cols))
     blank, missing = "must not be empty or blank", "required value is missing"

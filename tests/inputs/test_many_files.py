@@ -214,7 +214,7 @@ def test_a_quote_left_open_costs_its_line_only(tmp_path):
 
 def test_error_mode_names_the_first_bad_row_whatever_its_kind(tmp_path):
     (tmp_path / "a.csv").write_text(HEADER + ROWS[0] + "u2,i1,soon,click\n")
-    (tmp_path / "b.csv").write_text(HEADER + "u3,i1\n")  # malformed, in a later file
+    (tmp_path / "b.csv").write_text(HEADER + "u3,i1\n")  # a bad row, in a later file
     with pytest.raises(InputError) as caught:
         attrkit.attribute(tmp_path, CLICKS)
     assert (caught.value.source, caught.value.line) == (str(tmp_path / "a.csv"), 3)

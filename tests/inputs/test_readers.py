@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 
 import polars as pl
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from attrkit import AttrkitError, InputError, attribute
 from attrkit.cli import main
@@ -86,6 +90,46 @@ def test_non_utf8_bytes_name_the_line(tmp_path):
 def test_malformed_csv_line_names_the_line(tmp_path):
     with pytest.raises(InputError, match="line 4: malformed CSV line: 7 fields, the header has 6"):
         _run(tmp_path, HEADER + GOOD + GOOD + "u1,i1,1700000000,click,,,extra\n")
+
+
+GOOD_AND_EMPTY = (GOOD + 'u2,i1,1700000001,click,"",\n' + 'u3,"",1700000002,click,,\n'
+                  + "u4,i1,1700000003,click\n" + "u5,i1\n" + '"u6","i1","1700000004","click","",""\n'
+                  + 'u7,"i""1",1700000005,click,,"a,b"\n')
+"""Lines the fast reader reads: fields quoted empty (an empty string, a bad row where text is
+required), fields left empty or left out (missing)."""
+
+
+@pytest.mark.parametrize("broken", ["", "u9,i1,1700000009,click,,,extra\n",
+                                    'u9,"i1,1700000009,click,,\n', b"u\xff,i1,1,click,,\n"])
+def test_a_line_is_read_alike_whether_or_not_another_line_is_broken(tmp_path, broken):
+    """A broken line sends the file to the line-by-line reader; every other line must come out
+    of it as from the fast reader: a quoted empty field an empty string, a short line's fields
+    missing (as polars, pandas and Spark read it)."""
+    body = (HEADER + GOOD_AND_EMPTY).encode() + (
+        broken if isinstance(broken, bytes) else broken.encode())
+    _, result = _run(tmp_path, body, on_bad_rows="quarantine")
+    bad = result.quarantine.filter(pl.col("LINE") <= 8).select("LINE", "COLUMN", "RULE", "VALUE")
+    assert bad.rows() == [(3, "RECOMMENDATION_ID", "must not be empty or blank", ""),
+                          (4, "ITEM_ID", "must not be empty or blank", ""),
+                          (6, "TIMESTAMP", "required value is missing", None),
+                          (7, "RECOMMENDATION_ID", "must not be empty or blank", "")]
+    assert result.health.events_used == 3 and result.quarantine.height == 4 + bool(broken)
+    assert result.quarantine.filter(pl.col("LINE") > 8)["LINE"].to_list() == [9] * bool(broken)
+
+
+@given(st.lists(st.tuples(st.text(alphabet=',"ab\n ', max_size=4), st.booleans()),
+                min_size=1, max_size=6))
+def test_the_fields_that_were_quoted_are_found(fields):
+    """Against how the record was written: each field quoted or not (a field holding a comma,
+    a quote or a line break must be)."""
+    from attrkit.inputs.readers import _quoted_fields
+
+    must = [q or any(c in v for c in ',"\n') for v, q in fields]
+    text = ",".join(f'"{v.replace(chr(34), 2 * chr(34))}"' if q else v
+                    for (v, _), q in zip(fields, must, strict=True)) + "\r\n"
+    assume(text != "\r\n")  # (a blank line: no record)
+    assert _quoted_fields(text) == must
+    assert next(csv.reader(io.StringIO(text))) == [v for v, _ in fields]
 
 
 def test_unclosed_quote_is_malformed(tmp_path):
@@ -326,8 +370,8 @@ def test_a_file_uri_is_the_local_file_it_names(tmp_path):
     want = load("items", folder / "i.parquet").raw.collect()
     uri = (folder / "i.parquet").as_uri()
     assert "%20" in uri and uri.startswith("file:///")
-    for given in (uri, uri.replace("file:///", "file://localhost/"), "file:" + str(folder)):
-        assert load("items", given).raw.collect().equals(want), given
+    for shown in (uri, uri.replace("file:///", "file://localhost/"), "file:" + str(folder)):
+        assert load("items", shown).raw.collect().equals(want), shown
     with pytest.raises(AttrkitError, match="another host") as caught:
         load("items", "file://elsewhere/data/i.parquet")
     assert "\n" not in str(caught.value)
