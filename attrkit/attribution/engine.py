@@ -463,8 +463,9 @@ def _run(ma: MetricAttribution, datasets: dict[str, Dataset], opts: plan.Options
     """The plan's steps in order, on :data:`EXECUTOR`: in one pass, or in buckets when the
     events are more than a chunk (:mod:`~attrkit.attribution.buckets`); the same bytes."""
     counted = ["interactions", *(["recommendations"] if "recommendations" in datasets else [])]
-    total, *log_rows = (df.item() for df in EXECUTOR.collect(
-        [datasets[k].raw.select(pl.len()) for k in counted]))
+    total, *log_rows = (df.item() for df in EXECUTOR.collect(  # (CSV: with empty lines)
+        [(datasets[k].raw if datasets[k].counted is None else datasets[k].counted).select(
+            pl.len()) for k in counted]))
     # (Parquet: from the metadata) another executor than polars' runs every size alike
     collect = getattr(EXECUTOR, "sized", lambda _: EXECUTOR)(total).collect
     # more events or log rows than a chunk: buckets that hold a chunk of both together, a log
@@ -530,8 +531,10 @@ def _finish(ma: MetricAttribution, names: list[str], opts: plan.Options, done: b
 
 def _local(datasets: dict[str, Dataset], typed: plan.Typed, opts: plan.Options, rows: int,
            done: buckets.Buckets, collect: plan.Collect) -> tuple[pl.DataFrame, dict[str, int]]:
-    """The embedded engine's quarantine and rows read."""
+    """The embedded engine's quarantine and rows read. ``rows`` may count a CSV file's empty
+    lines, which hold no record: the events read are the valid ones and the quarantined."""
     quarantine = plan.quarantine_frame(datasets, typed, rows - done.valid_rows, opts.quarantine,
                                        collect)
-    rows_read = {"interactions": rows, **{k: df.height for k, df in typed.small.items()}}
-    return quarantine, {k: n + datasets[k].broken.height for k, n in rows_read.items()}
+    bad = quarantine.filter(pl.col("DATASET") == "interactions").height  # (broken ones too)
+    return quarantine, {"interactions": done.valid_rows + bad} | {
+        k: df.height + datasets[k].broken.height for k, df in typed.small.items()}

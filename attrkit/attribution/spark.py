@@ -154,9 +154,11 @@ def _read(spark: Any, name: str, data: Any) -> Any:
             else:  # a quote inside a quoted field is doubled (RFC 4180, as the embedded reads)
                 df = reader.option("header", "true").option("mode", "PERMISSIVE").option(
                     "escape", '"').option("emptyValue", _QUOTED_EMPTY).csv(read)
+                # (a line of commas only holds no record, as a blank one, which Spark skips)
                 df = df.select(*[F.when(_column(c) == _QUOTED_EMPTY, F.lit("")).otherwise(
                     _column(c)).alias(c) for c in df.columns], F.col("_metadata.file_path")
-                    .alias(FILE), F.lit(None).cast("long").alias(ROW))
+                    .alias(FILE), F.lit(None).cast("long").alias(ROW)).filter(
+                    F.greatest(*[_column(c).isNotNull() for c in df.columns], F.lit(False)))
             names = df.columns
     except Exception as exc:  # (Spark's AnalysisException: no such path, a type it cannot read)
         if type(exc).__name__ != "AnalysisException":

@@ -80,6 +80,10 @@ class Dataset:
     text: pl.LazyFrame | None = None
     """For CSV: the same file read as text, used when the typed read meets a value it cannot
     parse, so that the row rules can name the line, the column and the rule."""
+    counted: pl.LazyFrame | None = None
+    """For CSV: the file read without dropping its empty lines (see
+    :func:`_without_empty_lines`), whose rows polars counts without parsing them: at least as
+    many as ``raw`` has, for sizing a run."""
     parts: tuple[Dataset, ...] = ()
     """For an input of several files: each file's own dataset. ``raw`` is then their rows in
     file order, and ``__attrkit_pos`` holds the file's index above :data:`PART_BITS` bits and
@@ -154,7 +158,7 @@ class Dataset:
         # Even when no line is broken, the line-by-line read is the one to keep: the fast reader
         # and Python's csv module disagreed about the file (a stray quote inside a field).
         good, broken = _read_csv_by_line(Path(self.location or self.source))
-        return replace(self, raw=good.lazy(), broken=broken, repaired=True)
+        return replace(self, raw=good.lazy(), broken=broken, repaired=True, counted=None)
 
 
 def load(
@@ -275,8 +279,12 @@ def combine(name: DatasetName, source: str, parts: tuple[Dataset, ...]) -> Datas
                       how="diagonal_relaxed")
             if all(p.text is not None for p in parts) else None)
     broken = pl.concat([shifted(p.broken.lazy(), i) for i, p in enumerate(parts)]).collect()
+    counted = pl.concat([p.raw if p.counted is None else p.counted for p in parts],
+                        how="diagonal_relaxed") if any(p.counted is not None for p in parts) \
+        else None
     return Dataset(name, source, first.format, raw, broken, first.overrides,
-                   repaired=all(p.repaired for p in parts), text=text, parts=parts)
+                   repaired=all(p.repaired for p in parts), text=text, parts=parts,
+                   counted=counted)
 
 
 def _kind(dtype: pl.DataType) -> str | None:
@@ -324,17 +332,17 @@ def _load_path(name: DatasetName, path: Path, format: Format | None,
     if fmt == "csv":
         header = _check_csv_header(path, src)
 
-        def scan(types: dict[str, pl.DataType]) -> pl.LazyFrame:
+        def scan(types: dict[str, pl.DataType], empty_lines: bool = False) -> pl.LazyFrame:
             lf = pl.scan_csv(path, infer_schema=False, schema_overrides=types or None, glob=False,
                              row_index_name="__attrkit_pos", row_index_offset=2)
+            lf = lf if empty_lines else _without_empty_lines(lf)
             return lf.with_columns(pl.col("__attrkit_pos").cast(pl.Int64))
 
         # Parse the numeric columns while reading (twice as fast as parsing text afterwards);
         # a value that does not parse sends the run back to the text read (Dataset.repair).
         types = {c: t for c, t in _CSV_TYPES.get(name, {}).items() if c in header}
-        if not types:
-            return Dataset(name, src, "csv", scan({}))
-        return Dataset(name, src, "csv", scan(types), text=scan({}))
+        return Dataset(name, src, "csv", scan(types), text=scan({}) if types else None,
+                       counted=scan({}, empty_lines=True))
     if fmt == "parquet":
         try:
             # (glob=False: a file called 'a[1].parquet' is that file, not a pattern)
@@ -351,6 +359,17 @@ def _load_path(name: DatasetName, path: Path, format: Format | None,
         good, broken = _read_put_events(path)
         return Dataset(name, src, "jsonl", good.lazy(), broken, _PUT_EVENTS_OVERRIDES)
     raise InputError(src, f"unknown format {fmt!r}")
+
+
+def _without_empty_lines(lf: pl.LazyFrame) -> pl.LazyFrame:
+    """Without the CSV lines that have no value in any field: a blank line, or one of commas
+    only (as spreadsheets export the rows below their data). Such a line holds no record, as
+    pandas, Spark and :mod:`csv` read a blank line (polars reads it as a row of nulls); a field
+    quoted empty (``""``) is a value. (The test is a column filtered on, not a filter: pushed
+    into the reader, a test of ten thousand columns stalls polars' optimiser.)"""
+    keep = "__attrkit_has_a_value"
+    return lf.with_columns((~pl.all_horizontal(pl.exclude("__attrkit_pos").is_null())).alias(
+        keep)).filter(pl.col(keep)).drop(keep)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -429,12 +448,14 @@ def _read_csv_by_line(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
                 broken.append((line, None, f"malformed CSV line: {len(record)} fields, the header "
                                f"has {len(header)}", text))
             else:  # as the fast reader: a field quoted empty is "", one left out is missing
-                pos.append(line)
                 quoted = _quoted_fields("".join(lines.taken)) if "" in record else ()
+                values = [v if v or (i < len(quoted) and quoted[i]) else None
+                          for i, v in enumerate(record)]
+                if all(v is None for v in values):
+                    continue  # (commas only: no value, no record)
+                pos.append(line)
                 for i, n in enumerate(header):
-                    v = record[i] if i < len(record) else None
-                    cols[n].append(v if v or (v == "" and i < len(quoted) and quoted[i])
-                                   else None)
+                    cols[n].append(values[i] if i < len(values) else None)
     good = pl.DataFrame({"__attrkit_pos": pl.Series(pos, dtype=pl.Int64),
                          **{n: pl.Series(v, dtype=pl.String) for n, v in cols.items()}})
     return good, _broken_frame(broken)

@@ -394,9 +394,10 @@ def test_no_valid_event_and_records_of_text_alike(spark, tmp_path, case):
 QUOTED = ('"' + HEADER.strip().replace(",", '","') + '"\n' '"u1","i1","1700000000","watch","1","r1"\n'
           '"u2","i1","1700000001","watch","",""\n' '"u3","","1700000002","watch","2",""\n'
           ',"i2",1700000003,"watch","",\n' '"u6","i1","","watch","3","r1"\n'
-          '"u7","i1","1700000005","watch"\n')
+          '"u7","i1","1700000005","watch"\n' ',,,,,\n\n')
 """A file whose writer quotes every field, and so writes a missing value as ``""``; a line
-whose last fields are left out (missing, on both)."""
+whose last fields are left out (missing, on both); a line of commas and a blank one (no
+record, on both)."""
 
 
 @pytest.mark.parametrize("text", [False, True])

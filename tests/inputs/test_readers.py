@@ -117,6 +117,22 @@ def test_a_line_is_read_alike_whether_or_not_another_line_is_broken(tmp_path, br
     assert result.quarantine.filter(pl.col("LINE") > 8)["LINE"].to_list() == [9] * bool(broken)
 
 
+@pytest.mark.parametrize("broken", ["", "u9,i1,1700000009,click,,,extra\n"])
+@pytest.mark.parametrize("ending", ["\n", "\r\n"])
+def test_blank_lines_and_lines_of_commas_hold_no_record(tmp_path, broken, ending):
+    """As pandas, Spark and the csv module read a blank line (polars makes it a row of
+    nulls), on either reader; commas only, as spreadsheets export the rows below their data,
+    likewise. A field quoted empty is a value: a bad row."""
+    body = (HEADER + GOOD + "\n" + ",,,,,\n" + ",,\n" + '"",,,,,\n' + GOOD + "\n\n" + broken
+            ).replace("\n", ending)
+    _, result = _run(tmp_path, body, on_bad_rows="quarantine")
+    assert result.health.events_used == 2
+    assert result.health.rows_read == {"interactions": 3 + bool(broken)}
+    assert result.quarantine.select("LINE", "COLUMN", "RULE").rows()[:1] == [
+        (6, "USER_ID", "must not be empty or blank")]
+    assert result.quarantine.height == 1 + bool(broken)
+
+
 @given(st.lists(st.tuples(st.text(alphabet=',"ab\n ', max_size=4), st.booleans()),
                 min_size=1, max_size=6))
 def test_the_fields_that_were_quoted_are_found(fields):
