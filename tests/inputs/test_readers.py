@@ -131,6 +131,9 @@ def test_blank_lines_and_lines_of_commas_hold_no_record(tmp_path, broken, ending
     assert result.quarantine.select("LINE", "COLUMN", "RULE").rows()[:1] == [
         (6, "USER_ID", "must not be empty or blank")]
     assert result.quarantine.height == 1 + bool(broken)
+    # in error mode, a file ending in blank lines runs (no bad row to name)
+    _, result = _run(tmp_path, (HEADER + GOOD + ",,,,,\n\n\n").replace("\n", ending))
+    assert result.health.events_used == 1 and result.health.rows_read == {"interactions": 1}
 
 
 @given(st.lists(st.tuples(st.text(alphabet=',"ab\n ', max_size=4), st.booleans()),
