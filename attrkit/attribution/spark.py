@@ -23,6 +23,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import reduce
 from pathlib import Path
 from typing import Any
 
@@ -140,25 +141,20 @@ def _read(spark: Any, name: str, data: Any) -> Any:
     # of folder names; only where Spark lists a folder or pattern itself would it add some)
     reader = spark.read.option("recursiveFileLookup", "true") \
         if files or os.path.isdir(path) else spark.read
-    if fmt == "csv" and files:  # each header as the embedded engine checks it (a name twice)
-        from attrkit.inputs.readers import _check_csv_header
-
-        for shown, real in files:
-            _check_csv_header(Path(real), shown)
+    # each local CSV file's header as the embedded engine checks it (a name twice; the files
+    # of one input share one header, in any order): Spark names a file's columns by the first
+    # file's header, so each order of the columns is read on its own and matched by name
+    groups = [read]
+    if fmt == "csv" and files:
+        groups = _by_header(files)
     try:
         with _case_sensitive(spark) as insensitive:
             if fmt == "parquet":
                 df = reader.parquet(*read).select(
                     "*", F.col("_metadata.file_path").alias(FILE),
                     F.col("_metadata.row_index").alias(ROW))
-            else:  # a quote inside a quoted field is doubled (RFC 4180, as the embedded reads)
-                df = reader.option("header", "true").option("mode", "PERMISSIVE").option(
-                    "escape", '"').option("emptyValue", _QUOTED_EMPTY).csv(read)
-                # (a line of commas only holds no record, as a blank one, which Spark skips)
-                df = df.select(*[F.when(_column(c) == _QUOTED_EMPTY, F.lit("")).otherwise(
-                    _column(c)).alias(c) for c in df.columns], F.col("_metadata.file_path")
-                    .alias(FILE), F.lit(None).cast("long").alias(ROW)).filter(
-                    F.greatest(*[_column(c).isNotNull() for c in df.columns], F.lit(False)))
+            else:
+                df = reduce(lambda a, b: a.unionByName(b), [_csv(reader, g) for g in groups])
             names = df.columns
     except Exception as exc:  # (Spark's AnalysisException: no such path, a type it cannot read)
         if type(exc).__name__ != "AnalysisException":
@@ -173,6 +169,41 @@ def _read(spark: Any, name: str, data: Any) -> Any:
     spark_name = F.url_decode(local)
     return df.withColumn(FILE, F.coalesce(_named_as(files, spark_name), spark_name) if files
                          else spark_name), fmt
+
+
+def _by_header(files: list[tuple[str, str]]) -> list[list[str]]:
+    """Local CSV files (names and real paths) checked as the embedded engine checks them, in
+    groups that share the order of their header's columns (Spark's paths, in file order)."""
+    from attrkit.inputs.readers import _check_csv_header, check_same_header
+
+    groups: dict[tuple[str, ...], list[str]] = {}
+    first: tuple[str, list[str]] | None = None
+    for name, real in files:
+        header = _check_csv_header(Path(real), name)
+        first = first or (name, header)
+        check_same_header(first[0], first[1], name, header)
+        groups.setdefault(tuple(header), []).append(_hadoop_literal(real))
+    return list(groups.values())
+
+
+def _csv(reader: Any, paths: list[str]) -> Any:
+    """CSV files whose headers name the same columns in the same order, as raw text columns
+    plus their file: a quote inside a quoted field is doubled (RFC 4180, as the embedded engine
+    reads it); a line of commas only holds no record, as a blank one or one of whitespace
+    (which Spark's reader skips), and as the embedded engine reads them
+    (:func:`attrkit.inputs.readers._without_empty_lines`)."""
+    from pyspark.sql import functions as F
+
+    from attrkit.inputs.readers import WHITESPACE
+
+    df = reader.option("header", "true").option("mode", "PERMISSIVE").option(
+        "escape", '"').option("emptyValue", _QUOTED_EMPTY).csv(paths)
+    first = _column(df.columns[0])
+    return df.select(*[F.when(_column(c) == _QUOTED_EMPTY, F.lit("")).otherwise(
+        _column(c)).alias(c) for c in df.columns], F.col("_metadata.file_path").alias(FILE),
+        F.lit(None).cast("long").alias(ROW)).filter(F.greatest(
+            first.isNotNull() & ~first.rlike(WHITESPACE),
+            *[_column(c).isNotNull() for c in df.columns[1:]], F.lit(False)))
 
 
 _QUOTED_EMPTY = "\x00attrkit: quoted empty\x00"
@@ -758,8 +789,6 @@ def _users(ma: MetricAttribution, grouped: Any, assignment: Any, served: Any) ->
     """The per-user data as the embedded engine's (:func:`attrkit.attribution.plan.user_data`),
     kept on Spark: each group's source named, the groups that then coincide added up, each
     metric read off them."""
-    from functools import reduce
-
     from pyspark.sql import functions as F
 
     source = F.coalesce(F.col("EVENT_ATTRIBUTION_SOURCE"), F.col(SERVED),
@@ -1146,8 +1175,6 @@ class SparkQuarantine:
         """The rows as the embedded engine's CSV text, made on the executors: one text value
         per Arrow batch, in order (each dataset sorted, then mapped, which keeps the order;
         the datasets' parts one after another)."""
-        from functools import reduce
-
         record, header = self.record, ",".join(_columns())
 
         def to_csv(batches: Any) -> Any:  # (per partition, on an executor)

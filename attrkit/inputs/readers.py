@@ -265,11 +265,8 @@ def combine(name: DatasetName, source: str, parts: tuple[Dataset, ...]) -> Datas
         if missing:
             raise InputError(part.source, f"missing required column {missing[0]} for {name} "
                              f"(other files of {source} have it)", column=missing[0])
-        if first.format == "csv" and set(part.columns) != set(first.columns):
-            extra = sorted(set(part.columns) ^ set(first.columns))
-            raise InputError(part.source, f"header differs from {first.source}'s (columns "
-                             f"{', '.join(extra)} in one only); the CSV files of one input "
-                             "share one header", line=1)
+        if first.format == "csv":
+            check_same_header(first.source, first.columns, part.source, part.columns)
 
     def shifted(lf: pl.LazyFrame, i: int) -> pl.LazyFrame:
         return lf.with_columns(pl.col("__attrkit_pos") + (i << PART_BITS))
@@ -285,6 +282,15 @@ def combine(name: DatasetName, source: str, parts: tuple[Dataset, ...]) -> Datas
     return Dataset(name, source, first.format, raw, broken, first.overrides,
                    repaired=all(p.repaired for p in parts), text=text, parts=parts,
                    counted=counted)
+
+
+def check_same_header(first: str, first_columns: list[str], source: str,
+                      columns: list[str]) -> None:
+    """The CSV files of one input share one header: the same columns, in any order."""
+    if set(columns) != set(first_columns):
+        extra = sorted(set(columns) ^ set(first_columns))
+        raise InputError(source, f"header differs from {first}'s (columns {', '.join(extra)} "
+                         "in one only); the CSV files of one input share one header", line=1)
 
 
 def _kind(dtype: pl.DataType) -> str | None:
@@ -362,14 +368,25 @@ def _load_path(name: DatasetName, path: Path, format: Format | None,
 
 
 def _without_empty_lines(lf: pl.LazyFrame) -> pl.LazyFrame:
-    """Without the CSV lines that have no value in any field: a blank line, or one of commas
-    only (as spreadsheets export the rows below their data). Such a line holds no record, as
-    pandas, Spark and :mod:`csv` read a blank line (polars reads it as a row of nulls); a field
-    quoted empty (``""``) is a value. (The test is a column filtered on, not a filter: pushed
-    into the reader, a test of ten thousand columns stalls polars' optimiser.)"""
+    """Without the CSV lines that hold no record: a blank line, one of whitespace only, or one
+    of commas only (as spreadsheets export the rows below their data), as pandas, Spark and
+    :mod:`csv` read a blank line (polars reads it as a row of nulls, or of one space) and as
+    Spark's reader drops a line of whitespace. Such a line has no value in any field but its
+    first, which may hold whitespace (:data:`WHITESPACE`); a field quoted empty (``""``) is a
+    value. (The test is a column filtered on, not a filter: pushed into the reader, a test of
+    ten thousand columns stalls polars' optimiser.)"""
     keep = "__attrkit_has_a_value"
-    return lf.with_columns((~pl.all_horizontal(pl.exclude("__attrkit_pos").is_null())).alias(
-        keep)).filter(pl.col(keep)).drop(keep)
+    schema = lf.collect_schema()
+    first, *rest = [c for c in schema if c != "__attrkit_pos"]
+    blank = pl.col(first).is_null()
+    if schema[first] == pl.String:
+        blank = blank | pl.col(first).str.contains(WHITESPACE)
+    empty = pl.all_horizontal(blank, *[pl.col(c).is_null() for c in rest])
+    return lf.with_columns((~empty).alias(keep)).filter(pl.col(keep)).drop(keep)
+
+
+WHITESPACE = r"^[\x00-\x20]+$"
+"""A value of whitespace only, as Spark's CSV reader trims a line (characters up to a space)."""
 
 
 def _first_line(exc: BaseException) -> str:
@@ -451,8 +468,9 @@ def _read_csv_by_line(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
                 quoted = _quoted_fields("".join(lines.taken)) if "" in record else ()
                 values = [v if v or (i < len(quoted) and quoted[i]) else None
                           for i, v in enumerate(record)]
-                if all(v is None for v in values):
-                    continue  # (commas only: no value, no record)
+                if all(v is None or (i == 0 and re.fullmatch(WHITESPACE, v))
+                       for i, v in enumerate(values)):
+                    continue  # (commas or whitespace only: no value, no record)
                 pos.append(line)
                 for i, n in enumerate(header):
                     cols[n].append(values[i] if i < len(values) else None)

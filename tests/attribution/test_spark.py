@@ -391,13 +391,39 @@ def test_no_valid_event_and_records_of_text_alike(spark, tmp_path, case):
         assert b.quarantine["RECORD"].str.contains('"TIMESTAMP":"', literal=True).all()
 
 
+def test_csv_files_of_one_input_with_their_columns_in_another_order(spark, tmp_path):
+    """Matched by name on both engines (Spark names a file's columns by the first file's
+    header: the second file's values went to the wrong columns, a bad row or a wrong source,
+    without an error); files whose headers name other columns are refused alike."""
+    events = tmp_path / "events"
+    events.mkdir()
+    (events / "a.csv").write_text("USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE,EVENT_VALUE,"
+                                  "EVENT_ATTRIBUTION_SOURCE\nu1,i1,1700000000,watch,1,a\n")
+    (events / "b.csv").write_text("EVENT_ATTRIBUTION_SOURCE,TIMESTAMP,EVENT_TYPE,USER_ID,"
+                                  "EVENT_VALUE,ITEM_ID\nb,1700000100,watch,u2,2,i2\n"
+                                  ",1700000200,watch,u3,,\n")
+    (events / "c.csv").write_text("USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE,EVENT_VALUE,"
+                                  "EVENT_ATTRIBUTION_SOURCE\nu4,i1,1700000300,watch,4,b\n")
+    ma = {"name": "m", "metrics": [{"eventType": "watch", "metricName": "w",
+                                    "expression": "SUM(Interactions.EVENT_VALUE)"}]}
+    a, b = (attrkit.attribute(str(events), ma, on_bad_rows="quarantine", **kw)
+            for kw in ({}, {"engine": "spark", "spark": spark}))
+    assert a.windows.equals(b.windows) and a.health == b.health
+    assert a.health.events_by_source == {"a": 1, "b": 2}
+    assert b.quarantine.select("COLUMN", "RULE").rows() == [("ITEM_ID", "required value is missing")]
+    (events / "d.csv").write_text("USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE,EVENT_VALUE\n"
+                                  "u5,i1,1700000400,watch,5\n")
+    _same_error(spark, attrkit.InputError, r"d.csv, line 1: header differs from .*a.csv's "
+                r"\(columns EVENT_ATTRIBUTION_SOURCE in one only\)", str(events), ma)
+
+
 QUOTED = ('"' + HEADER.strip().replace(",", '","') + '"\n' '"u1","i1","1700000000","watch","1","r1"\n'
           '"u2","i1","1700000001","watch","",""\n' '"u3","","1700000002","watch","2",""\n'
           ',"i2",1700000003,"watch","",\n' '"u6","i1","","watch","3","r1"\n'
-          '"u7","i1","1700000005","watch"\n' ',,,,,\n\n')
+          '"u7","i1","1700000005","watch"\n' ',,,,,\n\n \n\t,\n')
 """A file whose writer quotes every field, and so writes a missing value as ``""``; a line
-whose last fields are left out (missing, on both); a line of commas and a blank one (no
-record, on both)."""
+whose last fields are left out (missing, on both); a line of commas, a blank one and ones
+of whitespace (no record, on both)."""
 
 
 @pytest.mark.parametrize("text", [False, True])

@@ -122,9 +122,10 @@ def test_a_line_is_read_alike_whether_or_not_another_line_is_broken(tmp_path, br
 def test_blank_lines_and_lines_of_commas_hold_no_record(tmp_path, broken, ending):
     """As pandas, Spark and the csv module read a blank line (polars makes it a row of
     nulls), on either reader; commas only, as spreadsheets export the rows below their data,
-    likewise. A field quoted empty is a value: a bad row."""
-    body = (HEADER + GOOD + "\n" + ",,,,,\n" + ",,\n" + '"",,,,,\n' + GOOD + "\n\n" + broken
-            ).replace("\n", ending)
+    and whitespace only (as Spark's reader drops it), likewise. A field quoted empty is a
+    value: a bad row."""
+    body = (HEADER + GOOD + "\n" + ",,,,,\n" + ",,\n" + '"",,,,,\n' + GOOD + " \n\t,\n"
+            + broken).replace("\n", ending)
     _, result = _run(tmp_path, body, on_bad_rows="quarantine")
     assert result.health.events_used == 2
     assert result.health.rows_read == {"interactions": 3 + bool(broken)}
