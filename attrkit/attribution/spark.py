@@ -39,6 +39,7 @@ from attrkit.inputs.schema import (
     _ISO,
     _MILLISECONDS,
     _NOT_PRINTABLE_ASCII,
+    BLANK_NUMBER,
     SCHEMAS,
     raw_record,
     shown,
@@ -442,11 +443,11 @@ def _text_number(rule: Rule, dtype: Any) -> bool:
 
 def _raw(rule: Rule, dtype: Any) -> Any:
     """The column a rule reads: as it is, but for a number or time read from text, where an
-    empty value is a missing one."""
+    empty value, or one of spaces and tabs only, is a missing one (``BLANK_NUMBER``)."""
     from pyspark.sql import functions as F
 
     raw = _column(rule.name)
-    return F.when(raw != "", raw) if _text_number(rule, dtype) else raw
+    return F.when(~raw.rlike(BLANK_NUMBER), raw) if _text_number(rule, dtype) else raw
 
 
 def _rules(rule: Rule, dtype: Any, unit: str, parsed_text: Any = None

@@ -461,16 +461,18 @@ def _read_csv_by_line(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
             if any(_has_bad_bytes(f) for f in record):
                 shown = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
                 broken.append((line, None, "not valid UTF-8", shown))
-            elif len(record) > len(header):
+                continue
+            # as the fast reader: a field quoted empty is "", one left out is missing
+            quoted = _quoted_fields("".join(lines.taken)) if "" in record else ()
+            values = [v if v or (i < len(quoted) and quoted[i]) else None
+                      for i, v in enumerate(record)]
+            if all(v is None or (i == 0 and re.fullmatch(WHITESPACE, v))
+                   for i, v in enumerate(values)):
+                continue  # (commas or whitespace only, however many: no value, no record)
+            if len(record) > len(header):
                 broken.append((line, None, f"malformed CSV line: {len(record)} fields, the header "
                                f"has {len(header)}", text))
-            else:  # as the fast reader: a field quoted empty is "", one left out is missing
-                quoted = _quoted_fields("".join(lines.taken)) if "" in record else ()
-                values = [v if v or (i < len(quoted) and quoted[i]) else None
-                          for i, v in enumerate(record)]
-                if all(v is None or (i == 0 and re.fullmatch(WHITESPACE, v))
-                       for i, v in enumerate(values)):
-                    continue  # (commas or whitespace only: no value, no record)
+            else:
                 pos.append(line)
                 for i, n in enumerate(header):
                     cols[n].append(values[i] if i < len(values) else None)

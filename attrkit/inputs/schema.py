@@ -127,15 +127,20 @@ def _first_hit(hits: list[pl.Expr], values: list[pl.Expr]) -> pl.Expr:
     return chain.otherwise(pl.lit(None, dtype=pl.String))
 
 
+BLANK_NUMBER = r"^[ \t]*$"
+"""A number's text that is a missing value: empty, or spaces and tabs only (as polars' CSV
+reader parses a number column)."""
+
+
 def _rules_for(
     col: Column, dtype: pl.DataType, *, timestamp_unit: D.TimestampUnit
 ) -> tuple[pl.Expr, list[tuple[pl.Expr, str]]]:
     """The typed value of ``col`` and its ``(broken, rule)`` pairs, in the order they are checked."""
     raw = pl.col(col.name)
     if col.kind not in ("id", "text", "label") and dtype == pl.String:
-        # an empty number is a missing one: a quoted "" in a CSV file read as text, as when
-        # the file's numbers are parsed while reading
-        raw = pl.when(raw != "").then(raw)
+        # an empty number, or one of spaces and tabs only, is a missing one (a quoted "" in a
+        # CSV file read as text), as when the file's numbers are parsed while reading
+        raw = pl.when(~raw.str.contains(BLANK_NUMBER)).then(raw)
     rules: list[tuple[pl.Expr, str]] = []
     if col.required:
         rules.append((raw.is_null(), "required value is missing"))

@@ -235,7 +235,7 @@ KINDS = {  # one bad value of each kind the row rules know, in an otherwise good
     "out of range": ("TIMESTAMP", "99999999999999999"), "label not ascii": (
         "EVENT_ATTRIBUTION_SOURCE", "caf\u00e9"), "blank label": ("EVENT_ATTRIBUTION_SOURCE", " "),
     "value not a number": ("EVENT_VALUE", "lots"), "value too large": ("EVENT_VALUE", "1e30"),
-    "value infinite": ("EVENT_VALUE", "inf"),
+    "value infinite": ("EVENT_VALUE", "inf"), "blank time": ("TIMESTAMP", " \t"),
     # forms Java reads as numbers and the embedded engine does not: bad rows on both
     "java's float": ("EVENT_VALUE", "17e8f"), "java's hex": ("TIMESTAMP", "0x1p30"),
     "a control character": ("TIMESTAMP", "\x011700000000"), "negative nan": ("EVENT_VALUE", "-nan"),

@@ -125,7 +125,7 @@ def test_blank_lines_and_lines_of_commas_hold_no_record(tmp_path, broken, ending
     and whitespace only (as Spark's reader drops it), likewise. A field quoted empty is a
     value: a bad row."""
     body = (HEADER + GOOD + "\n" + ",,,,,\n" + ",,\n" + '"",,,,,\n' + GOOD + " \n\t,\n"
-            + broken).replace("\n", ending)
+            + broken + ",,,,,,,,\n" * bool(broken)).replace("\n", ending)
     _, result = _run(tmp_path, body, on_bad_rows="quarantine")
     assert result.health.events_used == 2
     assert result.health.rows_read == {"interactions": 3 + bool(broken)}
@@ -135,6 +135,16 @@ def test_blank_lines_and_lines_of_commas_hold_no_record(tmp_path, broken, ending
     # in error mode, a file ending in blank lines runs (no bad row to name)
     _, result = _run(tmp_path, (HEADER + GOOD + ",,,,,\n\n\n").replace("\n", ending))
     assert result.health.events_used == 1 and result.health.rows_read == {"interactions": 1}
+
+
+@pytest.mark.parametrize("broken", ["", "u9,i1,soon,click,,\n", "u9,i1,1700000009,click,,,x\n"])
+def test_a_number_of_spaces_is_missing_on_every_reader(tmp_path, broken):
+    """As polars' reader parses a number column, the text and line-by-line readers too."""
+    body = HEADER.replace("\n", ",EVENT_VALUE\n") + "u1,i1, \t,click,,,1\nu2,i1,1700000001,click,,, \n"
+    _, result = _run(tmp_path, body + broken, on_bad_rows="quarantine")
+    bad = result.quarantine.filter(pl.col("LINE") == 2).select("COLUMN", "RULE").rows()
+    assert bad == [("TIMESTAMP", "required value is missing")]
+    assert result.health.events_used == 1 and result.health.metrics["clicks"].events == 1
 
 
 @given(st.lists(st.tuples(st.text(alphabet=',"ab\n ', max_size=4), st.booleans()),
