@@ -464,8 +464,7 @@ def _run(ma: MetricAttribution, datasets: dict[str, Dataset], opts: plan.Options
     events are more than a chunk (:mod:`~attrkit.attribution.buckets`); the same bytes."""
     counted = ["interactions", *(["recommendations"] if "recommendations" in datasets else [])]
     total, *log_rows = (df.item() for df in EXECUTOR.collect(  # (CSV: with empty lines)
-        [(datasets[k].raw if datasets[k].counted is None else datasets[k].counted).select(
-            pl.len()) for k in counted]))
+        [datasets[k].rows.select(pl.len()) for k in counted]))
     # (Parquet: from the metadata) another executor than polars' runs every size alike
     collect = getattr(EXECUTOR, "sized", lambda _: EXECUTOR)(total).collect
     # more events or log rows than a chunk: buckets that hold a chunk of both together, a log

@@ -121,6 +121,12 @@ class Dataset:
         return "line" if self.format in ("csv", "jsonl") else "row"
 
     @property
+    def rows(self) -> pl.LazyFrame:
+        """What to count the rows of for sizing a run: ``counted`` where there is one (a CSV
+        file's empty lines too, counted without parsing), else ``raw``."""
+        return self.raw if self.counted is None else self.counted
+
+    @property
     def columns(self) -> list[str]:
         """The dataset's own column names."""
         return [c for c in self.raw.collect_schema() if c != "__attrkit_pos"]
@@ -276,9 +282,8 @@ def combine(name: DatasetName, source: str, parts: tuple[Dataset, ...]) -> Datas
                       how="diagonal_relaxed")
             if all(p.text is not None for p in parts) else None)
     broken = pl.concat([shifted(p.broken.lazy(), i) for i, p in enumerate(parts)]).collect()
-    counted = pl.concat([p.raw if p.counted is None else p.counted for p in parts],
-                        how="diagonal_relaxed") if any(p.counted is not None for p in parts) \
-        else None
+    counted = pl.concat([p.rows for p in parts], how="diagonal_relaxed") \
+        if first.format == "csv" else None
     return Dataset(name, source, first.format, raw, broken, first.overrides,
                    repaired=all(p.repaired for p in parts), text=text, parts=parts,
                    counted=counted)
