@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 SAMPLE := build/sample
 REPORT := build/report
 
-.PHONY: report attribute test lint docs docs-figures bench bench-large bench-checks profile calibrate studies lab browser java clean
+.PHONY: report attribute test test-spark lint docs docs-figures bench bench-large bench-checks profile calibrate studies lab browser java clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,13 +55,21 @@ java:
 	  echo "installing Debian's headless Java runtime for the Spark tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-jre-headless; }
 
-## test: install with the dev extras, lint, run the whole suite and the report templates' cells
-## (two workers, TEST_WORKERS=N to change; the slowest ten tests listed at the end)
+## test: install with the dev extras, lint, run the suite and the report templates' cells, the
+## Spark engine's main tests among them (two workers, TEST_WORKERS=N to change; the slowest ten
+## tests listed at the end); its longer Spark runs are make test-spark's
 TEST_WORKERS ?= 2
 test: $(VENV)/.installed-dev browser java $(VENV)/spark-classes.jsa
 	$(BIN)/ruff check attrkit tests bench
 	$(BIN)/python -m pytest -p no:cacheprovider -n $(TEST_WORKERS) --dist loadscope \
-	  --durations=10 --nbval-lax --nbval-current-env
+	  -m "not slow and not spark_matrix" --durations=10 --nbval-lax --nbval-current-env
+
+## test-spark: the Spark engine's longer runs (random and edge-case parity with the embedded
+## engine, a local cluster with a small driver, Spark Connect, the docs' Spark example); CI runs
+## it after make test
+test-spark: $(VENV)/.installed-dev java $(VENV)/spark-classes.jsa
+	$(BIN)/python -m pytest -p no:cacheprovider -n $(TEST_WORKERS) --dist loadscope \
+	  -m spark_matrix --durations=10
 
 # The classes a Spark attribution loads, archived once per install: the tests' JVMs start from it
 # (tests/jvm.py; about half a session's start). Without it they start as usual.

@@ -152,23 +152,36 @@ def _nav_pages() -> list[Path]:
     return list(walk(config["nav"]))
 
 
-def test_every_python_example_runs_as_written(tmp_path):
-    """The docs' Python examples, in the site's order, in a fresh folder (after `make report`
-    alone: they make the sample files they read); then the figures the text quotes."""
+def _python_blocks() -> tuple[list[str], list[str]]:
+    """The docs' Python examples in the site's order, and the one that runs on Spark."""
     blocks = [b for page in _nav_pages()
               for b in re.findall(r"```python\n(.*?)```", page.read_text(), flags=re.S)]
     assert len(blocks) >= 3
-    # The Spark example (engines agree on the sample) runs on a sample of 400 users, in a
-    # script of its own after the first block: the full sample costs Spark's local mode a
-    # minute, and the engines' agreement at size is the benchmark's to show (make bench).
     on_spark = [b for b in blocks if 'engine="spark"' in b]
     assert len(on_spark) == 1 and 'generate_sample("build/sample")' in blocks[0]
+    return blocks, on_spark
+
+
+@pytest.mark.spark_matrix
+def test_the_spark_example_runs_as_written(tmp_path):
+    """The docs' Spark example (the engines agree on the sample), as written, on a sample of
+    400 users, in a script of its own after the first block: the full sample costs Spark's
+    local mode a minute, and the engines' agreement at size is the benchmark's to show (make
+    bench)."""
+    blocks, on_spark = _python_blocks()
     small = blocks[0].replace('generate_sample("build/sample")',
                               'generate_sample("build/small", days=3, users=400)')
     done = subprocess.run([sys.executable, "-c", small + "\n" + on_spark[0]], cwd=tmp_path,
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     assert (tmp_path / "build" / "reports").is_dir()
+
+
+def test_every_python_example_runs_as_written(tmp_path):
+    """The docs' Python examples but the Spark one, in the site's order, in a fresh folder
+    (after `make report` alone: they make the sample files they read); then the figures the
+    text quotes."""
+    blocks, on_spark = _python_blocks()
     script = "\n".join(b for b in blocks if b not in on_spark) + (
         "\nprint(' '.join(f'{x:.4f}' for x in by_user['lift']))"
         "\nwatch = attrkit.monitor(result, metric='CLICKS', control=A, treatment=B)"

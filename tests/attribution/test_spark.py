@@ -85,7 +85,8 @@ def _assert_same(a: attrkit.Attribution, b: attrkit.Attribution, folder: Path, f
     assert not [p.name for p in folder.iterdir() if p.name.startswith(".")]  # (no scratch left)
 
 
-@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+# (CSV: make test-spark; the smaller CSV cases below run in make test)
+@pytest.mark.parametrize("fmt", ["parquet", pytest.param("csv", marks=pytest.mark.spark_matrix)])
 def test_spark_gives_the_embedded_engines_bytes(spark, tmp_path, fmt):
     data = _damaged(3)
     data["interactions"] = data["interactions"].with_columns(
@@ -120,6 +121,7 @@ def test_spark_gives_the_embedded_engines_bytes(spark, tmp_path, fmt):
             assert rows[col].to_list() == pytest.approx(per_user[col].to_list(), rel=1e-12)
 
 
+@pytest.mark.spark_matrix
 @settings(max_examples=4, deadline=None)
 @given(seed=st.integers(0, 10_000), length=st.sampled_from([60, 900, 3600]),
        origin=st.integers(-1000, 1000), dedupe=st.booleans(),
@@ -138,6 +140,7 @@ def test_both_engines_write_the_same_bytes(spark, tmp_path_factory, seed, length
     _assert_same(a, b, folder, fmt)
 
 
+@pytest.mark.spark_matrix
 def test_a_folder_of_parts_on_both_engines(spark, tmp_path, monkeypatch):
     """Relative paths, as a user types them after ``os.chdir``: Spark reads the files the
     embedded engine reads (not what its JVM's folder, a hidden or marker folder, a file of
@@ -375,6 +378,7 @@ EDGES = {  # files with no valid event, and bad rows whose RECORD shows numbers 
 }
 
 
+@pytest.mark.spark_matrix
 @pytest.mark.parametrize("case", list(EDGES))
 def test_no_valid_event_and_records_of_text_alike(spark, tmp_path, case):
     """Every row bad, or none (Spark's adaptive execution drops the plan's part that counted
@@ -580,6 +584,7 @@ def test_each_job_is_described_in_sparks_ui(spark):
         sc.setJobDescription(None)
 
 
+@pytest.mark.spark_matrix
 @pytest.mark.parametrize("limit", ["0", "1g"])
 def test_the_log_broadcast_or_shuffled_to_the_events_gives_the_same_bytes(
         spark, tmp_path, monkeypatch, limit):

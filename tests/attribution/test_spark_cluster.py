@@ -15,12 +15,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import CLICKS_WATCH_MINUTES as MA
 from spark_cases import _damaged, _write
 
 import attrkit
 
 ROOT = Path(__file__).parents[2]
+pytestmark = pytest.mark.spark_matrix  # (make test-spark)
 
 
 def test_a_cluster_in_miniature_with_a_small_driver(tmp_path):

@@ -21,6 +21,7 @@ from test_spark import _damaged, _write
 import attrkit
 
 ROOT = Path(__file__).parents[2]
+pytestmark = pytest.mark.spark_matrix  # (make test-spark)
 
 
 @pytest.fixture(scope="module")

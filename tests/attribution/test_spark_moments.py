@@ -10,6 +10,7 @@ import pytest
 import attrkit
 
 
+@pytest.mark.spark_matrix
 def test_capped_and_cuped_comparisons_from_sparks_moments(spark):
     """The quantile of a cap and CUPED's cross-moments, computed on the executors: the same
     table as the embedded engine's, every float to the bit."""
