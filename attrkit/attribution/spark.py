@@ -486,6 +486,10 @@ def _rules(rule: Rule, dtype: Any, unit: str, parsed_text: Any = None
         return seconds.cast("long"), rules
     elif numeric:
         parsed = raw.cast("double")
+    elif rule.kind == "timestamp" and isinstance(dtype, T.TimestampType | T.TimestampNTZType):
+        # a date-time, from its stored microseconds as the embedded engine reads one (with or
+        # without a time zone: the number stored, not the session's wall clock)
+        parsed = _micros(raw, dtype).cast("double") / 1e6 * (1000.0 if unit == "ms" else 1.0)
     else:
         parsed = F.lit(None).cast("double")
         rules.append((raw.isNotNull(), f"must be a number, not {_polars_type(dtype)}"))
@@ -502,6 +506,17 @@ def _rules(rule: Rule, dtype: Any, unit: str, parsed_text: Any = None
     rules.append((F.abs(seconds) >= limit, timestamp_words(unit)[2]))
     safe = F.when(F.isnan(parsed) | infinite | (F.abs(seconds) >= limit), None).otherwise(seconds)
     return F.floor(safe).cast("long"), rules
+
+
+def _micros(value: Any, dtype: Any) -> Any:
+    """A date-time's microseconds since 1970-01-01 as stored: a time zone's from the epoch's
+    instant, one without a time zone from the epoch's wall clock (not in the session's zone)."""
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    if isinstance(dtype, T.TimestampNTZType):
+        return F.timestamp_diff("MICROSECOND", F.expr("TIMESTAMP_NTZ'1970-01-01 00:00:00'"), value)
+    return F.unix_micros(value)
 
 
 @dataclass(frozen=True)

@@ -277,6 +277,40 @@ def test_every_kind_of_bad_value_is_set_aside_alike(spark, tmp_path, fmt):
         assert rules and all("milliseconds" in r for r in rules if "epoch" in r), rules
 
 
+@pytest.mark.parametrize("unit", ["s", "ms"])
+def test_a_timestamp_stored_as_a_date_time_is_read_alike(spark, tmp_path, unit):
+    """A Parquet TIMESTAMP of date-times (as Spark, Glue and Athena write them): the seconds
+    stored, with or without a time zone, in microseconds or milliseconds, before the epoch,
+    on a window's edge, and beyond what is plausible; the same windows, health and bad rows on
+    both engines (Spark refused every row: "must be a number")."""
+    from datetime import UTC, datetime
+
+    times = [datetime(2023, 11, 14, 22, 14, 59, 999_999, tzinfo=UTC),  # 1 µs before a window
+             datetime(2023, 11, 14, 22, 15, tzinfo=UTC), datetime(1969, 12, 31, 23, 59, 59,
+                                                                    500_000, tzinfo=UTC),
+             datetime(1900, 3, 1, 12, tzinfo=UTC), None,
+             datetime(6000, 1, 1, tzinfo=UTC)]  # beyond plausible: a bad row
+    n = len(times)
+    events = pl.DataFrame({"USER_ID": [f"u{i}" for i in range(n)], "ITEM_ID": ["i1"] * n,
+                           "TIMESTAMP": times, "EVENT_TYPE": ["watch"] * n,
+                           "EVENT_VALUE": [1.5] * n})
+    ma = {"name": "m", "metrics": [{"eventType": "watch", "metricName": "value",
+                                    "expression": "SUM(Interactions.EVENT_VALUE)"}]}
+    cols = ["DATASET", "FILE", "ROW", "COLUMN", "RULE", "VALUE", "RECORD"]
+    for i, dtype in enumerate([pl.Datetime("us", "UTC"), pl.Datetime("us"),
+                               pl.Datetime("ms", "Europe/Paris"), pl.Datetime("ms")]):
+        path = tmp_path / f"e{i}.parquet"
+        events.with_columns(pl.col("TIMESTAMP").cast(dtype)).write_parquet(path)
+        a, b = (attrkit.attribute(str(path), ma, on_bad_rows="quarantine", timestamp_unit=unit,
+                                  **kw) for kw in ({}, {"engine": "spark", "spark": spark}))
+        assert a.health.events_used == n - 2, dtype  # (the missing and the implausible)
+        assert a.windows.equals(b.windows) and a.health == b.health, dtype
+        assert a.windows["timestamp"].unique().sort().to_list() == [
+            -2_203_848_000, -900, 1_699_999_200, 1_700_000_100], dtype
+        shown = cols if dtype.time_unit == "us" else cols[:-2]  # (Spark shows microseconds)
+        assert a.quarantine.select(shown).equals(b.quarantine.select(shown)), dtype
+
+
 def test_a_summed_value_is_the_same_decimal_on_both_engines(spark):
     """A plain cast rounds the double times 1e9 in polars and the double's text half up in
     Spark (1.0000000005: 1.000000000 and 1.000000001); attrkit's own steps give one decimal."""
