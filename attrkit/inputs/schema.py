@@ -152,7 +152,8 @@ def _rules_for(
         return pl.lit(None, dtype=cast).alias(col.name), rules
 
     if col.kind in ("id", "text", "label"):
-        if dtype.is_integer():
+        if dtype.is_integer() or isinstance(dtype, pl.Categorical | pl.Enum):
+            # (a category is text: pandas' category, a Parquet dictionary polars reads back as one)
             value = raw.cast(pl.String)
         elif dtype == pl.String:
             value = raw

@@ -177,6 +177,52 @@ def test_wrong_type_in_parquet_names_the_row(tmp_path):
         attribute(path, MA)
 
 
+def test_categories_are_text(tmp_path):
+    """Text held as categories (pandas' ``category``, written to Parquet as a dictionary that
+    polars reads back as Categorical; polars' Enum) reads as the text it holds, in every
+    dataset: the same report and rules as plain text (each row had been set aside as "must be
+    text, not Categorical")."""
+    events = pl.DataFrame({"USER_ID": ["u1", "u2", " ", "u1"], "ITEM_ID": ["i1", "i2", "i1", "i9"],
+                           "TIMESTAMP": [1700000000, 1700000100, 1700000200, 1700001000],
+                           "EVENT_TYPE": ["Watch", "click", "watch", "watch"],
+                           "RECOMMENDATION_ID": ["r1", None, "r2", "r1"],
+                           "EVENT_ATTRIBUTION_SOURCE": [None, "email", None, "caf\u00e9"]})
+    items = pl.DataFrame({"ITEM_ID": ["i1", "i2"], "LENGTH": [3.0, 4.5]})
+    log = pl.DataFrame({"RECOMMENDATION_ID": ["r1", "r2"], "SOURCE": ["A", "B"],
+                        "TIMESTAMP": [1699999990, 1700000150], "USER_ID": ["u1", "u2"]})
+    ma = {"name": "t", "metrics": [{"eventType": "watch", "metricName": "m",
+                                    "expression": "SUM(Items.LENGTH)"},
+                                   {"eventType": "click", "metricName": "c",
+                                    "expression": "SAMPLECOUNT()"}]}
+    text = [c for c, t in events.schema.items() if t == pl.String]
+
+    def run(ev, it, lg, name):
+        got = attribute(ev, ma, items=it, recommendations=lg, on_bad_rows="quarantine")
+        return (got.write_report(tmp_path / f"{name}.csv", when=0).read_bytes(),
+                got.quarantine.select("ROW", "COLUMN", "RULE", "VALUE").rows(), got.health)
+
+    want = run(events, items, log, "text")
+    assert [r[1:3] for r in want[1]] == [("USER_ID", "must not be empty or blank"),
+                                        ("EVENT_ATTRIBUTION_SOURCE", "must be printable ASCII")]
+    as_categories = (events.with_columns(pl.col(text).cast(pl.Categorical)),
+                     items.with_columns(pl.col("ITEM_ID").cast(pl.Categorical)),
+                     log.with_columns(pl.col("RECOMMENDATION_ID", "SOURCE", "USER_ID")
+                                      .cast(pl.Categorical)))
+    paths = []
+    for name, frame in zip(("events", "items", "log"), as_categories, strict=True):
+        frame.to_pandas().astype({c: "category" for c in frame.columns
+                                  if frame.schema[c] == pl.Categorical}
+                                 ).to_parquet(tmp_path / f"{name}.parquet")
+        paths.append(tmp_path / f"{name}.parquet")
+    assert pl.read_parquet(paths[0]).schema["USER_ID"] == pl.Categorical  # (as read back)
+    assert run(*as_categories, "categorical") == want
+    assert run(*paths, "parquet") == want
+    enum = events.with_columns(pl.col("EVENT_TYPE").cast(pl.Enum(["Watch", "click", "watch"])))
+    assert run(enum, items, log, "enum") == want
+    assert run(*(f.to_pandas().astype({c: "category" for c in f.columns if f.schema[c] ==
+                                       pl.Categorical}) for f in as_categories), "pandas") == want
+
+
 def test_pandas_frame_rows_are_named(tmp_path):
     import pandas as pd
     frame = pd.DataFrame({"USER_ID": ["u", ""], "ITEM_ID": ["i", "i"], "TIMESTAMP": [1, 2],
