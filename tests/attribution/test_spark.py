@@ -277,7 +277,7 @@ def test_every_kind_of_bad_value_is_set_aside_alike(spark, tmp_path, fmt):
         assert rules and all("milliseconds" in r for r in rules if "epoch" in r), rules
 
 
-@pytest.mark.parametrize("unit", ["s", "ms"])
+@pytest.mark.parametrize("unit", ["s", pytest.param("ms", marks=pytest.mark.spark_matrix)])
 def test_a_timestamp_stored_as_a_date_time_is_read_alike(spark, tmp_path, unit):
     """A Parquet TIMESTAMP of date-times (as Spark, Glue and Athena write them): the seconds
     stored, with or without a time zone, in microseconds or milliseconds, before the epoch,
