@@ -131,6 +131,13 @@ def _read(spark: Any, name: str, data: Any) -> Any:
         shown = f"<{type(data).__name__}>"
         _refuse_names(shown, name, [str(c) for c in data.columns],
                       _ignores_case(spark.conf.get("spark.sql.caseSensitive", None)))
+        # Spark's Arrow path cannot take unsigned 64-bit integers, and its other path reads a
+        # missing text value as the text 'nan': a wrong source, silently. Refused instead.
+        wide = [str(c) for c, t in data.dtypes.items() if "uint64" in str(t).lower()]
+        if wide:
+            raise ConfigError(f"{shown}: column {wide[0]} of {name} holds unsigned 64-bit "
+                              "integers, which Spark cannot take from a frame; cast it to Int64 "
+                              "or write the frame to Parquet")
         df = spark.createDataFrame(data)
         return df.withColumn(FILE, F.lit(f"<{type(data).__name__}>")).withColumn(
             ROW, F.monotonically_increasing_id()), "frame"

@@ -349,6 +349,25 @@ def test_parquet_column_types_are_read_alike(spark, tmp_path):
         assert a.quarantine.select(cols).equals(b.quarantine.select(cols)), case
 
 
+def test_a_frame_of_unsigned_64_bit_integers_is_refused_on_spark(spark):
+    """Spark cannot take a frame's unsigned 64-bit column through Arrow, and its other path
+    read every missing text value as the text 'nan' (a label: every unattributed event went
+    to a source called nan, silently); one line names the column instead."""
+    events = pl.DataFrame({"USER_ID": ["u1", "u2"], "ITEM_ID": ["i1", "i2"],
+                           "TIMESTAMP": [1700000000, 1700000100], "EVENT_TYPE": ["watch"] * 2,
+                           "EVENT_ATTRIBUTION_SOURCE": ["a", None]})
+    ma = {"name": "m", "metrics": [{"eventType": "watch", "metricName": "n",
+                                    "expression": "SAMPLECOUNT()"}]}
+    for frame in (events.with_columns(pl.col("TIMESTAMP").cast(pl.UInt64)),
+                  events.to_pandas().astype({"TIMESTAMP": "uint64"})):
+        with pytest.raises(attrkit.ConfigError, match="column TIMESTAMP of interactions holds "
+                                                      "unsigned 64-bit integers") as caught:
+            attrkit.attribute(frame, ma, engine="spark", spark=spark)
+        assert "\n" not in str(caught.value)
+        assert attrkit.attribute(frame, ma).health.events_by_source == {
+            "a": 1, "SOURCE_NAME_UNDEFINED": 1}  # (the embedded engine reads it)
+
+
 def test_a_summed_value_is_the_same_decimal_on_both_engines(spark):
     """A plain cast rounds the double times 1e9 in polars and the double's text half up in
     Spark (1.0000000005: 1.000000000 and 1.000000001); attrkit's own steps give one decimal."""
