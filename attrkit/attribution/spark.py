@@ -139,7 +139,7 @@ def _read(spark: Any, name: str, data: Any) -> Any:
                               "integers, which Spark cannot take from a frame; cast it to Int64 "
                               "or write the frame to Parquet")
         df = spark.createDataFrame(data)
-        return df.withColumn(FILE, F.lit(f"<{type(data).__name__}>")).withColumn(
+        return df.withColumn(FILE, F.lit(shown)).withColumn(
             ROW, F.monotonically_increasing_id()), "frame"
     path = str(data)
     files = _local_files(spark, name, path)
