@@ -395,7 +395,8 @@ def _check_metric_columns(ma: MetricAttribution, datasets: dict[str, Dataset]) -
             raise ConfigError(f"{where} reads column {m.column} of {name}, which {lacking} does "
                               f"not have; columns: {', '.join(ds.named(lacking).columns)}")
         dtype = schema[m.column]
-        if not (dtype.is_numeric() or dtype == pl.String):
+        # (a column of no type, all missing, holds missing numbers)
+        if not (dtype.is_numeric() or dtype in (pl.String, pl.Null)):
             raise ConfigError(f"{where} sums column {m.column} of {name} in {ds.source}, which is "
                               f"{dtype}, not numeric")
         if dtype == pl.String and ds.format in ("parquet", "frame"):

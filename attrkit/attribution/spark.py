@@ -34,7 +34,7 @@ from attrkit.attribution import plan
 from attrkit.attribution.config import MetricAttribution
 from attrkit.attribution.spark_users import SparkUserData, _to_polars, described
 from attrkit.errors import ConfigError, InputError, first_line
-from attrkit.frames import RESERVED_PREFIX
+from attrkit.frames import RESERVED_PREFIX, is_pandas
 from attrkit.inputs.schema import (
     _ISO,
     _MILLISECONDS,
@@ -125,22 +125,8 @@ def _read(spark: Any, name: str, data: Any) -> Any:
     """A dataset as a Spark DataFrame of raw columns plus its file and row (Parquet)."""
     from pyspark.sql import functions as F
 
-    if isinstance(data, pl.DataFrame | pl.LazyFrame):
-        data = data.lazy().collect().to_pandas()
-    if hasattr(data, "to_numpy") and hasattr(data, "columns"):  # pandas
-        shown = f"<{type(data).__name__}>"
-        _refuse_names(shown, name, [str(c) for c in data.columns],
-                      _ignores_case(spark.conf.get("spark.sql.caseSensitive", None)))
-        # Spark's Arrow path cannot take unsigned 64-bit integers, and its other path reads a
-        # missing text value as the text 'nan': a wrong source, silently. Refused instead.
-        wide = [str(c) for c, t in data.dtypes.items() if "uint64" in str(t).lower()]
-        if wide:
-            raise ConfigError(f"{shown}: column {wide[0]} of {name} holds unsigned 64-bit "
-                              "integers, which Spark cannot take from a frame; cast it to Int64 "
-                              "or write the frame to Parquet")
-        df = spark.createDataFrame(data)
-        return df.withColumn(FILE, F.lit(shown)).withColumn(
-            ROW, F.monotonically_increasing_id()), "frame"
+    if isinstance(data, pl.DataFrame | pl.LazyFrame) or is_pandas(data):
+        return _read_frame(spark, name, data), "frame"
     path = str(data)
     files = _local_files(spark, name, path)
     fmt = _format(path, files)
@@ -164,8 +150,10 @@ def _read(spark: Any, name: str, data: Any) -> Any:
             else:
                 df = reduce(lambda a, b: a.unionByName(b), [_csv(reader, g) for g in groups])
             names = df.columns
-    except Exception as exc:  # (Spark's AnalysisException: no such path, a type it cannot read)
-        if type(exc).__name__ != "AnalysisException":
+    except Exception as exc:  # (no such path, a type it cannot read: Spark's own errors)
+        from pyspark.errors import PySparkException
+
+        if not isinstance(exc, PySparkException):
             raise
         raise InputError(path, f"Spark cannot read it: {first_line(exc)}" + (
             " (nanosecond timestamps: set spark.sql.legacy.parquet.nanosAsLong=true on "
@@ -177,6 +165,36 @@ def _read(spark: Any, name: str, data: Any) -> Any:
     spark_name = F.url_decode(local)
     return df.withColumn(FILE, F.coalesce(_named_as(files, spark_name), spark_name) if files
                          else spark_name), fmt
+
+
+def _read_frame(spark: Any, name: str, data: Any) -> Any:
+    """A polars or pandas frame as a Spark DataFrame of its columns plus its name (FILE) and
+    0-based row (ROW), as the embedded engine names and numbers them. The frame goes to Spark
+    as Arrow (a pandas frame read by polars first, as on the embedded engine), so that its
+    types are kept: through pandas, an integer column with a missing value would arrive as
+    floats."""
+    from pyspark.sql import functions as F
+
+    from attrkit.inputs.readers import frame_source, polars_of_pandas
+
+    shown = frame_source(data)
+    frame = polars_of_pandas(data) if is_pandas(data) else data.lazy().collect()
+    _refuse_names(shown, name, frame.columns,
+                  _ignores_case(spark.conf.get("spark.sql.caseSensitive", None)))
+    for col, dtype in frame.schema.items():
+        if dtype == pl.Object:
+            raise InputError(shown, "holds Python objects; convert the column to text or numbers "
+                             "first", column=col)
+        # (Spark takes no unsigned 64-bit integers from Arrow, polars gives none of 128 bits)
+        wide = {pl.UInt64: "unsigned 64-bit", pl.Int128: "128-bit",
+                pl.UInt128: "unsigned 128-bit"}.get(dtype)
+        if wide:
+            raise ConfigError(f"{shown}: column {col} of {name} holds {wide} integers, which "
+                              "Spark cannot take from a frame; cast it to Int64 or write the "
+                              "frame to Parquet")
+    table = frame.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias(ROW)).to_arrow()
+    df = spark.createDataFrame(table)
+    return df.select(*[_column(c) for c in frame.columns], F.lit(shown).alias(FILE), ROW)
 
 
 def _by_header(files: list[tuple[str, str]]) -> list[list[str]]:
@@ -943,6 +961,8 @@ def _check_sums(ma: MetricAttribution, read: dict[str, Any], given: dict[str, An
     the embedded engine checks before reading any row)."""
     from pyspark.sql import types as T
 
+    from attrkit.inputs.readers import frame_source
+
     for m in ma.metrics:
         if m.function != "sum":
             continue
@@ -951,17 +971,19 @@ def _check_sums(ma: MetricAttribution, read: dict[str, Any], given: dict[str, An
         if name not in read:
             raise ConfigError(f"{where} needs the items dataset; pass items= (--items)")
         df, fmt = read[name]
+        source = frame_source(given[name]) if fmt == "frame" else given[name]
         types = {f.name: f.dataType for f in df.schema.fields}
         if m.column not in types:
-            raise ConfigError(f"{where} reads column {m.column} of {name}, which {given[name]} "
+            raise ConfigError(f"{where} reads column {m.column} of {name}, which {source} "
                               f"does not have; columns: "
                               f"{', '.join(c for c in df.columns if c not in (FILE, ROW))}")
         dtype = types[m.column]
-        if not isinstance(dtype, T.NumericType | T.StringType):
-            raise ConfigError(f"{where} sums column {m.column} of {name} in {given[name]}, which "
+        # (a column of no type, all missing, holds missing numbers)
+        if not isinstance(dtype, T.NumericType | T.StringType | T.NullType):
+            raise ConfigError(f"{where} sums column {m.column} of {name} in {source}, which "
                               f"is {_polars_type(dtype)}, not numeric")
         if fmt in ("parquet", "frame") and isinstance(dtype, T.StringType):
-            raise ConfigError(f"{where} sums column {m.column} of {name} in {given[name]}, which "
+            raise ConfigError(f"{where} sums column {m.column} of {name} in {source}, which "
                               "holds text, not numbers")
 
 
@@ -972,7 +994,7 @@ def _resolved(ma: MetricAttribution, valid: dict[str, Any], opts: plan.Options,
     event; the log broadcast to them with ``broadcast``."""
     from pyspark.sql import functions as F
 
-    events = valid["interactions"].drop(FILE, ROW)
+    events = _comparable(valid["interactions"].drop(FILE, ROW))
     columns = events.columns
     for c in ("RECOMMENDATION_ID", "EVENT_ATTRIBUTION_SOURCE"):
         if c not in columns:
@@ -1035,6 +1057,24 @@ def _log_outputs(log: Any, opts: plan.Options) -> dict[str, Any]:
     return out
 
 
+def _comparable(df: Any) -> Any:
+    """``df`` with each column that holds a map (at any depth) as its JSON text, which Spark can
+    hash, group and compare, as it cannot a map. Equal where the embedded engine's values are
+    equal: a map is a list of entries there, compared in order, as its JSON is written."""
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    def has_map(t: Any) -> bool:
+        if isinstance(t, T.MapType):
+            return True
+        if isinstance(t, T.ArrayType):
+            return has_map(t.elementType)
+        return isinstance(t, T.StructType) and any(has_map(f.dataType) for f in t.fields)
+
+    maps = {f.name: F.to_json(_column(f.name)) for f in df.schema.fields if has_map(f.dataType)}
+    return df.withColumns(maps) if maps else df
+
+
 def _row_hash(columns: list[str]) -> Any:
     """A 64-bit hash of an event's columns."""
     from pyspark.sql import functions as F
@@ -1053,7 +1093,7 @@ def _duplicates(shared: Any, typed: Any, columns: list[str]) -> int:
 
     if shared.isEmpty():
         return 0
-    rows = typed.select(*[_column(c) for c in columns], HIT).withColumn(
+    rows = _comparable(typed.select(*[_column(c) for c in columns], HIT)).withColumn(
         HASH, _row_hash(columns))
     sharing = rows.join(F.broadcast(shared), on=HASH)
     copies = sharing.groupBy(*[_column(c) for c in columns]).agg(
@@ -1142,7 +1182,7 @@ def _quarantine(typed: dict[str, tuple[Any, tuple[tuple[str, str], ...]]], read:
         frames[name] = df.filter(F.col(HIT).isNotNull()).select(
             F.lit(name).alias("DATASET"), F.col(FILE).alias("FILE"),
             F.lit(None).cast("long").alias("LINE"),
-            (F.col(ROW) if fmt == "parquet" else F.lit(None).cast("long")).alias("ROW"),
+            (F.col(ROW) if fmt != "csv" else F.lit(None).cast("long")).alias("ROW"),
             F.element_at(F.array(*[F.lit(c) for c, _ in rules]), at).alias("COLUMN"),
             F.element_at(F.array(*[F.lit(t) for _, t in rules]), at).alias("RULE"),
             F.col(RECORD).alias("_raw"), F.col(ROW).alias("_pos"),

@@ -197,7 +197,7 @@ def load(
         kind = "polars." + type(data).__name__
         ds = Dataset(name, f"<{kind}>", "frame", _with_row_pos(data.lazy()))
     elif is_pandas(data):
-        ds = Dataset(name, "<pandas.DataFrame>", "frame", _with_row_pos(pl.from_pandas(data).lazy()))
+        ds = Dataset(name, PANDAS, "frame", _with_row_pos(polars_of_pandas(data).lazy()))
     elif isinstance(data, str | os.PathLike):
         ds = _load_files(name, storage.from_file_uri(data), format)
     else:
@@ -208,6 +208,41 @@ def load(
                              "numbers first", column=col)
     refuse_missing(name, ds.source, ds.columns)
     return ds
+
+
+PANDAS = "<pandas.DataFrame>"
+
+
+def frame_source(data: Any) -> str:
+    """How a frame is named in messages and the quarantine's FILE (both engines)."""
+    if isinstance(data, pl.DataFrame | pl.LazyFrame):
+        return f"<polars.{type(data).__name__}>"
+    return PANDAS
+
+
+def polars_of_pandas(frame: Any) -> pl.DataFrame:
+    """A pandas frame as both engines read it: through Arrow, by polars. A column of Python
+    objects of several types (``1`` and ``"a"``), which Arrow cannot hold, is refused in one
+    line naming it; a column of objects that are all missing (a column never filled in) has no
+    type, as Parquet stores it (polars would make it text, which a SUM cannot read)."""
+    import pandas as pd
+    import pyarrow as pa
+
+    try:
+        out = pl.from_pandas(frame)
+    except (ValueError, TypeError) as exc:  # (Arrow's errors among them)
+        for i, col in enumerate(frame.columns):
+            try:
+                pa.array(frame.iloc[:, i], from_pandas=True)
+            except (pa.ArrowInvalid, pa.ArrowTypeError):
+                kinds = sorted({type(v).__name__ for v in frame.iloc[:, i].dropna()})
+                raise InputError(PANDAS, f"holds Python values that are not of one type it can "
+                                 f"read ({', '.join(kinds[:4])}); convert the column to text or "
+                                 "numbers first, e.g. .astype('string')", column=str(col)) from None
+        raise InputError(PANDAS, f"cannot be read: {str(exc).splitlines()[0]}") from None
+    empty = [out.to_series(i).cast(pl.Null) for i, (_, col) in enumerate(frame.items())
+             if col.dtype == object and pd.api.types.infer_dtype(col, skipna=True) == "empty"]
+    return out.with_columns(empty) if empty else out
 
 
 def refuse_missing(name: DatasetName, source: str, columns: list[str]) -> None:

@@ -148,7 +148,7 @@ def _rules_for(
     if not _castable(dtype):  # lists, structs, binary: no value to read, each row says so
         kind = "text" if col.kind in ("id", "text", "label") else "a number"
         rules.append((raw.is_not_null(), f"must be {kind}, not {dtype}"))
-        cast = pl.String if col.kind in ("id", "text", "label") else pl.Int64
+        cast = {"number": pl.Float64, "timestamp": pl.Int64}.get(col.kind, pl.String)
         return pl.lit(None, dtype=cast).alias(col.name), rules
 
     if col.kind in ("id", "text", "label"):

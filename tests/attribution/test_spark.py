@@ -368,6 +368,72 @@ def test_a_frame_of_unsigned_64_bit_integers_is_refused_on_spark(spark):
             "a": 1, "SOURCE_NAME_UNDEFINED": 1}  # (the embedded engine reads it)
 
 
+def test_frames_are_named_numbered_and_typed_alike(spark):
+    """A polars, lazy or pandas frame: its bad rows carry the same FILE (the frame's kind) and
+    ROW (from 0) on both engines, its integer IDs with a missing value stay integers (through
+    pandas, Spark had read them as floats, ``7.0``), a column never filled in holds missing
+    numbers, and what the engines refuse is the same one line, naming the frame."""
+    events = pl.DataFrame({"USER_ID": [1, 2, None, 12], "ITEM_ID": ["i1", "i2", "i1", "i2"],
+                           "TIMESTAMP": [1700000000, 1700000100, 1700000200, 1700001000],
+                           "EVENT_TYPE": ["watch", "watch", "watch", " "],
+                           "EVENT_VALUE": [1.5, None, 2.0, 1.0],
+                           "RECOMMENDATION_ID": [7, None, 7, 8]})
+    log = pl.DataFrame({"RECOMMENDATION_ID": ["7"], "SOURCE": ["A"], "TIMESTAMP": [1699999999]})
+    ma = {"name": "m", "metrics": [{"eventType": "watch", "metricName": "v",
+                                    "expression": "SUM(Interactions.EVENT_VALUE)"}]}
+    nullable = events.to_pandas().astype({"USER_ID": "Int64", "RECOMMENDATION_ID": "Int64"})
+    for frame, shown in ((events, "<polars.DataFrame>"), (events.lazy(), "<polars.LazyFrame>"),
+                         (nullable, "<pandas.DataFrame>"),
+                         (nullable.assign(EVENT_VALUE=None), "<pandas.DataFrame>")):
+        a, b = (attrkit.attribute(frame, ma, recommendations=log, on_bad_rows="quarantine", **kw)
+                for kw in ({}, {"engine": "spark", "spark": spark}))
+        assert b.health.events_by_source == {"A": 1, "SOURCE_NAME_UNDEFINED": 1}, shown
+        assert a.quarantine["FILE"].to_list() == [shown] * 2
+        assert a.quarantine["ROW"].to_list() == [2, 3]
+        assert a.quarantine.equals(b.quarantine), shown
+        assert a.windows.equals(b.windows) and a.health == b.health, shown
+        assert a.users is None and a.health.events_used == 2
+    texts = events.with_columns(pl.col("EVENT_VALUE").cast(pl.String))
+    _same_error(spark, attrkit.ConfigError, "^metric 'v': .* in <polars.DataFrame>, which holds "
+                "text, not numbers$", texts, ma)
+    mixed = events.to_pandas().astype({"USER_ID": object})
+    mixed.loc[1, "USER_ID"] = "u2"
+    _same_error(spark, attrkit.InputError, r"^<pandas.DataFrame>, column USER_ID: holds Python "
+                r"values that are not of one type it can read \(float, str\)", mixed, ma)
+    with pytest.raises(attrkit.ConfigError, match="^<polars.DataFrame>: column TIMESTAMP of "
+                       "interactions holds 128-bit integers, which Spark cannot take"):
+        attrkit.attribute(events.with_columns(pl.col("TIMESTAMP").cast(pl.Int128)), ma,
+                          engine="spark", spark=spark)
+
+
+def test_a_column_of_maps_is_compared_as_the_embedded_engine_compares_it(spark, tmp_path):
+    """A Parquet column of maps (Spark cannot hash or group one, and had stopped with its own
+    error): rows that differ only in a map's entries, or in their order, are not repeats, rows
+    equal in every column are, with the map at the top or inside a struct; the same report
+    and repeats on both engines, with and without ``dedupe``."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    props = [[("k", "v")], [("k", "w")], [("k", "v"), ("j", "v")], [("j", "v"), ("k", "v")],
+             [("k", "v")], None, None]
+    n = len(props)
+    table = pa.table({"USER_ID": ["u1"] * n, "ITEM_ID": ["i1"] * n,
+                      "TIMESTAMP": [1700000000] * n, "EVENT_TYPE": ["watch"] * n,
+                      "EVENT_VALUE": [2.5] * n,
+                      "PROPS": pa.array(props, pa.map_(pa.string(), pa.string()))})
+    table = table.append_column("CTX", pa.StructArray.from_arrays(
+        [table.column("PROPS").combine_chunks()], ["props"]))
+    pq.write_table(table, tmp_path / "e.parquet")
+    ma = {"name": "m", "metrics": [{"eventType": "watch", "metricName": "v",
+                                    "expression": "SUM(Interactions.EVENT_VALUE)"}]}
+    for dedupe in (False, True):
+        a, b = (attrkit.attribute(str(tmp_path / "e.parquet"), ma, dedupe=dedupe, **kw)
+                for kw in ({}, {"engine": "spark", "spark": spark}))
+        assert a.health.duplicates == 2, dedupe  # (the first map again, and no map twice)
+        assert a.windows["value"].to_list() == [Decimal("12.5") if dedupe else Decimal("17.5")]
+        assert a.windows.equals(b.windows) and a.health == b.health, dedupe
+
+
 def test_a_summed_value_is_the_same_decimal_on_both_engines(spark):
     """A plain cast rounds the double times 1e9 in polars and the double's text half up in
     Spark (1.0000000005: 1.000000000 and 1.000000001); attrkit's own steps give one decimal."""
@@ -408,7 +474,7 @@ def test_a_session_that_ignores_case_refuses_names_alike_but_for_case(spark, tmp
                                "ignores case"):
                 attrkit.attribute(str(path), MA, engine="spark", spark=spark)
             assert spark.conf.get("spark.sql.caseSensitive") == "false"
-        with pytest.raises(attrkit.InputError, match="<DataFrame>, column recommendation_id: "
+        with pytest.raises(attrkit.InputError, match="<polars.DataFrame>, column recommendation_id: "
                            "columns RECOMMENDATION_ID and recommendation_id differ only in case"):
             attrkit.attribute(events, MA, engine="spark", spark=spark)
         # a name attrkit reads (or makes, when it is absent) in another case; its own prefix
@@ -653,6 +719,16 @@ def test_a_parquet_type_spark_cannot_read_is_one_line_naming_the_file(spark, tmp
     with pytest.raises(attrkit.InputError, match="nanosAsLong") as caught:
         attrkit.attribute(str(path), ma, engine="spark", spark=spark)
     assert str(caught.value).startswith(str(path)) and "\n" not in str(caught.value)
+    # a decimal of more digits than Spark's 38
+    wide = tmp_path / "i.parquet"
+    pq.write_table(pa.table({"ITEM_ID": ["i1"], "LENGTH": pa.array([3], pa.decimal256(40, 0))}),
+                   wide)
+    pq.write_table(pa.table({"USER_ID": ["u1"], "ITEM_ID": ["i1"], "TIMESTAMP": [1_700_000_000],
+                             "EVENT_TYPE": ["click"]}), path)
+    with pytest.raises(attrkit.InputError, match="precision 40 exceeds") as caught:
+        attrkit.attribute(str(path), ma, items=str(wide), engine="spark", spark=spark)
+    assert str(caught.value).startswith(f"{wide}: Spark cannot read it: ")
+    assert "\n" not in str(caught.value)
 
 
 def test_each_job_is_described_in_sparks_ui(spark):

@@ -223,6 +223,61 @@ def test_categories_are_text(tmp_path):
                                        pl.Categorical}) for f in as_categories), "pandas") == want
 
 
+def test_a_column_never_filled_in_holds_missing_numbers(tmp_path):
+    """A pandas column of None (never filled in), as pandas writes it to Parquet (a column of
+    no type) and as a frame, is a column of missing numbers to a SUM, as a column of missing
+    floats is (it had been refused as "Null, not numeric", or as text)."""
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    events = pl.DataFrame({"USER_ID": ["u1", "u2", "u1"], "ITEM_ID": ["i1", "i2", "i1"],
+                           "TIMESTAMP": [1700000000, 1700000100, 1700001000],
+                           "EVENT_TYPE": ["watch", "watch", "click"],
+                           "EVENT_VALUE": pl.Series([None] * 3, dtype=pl.Float64)})
+    items = pl.DataFrame({"ITEM_ID": ["i1", "i2"], "LENGTH": pl.Series([None] * 2, dtype=pl.Float64)})
+    ma = {"name": "t", "metrics": [
+        {"eventType": "watch", "metricName": "v", "expression": "SUM(Interactions.EVENT_VALUE)"},
+        {"eventType": "watch", "metricName": "m", "expression": "SUM(Items.LENGTH)"}]}
+
+    def report(ev, it, name):
+        got = attribute(ev, ma, items=it)
+        return got.write_report(tmp_path / f"{name}.csv", when=0).read_bytes(), got.health
+
+    want = report(events, items, "floats")
+    assert want[0].count(b",0") >= 2  # (each sum is there, and 0)
+    pe, pi = events.to_pandas(), items.to_pandas()
+    pe["EVENT_VALUE"], pi["LENGTH"] = None, None
+    assert pe["EVENT_VALUE"].dtype == object
+    pe.to_parquet(tmp_path / "e.parquet"), pi.to_parquet(tmp_path / "i.parquet")
+    assert str(pq.read_schema(tmp_path / "e.parquet").field("EVENT_VALUE").type) == "null"
+    assert report(str(tmp_path / "e.parquet"), str(tmp_path / "i.parquet"), "parquet") == want
+    assert report(pe, pi, "pandas") == want
+    assert report(events.with_columns(pl.lit(None).alias("EVENT_VALUE")),
+                  items.with_columns(pl.lit(None).alias("LENGTH")), "polars") == want
+    # a text column of None in a frame is still missing text: a required ID is missing
+    pe["USER_ID"] = pd.Series([None, "u2", "u1"], dtype=object)
+    with pytest.raises(InputError, match="<pandas.DataFrame>, row 0, column USER_ID: required"):
+        attribute(pe, ma, items=pi)
+
+
+def test_a_pandas_column_of_values_of_several_types_is_one_line(tmp_path):
+    """A pandas column of Python objects that Arrow cannot hold as one type (integers and
+    text, which pandas makes easily) is one line naming the frame and the column, not
+    pyarrow's error; the same column as text reads."""
+    import pandas as pd
+
+    frame = pd.DataFrame({"USER_ID": ["u1", "u2"], "ITEM_ID": pd.Series([7, "i2"], dtype=object),
+                          "TIMESTAMP": [1700000000, 1700000100], "EVENT_TYPE": ["click"] * 2})
+    with pytest.raises(InputError) as caught:
+        attribute(frame, MA)
+    assert str(caught.value) == (
+        "<pandas.DataFrame>, column ITEM_ID: holds Python values that are not of one type it "
+        "can read (int, str); convert the column to text or numbers first, e.g. "
+        ".astype('string')")
+    frame["ITEM_ID"] = frame["ITEM_ID"].astype("string")
+    assert attribute(frame, MA).health.events_used == 2
+
+
 def test_pandas_frame_rows_are_named(tmp_path):
     import pandas as pd
     frame = pd.DataFrame({"USER_ID": ["u", ""], "ITEM_ID": ["i", "i"], "TIMESTAMP": [1, 2],
