@@ -282,7 +282,8 @@ def attribute(
             # A fast reader stopped at damage it cannot skip; find the lines, then go on without.
             repaired = {k: ds.repair() for k, ds in datasets.items()}
             if not any(repaired.values()):
-                files = ", ".join(ds.source for ds in datasets.values())
+                failing = [ds for ds in datasets.values() if _unreadable(ds)]
+                files = ", ".join(ds.source for ds in failing or datasets.values())
                 raise InputError(files, f"could not be read ({first_line(exc)})") from None
             datasets = {k: repaired[k] or ds for k, ds in datasets.items()}
 
@@ -402,6 +403,16 @@ def _check_metric_columns(ma: MetricAttribution, datasets: dict[str, Dataset]) -
         if dtype == pl.String and ds.format in ("parquet", "frame"):
             raise ConfigError(f"{where} sums column {m.column} of {name} in {ds.source}, which "
                               "holds text, not numbers")
+
+
+def _unreadable(ds: Dataset) -> bool:
+    """Whether reading every value of ``ds`` alone fails (to name the input a run could not
+    read, not every input: on that error's path only)."""
+    try:
+        ds.raw.select(pl.all().null_count()).collect(engine="streaming")
+    except (pl.exceptions.PolarsError, pl.exceptions.PanicException):
+        return True
+    return False
 
 
 def _raise_first_broken(datasets: dict[str, Dataset]) -> None:

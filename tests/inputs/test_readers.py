@@ -514,3 +514,23 @@ def test_a_parquet_file_whose_name_has_brackets_is_that_file(tmp_path):
     pl.DataFrame({"USER_ID": ["u1"], "ITEM_ID": ["i1"], "TIMESTAMP": [1_700_000_000],
                   "EVENT_TYPE": ["click"]}).write_parquet(path)
     assert attribute(path, MA).windows["value"].to_list() == [1.0]
+
+
+def test_a_parquet_file_polars_cannot_read_is_named_alone(tmp_path):
+    """A Parquet decimal of more than 38 digits, which polars cannot read: the one line names
+    that file, not every input of the run."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    wide = tmp_path / "items.parquet"
+    pq.write_table(pa.table({"ITEM_ID": ["i1"], "LENGTH": pa.array([3], pa.decimal256(40, 0))}),
+                   wide)
+    events = pl.DataFrame({"USER_ID": ["u1"], "ITEM_ID": ["i1"], "TIMESTAMP": [1700000000],
+                           "EVENT_TYPE": ["click"]})
+    log = pl.DataFrame({"RECOMMENDATION_ID": ["r1"], "SOURCE": ["A"], "TIMESTAMP": [1700000000]})
+    ma = {"name": "t", "metrics": [{"eventType": "click", "metricName": "m",
+                                    "expression": "SUM(Items.LENGTH)"}]}
+    with pytest.raises(InputError) as caught:
+        attribute(events, ma, items=wide, recommendations=log)
+    assert str(caught.value).startswith(f"{wide}: could not be read (")
+    assert "\n" not in str(caught.value)
