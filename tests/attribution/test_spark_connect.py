@@ -93,7 +93,15 @@ r = attrkit.attribute({paths['interactions']!r}, {MA!r}, items={paths['items']!r
                       engine="spark", spark=spark)
 table = attrkit.compare(r)
 table.frame.write_json({str(folder / 'frame.json')!r})
-print(json.dumps({{"health": r.health.to_dict(), "windows": r.windows.height}}))
+# frames, which go to the server as Arrow
+import polars as pl
+frames = [pl.read_parquet(p) for p in ({paths['interactions']!r}, {paths['items']!r},
+                                       {paths['recommendations']!r})]
+f = attrkit.attribute(frames[0], {MA!r}, items=frames[1], recommendations=frames[2],
+                      on_bad_rows="quarantine", engine="spark", spark=spark)
+f.quarantine.write_csv({str(folder / 'frames-quarantine.csv')!r})
+print(json.dumps({{"health": r.health.to_dict(), "windows": r.windows.height,
+                  "frames": f.health.to_dict()}}))
 """
     got = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=600)
@@ -103,5 +111,12 @@ print(json.dumps({{"health": r.health.to_dict(), "windows": r.windows.height}}))
     out = json.loads(got.stdout.strip().splitlines()[-1])
     assert out["windows"] == want.windows.height
     assert out["health"] == json.loads(json.dumps(want.health.to_dict()))
+    frames = [pl.read_parquet(paths[k]) for k in ("interactions", "items", "recommendations")]
+    of_frames = attrkit.attribute(frames[0], MA, items=frames[1], recommendations=frames[2],
+                                  on_bad_rows="quarantine")
+    assert out["frames"] == json.loads(json.dumps(of_frames.health.to_dict()))
+    assert of_frames.quarantine.height > 10 and of_frames.quarantine["ROW"].null_count() == 0
+    assert pl.read_csv(folder / "frames-quarantine.csv", infer_schema=False).equals(
+        pl.read_csv(of_frames.quarantine.write_csv().encode(), infer_schema=False))
     attrkit.compare(want).frame.write_json(folder / "want.json")
     assert (folder / "frame.json").read_text() == (folder / "want.json").read_text()
