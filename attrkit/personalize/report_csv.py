@@ -107,7 +107,9 @@ def read_report(path: str | Path) -> pl.DataFrame:
     """Read report CSVs (attrkit's or the service's) into the tidy windowed frame.
 
     Args:
-        path: one CSV file, or a folder: every ``*.csv`` in it is read and the rows combined;
+        path: one CSV file, or a folder: every ``*.csv`` in it is read and the rows combined
+            (rows of one window in several files add up, as the service's publishes of separate
+            imports do; two files of the same rows are refused: one report written twice);
             or ``s3://bucket/key.csv`` / ``s3://bucket/prefix/`` (every CSV under it).
 
     Raises:
@@ -128,7 +130,24 @@ def read_report(path: str | Path) -> pl.DataFrame:
     if not files:
         raise InputError(str(path), "no report CSV files in this folder")
     frames = [_read_one(f) for f in files]
+    _refuse_copies(files, frames)
     return pl.concat(frames).sort("timestamp", "metric_name", "source")
+
+
+def _refuse_copies(files: list[Path], frames: list[pl.DataFrame]) -> None:
+    """Two files of a folder that hold the same rows are one report written twice (a run
+    repeated into the same folder, a copy): read together, every total would be doubled.
+    Files that share some windows are added up, as the service's publishes of separate imports
+    are."""
+    seen: dict[int, list[tuple[Path, pl.DataFrame]]] = {}
+    for path, frame in zip(files, frames, strict=True):
+        rows = frame.sort(frame.columns)
+        for earlier, other in seen.get(frame.height, []):
+            if rows.equals(other):
+                raise InputError(str(path), f"holds the same rows as {earlier} (one report "
+                                 "written twice, whose totals would be doubled): read one of "
+                                 "them, or move the other out of the folder")
+        seen.setdefault(frame.height, []).append((path, rows))
 
 
 def _read_one(path: Path) -> pl.DataFrame:

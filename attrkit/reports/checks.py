@@ -50,9 +50,14 @@ def check_attribution_report(p: dict[str, Any]) -> None:
         if not given(p.get("metric_attribution")):
             raise ConfigError("parameter metric_attribution: required with interactions (the "
                               "CreateMetricAttribution JSON that names the metrics)")
-    for name in ("items", "recommendations", "metric_attribution", "user_metadata"):
-        if given(p.get(name)):
-            _exists(name, p[name], folder_ok=name != "metric_attribution")
+    inputs = [n for n in ("items", "recommendations", "metric_attribution", "user_metadata")
+              if given(p.get(n))]
+    if inputs and not given(p.get("interactions")) and not given(p.get("report_csv")):
+        raise ConfigError(f"parameter interactions: required with {' and '.join(inputs)} "
+                          "(without interactions the report runs on the bundled sample, which "
+                          "would leave them unread)")
+    for name in inputs:
+        _exists(name, p[name], folder_ok=name != "metric_attribution")
     if given(p.get("user_metadata")) and not given(p.get("segments")):
         raise ConfigError("parameter user_metadata: used by segments; name the column to "
                           "compare within (segments)")

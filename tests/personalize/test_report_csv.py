@@ -127,3 +127,25 @@ def test_reads_a_folder_as_the_inputs_do(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="empty.*no report CSV files"):
         read_report(tmp_path / "empty")
+
+
+def test_a_report_written_twice_into_a_folder_is_refused_not_doubled(tmp_path):
+    """A run repeated into the same folder writes a second file of the same rows: read
+    together, every total would be doubled. Files that share only some windows (the service's
+    publishes of separate imports) are added up."""
+    result = attribute(_events(), MA, items=ITEMS)
+    out = str(tmp_path / "out") + "/"
+    first = result.write_report(out, when=1700000000)
+    second = result.write_report(out, when=1700000100)
+    with pytest.raises(InputError) as caught:
+        read_report(tmp_path / "out")
+    assert str(caught.value) == (
+        f"{second}: holds the same rows as {first} (one report written twice, whose totals "
+        "would be doubled): read one of them, or move the other out of the folder")
+    second.unlink()
+    later = attribute(_events().with_columns(pl.col("TIMESTAMP") + 900), MA, items=ITEMS)
+    later.write_report(out, when=1700000200)
+    both = read_report(tmp_path / "out")
+    assert both.height == result.windows.height + later.windows.height
+    # window 2700 is in both files (1800's events moved on, and its own): both rows are kept
+    assert sorted(both.filter(timestamp=2700, metric_name="MINUTES")["value"]) == [24.0, 30.5]

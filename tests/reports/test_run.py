@@ -104,6 +104,9 @@ def test_wrong_type_is_refused(tmp_path, name, value):
      "parameter metric_attribution='{tmp}': is a folder; give a file"),
     (["-p", "report_csv", "{tmp}/events.csv", "-p", "interactions", "{tmp}/events.csv"],
      "parameters report_csv and interactions: give one, not both"),
+    (["-p", "recommendations", "{tmp}/events.csv", "-p", "metric_attribution", "{tmp}/ma.json"],
+     "parameter interactions: required with recommendations and metric_attribution (without "
+     "interactions the report runs on the bundled sample, which would leave them unread)"),
     (["-p", "design", "user"], "parameter design='user': must be one of users, requests"),
     (["-p", "start", "last week"], "parameter start='last week': not a date"),
     (["-p", "report_csv", "{tmp}/events.csv", "-p", "window_seconds", "3600"],
