@@ -39,9 +39,13 @@ from attrkit.inputs.schema import (
     _ISO,
     _MILLISECONDS,
     _NOT_PRINTABLE_ASCII,
+    _SECONDS,
     BLANK_NUMBER,
+    ROUNDED,
     SCHEMAS,
+    SECONDS_AS_MS,
     raw_record,
+    rounded_words,
     shown,
     timestamp_words,
 )
@@ -498,6 +502,7 @@ def _rules(rule: Rule, dtype: Any, unit: str, parsed_text: Any = None
             iso, not_a_number, _ = timestamp_words(unit)
             rules.append((unparsed & raw.rlike("(?U)" + _ISO), iso))
             rules.append((unparsed, not_a_number))
+            rules.append((_rounded(raw), rounded_words(unit)))
         else:
             rules.append((unparsed, "must be a number"))
     elif integral and rule.kind == "timestamp":
@@ -506,6 +511,8 @@ def _rules(rule: Rule, dtype: Any, unit: str, parsed_text: Any = None
         if unit == "s":
             far = (raw >= limit * 1000) | (raw <= -limit * 1000)
             rules.append((outside & ~far, _MILLISECONDS))
+        else:
+            rules.append(((raw >= SECONDS_AS_MS[0]) & (raw < SECONDS_AS_MS[1]), _SECONDS))
         rules.append((outside, timestamp_words(unit)[2]))
         seconds = F.floor(raw / 1000) if unit == "ms" else raw
         return seconds.cast("long"), rules
@@ -528,9 +535,22 @@ def _rules(rule: Rule, dtype: Any, unit: str, parsed_text: Any = None
     limit = D.MAX_PLAUSIBLE_SECONDS
     if unit == "s":
         rules.append(((F.abs(parsed) >= limit) & (F.abs(parsed) < limit * 1000), _MILLISECONDS))
+    elif not isinstance(dtype, T.TimestampType | T.TimestampNTZType):  # (its own unit)
+        rules.append(((parsed >= SECONDS_AS_MS[0]) & (parsed < SECONDS_AS_MS[1]), _SECONDS))
     rules.append((F.abs(seconds) >= limit, timestamp_words(unit)[2]))
     safe = F.when(F.isnan(parsed) | infinite | (F.abs(seconds) >= limit), None).otherwise(seconds)
     return F.floor(safe).cast("long"), rules
+
+
+def _rounded(raw: Any) -> Any:
+    """:func:`attrkit.inputs.schema._rounded` on Spark: a time's text rounded in scientific
+    notation (the pattern tried only on text holding a plus sign)."""
+    from pyspark.sql import functions as F
+
+    candidate = F.when(raw.contains("+"), F.regexp_replace(raw, r"(?U)^\s+|\s+$", ""))
+    exponent = F.regexp_extract(candidate, ROUNDED, 2)
+    return (exponent != "") & (F.length(F.regexp_extract(candidate, ROUNDED, 1))
+                               < exponent.try_cast("long"))
 
 
 def _micros(value: Any, dtype: Any) -> Any:

@@ -70,6 +70,37 @@ _MILLISECONDS = ("looks like milliseconds; TIMESTAMP must be Unix epoch seconds 
                  "for a report -p timestamp_unit ms)")
 
 
+_SECONDS = ("looks like seconds; with timestamp_unit='ms' TIMESTAMP must be Unix epoch "
+            "milliseconds (for seconds leave it out: on the command line --timestamp-unit s, for "
+            "a report -p timestamp_unit s)")
+SECONDS_AS_MS = (10**8, D.MAX_PLAUSIBLE_SECONDS)
+"""Milliseconds in this range (1970-01-02 to 1973-03-03) are plausible seconds (1973 to 5138):
+seconds read as milliseconds by mistake, which would put every event in early 1970."""
+
+ROUNDED = r"^[+-]?[0-9]*(?:\.([0-9]*))?[eE]\+([0-9]+)$"
+"""A number in scientific notation with a plus sign (``1.76457E+09``, as a spreadsheet saves a
+long number, or C's ``%e``): group 1 holds the digits after the point, group 2 the exponent. A
+time written with fewer digits after the point than its exponent was rounded (Java's ``1.7E9``,
+the shortest text of its double, has no sign and is exact)."""
+
+
+def rounded_words(unit: D.TimestampUnit) -> str:
+    """The rule a time rounded in scientific notation breaks (both engines say it)."""
+    epoch = "Unix epoch milliseconds" if unit == "ms" else "Unix epoch seconds"
+    return (f"is rounded in scientific notation, as a spreadsheet saves a long number, and has "
+            f"lost its last digits; TIMESTAMP must be {epoch} written in full (format the "
+            "column as a whole number before saving)")
+
+
+def _rounded(trimmed: pl.Expr) -> pl.Expr:
+    """A time's text (white space trimmed) rounded in scientific notation (:data:`ROUNDED`):
+    the pattern is tried only on text holding a plus sign."""
+    candidate = pl.when(trimmed.str.contains("+", literal=True)).then(trimmed)
+    exponent = candidate.str.extract(ROUNDED, 2).cast(pl.Int64, strict=False)
+    return exponent.is_not_null() & (
+        candidate.str.extract(ROUNDED, 1).str.len_chars().fill_null(0) < exponent)
+
+
 def timestamp_words(unit: D.TimestampUnit) -> tuple[str, str, str]:
     """The rules a TIMESTAMP that is not a time breaks, in ``unit``'s words: an ISO date-time,
     not a number, out of range (both engines say these)."""
@@ -181,6 +212,7 @@ def _rules_for(
             iso, not_a_number, _ = timestamp_words(timestamp_unit)
             rules.append((unparsed & raw.str.contains(_ISO), iso))
             rules.append((unparsed, not_a_number))
+            rules.append((_rounded(raw.str.strip_chars()), rounded_words(timestamp_unit)))
         else:
             rules.append((unparsed, "must be a number"))
     elif dtype.is_integer() and col.kind == "timestamp":
@@ -190,6 +222,8 @@ def _rules_for(
         if timestamp_unit == "s":
             far = (raw >= limit * 1000) | (raw <= -limit * 1000)
             rules.append((outside & ~far, _MILLISECONDS))
+        else:
+            rules.append(((raw >= SECONDS_AS_MS[0]) & (raw < SECONDS_AS_MS[1]), _SECONDS))
         rules.append((outside, timestamp_words(timestamp_unit)[2]))
         seconds = raw.floordiv(1000) if timestamp_unit == "ms" else raw
         return seconds.cast(pl.Int64, strict=False), rules  # out of range: null, and a rule
@@ -214,6 +248,8 @@ def _rules_for(
     limit = D.MAX_PLAUSIBLE_SECONDS
     if timestamp_unit == "s":
         rules.append(((parsed.abs() >= limit) & (parsed.abs() < limit * 1000), _MILLISECONDS))
+    elif not isinstance(dtype, pl.Datetime):  # (a date-time has its own unit)
+        rules.append(((parsed >= SECONDS_AS_MS[0]) & (parsed < SECONDS_AS_MS[1]), _SECONDS))
     rules.append((seconds.abs() >= limit, timestamp_words(timestamp_unit)[2]))
     # Fractional seconds (PutEvents sentAt) fall into the window that contains them.
     return seconds.floor().cast(pl.Int64, strict=False), rules

@@ -242,6 +242,9 @@ KINDS = {  # one bad value of each kind the row rules know, in an otherwise good
     # forms Java reads as numbers and the embedded engine does not: bad rows on both
     "java's float": ("EVENT_VALUE", "17e8f"), "java's hex": ("TIMESTAMP", "0x1p30"),
     "a control character": ("TIMESTAMP", "\x011700000000"), "negative nan": ("EVENT_VALUE", "-nan"),
+    # a time a spreadsheet rounded (Excel's 1.76457E+09; in milliseconds too); and seconds,
+    # which in milliseconds are a time of 1970: the rounded and the good rows' rule
+    "rounded time": ("TIMESTAMP", "1.76457E+09"), "rounded, spaced": ("TIMESTAMP", " 1.7e+12 "),
 }
 TEXT_ONLY = ("value not a number", "java's float", "negative nan")
 """Kinds of EVENT_VALUE that a Parquet column of doubles cannot hold."""
@@ -275,6 +278,7 @@ def test_every_kind_of_bad_value_is_set_aside_alike(spark, tmp_path, fmt):
         assert a.quarantine.select(cols).sort(cols).equals(b.quarantine.select(cols).sort(cols))
         rules = a.quarantine.filter(COLUMN="TIMESTAMP")["RULE"].to_list()
         assert rules and all("milliseconds" in r for r in rules if "epoch" in r), rules
+        assert sum("looks like seconds" in r for r in rules) > len(rows) - len(kinds), rules
 
 
 @pytest.mark.parametrize("unit", ["s", pytest.param("ms", marks=pytest.mark.spark_matrix)])

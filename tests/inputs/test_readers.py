@@ -70,6 +70,44 @@ def test_a_bad_timestamp_in_milliseconds_is_said_in_milliseconds(tmp_path, value
         _run(tmp_path, HEADER + f"u1,i1,{value},click,,\n", timestamp_unit="ms")
 
 
+@pytest.mark.parametrize("value, rounded", [
+    ("1.76E+09", True), ("1.76457E+09", True), (" 1.7e+09", True), ("17.6E+08", True),
+    ("1.764571234E+09", False), ("1.7E9", False), ("1700000000.5", False)])
+def test_a_time_a_spreadsheet_rounded_is_a_bad_row(tmp_path, value, rounded):
+    """A spreadsheet saves a long number in scientific notation, rounded (``1.76457E+09``):
+    every event of a day would fall into one window, so such a time is a bad row; a time whose
+    digits are all there (Java's ``1.7E9`` is its double's exact text) reads."""
+    line = f'u1,i1,"{value}",click,,\n'
+    if not rounded:
+        _, result = _run(tmp_path, HEADER + line)
+        assert result.health.events_used == 1
+        return
+    with pytest.raises(InputError, match=re.escape(
+            "line 2, column TIMESTAMP: is rounded in scientific notation, as a spreadsheet saves "
+            "a long number, and has lost its last digits; TIMESTAMP must be Unix epoch seconds "
+            "written in full")):
+        _run(tmp_path, HEADER + line)
+
+
+def test_seconds_read_as_milliseconds_are_a_bad_row(tmp_path):
+    """Seconds with timestamp_unit='ms' by mistake would be times of January 1970: each is a
+    bad row saying so, in CSV text and in typed columns; milliseconds read."""
+    with pytest.raises(InputError, match=re.escape(
+            "line 2, column TIMESTAMP: looks like seconds; with timestamp_unit='ms' TIMESTAMP "
+            "must be Unix epoch milliseconds")):
+        _run(tmp_path, HEADER + "u1,i1,1700000000,click,,\n", timestamp_unit="ms")
+    events = pl.DataFrame({"USER_ID": ["u1", "u2"], "ITEM_ID": ["i1", "i1"],
+                           "TIMESTAMP": [1_700_000_000, 1_700_000_000_000],
+                           "EVENT_TYPE": ["click"] * 2})
+    for frame in (events, events.with_columns(pl.col("TIMESTAMP").cast(pl.Float64))):
+        got = attribute(frame, MA, timestamp_unit="ms", on_bad_rows="quarantine")
+        assert got.quarantine["RULE"].str.starts_with("looks like seconds").to_list() == [True]
+        assert got.health.events_used == 1
+    # a date-time keeps its own unit: one of 1971 is not taken for seconds
+    early = events.with_columns(pl.col("TIMESTAMP").cast(pl.Datetime("ms")))
+    assert attribute(early, MA, timestamp_unit="ms").health.events_used == 2
+
+
 def test_missing_required_column(tmp_path):
     with pytest.raises(InputError, match="missing required column TIMESTAMP") as info:
         _run(tmp_path, "USER_ID,ITEM_ID,EVENT_TYPE\nu,i,click\n")
