@@ -554,8 +554,9 @@ def _window_srm(windows, traffic, exp, src, exposed, traffic_weights, threshold,
     return _srm(counts, names, "recommendations served", traffic_weights, threshold, warnings)
 
 
-UNBOUNDED = ("the control is not clearly above zero for this test: the relative lift's "
-             "interval is unbounded (Fieller)")
+UNBOUNDED = ("the control's mean is too uncertain to divide by (its own interval reaches zero, "
+             "as one very large value can make it): the relative lift's interval is unbounded "
+             "(Fieller)")
 
 
 def _user_rows(users: Any, metric: str, control: str, treatment: str, alpha: float, *,
@@ -635,6 +636,10 @@ def _user_row(row: dict[str, Any], by_arm: dict[str, Any], skew: tuple[float, fl
     control, treatment = row["control"], row["treatment"]
     kappa, judged = skew
     withheld, note = _skewed(kappa, judged, small, alpha)
+    few = min(row["control_n"], row["treatment_n"])
+    if few < 2:  # (a variance needs two users)
+        return row | _not_computed(f"only {few} user{'' if few == 1 else 's'} in an arm: a "
+                                   "test needs at least 2 in each") | {"warnings": None}
     try:
         r = _user_test(by_arm[control], by_arm[treatment], alpha,
                        skewness=0.0 if withheld else _correction(kappa))
@@ -649,6 +654,10 @@ def _user_row(row: dict[str, Any], by_arm: dict[str, Any], skew: tuple[float, fl
         row_notes = list(notes)
         if not withheld and (math.isinf(r.ci_low) or math.isinf(r.ci_high)):
             row_notes.append(UNBOUNDED)
+        if not withheld and math.isinf(r.ci_low) and math.isinf(r.ci_high):
+            # every lift is in the interval: the decision numbers, from the lift's delta-method
+            # standard error, would say what the test cannot (a chance to win of 0 at p = 0.3)
+            row |= {"chance_to_win": math.nan, "expected_loss": math.nan}
         if withheld:
             row |= {"p_value": math.nan, "lift_ci_low": math.nan, "lift_ci_high": math.nan,
                     "lift_se": math.nan, "chance_to_win": math.nan,
@@ -991,11 +1000,20 @@ def _frame_test(cu: pl.DataFrame, tu: pl.DataFrame, column: str, den: str | None
         cs, ts = (RatioStats.from_frame(x, column, den) for x in (cu, tu))
     else:
         cs, ts = (SampleStats.from_frame(x, column) for x in (cu, tu))
+    few = min(cu.height, tu.height)
+    if few < 2:  # (a variance needs two users)
+        means = [math.nan if not x.n else float(x.ratio if isinstance(x, RatioStats)
+                                               else x.mean) for x in (cs, ts)]
+        none = Comparison(*means, math.nan, math.nan, math.nan, math.nan, math.nan,
+                          "not computed", alpha, "two-sided", True)
+        return none, "not computed", None, (f"only {few} user{'' if few == 1 else 's'} in an "
+                                            "arm: a test needs at least 2 in each")
     kind = "per_recommendation" if den is not None else "per_user"
     names = {"value": column, "served": den or column}
     kappa, judged = _skewness(_FrameArm(cu, names), _FrameArm(tu, names), kind, None)
     withheld, note = _skewed(kappa, judged, min(cu.height, tu.height), alpha)
     r = _user_test(cs, ts, alpha, skewness=0.0 if withheld else _correction(kappa))
+    everything = not withheld and math.isinf(r.ci_low) and math.isinf(r.ci_high)
     if withheld:
         r = dataclasses.replace(r, ci_low=math.nan, ci_high=math.nan, p_value=math.nan)
     elif math.isinf(r.ci_low) or math.isinf(r.ci_high):
@@ -1003,7 +1021,7 @@ def _frame_test(cu: pl.DataFrame, tu: pl.DataFrame, column: str, den: str | None
     rel = _relative(cs, ts, alpha)
     method = r.method + ("; CUPED (θ pooled), lift of adjusted means"
                          if column.endswith("__cuped") else "")
-    return r, method, None if withheld else decision(rel.effect, rel.se), note
+    return r, method, None if withheld or everything else decision(rel.effect, rel.se), note
 
 
 class _FrameArm:

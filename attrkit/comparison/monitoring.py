@@ -169,8 +169,11 @@ def _sequence(looks: pl.DataFrame, n_star: float, alpha: float) -> pl.DataFrame:
 def lift_by_day(users: Any, *, metric: str, control: str, treatment: str,
                 alpha: float = D.ALPHA) -> pl.DataFrame:
     """The per-user lift of each UTC day on its own (users assigned by the day's end, their
-    metric that day), to show a novelty effect fading. Fixed-horizon intervals, one per day, as
-    :func:`compare` computes them (Fieller's): a description of the trend, not a test to act on.
+    metric that day), to show a novelty effect fading. Fixed-horizon intervals, one per day,
+    Fieller's as :func:`compare` computes them but without its correction for a skewed
+    difference (a day's moments hold no third powers): with arms of very unequal size and a
+    heavy-tailed metric a day's interval misses more often than α says. A description of the
+    trend, not a test to act on.
     ``control`` and ``treatment`` are arms, named as :func:`monitor` takes them.
 
     Returns:
@@ -196,11 +199,13 @@ def lift_by_day(users: Any, *, metric: str, control: str, treatment: str,
     by_day = users.day_moments(metric.upper(), [control, treatment])
     for day in users.days():
         c, t = (by_day[(day, a)].sample("value") for a in (control, treatment))
-        try:  # the same test and interval as compare's per-user rows
+        try:  # compare's per-user interval (Fieller's), uncorrected for skewness
             r = _user_test(c, t, alpha)
             vals = (r.control, r.treatment, r.treatment / r.control - 1, r.ci_low, r.ci_high)
-        except (ValueError, ZeroDivisionError):
-            vals = (math.nan,) * 5
+        except (ValueError, ZeroDivisionError):  # (an arm of fewer than two users that day)
+            means = [x.mean if x.n else math.nan for x in (c, t)]
+            lift = means[1] / means[0] - 1 if means[0] else math.nan
+            vals = (*means, lift, math.nan, math.nan)
         rows.append((day, int(c.n + t.n), *vals))
     from attrkit.attribution.windows import to_datetime
 

@@ -120,3 +120,44 @@ def test_the_grid_of_make_calibrate_runs_a_cell():
     # at 50/50 nothing is corrected: the same power as Welch's
     assert all(c.power == c.welch_power for c in even)
     assert "| 95%/5% | lognormal σ 2 | sum | per recommendation |" in markdown(heavy + even)
+
+
+def test_one_huge_value_gives_no_chance_to_win_where_the_interval_is_the_whole_line():
+    """One control user with a value 10^6 times the others': the test finds nothing (p ≈ 0.3)
+    and Fieller's interval of the lift is the whole line; the decision numbers, from the lift's
+    delta-method standard error, had said a chance to win of 0 (expected loss ≈ 1). Both
+    compare and compare_users give none, and say why."""
+    rng = np.random.default_rng(4)
+    n = 400
+    arm = np.where(np.arange(n) % 2 == 0, "A", "B")
+    values = rng.exponential(100.0, n)
+    values[0] = 1e8  # (a control user)
+    row = _compare(values, arm).frame.row(0, named=True)
+    ref = sps.ttest_ind(values[arm == "B"], values[arm == "A"], equal_var=False)
+    assert row["p_value"] > 0.05 and ref.pvalue > 0.05
+    assert row["lift_ci_low"] == -math.inf and row["lift_ci_high"] == math.inf
+    assert row["chance_to_win"] is None and row["expected_loss"] is None
+    assert "too uncertain to divide by" in row["warnings"]
+    frame = pl.DataFrame({"source": arm, "minutes": values})
+    got = attrkit.compare_users(frame, metrics=["minutes"], baseline="A").row(0, named=True)
+    assert math.isnan(got["chance_to_win"]) and math.isnan(got["expected_loss"])
+    assert got["lift_ci_low"] == -math.inf and got["lift_ci_high"] == math.inf
+    # without the huge value, the same data has bounded intervals and decision numbers
+    values[0] = 100.0
+    row = _compare(values, arm).frame.row(0, named=True)
+    assert math.isfinite(row["lift_ci_high"]) and 0 < row["chance_to_win"] < 1
+
+
+def test_an_arm_of_one_user_is_not_computed_and_says_why():
+    """A variance needs two users: compare and compare_users say so (they had said
+    'float division by zero', or stopped with it)."""
+    values = np.r_[np.arange(50.0), 7.0]
+    arm = np.r_[np.full(50, "A"), ["B"]]
+    row = _compare(values, arm).frame.row(0, named=True)
+    assert row["method"] == "not computed" and math.isnan(row["p_value"])
+    assert row["why"] == "only 1 user in an arm: a test needs at least 2 in each"
+    frame = pl.DataFrame({"source": arm, "clicks": values, "served": np.ones(51)})
+    got = attrkit.compare_users(frame, metrics=["clicks"], ratios={"ctr": ("clicks", "served")},
+                                baseline="A")
+    assert got["warnings"].to_list() == ["only 1 user in an arm: a test needs at least 2 in each"] * 2
+    assert got["control_mean"].to_list() == [24.5, 24.5] and got["significant"].null_count() == 2

@@ -63,7 +63,7 @@ def test_every_row_agrees_with_the_per_user_code(now, before):
     checked against statsmodels too."""
     from statsmodels.stats.multitest import multipletests
 
-    checked = withheld = corrected = 0
+    checked = withheld = corrected = daily_means = 0
     for name, frame in now.items():
         got = encoded(frame.select(c for c in frame.columns if c in before[name]["columns"]))
         want = before[name]
@@ -86,6 +86,12 @@ def test_every_row_agrees_with_the_per_user_code(now, before):
                 if ((held and col in WITHHELD | FAMILY) or (fixed and col in CHANGED)
                         or (skewed and col in FAMILY)):
                     continue
+                if "|by_day|" in name and col in ("control_mean", "treatment_mean",
+                                                        "lift") and w == "nan":
+                    # a day without a test (an arm of fewer than two users, or a control mean
+                    # of 0): its means are given since, where the recording has none
+                    daily_means += 1
+                    continue
                 if col == "method" and isinstance(g, str):
                     # what CUPED removed is said since (a suffix the recording predates), and
                     # the correction for skewness
@@ -96,6 +102,7 @@ def test_every_row_agrees_with_the_per_user_code(now, before):
                     assert _close(g, w), (name, col, g, w)
                 checked += 1
     assert checked > 15_000 and withheld < 60 and 0 < corrected < 200, (withheld, corrected)
+    assert daily_means < 100, daily_means
 
 
 def _user_data(values: np.ndarray, arms: list[str]) -> UserData:
