@@ -316,9 +316,7 @@ def _on_spark(ma: MetricAttribution, interactions: Input, items: Input | None,
     result = on_spark.run(ma, interactions, items, recommendations, opts,
                           on_spark.session(spark))
     done = buckets.Buckets(result.out, result.valid_rows, result.duplicates, result.unassigned)
-    names = [k for k, v in (("interactions", interactions), ("items", items),
-                            ("recommendations", recommendations)) if v is not None]
-    return _finish(ma, names, opts, done, result.quarantine, result.rows_read, False,
+    return _finish(ma, result.columns, opts, done, result.quarantine, result.rows_read, False,
                    spark_users=result.users, unlogged=result.unlogged)
 
 
@@ -393,8 +391,13 @@ def _check_metric_columns(ma: MetricAttribution, datasets: dict[str, Dataset]) -
         schema = ds.raw.collect_schema()
         lacking = ds.lacking(m.column)
         if lacking:
+            unread = ""
+            if ds.broken.height:  # (a column only unreadable lines hold is not seen)
+                first = ds.broken.sort("__attrkit_pos").row(0, named=True)
+                unread = (f" (nor any of its {ds.broken.height:,} lines that could not be read; "
+                          f"the first, line {first['__attrkit_pos']}: {first['__attrkit_rule']})")
             raise ConfigError(f"{where} reads column {m.column} of {name}, which {lacking} does "
-                              f"not have; columns: {', '.join(ds.named(lacking).columns)}")
+                              f"not have; columns: {', '.join(ds.named(lacking).columns)}{unread}")
         dtype = schema[m.column]
         # (a column of no type, all missing, holds missing numbers)
         if not (dtype.is_numeric() or dtype in (pl.String, pl.Null)):
@@ -493,7 +496,7 @@ def _run(ma: MetricAttribution, datasets: dict[str, Dataset], opts: plan.Options
         else:
             log_users = "recommendations" in typed.small_plans and "USER_ID" in \
                 typed.small_plans["recommendations"].collect_schema()
-            return _finish(ma, list(datasets), opts, done,
+            return _finish(ma, _columns(datasets), opts, done,
                            *_local(datasets, typed, opts, total, done, collect), log_users)
     typed = plan.type_datasets(ma, datasets, opts, collect)
     log = typed.log
@@ -510,21 +513,26 @@ def _run(ma: MetricAttribution, datasets: dict[str, Dataset], opts: plan.Options
                                        resolved.columns, collect)
     unassigned = int(log["USER_ID"].null_count()) if plan.by_user(log) else 0
     done = buckets.Buckets(out, out["hashes"].height, duplicates, unassigned)
-    return _finish(ma, list(datasets), opts, done,
+    return _finish(ma, _columns(datasets), opts, done,
                    *_local(datasets, typed, opts, total, done, collect), plan.by_user(log))
 
 
-def _finish(ma: MetricAttribution, names: list[str], opts: plan.Options, done: buckets.Buckets,
-            quarantine: Any, rows_read: dict[str, int], log_users: bool, *,
-            spark_users: Any = None, unlogged: tuple[int, int] | None = None) -> _Outputs:
+def _columns(datasets: dict[str, Dataset]) -> dict[str, list[str]]:
+    return {k: list(ds.columns) for k, ds in datasets.items()}
+
+
+def _finish(ma: MetricAttribution, columns: dict[str, list[str]], opts: plan.Options,
+            done: buckets.Buckets, quarantine: Any, rows_read: dict[str, int], log_users: bool,
+            *, spark_users: Any = None, unlogged: tuple[int, int] | None = None) -> _Outputs:
     """The health summary and the per-user data from the aggregated outputs (either engine:
-    Spark's per-user data stays on Spark, with the counts of users the log does not know)."""
+    Spark's per-user data stays on Spark, with the counts of users the log does not know);
+    ``columns``: each dataset's columns as read."""
     out = done.out
     grouped = plan.by_source(out["grouped"], plan.WINDOW)
     values = plan.metric_values(grouped, ma, plan.WINDOW, health=True)
     quarantined = (dict(quarantine.group_by("DATASET").len().iter_rows())
                    if isinstance(quarantine, pl.DataFrame) else quarantine.counts)
-    health = build_health(ma, names, opts.dedupe, values, grouped, quarantined, rows_read,
+    health = build_health(ma, columns, opts.dedupe, values, grouped, quarantined, rows_read,
                           done.duplicates, out["unresolved_ids"].height)
     users = spark_users
     if done.users is not None:  # (stored by buckets of users)

@@ -145,12 +145,12 @@ class Health:
                                  ) + render.bullets(self.warnings)
 
 
-def build_health(ma: Any, datasets: Any, dedupe: bool, values: pl.DataFrame,
+def build_health(ma: Any, datasets: dict[str, list[str]], dedupe: bool, values: pl.DataFrame,
                  grouped: pl.DataFrame, quarantined: dict[str, int], rows_read: dict[str, int],
                  duplicates: int, unresolved_ids: int) -> Health:
     """The summary from the plan's outputs: ``values`` (each metric per window and source, with
-    its counts), ``grouped`` (events per window, event type and source) and the rows set aside
-    per dataset."""
+    its counts), ``grouped`` (events per window, event type and source), the rows set aside
+    per dataset, and each dataset's columns (``datasets``)."""
     quarantined = {k: 0 for k in datasets} | {k: int(n) for k, n in quarantined.items() if n}
     by_type_source = grouped.group_by(EVENT_TYPE, "SOURCE").agg(pl.col("events", "unresolved").sum())
 
@@ -177,6 +177,7 @@ def build_health(ma: Any, datasets: Any, dedupe: bool, values: pl.DataFrame,
                  if mh.events == 0]
     if sum(quarantined.values()):
         warnings.append(f"{sum(quarantined.values()):,} rows quarantined; see the quarantine file")
+    warnings += unread_columns(datasets)
     metric_types = {m.event_type.upper() for m in ma.metrics}
     w = values[WINDOW]
     return Health(
@@ -187,6 +188,29 @@ def build_health(ma: Any, datasets: Any, dedupe: bool, values: pl.DataFrame,
         unmatched_events=sum(v for k, v in by_type.items() if k not in metric_types),
         metrics=metrics, first_window=int(w.min()) if len(w) else None,
         last_window=int(w.max()) if len(w) else None, warnings=warnings)
+
+
+def unread_columns(columns: dict[str, list[str]]) -> list[str]:
+    """A warning for each column that is not read but whose name is close to one of its
+    dataset's columns that attrkit reads and the data lacks (``recommendation_id``,
+    ``EVENT_ATTRIBUTION_SRC``): a misspelt optional column would otherwise be ignored, and its
+    events counted as unattributed, without a word."""
+    import difflib
+
+    from attrkit.inputs.schema import SCHEMAS
+
+    out = []
+    for name, cols in columns.items():
+        absent = {c.name for c in SCHEMAS[name]} - set(cols)
+        for col in cols:
+            if col in absent or col.upper() in {c.name for c in SCHEMAS[name]} - absent:
+                continue
+            close = difflib.get_close_matches(col.upper(), sorted(absent), n=1, cutoff=0.85)
+            if close:
+                out.append(f"column {col} of {name} is not read: did you mean {close[0]}? "
+                           "(names are told apart by case)" if col.upper() == close[0] else
+                           f"column {col} of {name} is not read: did you mean {close[0]}?")
+    return out
 
 
 def unlogged_users(user_values: pl.DataFrame, assignment: pl.DataFrame) -> tuple[int, int]:

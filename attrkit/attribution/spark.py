@@ -22,7 +22,7 @@ import sys
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import reduce
 from pathlib import Path
 from typing import Any
@@ -123,6 +123,8 @@ class Result:
     """the per-user data, kept on Spark (:class:`~attrkit.attribution.spark_users.SparkUserData`)."""
     unlogged: tuple[int, int] | None = None
     """users with events the log does not know, and their events served by its sources."""
+    columns: dict[str, list[str]] = field(default_factory=dict)
+    """each dataset's columns, as read."""
 
 
 def _read(spark: Any, name: str, data: Any) -> Any:
@@ -792,6 +794,7 @@ def run(ma: MetricAttribution, interactions: Any, items: Any, recommendations: A
 
     given = {"interactions": interactions, "items": items, "recommendations": recommendations}
     read = {k: _read(spark, k, v) for k, v in given.items() if v is not None}
+    columns = {k: [c for c in df.columns if c not in (FILE, ROW)] for k, (df, _) in read.items()}
     _check_sums(ma, read, given)
     if "items" in read:  # the columns the embedded engine reads of items, no others
         df, fmt = read["items"]
@@ -843,7 +846,7 @@ def run(ma: MetricAttribution, interactions: Any, items: Any, recommendations: A
     for frame in [passed.frame, *(f for _, kept, _, _ in small.values() for f in kept)]:
         frame.unpersist()
     return Result(_as_embedded(got, sources), quarantine, rows_read, valid_rows, duplicates,
-                  unassigned, users, unlogged)
+                  unassigned, users, unlogged, columns)
 
 
 def _users(ma: MetricAttribution, grouped: Any, assignment: Any, served: Any) -> Any:

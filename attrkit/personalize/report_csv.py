@@ -126,40 +126,42 @@ def read_report(path: str | Path) -> pl.DataFrame:
         >>> read_report(path).select("timestamp", "source", "value").rows()
         [(900, 'top-picks', 3.0)]
     """
-    files = storage.local_files(path, (".csv",))
+    files = storage.expand(path, (".csv",))  # (the name to show, and a local copy)
     if not files:
         raise InputError(str(path), "no report CSV files in this folder")
-    frames = [_read_one(f) for f in files]
-    _refuse_copies(files, frames)
+    frames = [_read_one(local, shown) for shown, local in files]
+    _refuse_copies([shown for shown, _ in files], frames)
     return pl.concat(frames).sort("timestamp", "metric_name", "source")
 
 
-def _refuse_copies(files: list[Path], frames: list[pl.DataFrame]) -> None:
+def _refuse_copies(files: list[str], frames: list[pl.DataFrame]) -> None:
     """Two files of a folder that hold the same rows are one report written twice (a run
     repeated into the same folder, a copy): read together, every total would be doubled.
     Files that share some windows are added up, as the service's publishes of separate imports
     are."""
-    seen: dict[int, list[tuple[Path, pl.DataFrame]]] = {}
+    seen: dict[int, list[tuple[str, pl.DataFrame]]] = {}
     for path, frame in zip(files, frames, strict=True):
         rows = frame.sort(frame.columns)
         for earlier, other in seen.get(frame.height, []):
             if rows.equals(other):
-                raise InputError(str(path), f"holds the same rows as {earlier} (one report "
+                raise InputError(path, f"holds the same rows as {earlier} (one report "
                                  "written twice, whose totals would be doubled): read one of "
                                  "them, or move the other out of the folder")
         seen.setdefault(frame.height, []).append((path, rows))
 
 
-def _read_one(path: Path) -> pl.DataFrame:
+def _read_one(path: Path, shown: str | None = None) -> pl.DataFrame:
+    """One report file (``shown``: its name in messages, where ``path`` is a local copy)."""
+    name = shown or str(path)
     if not path.is_file():
-        raise InputError(str(path), "report file not found")
+        raise InputError(name, "report file not found")
     try:
         raw = pl.read_csv(path, infer_schema=False)
     except pl.exceptions.PolarsError as exc:
-        raise InputError(str(path), f"not a readable CSV file ({str(exc).splitlines()[0]})") from None
+        raise InputError(name, f"not a readable CSV file ({str(exc).splitlines()[0]})") from None
     for col in REPORT_COLUMNS:
         if col not in raw.columns:
-            raise InputError(str(path), f"missing report column {col}; a report has "
+            raise InputError(name, f"missing report column {col}; a report has "
                              + ",".join(REPORT_COLUMNS), line=1, column=col)
     typed = raw.select(list(REPORT_COLUMNS)).with_row_index("__attrkit_line", offset=2).select(
         pl.col("__attrkit_line"),
@@ -192,7 +194,7 @@ def _read_one(path: Path) -> pl.DataFrame:
         bad = typed.filter(broken)
         if bad.height:
             line = int(bad["__attrkit_line"][0])
-            raise InputError(str(path), f"{rule} (value {bad[column][0]!r})", line=line,
+            raise InputError(name, f"{rule} (value {bad[column][0]!r})", line=line,
                              column=column)
     return typed.select(
         to_datetime(pl.col("__attrkit_ts")).alias("window_start"),

@@ -34,12 +34,9 @@ def _exists(name: str, value: str, *, folder_ok: bool = False) -> None:
         raise ConfigError(f"parameter {name}={value!r}: is a folder; give a file")
 
 
-def check_attribution_report(p: dict[str, Any]) -> None:
-    """The attribution report's inputs and options, before anything runs."""
-    from attrkit.attribution.windows import check_window
-    from attrkit.frames import when as epoch
-    from attrkit.simulate.sample import check_size
-
+def _check_inputs(p: dict[str, Any]) -> None:
+    """The report's input files: one of report_csv and interactions, each file there, none
+    given that the run would not read."""
     if given(p.get("report_csv")):
         if given(p.get("interactions")):
             raise ConfigError("parameters report_csv and interactions: give one, not both (a "
@@ -58,6 +55,15 @@ def check_attribution_report(p: dict[str, Any]) -> None:
                           "would leave them unread)")
     for name in inputs:
         _exists(name, p[name], folder_ok=name != "metric_attribution")
+
+
+def check_attribution_report(p: dict[str, Any]) -> None:
+    """The attribution report's inputs and options, before anything runs."""
+    from attrkit.attribution.windows import check_window
+    from attrkit.frames import when as epoch
+    from attrkit.simulate.sample import check_size
+
+    _check_inputs(p)
     if given(p.get("user_metadata")) and not given(p.get("segments")):
         raise ConfigError("parameter user_metadata: used by segments; name the column to "
                           "compare within (segments)")

@@ -361,12 +361,13 @@ def check_name(path: str) -> str:
 
 
 def read_small(path: os.PathLike[str], name: str, limit: int = D.MAX_CONFIG_BYTES) -> str:
-    """A configuration file's text (UTF-8), refused unread when over ``limit`` bytes: no
-    configuration is that large, and nothing is read into memory to find out."""
+    """A configuration file's text (UTF-8, a byte-order mark at its start dropped, as Windows
+    editors write one), refused unread when over ``limit`` bytes: no configuration is that
+    large, and nothing is read into memory to find out."""
     if not stat.S_ISREG(os.stat(path).st_mode):  # a pipe would block, a device never end
         raise ConfigError(f"{name}: not a regular file; a configuration is read from a file")
     with open(path, "rb") as fh:
         data = fh.read(limit + 1)
     if len(data) > limit:
         raise ConfigError(f"{name}: larger than {limit:,} bytes; not a configuration file")
-    return data.decode("utf-8")
+    return data.decode("utf-8-sig")

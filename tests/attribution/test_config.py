@@ -111,3 +111,16 @@ def test_from_json_names_the_file(tmp_path):
         MetricAttribution.from_json(bad)
     with pytest.raises(ConfigError, match="not found"):
         MetricAttribution.from_json(tmp_path / "missing.json")
+
+
+def test_a_file_saved_by_a_windows_editor_reads(tmp_path):
+    """Notepad and PowerShell 5 write UTF-8 with a byte-order mark and CRLF line endings: the
+    JSON reads (it had been refused as not valid JSON); bytes that are not UTF-8 still are."""
+    body = {"name": "m", "metrics": [{"eventType": "click", "metricName": "clicks",
+                                      "expression": "SAMPLECOUNT()"}]}
+    path = tmp_path / "ma.json"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(body, indent=2).replace("\n", "\r\n").encode())
+    assert MetricAttribution.from_json(path) == MetricAttribution.from_dict(body)
+    path.write_bytes(b"\xff\xfe" + json.dumps(body).encode("utf-16-le"))
+    with pytest.raises(ConfigError, match="not valid UTF-8 JSON"):
+        MetricAttribution.from_json(path)

@@ -381,7 +381,8 @@ def test_frames_are_named_numbered_and_typed_alike(spark):
                            "TIMESTAMP": [1700000000, 1700000100, 1700000200, 1700001000],
                            "EVENT_TYPE": ["watch", "watch", "watch", " "],
                            "EVENT_VALUE": [1.5, None, 2.0, 1.0],
-                           "RECOMMENDATION_ID": [7, None, 7, 8]})
+                           "RECOMMENDATION_ID": [7, None, 7, 8],
+                           "EVENT_ATTRIBUTION_SRC": ["x", None, None, None]})  # (misspelt)
     log = pl.DataFrame({"RECOMMENDATION_ID": ["7"], "SOURCE": ["A"], "TIMESTAMP": [1699999999]})
     ma = {"name": "m", "metrics": [{"eventType": "watch", "metricName": "v",
                                     "expression": "SUM(Interactions.EVENT_VALUE)"}]}
@@ -397,6 +398,8 @@ def test_frames_are_named_numbered_and_typed_alike(spark):
         assert a.quarantine.equals(b.quarantine), shown
         assert a.windows.equals(b.windows) and a.health == b.health, shown
         assert a.users is None and a.health.events_used == 2
+        assert ("column EVENT_ATTRIBUTION_SRC of interactions is not read: did you mean "
+                "EVENT_ATTRIBUTION_SOURCE?") in b.health.warnings
     texts = events.with_columns(pl.col("EVENT_VALUE").cast(pl.String))
     _same_error(spark, attrkit.ConfigError, "^metric 'v': .* in <polars.DataFrame>, which holds "
                 "text, not numbers$", texts, ma)

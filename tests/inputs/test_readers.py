@@ -12,7 +12,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from attrkit import AttrkitError, InputError, attribute
+from attrkit import AttrkitError, ConfigError, InputError, attribute
 from attrkit.cli import main
 
 HEADER = "USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE,RECOMMENDATION_ID,EVENT_ATTRIBUTION_SOURCE\n"
@@ -106,6 +106,23 @@ def test_seconds_read_as_milliseconds_are_a_bad_row(tmp_path):
     # a date-time keeps its own unit: one of 1971 is not taken for seconds
     early = events.with_columns(pl.col("TIMESTAMP").cast(pl.Datetime("ms")))
     assert attribute(early, MA, timestamp_unit="ms").health.events_used == 2
+
+
+def test_a_misspelt_optional_column_is_named_in_a_warning(tmp_path):
+    """An optional column under a name close to its own (``recommendation_id``,
+    ``EVENT_ATTRIBUTION_SRC``) is not read, so its events count as unattributed: the health
+    summary says which column was meant. A column of its own beside the right one is not."""
+    _, result = _run(tmp_path, "USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE,recommendation_id,"
+                     "EVENT_ATTRIBUTION_SRC\nu1,i1,1700000000,click,r1,email\n")
+    assert result.health.events_by_source == {"SOURCE_NAME_UNDEFINED": 1}
+    assert [w for w in result.health.warnings if "is not read" in w] == [
+        "column recommendation_id of interactions is not read: did you mean RECOMMENDATION_ID? "
+        "(names are told apart by case)",
+        "column EVENT_ATTRIBUTION_SRC of interactions is not read: did you mean "
+        "EVENT_ATTRIBUTION_SOURCE?"]
+    _, result = _run(tmp_path, "USER_ID,ITEM_ID,TIMESTAMP,EVENT_TYPE,RECOMMENDATION_ID,"
+                     "recommendation_id,EVENT_TYPES\nu1,i1,1700000000,click,r1,x,y\n")
+    assert not [w for w in result.health.warnings if "is not read" in w]
 
 
 def test_missing_required_column(tmp_path):
@@ -356,6 +373,24 @@ def test_sum_over_missing_or_non_numeric_column(expr, items, match):
                        "EVENT_TYPE": ["click"]})
     with pytest.raises(ConfigError, match=f"metric 'm': .*{match}"):
         attribute(ev, ma, items=pl.DataFrame(items) if items else None)
+
+
+def test_a_summed_column_only_unreadable_lines_hold_says_so(tmp_path):
+    """Every PutEvents line with ``properties`` as an object (it must be a JSON string): the
+    SUM's column is in no line read, and the message names the first unreadable line too."""
+    path = tmp_path / "events.jsonl"
+    event = {"eventType": "purchase", "itemId": "i1", "sentAt": 1700000000, "eventValue": 3.5,
+             "properties": {"device": "ios"}}
+    path.write_text("\n".join(json.dumps({"userId": f"u{i}", "sessionId": "s",
+                                          "eventList": [event]}) for i in range(3)) + "\n")
+    ma = {"name": "m", "metrics": [{"eventType": "purchase", "metricName": "revenue",
+                                    "expression": "SUM(Interactions.EVENT_VALUE)"}]}
+    with pytest.raises(ConfigError) as caught:
+        attribute(path, ma, on_bad_rows="quarantine")
+    assert str(caught.value).endswith(
+        "does not have; columns: USER_ID, ITEM_ID, TIMESTAMP, EVENT_TYPE (nor any of its 3 lines "
+        "that could not be read; the first, line 1: properties must be a JSON object encoded as "
+        "a string, in Unicode)")
 
 
 def test_put_events_bad_lines(tmp_path):

@@ -131,11 +131,21 @@ def test_write_and_read_reports_under_a_prefix(bucket):
                                recommendations=data["recommendations"])
     url = result.write_report(f"s3://{bucket}/reports/", when=1700000000)
     assert url == f"s3://{bucket}/reports/AggregatedAttributionMetrics - FULL - 1700000000.csv"
-    result.write_report(f"s3://{bucket}/reports/", when=1700000900, import_mode="INCREMENTAL")
     back = attrkit.read_report(f"s3://{bucket}/reports/")
-    assert back.height == 2 * result.windows.height
-    assert back.unique().drop("events").sort("timestamp", "metric_name", "source").equals(
-        result.windows.drop("events"))
+    assert back.drop("events").equals(result.windows.drop("events"))
+    # a later publish of other events adds up; the same rows again would double every total
+    later = attrkit.attribute(data["interactions"].head(20), MA, items=data["items"],
+                              recommendations=data["recommendations"])
+    later.write_report(f"s3://{bucket}/reports/", when=1700000900, import_mode="INCREMENTAL")
+    both = attrkit.read_report(f"s3://{bucket}/reports/")
+    assert both.height == result.windows.height + later.windows.height
+    result.write_report(f"s3://{bucket}/reports/", when=1700001800, import_mode="INCREMENTAL")
+    with pytest.raises(attrkit.InputError) as caught:
+        attrkit.read_report(f"s3://{bucket}/reports/")
+    assert str(caught.value).startswith(
+        f"s3://{bucket}/reports/AggregatedAttributionMetrics - INCREMENTAL - 1700001800.csv: "
+        f"holds the same rows as s3://{bucket}/reports/AggregatedAttributionMetrics - FULL - "
+        "1700000000.csv (one report written twice")
 
 
 def test_kms_key_encrypts_uploads(bucket):
