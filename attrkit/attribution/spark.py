@@ -794,7 +794,7 @@ def run(ma: MetricAttribution, interactions: Any, items: Any, recommendations: A
 
     given = {"interactions": interactions, "items": items, "recommendations": recommendations}
     read = {k: _read(spark, k, v) for k, v in given.items() if v is not None}
-    columns = {k: [c for c in df.columns if c not in (FILE, ROW)] for k, (df, _) in read.items()}
+    named = {k: [c for c in df.columns if c not in (FILE, ROW)] for k, (df, _) in read.items()}
     _check_sums(ma, read, given)
     if "items" in read:  # the columns the embedded engine reads of items, no others
         df, fmt = read["items"]
@@ -846,7 +846,7 @@ def run(ma: MetricAttribution, interactions: Any, items: Any, recommendations: A
     for frame in [passed.frame, *(f for _, kept, _, _ in small.values() for f in kept)]:
         frame.unpersist()
     return Result(_as_embedded(got, sources), quarantine, rows_read, valid_rows, duplicates,
-                  unassigned, users, unlogged, columns)
+                  unassigned, users, unlogged, named)
 
 
 def _users(ma: MetricAttribution, grouped: Any, assignment: Any, served: Any) -> Any:
