@@ -64,7 +64,7 @@ from attrkit.stats import (
 )
 from attrkit.stats._core import SampleStats, check_alpha, check_choice
 from attrkit.stats.bayes import decision
-from attrkit.stats.fieller import lift_test
+from attrkit.stats.fieller import cuped_lift_test, lift_test
 from attrkit.stats.means import cuped_adjusted
 from attrkit.stats.multiple import CORRECTIONS
 from attrkit.stats.paired import paired_rate_ratio_test
@@ -586,9 +586,10 @@ def _user_rows(users: Any, metric: str, control: str, treatment: str, alpha: flo
             theta, mean = cuped_theta(both, q)
             thetas[k] = theta
             plain = stats[k]
-            stats[k] = {a: m[a].cuped(q, theta, mean) for a in m}
-            how[k].append("CUPED on the pre-period metric (θ pooled); lift of adjusted means"
-                          + _variance_reduction(plain, stats[k], (control, treatment)))
+            stats[k] = {a: Cuped(plain[a], m[a].cuped(q, theta, mean),
+                                 _cross(m[a], q, theta)) for a in m}
+            how[k].append("covariate: the metric before start" + _variance_reduction(
+                plain, {a: c.adjusted for a, c in stats[k].items()}, (control, treatment)))
     raw = am.raw
     nc, nt = raw[control].n, raw[treatment].n
     base = {"metric": metric, "control": control, "treatment": treatment, "unit": "users",
@@ -716,12 +717,34 @@ def _correction(kappa: float) -> float:
     return kappa if math.isfinite(kappa) and abs(kappa) >= D.SKEWNESS_CORRECTED_FROM else 0.0
 
 
-def _user_test(c: SampleStats | RatioStats, t: SampleStats | RatioStats, alpha: float, *,
-               skewness: float = 0.0) -> Comparison:
+@dataclasses.dataclass(frozen=True)
+class Cuped:
+    """An arm's per-user values as they are and CUPED-adjusted, with the per-user covariance
+    of the two (what :func:`~attrkit.stats.fieller.cuped_lift_test` needs of an arm)."""
+
+    raw: SampleStats
+    adjusted: SampleStats
+    cross: float
+
+
+def _cross(m: Any, q: str, theta: Fraction) -> float:
+    """The per-user covariance of ``q`` and its CUPED-adjusted value, from an arm's moments."""
+    if m.n < 2:
+        return math.nan
+    return float((m.comoment(q, q) - theta * m.comoment(q, "pre")) / (m.n - 1))
+
+
+def _user_test(c: SampleStats | RatioStats | Cuped, t: SampleStats | RatioStats | Cuped,
+               alpha: float, *, skewness: float = 0.0) -> Comparison:
     """Two arms' per-user statistics (means, or ratios of per-user sums) tested by
-    :func:`~attrkit.stats.fieller.lift_test`, users as units, corrected for the difference's
-    ``skewness``."""
-    r = lift_test(c, t, alpha=alpha, skewness=skewness)
+    :func:`~attrkit.stats.fieller.lift_test` (CUPED-adjusted means by
+    :func:`~attrkit.stats.fieller.cuped_lift_test`), users as units, corrected for the
+    difference's ``skewness``."""
+    if isinstance(c, Cuped):
+        r = cuped_lift_test(c.raw, c.adjusted, t.adjusted, c.cross, alpha=alpha,
+                            skewness=skewness)
+    else:
+        r = lift_test(c, t, alpha=alpha, skewness=skewness)
     return dataclasses.replace(r, method=f"{r.method}; users as units")
 
 
@@ -739,10 +762,14 @@ def _variance_reduction(plain: dict[str, SampleStats], adjusted: dict[str, Sampl
     return f"; variance of the difference {after / before - 1:+.0%}"
 
 
-def _relative(c: SampleStats | RatioStats, t: SampleStats | RatioStats, alpha: float
-              ) -> Comparison:
-    """The relative lift with its delta-method standard error (the decision numbers' and the
-    segments' heterogeneity test's input)."""
+def _relative(c: SampleStats | RatioStats | Cuped, t: SampleStats | RatioStats | Cuped,
+              alpha: float) -> Any:
+    """The relative lift (``effect``) with its delta-method standard error (``se``): the
+    decision numbers' and the segments' heterogeneity test's input."""
+    if isinstance(c, Cuped):
+        r = cuped_lift_test(c.raw, c.adjusted, t.adjusted, c.cross, alpha=alpha)
+        return dataclasses.replace(r, effect=r.treatment / r.control - 1,
+                                   se=r.details["lift_se"])
     return (ratio_test if isinstance(c, RatioStats) else mean_test)(c, t, relative=True,
                                                                       alpha=alpha)
 
@@ -1001,13 +1028,19 @@ def _frame_test(cu: pl.DataFrame, tu: pl.DataFrame, column: str, den: str | None
     else:
         cs, ts = (SampleStats.from_frame(x, column) for x in (cu, tu))
     few = min(cu.height, tu.height)
+    raw = column.removesuffix("__cuped")
     if few < 2:  # (a variance needs two users)
+        if raw != column:
+            cs, ts = (SampleStats.from_frame(x, raw) for x in (cu, tu))
         means = [math.nan if not x.n else float(x.ratio if isinstance(x, RatioStats)
                                                else x.mean) for x in (cs, ts)]
         none = Comparison(*means, math.nan, math.nan, math.nan, math.nan, math.nan,
                           "not computed", alpha, "two-sided", True)
         return none, "not computed", None, (f"only {few} user{'' if few == 1 else 's'} in an "
                                             "arm: a test needs at least 2 in each")
+    if raw != column:  # CUPED: the lift over the control's own mean
+        cs, ts = (Cuped(SampleStats.from_frame(x, raw), s, _frame_cross(x, raw, column))
+                  for x, s in ((cu, cs), (tu, ts)))
     kind = "per_recommendation" if den is not None else "per_user"
     names = {"value": column, "served": den or column}
     kappa, judged = _skewness(_FrameArm(cu, names), _FrameArm(tu, names), kind, None)
@@ -1019,9 +1052,13 @@ def _frame_test(cu: pl.DataFrame, tu: pl.DataFrame, column: str, den: str | None
     elif math.isinf(r.ci_low) or math.isinf(r.ci_high):
         note = "; ".join(x for x in (note, UNBOUNDED) if x)
     rel = _relative(cs, ts, alpha)
-    method = r.method + ("; CUPED (θ pooled), lift of adjusted means"
-                         if column.endswith("__cuped") else "")
-    return r, method, None if withheld or everything else decision(rel.effect, rel.se), note
+    return r, r.method, None if withheld or everything else decision(rel.effect, rel.se), note
+
+
+def _frame_cross(frame: pl.DataFrame, a: str, b: str) -> float:
+    """The covariance (n − 1) of two columns of a frame of users."""
+    x, y = (frame[c].cast(pl.Float64).to_numpy() for c in (a, b))
+    return float(((x - x.mean()) * (y - y.mean())).sum() / (len(x) - 1))
 
 
 class _FrameArm:

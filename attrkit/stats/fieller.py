@@ -27,11 +27,13 @@ from attrkit.stats.means import (
 
 def fieller_interval(
     control: float, treatment: float, var_control: float, var_treatment: float, *,
-    alpha: float, dof: float = math.inf, skewness: float = 0.0,
+    alpha: float, dof: float = math.inf, skewness: float = 0.0, cov: float = 0.0,
 ) -> tuple[float, float]:
-    """Two-sided interval for ``treatment / control − 1`` from independent arm estimates.
+    """Two-sided interval for ``treatment / control − 1`` from two estimates, independent
+    (two arms) unless ``cov`` is given.
 
-    Fieller's set is ``{ρ : (treatment − ρ·control)² ≤ q² (var_treatment + ρ² var_control)}``.
+    Fieller's set is ``{ρ : (treatment − ρ·control)² ≤ q² (var_treatment − 2ρ·cov
+    + ρ² var_control)}``.
     When the control estimate is clearly away from zero it is a bounded interval. Otherwise it
     is two rays or the whole line; then, if the test of the difference rejects (a lift of 0 is
     outside the set), the ray holding the estimate is returned, and if it does not, the whole
@@ -44,6 +46,8 @@ def fieller_interval(
         var_treatment: the variance of the treatment's estimate.
         alpha: 1 − confidence level.
         dof: degrees of freedom of the t reference (Welch's); ``inf`` for the normal.
+        cov: the covariance of the two estimates (CUPED's lift over the control's own mean,
+            :func:`cuped_lift_test`, divides by an estimate its numerator shares).
         skewness: the difference's skewness κ: the set is then that of the skewness-corrected
             test (:func:`~attrkit.stats.means.skewness_corrected`), ``−q ≤ g(T(ρ)) ≤ q``, whose
             ends are ``T(ρ) = g⁻¹(q)`` and ``T(ρ) = g⁻¹(−q)``: no longer symmetric.
@@ -67,21 +71,26 @@ def fieller_interval(
         up, down = (skewness_corrected_inverse(q, skewness),
                     -skewness_corrected_inverse(-q, skewness))
         args = (control, treatment, var_control, var_treatment)
-        return _fieller(*args, up)[0], _fieller(*args, down)[1]
-    return _fieller(control, treatment, var_control, var_treatment, q)
+        return _fieller(*args, up, cov)[0], _fieller(*args, down, cov)[1]
+    return _fieller(control, treatment, var_control, var_treatment, q, cov)
 
 
 def _fieller(control: float, treatment: float, var_control: float, var_treatment: float,
-             q: float) -> tuple[float, float]:
-    """Fieller's set ``|T(ρ)| ≤ q`` as an interval for ``ρ − 1`` (see :func:`fieller_interval`)."""
+             q: float, cov: float = 0.0) -> tuple[float, float]:
+    """Fieller's set ``|T(ρ)| ≤ q`` as an interval for ``ρ − 1`` (see :func:`fieller_interval`):
+    the ρ where ``a ρ² − 2 b ρ + c ≤ 0``."""
     q2 = q * q
     a = control**2 - q2 * var_control
-    disc = q2 * (var_treatment * control**2 + var_control * treatment**2
-                 - q2 * var_control * var_treatment)
+    b = treatment * control - q2 * cov
+    if cov:
+        disc = b * b - a * (treatment**2 - q2 * var_treatment)
+    else:  # (the same, in the terms that keep independent arms' digits)
+        disc = q2 * (var_treatment * control**2 + var_control * treatment**2
+                     - q2 * var_control * var_treatment)
     if disc < 0 or a == 0:
         return -math.inf, math.inf
     root = math.sqrt(disc)
-    lo, hi = sorted(((treatment * control - root) / a, (treatment * control + root) / a))
+    lo, hi = sorted(((b - root) / a, (b + root) / a))
     if a > 0:
         return float(lo - 1), float(hi - 1)
     # two rays, (-inf, lo] and [hi, inf): the one holding the estimate when 1 lies between
@@ -91,7 +100,7 @@ def _fieller(control: float, treatment: float, var_control: float, var_treatment
     return (-math.inf, float(lo - 1)) if estimate <= lo else (float(hi - 1), math.inf)
 
 
-__all__ = ["fieller_interval"]
+__all__ = ["cuped_lift_test", "fieller_interval", "lift_test"]
 
 
 def lift_test(control: SampleStats | RatioStats, treatment: SampleStats | RatioStats, *,
@@ -125,13 +134,62 @@ def lift_test(control: SampleStats | RatioStats, treatment: SampleStats | RatioS
     dof = r.details["dof"]
     lo, hi = fieller_interval(r.control, r.treatment, vc, vt, alpha=alpha, dof=dof,
                               skewness=skewness)
-    p, details = r.p_value, r.details
+    p, details, name = _corrected(r, skewness, name)
+    return Comparison(r.control, r.treatment, r.effect, lo, hi, p, r.statistic,
+                      f"{name}; relative CI by Fieller", alpha, "two-sided", True, r.se,
+                      details)
+
+
+def _corrected(r: Comparison, skewness: float, name: str) -> tuple[float, dict, str]:
+    """The difference test's p-value, details and name, corrected for ``skewness``."""
+    p, details, dof = r.p_value, dict(r.details), r.details["dof"]
     if skewness and math.isfinite(r.statistic):
         corrected = skewness_corrected(r.statistic, skewness)
         dist = sps.norm if not math.isfinite(dof) else sps.t(dof)
         p = float(2 * dist.sf(abs(corrected)))
-        details = details | {"skewness": skewness, "corrected_statistic": corrected}
+        details |= {"skewness": skewness, "corrected_statistic": corrected}
         name += f", corrected for skewness {skewness:+.2f} (Hall)"
-    return Comparison(r.control, r.treatment, r.effect, lo, hi, p, r.statistic,
-                      f"{name}; relative CI by Fieller", alpha, "two-sided", True, r.se,
-                      details)
+    return p, details, name
+
+
+def cuped_lift_test(control: SampleStats, control_adjusted: SampleStats,
+                    treatment_adjusted: SampleStats, cross: float, *, alpha: float = D.ALPHA,
+                    skewness: float = 0.0) -> Comparison:
+    """CUPED on per-user values: Welch's test of the difference of the adjusted means, and the
+    relative lift over the control's *unadjusted* mean (as gbstats reports it), with Fieller's
+    interval, which agrees with that test.
+
+    The lift is ``Δ / c`` with ``Δ`` the difference of adjusted means and ``c`` the control's
+    own mean: the ratio of ``c + Δ`` to ``c``, two estimates that share the control's users.
+    Their covariance comes from ``cross``, the per-user covariance of the control's values
+    and its adjusted values (``var(y) − θ cov(y, pre)``); θ and the pooled pre-period mean are
+    held fixed, as in :func:`~attrkit.stats.means.cuped_test`.
+
+    Returns:
+        A :class:`~attrkit.stats.Comparison`: ``control`` the control's own mean, ``treatment``
+        that mean plus ``Δ`` (the treatment's mean adjusted to the control's pre-period),
+        ``effect`` = ``Δ``, the p-value of the difference test, the relative lift's interval,
+        and in ``details`` the lift's delta-method standard error (``lift_se``).
+
+    Raises:
+        ValueError: the control's mean is 0, so a relative lift is undefined.
+    """
+    r = mean_test(control_adjusted, treatment_adjusted, alpha=alpha)
+    mc, nc = control.mean, control.n
+    if not mc:
+        raise ValueError("the control's mean is 0 (no events): a relative lift is undefined")
+    var_c = control.var / nc
+    cov_delta = -cross / nc  # (Δ holds minus the control's adjusted mean)
+    treated = mc + r.effect
+    var_t = var_c + r.se**2 + 2 * cov_delta
+    cov = var_c + cov_delta
+    dof = r.details["dof"]
+    lo, hi = fieller_interval(mc, treated, var_c, var_t, alpha=alpha, dof=dof,
+                              skewness=skewness, cov=cov)
+    p, details, name = _corrected(r, skewness, "CUPED (θ pooled), Welch t on adjusted values")
+    ratio = treated / mc
+    lift_var = (var_t - 2 * ratio * cov + ratio**2 * var_c) / mc**2
+    details |= {"lift_se": math.sqrt(lift_var) if lift_var > 0 else math.nan}
+    return Comparison(mc, treated, r.effect, lo, hi, p, r.statistic,
+                      f"{name}; lift over the unadjusted control mean, relative CI by Fieller",
+                      alpha, "two-sided", True, r.se, details)

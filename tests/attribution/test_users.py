@@ -309,6 +309,34 @@ def test_cuped_on_a_pre_period_matches_cuped_test():
     ref = cuped_test(*arms)
     assert adjusted["p_value"] == pytest.approx(ref.p_value, rel=1e-6)
     assert adjusted["effect"] == pytest.approx(ref.effect, rel=1e-9)
+    # the lift over the unadjusted control mean (the spec's, and gbstats'), whose own mean is
+    # the control's rate
+    assert adjusted["lift"] == pytest.approx(cuped_test(*arms, relative=True).effect, rel=1e-9)
+    y = {a: pu.filter(arm=a)["total"].to_numpy() for a in (A, B)}
+    assert adjusted["control_rate"] == pytest.approx(y[A].mean(), rel=1e-12)
+    # Fieller's ends by their definition, from the users' values with scipy: at ρ = 1 + lift,
+    # the Welch statistic of the treatment's adjusted values against the control's less
+    # (1 − ρ) times its own values is ±q (q of the test's degrees of freedom)
+    pre = {a: pu.filter(arm=a)["pre"].to_numpy() for a in (A, B)}
+    allp, ally = np.r_[pre[A], pre[B]], np.r_[y[A], y[B]]
+    theta = np.cov(ally, allp)[0, 1] / allp.var(ddof=1)
+    adj = {a: y[a] - theta * (pre[a] - allp.mean()) for a in (A, B)}
+    welch = sps.ttest_ind(adj[B], adj[A], equal_var=False)
+    assert adjusted["p_value"] == pytest.approx(welch.pvalue, rel=1e-6)
+    assert "skewness" not in adjusted["method"]
+    q = sps.t.ppf(0.975, welch.df)
+    for end, sign in (("lift_ci_low", 1), ("lift_ci_high", -1)):
+        rho = 1 + adjusted[end]
+        t = sps.ttest_ind(adj[B], adj[A] - (1 - rho) * y[A], equal_var=False).statistic
+        assert t == pytest.approx(sign * q, rel=1e-6), end
+    # compare_users on the same users' frame: the same row
+    mine = attrkit.compare_users(pu.select("arm", "total", "pre"), arm="arm", metrics=["total"],
+                                 pre={"total": "pre"}, baseline=A).row(0, named=True)
+    for a, b in (("lift", "lift"), ("lift_ci_low", "lift_ci_low"), ("p_value", "p_value"),
+                 ("lift_ci_high", "lift_ci_high"), ("control_mean", "control_rate"),
+                 ("treatment_mean", "treatment_rate"), ("chance_to_win", "chance_to_win")):
+        assert mine[a] == pytest.approx(adjusted[b], rel=1e-9), a
+    assert "lift over the unadjusted control mean" in mine["method"]
     unadjusted = attrkit.compare(result.windows, users=result.users.between(start, None),
                                  baseline=A, metrics=["CLICKS"]).row("CLICKS", A, B,
                                                                      kind="user_total")
