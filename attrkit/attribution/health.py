@@ -173,8 +173,14 @@ def build_health(ma: Any, datasets: dict[str, list[str]], dedupe: bool, values: 
     if "recommendations" not in datasets and unresolved_events:
         warnings.append(f"no recommendations log given: {unresolved_events:,} events with a "
                         "recommendation ID were counted as SOURCE_NAME_UNDEFINED")
-    warnings += [f"metric {name}: no events of its type" for name, mh in metrics.items()
-                 if mh.events == 0]
+    for m in ma.metrics:
+        if metrics[m.name].events == 0:
+            # a type that differs only by white space around it (a spreadsheet's "click ")
+            near = sorted(k for k in by_type if k != k.strip()
+                          and k.strip().upper() == m.event_type.upper())
+            warnings.append(f"metric {m.name}: no events of its type" + (
+                f" ({by_type[near[0]]:,} events have the type {near[0]!r}: white space "
+                "around a type is part of it)" if near else ""))
     if sum(quarantined.values()):
         warnings.append(f"{sum(quarantined.values()):,} rows quarantined; see the quarantine file")
     warnings += unread_columns(datasets)

@@ -450,8 +450,10 @@ def _user_design(w, users, pre, start, chosen, src, baseline, alpha, cap, traffi
     check = users.check(chosen[0])
     if len(arms) < 2:
         # nothing randomised to compare: everything is described, nothing tested
-        warnings.append(f"users were assigned to {len(arms)} source(s) ({', '.join(arms)}): "
-                        "there is no randomised comparison; sources are described")
+        to = (f"only one source ({short_name(arms[0])})" if arms else
+              "no source the comparison covers")
+        warnings.append(f"users were assigned to {to}: there is no randomised comparison; "
+                        "sources are described")
     warnings += check.warnings
     srm = _srm([float(check.users_by_arm[a]) for a in arms], arms, "users",
                traffic_weights, srm_threshold, warnings)

@@ -172,7 +172,8 @@ def summary(title: str, data: ReportData, table: Any, window: dict[str, Any],
                  "source, with no users and no recommendations served.")
     else:
         about = "; ".join(f"{k} {v}" for k, v in data.inputs.items()) + "."
-    span = (f"{window.get('first_utc', '–')} to {window.get('last_utc', '–')} "
+    span = (f"{window.get('first_utc', '–')} to "
+            f"{window.get('end_utc', window.get('last_utc', '–'))} "
             f"({window['windows']:,} windows).")
     top = monitored(table, data.primary_metric)
     rows = table.frame.filter(metric=data.primary_metric)

@@ -27,13 +27,15 @@ def utc_minute(ts: int | None) -> str:
 
 
 def data_window(windows: pl.DataFrame, window_seconds: int = D.WINDOW_SECONDS) -> dict[str, Any]:
-    """First and last window, how many there are, and how many are missing in between."""
+    """First and last window (their starts), the end of the last, how many there are, and
+    how many are missing in between."""
     if windows.height == 0:
         return {"first": None, "last": None, "windows": 0, "missing_windows": 0}
     ts = windows["timestamp"].unique()
     first, last = int(ts.min()), int(ts.max())
     expected = (last - first) // window_seconds + 1
     return {"first": first, "last": last, "first_utc": utc_minute(first), "last_utc": utc_minute(last),
+            "end_utc": utc_minute(last + window_seconds),
             "windows": ts.len(), "missing_windows": int(expected - ts.len())}
 
 

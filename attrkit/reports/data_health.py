@@ -66,7 +66,8 @@ def caveats(data: ReportData, table: Any) -> list[str]:
     else:
         if h.unattributed_events and not any(D.UNDEFINED_SOURCE in w for w in table.warnings):
             out.append(f"{h.unattributed_share:.0%} of events have no source "
-                       "(SOURCE_NAME_UNDEFINED: no label, no recommendation ID).")
+                       "(SOURCE_NAME_UNDEFINED: no label, and no recommendation ID the log "
+                       "knows).")
         if h.unresolved_events:
             out.append(f"{h.unresolved_events:,} events carry a recommendation ID the log does "
                        f"not know ({h.unresolved_ids:,} distinct IDs).")

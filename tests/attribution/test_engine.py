@@ -94,6 +94,17 @@ def test_empty_input_gives_an_empty_report(tmp_path):
     assert "metric clicks: no events of its type" in r.health.warnings
 
 
+def test_a_type_with_white_space_around_it_is_named_when_a_metric_gets_no_events():
+    """A spreadsheet's "click " matches no metric of type click: the warning says so."""
+    ev = pl.DataFrame({"USER_ID": ["u1", "u2", "u3"], "ITEM_ID": ["i"] * 3,
+                       "TIMESTAMP": [1700000000] * 3, "EVENT_TYPE": ["click ", "Click ", "watch"]})
+    ma = {"name": "m", "metrics": [{"eventType": "click", "metricName": "clicks",
+                                    "expression": "SAMPLECOUNT()"}]}
+    assert attribute(ev, ma).health.warnings == [
+        "metric clicks: no events of its type (2 events have the type 'CLICK ': white space "
+        "around a type is part of it)"]
+
+
 def test_put_events_properties_become_columns(tmp_path):
     path = tmp_path / "e.jsonl"
     path.write_text(

@@ -244,3 +244,17 @@ def test_monitor_and_the_daily_lift_take_the_reports_names_and_refuse_others(sam
         with pytest.raises(attrkit.ConfigError, match=r"treatment='picks': no such source; "
                            r"sources are .*because-you-watched"):
             fn(sample_result, metric="CLICKS", control=A, treatment="picks")
+
+
+def test_users_assigned_to_one_source_are_described_and_the_warning_names_it():
+    t0 = 1_704_067_200
+    log = pl.DataFrame({"RECOMMENDATION_ID": ["r1", "r2"], "SOURCE": ["arn:x:recommender/A"] * 2,
+                        "TIMESTAMP": [t0, t0 + 1], "USER_ID": ["u1", "u2"]})
+    ev = pl.DataFrame({"USER_ID": ["u1", "u2"], "ITEM_ID": "i1", "TIMESTAMP": [t0 + 10, t0 + 20],
+                       "EVENT_TYPE": "click", "RECOMMENDATION_ID": ["r1", "r2"]})
+    ma = {"name": "m", "metrics": [{"eventType": "click", "metricName": "CLICKS",
+                                    "expression": "SAMPLECOUNT()"}]}
+    table = attrkit.compare(attrkit.attribute(ev, ma, recommendations=log))
+    assert ("users were assigned to only one source (A): there is no randomised comparison; "
+            "sources are described") in table.warnings
+    assert table.frame.height == 0

@@ -130,3 +130,13 @@ def test_the_sample_a_report_generates_is_removed_when_the_process_ends(tmp_path
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "['attrkit-sample-']"  # there while the data is used
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_data_window_ends_where_its_last_window_ends():
+    """The report's span runs to the end of its last window, not to that window's start."""
+    windows = pl.DataFrame({"timestamp": [1767571200, 1767571200 + 900, 1767571200 + 2700]})
+    got = R.data_window(windows)
+    assert (got["first_utc"], got["last_utc"], got["end_utc"]) == (
+        "2026-01-05 00:00 UTC", "2026-01-05 00:45 UTC", "2026-01-05 01:00 UTC")
+    assert (got["windows"], got["missing_windows"]) == (3, 1)
+    assert R.data_window(windows, 3600)["end_utc"] == "2026-01-05 01:45 UTC"
