@@ -114,6 +114,27 @@ class ComparisonTable(Display):
         return render.comparison_table(self.frame, self.alpha, self.correction) + render.bullets(
             self._notes())
 
+    def __repr__(self) -> str:
+        """A line per comparison (``.frame`` holds every column), then the notes."""
+        from attrkit.names import short_name
+
+        def pct(x: Any) -> str:
+            return "–" if x is None or x != x else f"{x:+.1%}"
+
+        lines = [f"ComparisonTable: {self.frame.height} comparisons; design "
+                 f"{self.design or 'not declared'}; "
+                 f"α {self.alpha:g}, p-values adjusted ({self.correction})"]
+        for r in self.frame.iter_rows(named=True):
+            verdict = {True: "significant", False: "not significant"}.get(
+                r.get("significant"), "no verdict")
+            p = r.get("p_adjusted")
+            lines.append(
+                f"  {r['metric']} {r.get('kind') or ''}: {short_name(r['treatment'])} vs "
+                f"{short_name(r['control'])}: lift {pct(r.get('lift'))} "
+                f"[{pct(r.get('lift_ci_low'))}, {pct(r.get('lift_ci_high'))}], "
+                + (f"adjusted p {p:.3g}, " if p is not None and p == p else "") + verdict)
+        return "\n".join(lines + [f"  note: {n}" for n in self._notes()])
+
 
 def verdicts(frame: pl.DataFrame, design: str | None, correction: str, alpha: float
               ) -> pl.DataFrame:

@@ -258,3 +258,16 @@ def test_users_assigned_to_one_source_are_described_and_the_warning_names_it():
     assert ("users were assigned to only one source (A): there is no randomised comparison; "
             "sources are described") in table.warnings
     assert table.frame.height == 0
+
+
+def test_a_table_prints_a_line_per_comparison():
+    rng = np.random.default_rng(0)
+    w = pl.DataFrame({"timestamp": np.tile(np.arange(96) * 900, 2), "metric_name": "CLICKS",
+                      "source": ["A"] * 96 + ["B"] * 96,
+                      "value": np.concatenate([rng.poisson(100, 96), rng.poisson(120, 96)]) * 1.0})
+    table = attrkit.compare(w, baseline="A", design="requests")
+    lift = table.row("CLICKS", "A", "B")
+    assert repr(table).splitlines()[:2] == [
+        "ComparisonTable: 1 comparisons; design requests; α 0.05, p-values adjusted (holm)",
+        f"  CLICKS window: B vs A: lift {lift['lift']:+.1%} [{lift['lift_ci_low']:+.1%}, "
+        f"{lift['lift_ci_high']:+.1%}], adjusted p {lift['p_adjusted']:.3g}, significant"]
