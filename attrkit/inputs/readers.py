@@ -251,6 +251,10 @@ def refuse_missing(name: DatasetName, source: str, columns: list[str]) -> None:
     missing = missing_required(name, columns)
     if missing:
         hint = _case_hint(missing[0], columns)
+        sep = next((c for c in ";\t|" if len(columns) == 1 and c in columns[0]), None)
+        if sep:  # (a spreadsheet's export in a locale that writes ';', or tab-separated text)
+            hint += (f" (the header is one column holding {sep!r}: a CSV file is separated by "
+                     "commas; export it as comma-separated)")
         raise InputError(source, f"missing required column {missing[0]} for {name}{hint}; "
                          f"columns found: {', '.join(columns) or 'none'}", column=missing[0])
 

@@ -607,3 +607,11 @@ def test_a_parquet_file_polars_cannot_read_is_named_alone(tmp_path):
         attribute(events, ma, items=wide, recommendations=log)
     assert str(caught.value).startswith(f"{wide}: could not be read (")
     assert "\n" not in str(caught.value)
+
+
+def test_a_header_separated_by_semicolons_says_so(tmp_path):
+    """A spreadsheet in a locale with decimal commas exports CSV separated by ';'."""
+    with pytest.raises(InputError, match=re.escape(
+            "missing required column USER_ID for interactions (the header is one column "
+            "holding ';': a CSV file is separated by commas; export it as comma-separated)")):
+        _run(tmp_path, "USER_ID;ITEM_ID;TIMESTAMP;EVENT_TYPE\nu1;i1;1700000000;click\n")
