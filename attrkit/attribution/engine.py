@@ -393,7 +393,7 @@ def _check_metric_columns(ma: MetricAttribution, datasets: dict[str, Dataset]) -
         if lacking:
             unread = ""
             if ds.broken.height:  # (a column only unreadable lines hold is not seen)
-                first = ds.broken.sort("__attrkit_pos").row(0, named=True)
+                first = _first_broken(ds)
                 unread = (f" (nor any of its {ds.broken.height:,} lines that could not be read; "
                           f"the first, line {first['__attrkit_pos']}: {first['__attrkit_rule']})")
             raise ConfigError(f"{where} reads column {m.column} of {name}, which {lacking} does "
@@ -418,10 +418,15 @@ def _unreadable(ds: Dataset) -> bool:
     return False
 
 
+def _first_broken(ds: Dataset) -> dict[str, Any]:
+    """The first line or row of ``ds`` that could not be read at all."""
+    return ds.broken.sort("__attrkit_pos").row(0, named=True)
+
+
 def _raise_first_broken(datasets: dict[str, Dataset]) -> None:
     for ds in datasets.values():
         if ds.broken.height:
-            first = ds.broken.sort("__attrkit_pos").row(0, named=True)
+            first = _first_broken(ds)
             raise ds.error(first["__attrkit_pos"], first["__attrkit_rule"], first["__attrkit_column"])
 
 

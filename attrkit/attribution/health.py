@@ -207,15 +207,15 @@ def unread_columns(columns: dict[str, list[str]]) -> list[str]:
 
     out = []
     for name, cols in columns.items():
-        absent = {c.name for c in SCHEMAS[name]} - set(cols)
+        known = {c.name for c in SCHEMAS[name]}
+        present, absent = known & set(cols), sorted(known - set(cols))
         for col in cols:
-            if col in absent or col.upper() in {c.name for c in SCHEMAS[name]} - absent:
+            if col.upper() in present:  # (read, or beside the column it resembles)
                 continue
-            close = difflib.get_close_matches(col.upper(), sorted(absent), n=1, cutoff=0.85)
+            close = difflib.get_close_matches(col.upper(), absent, n=1, cutoff=0.85)
             if close:
-                out.append(f"column {col} of {name} is not read: did you mean {close[0]}? "
-                           "(names are told apart by case)" if col.upper() == close[0] else
-                           f"column {col} of {name} is not read: did you mean {close[0]}?")
+                case = " (names are told apart by case)" if col.upper() == close[0] else ""
+                out.append(f"column {col} of {name} is not read: did you mean {close[0]}?{case}")
     return out
 
 

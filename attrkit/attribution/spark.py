@@ -181,16 +181,14 @@ def _read_frame(spark: Any, name: str, data: Any) -> Any:
     floats."""
     from pyspark.sql import functions as F
 
-    from attrkit.inputs.readers import frame_source, polars_of_pandas
+    from attrkit.inputs.readers import frame_source, polars_of_pandas, refuse_objects
 
     shown = frame_source(data)
     frame = polars_of_pandas(data) if is_pandas(data) else data.lazy().collect()
     _refuse_names(shown, name, frame.columns,
                   _ignores_case(spark.conf.get("spark.sql.caseSensitive", None)))
+    refuse_objects(shown, frame.schema)
     for col, dtype in frame.schema.items():
-        if dtype == pl.Object:
-            raise InputError(shown, "holds Python objects; convert the column to text or numbers "
-                             "first", column=col)
         # (Spark takes no unsigned 64-bit integers from Arrow, polars gives none of 128 bits)
         wide = {pl.UInt64: "unsigned 64-bit", pl.Int128: "128-bit",
                 pl.UInt128: "unsigned 128-bit"}.get(dtype)
@@ -458,11 +456,18 @@ def _number_of_text(raw: Any) -> Any:
     own, which the rules read (inlined in each, it made every CSV query a third slower)."""
     from pyspark.sql import functions as F
 
-    trimmed = F.regexp_replace(raw, r"(?U)^\s+|\s+$", "")
+    trimmed = _trimmed(raw)
     parsed = F.coalesce(raw.try_cast("double"), trimmed.try_cast("double"))
     plain = ~raw.rlike(r"[^0-9.eE+\-]")
     return F.when(plain, parsed).when(trimmed.rlike(r"(?i)^[+-]?nan$"), F.lit(
         float("nan"))).when(trimmed.rlike(_NUMBER), parsed)
+
+
+def _trimmed(raw: Any) -> Any:
+    """Text without Unicode white space at either end (as polars' ``strip_chars``)."""
+    from pyspark.sql import functions as F
+
+    return F.regexp_replace(raw, r"(?U)^\s+|\s+$", "")
 
 
 def _text_number(rule: Rule, dtype: Any) -> bool:
@@ -549,7 +554,7 @@ def _rounded(raw: Any) -> Any:
     notation (the pattern tried only on text holding a plus sign)."""
     from pyspark.sql import functions as F
 
-    candidate = F.when(raw.contains("+"), F.regexp_replace(raw, r"(?U)^\s+|\s+$", ""))
+    candidate = F.when(raw.contains("+"), _trimmed(raw))
     exponent = F.regexp_extract(candidate, ROUNDED, 2)
     return (exponent != "") & (F.length(F.regexp_extract(candidate, ROUNDED, 1))
                                < exponent.try_cast("long"))

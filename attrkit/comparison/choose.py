@@ -641,12 +641,11 @@ def _user_row(row: dict[str, Any], by_arm: dict[str, Any], skew: tuple[float, fl
     withheld, note = _skewed(kappa, judged, small, alpha)
     few = min(row["control_n"], row["treatment_n"])
     if few < 2:  # (a variance needs two users)
-        return row | _not_computed(f"only {few} user{'' if few == 1 else 's'} in an arm: a "
-                                   "test needs at least 2 in each") | {"warnings": None}
+        return row | _not_computed(_too_few(few)) | {"warnings": None}
     try:
         r = _user_test(by_arm[control], by_arm[treatment], alpha,
                        skewness=0.0 if withheld else _correction(kappa))
-        rel = _relative(by_arm[control], by_arm[treatment], alpha)
+        rel = _relative(by_arm[control], by_arm[treatment], alpha, r)
         d = decision(rel.effect, rel.se)
         row |= {"lift_se": rel.se, "chance_to_win": d.chance_to_win,
                 "expected_loss": d.expected_loss,
@@ -764,14 +763,19 @@ def _variance_reduction(plain: dict[str, SampleStats], adjusted: dict[str, Sampl
     return f"; variance of the difference {after / before - 1:+.0%}"
 
 
+def _too_few(few: int) -> str:
+    """Why a per-user row is not computed when an arm has fewer than two users."""
+    return f"only {few} user{'' if few == 1 else 's'} in an arm: a test needs at least 2 in each"
+
+
 def _relative(c: SampleStats | RatioStats | Cuped, t: SampleStats | RatioStats | Cuped,
-              alpha: float) -> Any:
+              alpha: float, tested: Comparison) -> Any:
     """The relative lift (``effect``) with its delta-method standard error (``se``): the
-    decision numbers' and the segments' heterogeneity test's input."""
+    decision numbers' and the segments' heterogeneity test's input. CUPED's is in its test
+    (``tested``, :func:`~attrkit.stats.fieller.cuped_lift_test`)."""
     if isinstance(c, Cuped):
-        r = cuped_lift_test(c.raw, c.adjusted, t.adjusted, c.cross, alpha=alpha)
-        return dataclasses.replace(r, effect=r.treatment / r.control - 1,
-                                   se=r.details["lift_se"])
+        return dataclasses.replace(tested, effect=tested.treatment / tested.control - 1,
+                                   se=tested.details["lift_se"])
     return (ratio_test if isinstance(c, RatioStats) else mean_test)(c, t, relative=True,
                                                                       alpha=alpha)
 
@@ -1038,8 +1042,7 @@ def _frame_test(cu: pl.DataFrame, tu: pl.DataFrame, column: str, den: str | None
                                                else x.mean) for x in (cs, ts)]
         none = Comparison(*means, math.nan, math.nan, math.nan, math.nan, math.nan,
                           "not computed", alpha, "two-sided", True)
-        return none, "not computed", None, (f"only {few} user{'' if few == 1 else 's'} in an "
-                                            "arm: a test needs at least 2 in each")
+        return none, "not computed", None, _too_few(few)
     if raw != column:  # CUPED: the lift over the control's own mean
         cs, ts = (Cuped(SampleStats.from_frame(x, raw), s, _frame_cross(x, raw, column))
                   for x, s in ((cu, cs), (tu, ts)))
@@ -1053,14 +1056,14 @@ def _frame_test(cu: pl.DataFrame, tu: pl.DataFrame, column: str, den: str | None
         r = dataclasses.replace(r, ci_low=math.nan, ci_high=math.nan, p_value=math.nan)
     elif math.isinf(r.ci_low) or math.isinf(r.ci_high):
         note = "; ".join(x for x in (note, UNBOUNDED) if x)
-    rel = _relative(cs, ts, alpha)
+    rel = _relative(cs, ts, alpha, r)
     return r, r.method, None if withheld or everything else decision(rel.effect, rel.se), note
 
 
 def _frame_cross(frame: pl.DataFrame, a: str, b: str) -> float:
     """The covariance (n − 1) of two columns of a frame of users."""
-    x, y = (frame[c].cast(pl.Float64).to_numpy() for c in (a, b))
-    return float(((x - x.mean()) * (y - y.mean())).sum() / (len(x) - 1))
+    return float(frame.select(pl.cov(pl.col(a).cast(pl.Float64), pl.col(b).cast(pl.Float64),
+                                     ddof=1)).item())
 
 
 class _FrameArm:

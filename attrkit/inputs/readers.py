@@ -194,18 +194,14 @@ def load(
     if isinstance(data, Dataset):
         return data
     if isinstance(data, pl.DataFrame | pl.LazyFrame):
-        kind = "polars." + type(data).__name__
-        ds = Dataset(name, f"<{kind}>", "frame", _with_row_pos(data.lazy()))
+        ds = Dataset(name, frame_source(data), "frame", _with_row_pos(data.lazy()))
     elif is_pandas(data):
         ds = Dataset(name, PANDAS, "frame", _with_row_pos(polars_of_pandas(data).lazy()))
     elif isinstance(data, str | os.PathLike):
         ds = _load_files(name, storage.from_file_uri(data), format)
     else:
         raise TypeError(f"{name}: expected a path or a DataFrame, got {type(data).__name__}")
-    for col, dtype in ds.raw.collect_schema().items():
-        if dtype == pl.Object:
-            raise InputError(ds.source, "holds Python objects; convert the column to text or "
-                             "numbers first", column=col)
+    refuse_objects(ds.source, ds.raw.collect_schema())
     refuse_missing(name, ds.source, ds.columns)
     return ds
 
@@ -218,6 +214,15 @@ def frame_source(data: Any) -> str:
     if isinstance(data, pl.DataFrame | pl.LazyFrame):
         return f"<polars.{type(data).__name__}>"
     return PANDAS
+
+
+def refuse_objects(source: str, schema: Any) -> None:
+    """Refuse a frame with a column of Python objects (polars' Object), which neither engine
+    can read as text or numbers."""
+    for col, dtype in schema.items():
+        if dtype == pl.Object:
+            raise InputError(source, "holds Python objects; convert the column to text or "
+                             "numbers first", column=col)
 
 
 def polars_of_pandas(frame: Any) -> pl.DataFrame:

@@ -50,7 +50,7 @@ def _check_inputs(p: dict[str, Any]) -> None:
     inputs = [n for n in ("items", "recommendations", "metric_attribution", "user_metadata")
               if given(p.get(n))]
     if inputs and not given(p.get("interactions")) and not given(p.get("report_csv")):
-        named = " and ".join([", ".join(inputs[:-1]), inputs[-1]] if len(inputs) > 1 else inputs)
+        named = f"{', '.join(inputs[:-1])} and {inputs[-1]}" if len(inputs) > 1 else inputs[0]
         raise ConfigError(f"parameter interactions: required with {named} "
                           "(without interactions the report runs on the bundled sample, which "
                           "would leave them unread)")
