@@ -615,3 +615,16 @@ def test_a_header_separated_by_semicolons_says_so(tmp_path):
             "missing required column USER_ID for interactions (the header is one column "
             "holding ';': a CSV file is separated by commas; export it as comma-separated)")):
         _run(tmp_path, "USER_ID;ITEM_ID;TIMESTAMP;EVENT_TYPE\nu1;i1;1700000000;click\n")
+
+
+def test_a_pandas_frame_polars_cannot_take_is_one_line():
+    """A pandas frame with a column name twice, which polars refuses: one line naming the frame,
+    not polars' error."""
+    import pandas as pd
+
+    frame = pd.DataFrame([["u1", "i1", 1700000000, "click", "x"]],
+                         columns=["USER_ID", "ITEM_ID", "TIMESTAMP", "EVENT_TYPE", "USER_ID"])
+    with pytest.raises(InputError) as caught:
+        attribute(frame, MA)
+    assert str(caught.value).startswith("<pandas.DataFrame>: cannot be read: ")
+    assert "\n" not in str(caught.value)
